@@ -1,0 +1,166 @@
+//! SDK errors, classified in one place by error code. Every call's error becomes a
+//! [`CallError`]: `code: message`, marked transient when retrying later may succeed.
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+pub use crate::plan::cloud::CallError;
+
+/// Throttling codes across CloudFormation, S3, Lambda, SNS and STS.
+pub fn is_throttling_code(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "TooManyRequestsException"
+            | "RequestLimitExceeded"
+            | "SlowDown"
+            | "RequestThrottled"
+            | "RequestThrottledException"
+            | "ProvisionedThroughputExceededException"
+            | "PriorRequestNotComplete"
+    )
+}
+
+/// Server-side faults worth retrying.
+pub fn is_server_fault_code(code: &str) -> bool {
+    matches!(
+        code,
+        "InternalError"
+            | "InternalFailure"
+            | "InternalServerError"
+            | "ServiceUnavailable"
+            | "ServiceException"
+    )
+}
+
+/// CloudFormation: the stack does not exist.
+pub fn is_stack_missing(code: &str, message: &str) -> bool {
+    code == "ValidationError" && message.contains("does not exist")
+}
+
+/// CloudFormation: an update with nothing to change.
+pub fn is_no_updates(code: &str, message: &str) -> bool {
+    code == "ValidationError" && message.contains("No updates are to be performed")
+}
+
+/// Lambda: a statement id that is already taken.
+pub fn is_conflict(code: &str) -> bool {
+    code == "ResourceConflictException"
+}
+
+/// Lambda, SNS, S3: the thing asked for is not there.
+pub fn is_not_found(code: &str) -> bool {
+    matches!(
+        code,
+        "ResourceNotFoundException" | "NotFound" | "NoSuchBucket" | "NoSuchKey" | "404"
+    )
+}
+
+/// Turn any SDK error into a [`CallError`].
+pub fn classify<E>(err: SdkError<E, HttpResponse>) -> CallError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            let status = se.raw().status().as_u16();
+            // HEAD requests carry no body: fall back to the HTTP status.
+            let code = e
+                .code()
+                .map(str::to_string)
+                .unwrap_or_else(|| status.to_string());
+            let message = e
+                .message()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("HTTP {status}"));
+            let transient = is_throttling_code(&code)
+                || is_server_fault_code(&code)
+                || status == 429
+                || status >= 500;
+            CallError {
+                code: Some(code),
+                message,
+                transient,
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            CallError {
+                code: None,
+                message: DisplayErrorContext(&err).to_string(),
+                transient: true,
+            }
+        }
+        _ => CallError {
+            code: None,
+            message: DisplayErrorContext(&err).to_string(),
+            transient: false,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_codes() {
+        for c in [
+            "Throttling",
+            "SlowDown",
+            "TooManyRequestsException",
+            "ThrottlingException",
+        ] {
+            assert!(is_throttling_code(c), "{c}");
+        }
+        assert!(!is_throttling_code("ValidationError"));
+    }
+
+    #[test]
+    fn server_faults() {
+        assert!(is_server_fault_code("ServiceUnavailable"));
+        assert!(is_server_fault_code("InternalError"));
+        assert!(!is_server_fault_code("AccessDenied"));
+    }
+
+    #[test]
+    fn stack_missing() {
+        assert!(is_stack_missing(
+            "ValidationError",
+            "Stack with id x does not exist"
+        ));
+        assert!(!is_stack_missing(
+            "ValidationError",
+            "Template format error"
+        ));
+        assert!(!is_stack_missing("AccessDenied", "does not exist"));
+    }
+
+    #[test]
+    fn no_updates() {
+        assert!(is_no_updates(
+            "ValidationError",
+            "No updates are to be performed."
+        ));
+        assert!(!is_no_updates("ValidationError", "Stack does not exist"));
+    }
+
+    #[test]
+    fn conflict_and_not_found() {
+        assert!(is_conflict("ResourceConflictException"));
+        assert!(!is_conflict("ResourceNotFoundException"));
+        for c in [
+            "ResourceNotFoundException",
+            "NotFound",
+            "NoSuchBucket",
+            "404",
+        ] {
+            assert!(is_not_found(c), "{c}");
+        }
+        assert!(!is_not_found("AccessDenied"));
+    }
+}

@@ -1,0 +1,787 @@
+//! The only module that imports `aws_config` and `aws_sdk_*`: the client factory (profile,
+//! region, endpoint, role), thin per-service calls returning our own types, and SDK-error
+//! classification (`errors`).
+
+pub mod errors;
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, anyhow};
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_cloudformation::types::{Capability, Parameter as CfnParameter};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types as s3t;
+
+use crate::plan::ParamValue;
+use crate::plan::cloud::{
+    AccountSettings, Added, Cloud, FunctionInfo, Identity, NotificationEntry, OurNotification,
+    PolicyStatement, StackEvent, StackInfo, UpdateStarted,
+};
+use errors::classify;
+
+/// Where and as whom to call AWS.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// The region the SDK's chain resolves (AWS_REGION, then the profile), if any.
+pub async fn default_region(conn: &Connection) -> Option<String> {
+    let mut chain = aws_config::meta::region::RegionProviderChain::default_provider();
+    if let Some(p) = &conn.profile {
+        chain = aws_config::meta::region::RegionProviderChain::first_try(
+            aws_config::profile::ProfileFileRegionProvider::builder()
+                .profile_name(p)
+                .build(),
+        )
+        .or_else(aws_config::meta::region::RegionProviderChain::default_provider());
+    }
+    chain.region().await.map(|r| r.to_string())
+}
+
+/// Clients for one target: a region, and optionally a role assumed in another account.
+pub struct AwsCloud {
+    cfn: aws_sdk_cloudformation::Client,
+    s3: aws_sdk_s3::Client,
+    lambda: aws_sdk_lambda::Client,
+    sts: aws_sdk_sts::Client,
+    sns: aws_sdk_sns::Client,
+}
+
+impl AwsCloud {
+    pub async fn connect(
+        conn: &Connection,
+        region: &str,
+        role_arn: Option<&str>,
+    ) -> Result<AwsCloud> {
+        let region = aws_config::Region::new(region.to_string());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region.clone())
+            // Standard retries: exponential backoff with jitter on throttling and 5xx.
+            .retry_config(RetryConfig::standard().with_max_attempts(8));
+        if let Some(p) = &conn.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(url) = &conn.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let mut config = loader.load().await;
+        if let Some(role) = role_arn {
+            let provider = AssumeRoleProvider::builder(role)
+                .session_name("taegis-cloudtrail")
+                .region(region)
+                .configure(&config)
+                .build()
+                .await;
+            config = config
+                .into_builder()
+                .credentials_provider(SharedCredentialsProvider::new(provider))
+                .build();
+        }
+        // An overridden endpoint (an emulator) needs path-style S3 addressing.
+        let path_style = conn.endpoint_url.is_some() || config.endpoint_url().is_some();
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(path_style)
+            .build();
+        Ok(AwsCloud {
+            cfn: aws_sdk_cloudformation::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+        })
+    }
+}
+
+fn cfn_params(params: &BTreeMap<String, ParamValue>) -> Vec<CfnParameter> {
+    params
+        .iter()
+        .map(|(k, v)| {
+            let b = CfnParameter::builder().parameter_key(k);
+            match v {
+                ParamValue::Plain(s) => b.parameter_value(s),
+                ParamValue::Secret(s) => b.parameter_value(s.expose()),
+                ParamValue::UsePrevious => b.use_previous_value(true),
+            }
+            .build()
+        })
+        .collect()
+}
+
+fn region_of(constraint: Option<&s3t::BucketLocationConstraint>) -> String {
+    match constraint.map(|c| c.as_str()) {
+        None | Some("") => "us-east-1".to_string(),
+        Some("EU") => "eu-west-1".to_string(),
+        Some(r) => r.to_string(),
+    }
+}
+
+fn filter_value(filter: Option<&s3t::NotificationConfigurationFilter>, name: &str) -> String {
+    filter
+        .and_then(|f| f.key())
+        .map(|k| k.filter_rules())
+        .unwrap_or_default()
+        .iter()
+        .find(|r| {
+            r.name()
+                .is_some_and(|n| n.as_str().eq_ignore_ascii_case(name))
+        })
+        .and_then(|r| r.value())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn events(e: &[s3t::Event]) -> Vec<String> {
+    e.iter().map(|e| e.as_str().to_string()).collect()
+}
+
+impl Cloud for AwsCloud {
+    async fn identity(&self) -> Result<Identity> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(Identity {
+            account: out.account().unwrap_or_default().to_string(),
+            arn: out.arn().unwrap_or_default().to_string(),
+        })
+    }
+
+    async fn bucket_region(&self, bucket: &str) -> Result<Option<String>> {
+        match self.s3.get_bucket_location().bucket(bucket).send().await {
+            Ok(out) => Ok(Some(region_of(out.location_constraint()))),
+            Err(e) => {
+                let e = classify(e);
+                if e.code.as_deref().is_some_and(errors::is_not_found) {
+                    Ok(None)
+                } else {
+                    Err(e.into())
+                }
+            }
+        }
+    }
+
+    async fn object_hash(&self, bucket: &str, key: &str) -> Result<Option<Option<String>>> {
+        match self.s3.head_object().bucket(bucket).key(key).send().await {
+            Ok(out) => Ok(Some(
+                out.metadata()
+                    .and_then(|m| m.get(crate::plan::planner::HASH_METADATA))
+                    .cloned(),
+            )),
+            Err(e) => {
+                let e = classify(e);
+                if e.code.as_deref().is_some_and(errors::is_not_found) {
+                    Ok(None)
+                } else {
+                    Err(e.into())
+                }
+            }
+        }
+    }
+
+    async fn stack(&self, name_or_id: &str) -> Result<Option<StackInfo>> {
+        let out = match self
+            .cfn
+            .describe_stacks()
+            .stack_name(name_or_id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                let e = classify(e);
+                return if errors::is_stack_missing(e.code.as_deref().unwrap_or(""), &e.message) {
+                    Ok(None)
+                } else {
+                    Err(e.into())
+                };
+            }
+        };
+        let Some(s) = out.stacks().first() else {
+            return Ok(None);
+        };
+        let status = s
+            .stack_status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        if status == "DELETE_COMPLETE" && !name_or_id.starts_with("arn:") {
+            return Ok(None);
+        }
+        Ok(Some(StackInfo {
+            id: s.stack_id().unwrap_or_default().to_string(),
+            name: s.stack_name().unwrap_or_default().to_string(),
+            status,
+            reason: s.stack_status_reason().map(str::to_string),
+            parameters: s
+                .parameters()
+                .iter()
+                .filter_map(|p| {
+                    Some((
+                        p.parameter_key()?.to_string(),
+                        p.parameter_value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect(),
+            outputs: s
+                .outputs()
+                .iter()
+                .filter_map(|o| {
+                    Some((
+                        o.output_key()?.to_string(),
+                        o.output_value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect(),
+        }))
+    }
+
+    async fn template_body(&self, stack: &str) -> Result<String> {
+        let out = self
+            .cfn
+            .get_template()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.template_body().unwrap_or_default().to_string())
+    }
+
+    async fn stack_events(&self, stack_id: &str, until: Option<&str>) -> Result<Vec<StackEvent>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .cfn
+                .describe_stack_events()
+                .stack_name(stack_id)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            for e in page.stack_events() {
+                let id = e.event_id().unwrap_or_default().to_string();
+                if Some(id.as_str()) == until {
+                    return Ok(out);
+                }
+                out.push(StackEvent {
+                    id,
+                    stack_id: e.stack_id().unwrap_or_default().to_string(),
+                    logical_id: e.logical_resource_id().unwrap_or_default().to_string(),
+                    physical_id: e.physical_resource_id().unwrap_or_default().to_string(),
+                    resource_type: e.resource_type().unwrap_or_default().to_string(),
+                    status: e
+                        .resource_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    reason: e.resource_status_reason().map(str::to_string),
+                });
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn stack_function(&self, stack: &str) -> Result<Option<String>> {
+        let out = self
+            .cfn
+            .describe_stack_resources()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out
+            .stack_resources()
+            .iter()
+            .find(|r| r.resource_type() == Some("AWS::Lambda::Function"))
+            .and_then(|r| r.physical_resource_id())
+            .map(str::to_string))
+    }
+
+    async fn function(&self, name: &str) -> Result<Option<FunctionInfo>> {
+        match self.lambda.get_function().function_name(name).send().await {
+            Ok(out) => {
+                let c = out.configuration();
+                Ok(Some(FunctionInfo {
+                    name: c
+                        .and_then(|c| c.function_name())
+                        .unwrap_or(name)
+                        .to_string(),
+                    arn: c
+                        .and_then(|c| c.function_arn())
+                        .unwrap_or_default()
+                        .to_string(),
+                    runtime: c.and_then(|c| c.runtime()).map(|r| r.as_str().to_string()),
+                    reserved_concurrency: out
+                        .concurrency()
+                        .and_then(|c| c.reserved_concurrent_executions()),
+                }))
+            }
+            Err(e) => {
+                let e = classify(e);
+                if e.code.as_deref().is_some_and(errors::is_not_found) {
+                    Ok(None)
+                } else {
+                    Err(e.into())
+                }
+            }
+        }
+    }
+
+    async fn policy_statements(&self, function: &str) -> Result<Vec<PolicyStatement>> {
+        let policy = match self
+            .lambda
+            .get_policy()
+            .function_name(function)
+            .send()
+            .await
+        {
+            Ok(out) => out.policy().unwrap_or_default().to_string(),
+            Err(e) => {
+                let e = classify(e);
+                return if e.code.as_deref().is_some_and(errors::is_not_found) {
+                    Ok(Vec::new())
+                } else {
+                    Err(e.into())
+                };
+            }
+        };
+        Ok(parse_policy(&policy))
+    }
+
+    async fn notifications(&self, bucket: &str) -> Result<Vec<NotificationEntry>> {
+        let out = self
+            .s3
+            .get_bucket_notification_configuration()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(classify)?;
+        let mut v = Vec::new();
+        for q in out.queue_configurations() {
+            v.push(NotificationEntry {
+                kind: "queue",
+                id: q.id().map(str::to_string),
+                target_arn: q.queue_arn().to_string(),
+                events: events(q.events()),
+                prefix: filter_value(q.filter(), "prefix"),
+                suffix: filter_value(q.filter(), "suffix"),
+            });
+        }
+        for t in out.topic_configurations() {
+            v.push(NotificationEntry {
+                kind: "topic",
+                id: t.id().map(str::to_string),
+                target_arn: t.topic_arn().to_string(),
+                events: events(t.events()),
+                prefix: filter_value(t.filter(), "prefix"),
+                suffix: filter_value(t.filter(), "suffix"),
+            });
+        }
+        for l in out.lambda_function_configurations() {
+            v.push(NotificationEntry {
+                kind: "lambda",
+                id: l.id().map(str::to_string),
+                target_arn: l.lambda_function_arn().to_string(),
+                events: events(l.events()),
+                prefix: filter_value(l.filter(), "prefix"),
+                suffix: filter_value(l.filter(), "suffix"),
+            });
+        }
+        Ok(v)
+    }
+
+    async fn topic_exists(&self, topic_arn: &str) -> Result<bool> {
+        match self
+            .sns
+            .get_topic_attributes()
+            .topic_arn(topic_arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = classify(e);
+                if e.code.as_deref().is_some_and(errors::is_not_found) {
+                    Ok(false)
+                } else {
+                    Err(e.into())
+                }
+            }
+        }
+    }
+
+    async fn subscriptions(&self, topic_arn: &str) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .sns
+                .list_subscriptions_by_topic()
+                .topic_arn(topic_arn)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            for s in page.subscriptions() {
+                out.push((
+                    s.protocol().unwrap_or_default().to_string(),
+                    s.endpoint().unwrap_or_default().to_string(),
+                ));
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn account_settings(&self) -> Result<AccountSettings> {
+        let out = self
+            .lambda
+            .get_account_settings()
+            .send()
+            .await
+            .map_err(classify)?;
+        let limit = out
+            .account_limit()
+            .ok_or_else(|| anyhow!("GetAccountSettings returned no account limit"))?;
+        Ok(AccountSettings {
+            concurrent_executions: limit.concurrent_executions(),
+            unreserved_concurrent_executions: limit
+                .unreserved_concurrent_executions()
+                .unwrap_or(limit.concurrent_executions()),
+        })
+    }
+
+    async fn create_bucket(&self, bucket: &str, region: &str) -> Result<()> {
+        let mut req = self.s3.create_bucket().bucket(bucket);
+        if region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                s3t::CreateBucketConfiguration::builder()
+                    .location_constraint(s3t::BucketLocationConstraint::from(region))
+                    .build(),
+            );
+        }
+        match req.send().await {
+            Ok(_) => {}
+            Err(e) => {
+                let e = classify(e);
+                // Our own bucket from an interrupted run is fine.
+                if e.code.as_deref() != Some("BucketAlreadyOwnedByYou") {
+                    return Err(e.into());
+                }
+            }
+        }
+        self.s3
+            .put_public_access_block()
+            .bucket(bucket)
+            .public_access_block_configuration(
+                s3t::PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(classify)
+            .context("failed to block public access")?;
+        let rule = s3t::ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(
+                s3t::ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(s3t::ServerSideEncryption::Aes256)
+                    .build()?,
+            )
+            .build();
+        self.s3
+            .put_bucket_encryption()
+            .bucket(bucket)
+            .server_side_encryption_configuration(
+                s3t::ServerSideEncryptionConfiguration::builder()
+                    .rules(rule)
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(classify)
+            .context("failed to turn on default encryption")?;
+        Ok(())
+    }
+
+    async fn put_object(&self, bucket: &str, key: &str, body: &[u8], sha256: &str) -> Result<()> {
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(body.to_vec()))
+            .content_type("application/zip")
+            .metadata(crate::plan::planner::HASH_METADATA, sha256)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn create_stack(
+        &self,
+        name: &str,
+        body: &str,
+        params: &BTreeMap<String, ParamValue>,
+    ) -> Result<String> {
+        let out = self
+            .cfn
+            .create_stack()
+            .stack_name(name)
+            .template_body(body)
+            .set_parameters(Some(cfn_params(params)))
+            .capabilities(Capability::CapabilityIam)
+            .capabilities(Capability::CapabilityNamedIam)
+            .tags(
+                aws_sdk_cloudformation::types::Tag::builder()
+                    .key("managed-by")
+                    .value("taegis-cloudtrail")
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.stack_id().unwrap_or(name).to_string())
+    }
+
+    async fn update_stack(
+        &self,
+        name: &str,
+        body: &str,
+        params: &BTreeMap<String, ParamValue>,
+    ) -> Result<UpdateStarted> {
+        match self
+            .cfn
+            .update_stack()
+            .stack_name(name)
+            .template_body(body)
+            .set_parameters(Some(cfn_params(params)))
+            .capabilities(Capability::CapabilityIam)
+            .capabilities(Capability::CapabilityNamedIam)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(UpdateStarted::Started {
+                stack_id: out.stack_id().unwrap_or(name).to_string(),
+            }),
+            Err(e) => {
+                let e = classify(e);
+                if errors::is_no_updates(e.code.as_deref().unwrap_or(""), &e.message) {
+                    Ok(UpdateStarted::NoChanges)
+                } else {
+                    Err(e.into())
+                }
+            }
+        }
+    }
+
+    async fn delete_stack(&self, name_or_id: &str) -> Result<()> {
+        self.cfn
+            .delete_stack()
+            .stack_name(name_or_id)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn add_permission(&self, function: &str, st: &PolicyStatement) -> Result<Added> {
+        let mut req = self
+            .lambda
+            .add_permission()
+            .function_name(function)
+            .statement_id(&st.sid)
+            .action("lambda:InvokeFunction")
+            .principal(&st.principal);
+        if let Some(a) = &st.source_arn {
+            req = req.source_arn(a);
+        }
+        if let Some(a) = &st.source_account {
+            req = req.source_account(a);
+        }
+        match req.send().await {
+            Ok(_) => Ok(Added::Added),
+            Err(e) => {
+                let e = classify(e);
+                if errors::is_conflict(e.code.as_deref().unwrap_or("")) {
+                    // Same id already there (an earlier, interrupted run): done if it is ours.
+                    let existing = self.policy_statements(function).await?;
+                    if existing.iter().any(|s| s == st) {
+                        return Ok(Added::AlreadyThere);
+                    }
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn remove_permission(&self, function: &str, sid: &str) -> Result<()> {
+        match self
+            .lambda
+            .remove_permission()
+            .function_name(function)
+            .statement_id(sid)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = classify(e);
+                if e.code.as_deref().is_some_and(errors::is_not_found) {
+                    Ok(())
+                } else {
+                    Err(e.into())
+                }
+            }
+        }
+    }
+
+    async fn put_notification(&self, bucket: &str, ours: &OurNotification) -> Result<()> {
+        let current = self
+            .s3
+            .get_bucket_notification_configuration()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(classify)
+            .context("failed to read the current configuration")?;
+        let mut lambdas: Vec<s3t::LambdaFunctionConfiguration> = current
+            .lambda_function_configurations()
+            .iter()
+            .filter(|l| l.id() != Some(ours.id.as_str()))
+            .cloned()
+            .collect();
+        let mut entry = s3t::LambdaFunctionConfiguration::builder()
+            .id(&ours.id)
+            .lambda_function_arn(&ours.function_arn)
+            .events(s3t::Event::from(crate::plan::planner::OBJECT_CREATED));
+        if !ours.prefix.is_empty() {
+            entry = entry.filter(
+                s3t::NotificationConfigurationFilter::builder()
+                    .key(
+                        s3t::S3KeyFilter::builder()
+                            .filter_rules(
+                                s3t::FilterRule::builder()
+                                    .name(s3t::FilterRuleName::Prefix)
+                                    .value(&ours.prefix)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        lambdas.push(entry.build()?);
+        let config = s3t::NotificationConfiguration::builder()
+            .set_topic_configurations(Some(current.topic_configurations().to_vec()))
+            .set_queue_configurations(Some(current.queue_configurations().to_vec()))
+            .set_lambda_function_configurations(Some(lambdas))
+            .set_event_bridge_configuration(current.event_bridge_configuration().cloned())
+            .build();
+        self.s3
+            .put_bucket_notification_configuration()
+            .bucket(bucket)
+            .notification_configuration(config)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn subscribe(&self, topic_arn: &str, function_arn: &str) -> Result<()> {
+        self.sns
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("lambda")
+            .endpoint(function_arn)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
+/// The statements of a Lambda resource policy, as far as we compare them.
+pub fn parse_policy(policy: &str) -> Vec<PolicyStatement> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(policy) else {
+        return Vec::new();
+    };
+    let statements = match &v["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        o @ serde_json::Value::Object(_) => vec![o.clone()],
+        _ => Vec::new(),
+    };
+    let text = |v: &serde_json::Value| -> Option<String> {
+        match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Array(a) => a.first().and_then(|x| x.as_str()).map(str::to_string),
+            _ => None,
+        }
+    };
+    statements
+        .iter()
+        .map(|s| {
+            let cond = &s["Condition"];
+            PolicyStatement {
+                sid: s["Sid"].as_str().unwrap_or_default().to_string(),
+                principal: text(&s["Principal"]["Service"])
+                    .or_else(|| text(&s["Principal"]))
+                    .unwrap_or_default(),
+                source_arn: text(&cond["ArnLike"]["AWS:SourceArn"])
+                    .or_else(|| text(&cond["ArnEquals"]["AWS:SourceArn"])),
+                source_account: text(&cond["StringEquals"]["AWS:SourceAccount"]),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_parse_into_statements() {
+        let p = r#"{"Version":"2012-10-17","Id":"default","Statement":[{"Sid":"taegis-cloudtrail-s3-invoke","Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","Condition":{"StringEquals":{"AWS:SourceAccount":"123456789012"},"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::b"}}}]}"#;
+        let s = parse_policy(p);
+        assert_eq!(
+            s,
+            [PolicyStatement {
+                sid: "taegis-cloudtrail-s3-invoke".into(),
+                principal: "s3.amazonaws.com".into(),
+                source_arn: Some("arn:aws:s3:::b".into()),
+                source_account: Some("123456789012".into()),
+            }]
+        );
+        assert!(parse_policy("not json").is_empty());
+    }
+
+    #[test]
+    fn bucket_regions() {
+        assert_eq!(region_of(None), "us-east-1");
+        assert_eq!(
+            region_of(Some(&s3t::BucketLocationConstraint::from(""))),
+            "us-east-1"
+        );
+        assert_eq!(
+            region_of(Some(&s3t::BucketLocationConstraint::Eu)),
+            "eu-west-1"
+        );
+        assert_eq!(
+            region_of(Some(&s3t::BucketLocationConstraint::from("eu-west-2"))),
+            "eu-west-2"
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! Command-line types only (clap); their doc comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Connect an AWS account's CloudTrail logs to Secureworks Taegis XDR.
+///
+/// Does every step of the vendor's guide: uploads the Lambda zip, creates the shared
+/// (credentials) stack and the Lambda stack, adds the S3 or SNS trigger, and follows every
+/// stack to the end. It checks everything before it changes anything, and is safe to re-run.
+#[derive(Debug, Parser)]
+#[command(name = "taegis-cloudtrail", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// AWS profile (default: AWS_PROFILE, then the SDK's default chain)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Region for single-region work (default: AWS_REGION, then the profile)
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Send every AWS call to this endpoint (an emulator); S3 then uses path-style addressing
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Results on stdout as text or as one JSON document
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Less on stderr (repeatable)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+    /// More on stderr (repeatable)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Never prompt; a missing answer is an error naming the flag that gives it
+    #[arg(long, global = true)]
+    pub no_input: bool,
+    /// Answer yes to confirmations
+    #[arg(short, long, global = true)]
+    pub yes: bool,
+    /// When to use colour (NO_COLOR is honoured)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Pause between two polls of a stack (for tests and slow links)
+    #[arg(long, global = true, hide = true, env = "TAEGIS_POLL_INTERVAL", value_parser = parse_duration, value_name = "DURATION")]
+    pub poll_interval: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Deploy the integration with no questions asked, to one or many regions and accounts
+    Deploy(Box<DeployArgs>),
+    /// Print a bundled template, or the parameters a template file declares
+    Template(TemplateArgs),
+    /// Print a shell completion script
+    Completions {
+        /// The shell to complete for
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    S3,
+    Sns,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    Delete,
+    Keep,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct DeployArgs {
+    /// Rollout file (YAML): defaults for every target and a list of targets
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Comma-separated regions (default: --region)
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub regions: Vec<String>,
+    /// Comma-separated account ids, each reached by assuming --role-arn
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "LIST",
+        requires = "role_arn"
+    )]
+    pub accounts: Vec<String>,
+    /// Role to assume in each account ({account} placeholder allowed)
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// The credentials file from XDR ("-" reads stdin); its text is never shown
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// XDR region: ctpx, delta, echo, foxtrot or golf
+    #[arg(long, value_name = "NAME", conflicts_with = "xdr_url")]
+    pub taegis_region: Option<String>,
+    /// XDR login URL, to derive the XDR region from
+    #[arg(long, value_name = "URL")]
+    pub xdr_url: Option<String>,
+    /// The Lambda code zip [default: ./taegis-lambda-amd64.zip]
+    #[arg(long, value_name = "FILE")]
+    pub lambda_zip: Option<PathBuf>,
+    /// Bucket for the zip, in the target region ({account}, {region} allowed); created if missing
+    #[arg(long, value_name = "NAME")]
+    pub lambda_bucket: Option<String>,
+    /// Shared-stack template [default: bundled]
+    #[arg(long, value_name = "FILE")]
+    pub shared_template: Option<PathBuf>,
+    /// Lambda-stack template [default: bundled]
+    #[arg(long, value_name = "FILE")]
+    pub lambda_template: Option<PathBuf>,
+    /// Shared stack name [default: taegis-shared-resources]
+    #[arg(long, value_name = "NAME")]
+    pub shared_stack_name: Option<String>,
+    /// Lambda stack name [default: taegis-cloudtrail]
+    #[arg(long, value_name = "NAME")]
+    pub stack_name: Option<String>,
+    /// What the log bucket holds: awscloudtrail or generic [default: awscloudtrail]
+    #[arg(long, value_name = "TYPE")]
+    pub integration_type: Option<String>,
+    /// The CloudTrail log bucket, by name ({account}, {region} allowed)
+    #[arg(long, value_name = "NAME")]
+    pub notification_bucket: Option<String>,
+    /// How new log objects reach the function [default: s3]
+    #[arg(long, value_enum, value_name = "s3|sns")]
+    pub trigger: Option<Trigger>,
+    /// Key prefix of the S3 trigger
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// SNS topic announcing new log objects (required with --trigger sns)
+    #[arg(long, value_name = "ARN")]
+    pub sns_topic_arn: Option<String>,
+    /// KMS key encrypting the log objects
+    #[arg(long, value_name = "ARN")]
+    pub bucket_kms_key_arn: Option<String>,
+    /// KMS key encrypting the function's environment
+    #[arg(long, value_name = "ARN")]
+    pub lambda_env_kms_key_arn: Option<String>,
+    /// Any parameter the Lambda template declares (repeatable)
+    #[arg(long = "parameter", value_name = "KEY=VALUE")]
+    pub parameters: Vec<String>,
+    /// Targets worked on at once [default: 8]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Longest wait for one stack [default: 30m]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Re-send the credentials to an existing shared stack
+    #[arg(long)]
+    pub update_credentials: bool,
+    /// What to do with a new stack whose create failed [default: delete]
+    #[arg(long, value_enum)]
+    pub on_failure: Option<OnFailure>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TemplateArgs {
+    /// Which bundled template to print
+    #[arg(value_enum, default_value_t = Which::Lambda)]
+    pub which: Which,
+    /// List the parameters a template file declares instead of printing a bundled one
+    #[arg(long, value_name = "FILE")]
+    pub parameters: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Which {
+    Shared,
+    Lambda,
+}
+
+/// `90s`, `30m`, `1h`, `250ms`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration like 90s, 30m or 1h ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30m").unwrap().as_secs(), 1800);
+        assert!(parse_duration("soon").unwrap_err().contains("soon"));
+    }
+}

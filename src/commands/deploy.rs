@@ -1,0 +1,303 @@
+//! `deploy`: config → local inputs → preflight and plan per target → show → (confirm) → apply
+//! → report. The dry run is the same path, stopping after "show".
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+use super::Exit;
+use super::inputs;
+use crate::aws::{AwsCloud, Connection};
+use crate::cli::{DeployArgs, Global, OutputFormat};
+use crate::config::{self, CredentialsSource, DeployConfig, TargetConfig};
+use crate::plan::executor::Executor;
+use crate::plan::follow::Pace;
+use crate::plan::planner::{self, Shared};
+use crate::plan::{Action, LambdaZip, Outcome, StepKind, TargetPlan, TargetResult};
+use crate::secret::Secret;
+use crate::template::Template;
+use crate::ui::{Printer, render};
+
+/// A target's preflight: its clients and plan, or every problem found.
+type Planned = Result<(AwsCloud, TargetPlan), Vec<String>>;
+
+/// Print a list of input problems and return exit 2 (with a JSON document when asked).
+fn bad_input(printer: &Printer, problems: &[String], failed: Vec<TargetResult>) -> Exit {
+    for p in problems {
+        printer.error(p);
+    }
+    if printer.format == OutputFormat::Json {
+        printer.out(&render::json("deploy", false, &failed));
+    }
+    Exit::BadInput
+}
+
+pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
+    let conn = Connection {
+        profile: g.profile.clone(),
+        endpoint_url: g.endpoint_url.clone(),
+    };
+
+    // 1. Configuration: flags, rollout file, defaults.
+    let rollout = match &args.config {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => match config::Rollout::parse(path, &text) {
+                Ok(r) => Some(r),
+                Err(e) => return bad_input(printer, &[e], Vec::new()),
+            },
+            Err(e) => {
+                return bad_input(
+                    printer,
+                    &[format!("--config {}: cannot read it ({e})", path.display())],
+                    Vec::new(),
+                );
+            }
+        },
+    };
+    let default_region = match &g.region {
+        Some(r) => Some(r.clone()),
+        None => crate::aws::default_region(&conn).await,
+    };
+    let cfg = match config::resolve(args, default_region.as_deref(), rollout.as_ref()) {
+        Ok(c) => c,
+        Err(problems) => return bad_input(printer, &problems, Vec::new()),
+    };
+    for n in &cfg.notices {
+        printer.info(n);
+    }
+
+    // 2. Local inputs, each read once.
+    let mut problems = Vec::new();
+    let mut secrets: BTreeMap<CredentialsSource, Arc<Secret>> = BTreeMap::new();
+    let mut zips: BTreeMap<PathBuf, Arc<LambdaZip>> = BTreeMap::new();
+    let mut templates: BTreeMap<(bool, Option<PathBuf>), Arc<Template>> = BTreeMap::new();
+    for t in &cfg.targets {
+        if !secrets.contains_key(&t.credentials) {
+            match inputs::read_credentials(&t.credentials) {
+                Ok(s) => {
+                    printer.redact(&s);
+                    secrets.insert(t.credentials.clone(), Arc::new(s));
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        if !zips.contains_key(&t.lambda_zip) {
+            match inputs::read_zip(&t.lambda_zip) {
+                Ok(z) => {
+                    zips.insert(t.lambda_zip.clone(), z);
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        for (shared, path) in [(true, &t.shared_template), (false, &t.lambda_template)] {
+            let key = (shared, path.clone());
+            if templates.contains_key(&key) {
+                continue;
+            }
+            let loaded = if shared {
+                inputs::read_template(
+                    path.as_deref(),
+                    "--shared-template",
+                    Template::bundled_shared,
+                )
+            } else {
+                inputs::read_template(
+                    path.as_deref(),
+                    "--lambda-template",
+                    Template::bundled_lambda,
+                )
+            };
+            match loaded {
+                Ok(t) => {
+                    templates.insert(key, t);
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+    }
+    problems.dedup();
+    if !problems.is_empty() {
+        return bad_input(printer, &problems, Vec::new());
+    }
+
+    // 3. Preflight and plan, per target, reading only.
+    let today = inputs::today();
+    let pace = Pace {
+        interval: g.poll_interval.unwrap_or(Pace::default().interval),
+        timeout: cfg.timeout,
+        ..Pace::default()
+    };
+    let shared_for = |t: &TargetConfig| Shared {
+        zip: zips[&t.lambda_zip].clone(),
+        shared_template: templates[&(true, t.shared_template.clone())].clone(),
+        lambda_template: templates[&(false, t.lambda_template.clone())].clone(),
+        secret: secrets[&t.credentials].clone(),
+        update_credentials: cfg.update_credentials,
+        today: today.clone(),
+    };
+    let planned: Vec<(TargetConfig, Planned)> = futures::stream::iter(cfg.targets.iter().cloned())
+        .map(|t| {
+            let conn = &conn;
+            let shared = shared_for(&t);
+            async move {
+                let res = async {
+                    let cloud = AwsCloud::connect(conn, &t.region, role_for(&t).as_deref())
+                        .await
+                        .map_err(|e| {
+                            vec![format!(
+                                "cannot set up AWS clients for {}: {e:#}",
+                                t.label()
+                            )]
+                        })?;
+                    let plan = planner::plan_target(&cloud, &t, &shared).await?;
+                    Ok((cloud, plan))
+                }
+                .await;
+                (t, res)
+            }
+        })
+        .buffered(cfg.concurrency)
+        .collect()
+        .await;
+
+    let mut ready: Vec<(AwsCloud, TargetPlan)> = Vec::new();
+    let mut failed: Vec<TargetResult> = Vec::new();
+    let many = planned.len() > 1;
+    for (t, res) in planned {
+        match res {
+            Ok(p) => ready.push(p),
+            Err(problems) => {
+                for p in &problems {
+                    printer.error(&if many {
+                        format!("[{}] {p}", t.label())
+                    } else {
+                        p.clone()
+                    });
+                }
+                failed.push(TargetResult::failed(
+                    t.account.clone(),
+                    &t.region,
+                    format!("preflight failed: {}", problems.join("; ")),
+                    Vec::new(),
+                ));
+            }
+        }
+    }
+    for (_, p) in &ready {
+        for w in &p.warnings {
+            printer.warn(&if many {
+                format!("[{}] {w}", p.label())
+            } else {
+                w.clone()
+            });
+        }
+    }
+    if ready.is_empty() {
+        if printer.format == OutputFormat::Json {
+            printer.out(&render::json("deploy", cfg.dry_run, &failed));
+        }
+        return Exit::BadInput;
+    }
+
+    // 4. Show.
+    let plans: Vec<TargetPlan> = ready.iter().map(|(_, p)| p.clone()).collect();
+    if cfg.dry_run {
+        let mut results: Vec<TargetResult> = plans.iter().map(TargetResult::planned).collect();
+        results.extend(failed.iter().cloned());
+        match printer.format {
+            OutputFormat::Json => printer.out(&render::json("deploy", true, &results)),
+            OutputFormat::Text => printer.out(render::plan_text(&plans).trim_end()),
+        }
+        return if failed.is_empty() {
+            Exit::Ok
+        } else {
+            Exit::Failed
+        };
+    }
+    if plans.iter().any(TargetPlan::changes) {
+        printer.info(render::plan_text(&plans).trim_end());
+    }
+
+    // 5. Confirm what needs it: creating buckets.
+    let new_buckets: Vec<String> = plans
+        .iter()
+        .flat_map(|p| {
+            p.steps
+                .iter()
+                .filter(|s| s.kind == StepKind::LambdaBucket && s.action == Action::Create)
+                .map(|_| format!("{} ({})", p.inputs.lambda_bucket, p.inputs.config.region))
+        })
+        .collect();
+    if !new_buckets.is_empty() && !g.yes {
+        let q = format!(
+            "Create bucket{} {}?",
+            if new_buckets.len() == 1 { "" } else { "s" },
+            new_buckets.join(", ")
+        );
+        match printer.confirm(&q) {
+            Some(true) => {}
+            Some(false) => {
+                printer.error("cancelled; nothing was changed");
+                return Exit::BadInput;
+            }
+            None => {
+                return bad_input(
+                    printer,
+                    &[format!(
+                        "the plan creates bucket {}; pass --yes to allow it (or create the bucket yourself and give --lambda-bucket)",
+                        new_buckets.join(", ")
+                    )],
+                    failed,
+                );
+            }
+        }
+    }
+
+    // 6. Apply, exactly the plan.
+    let progress = printer.progress();
+    let mut results: Vec<TargetResult> = futures::stream::iter(ready.iter())
+        .map(|(cloud, plan)| {
+            let exec = Executor {
+                cloud,
+                reporter: &progress,
+                pace,
+            };
+            async move { exec.apply(plan).await }
+        })
+        .buffered(cfg.concurrency)
+        .collect()
+        .await;
+    progress.finish();
+    results.extend(failed);
+
+    // 7. Report.
+    match printer.format {
+        OutputFormat::Json => printer.out(&render::json("deploy", false, &results)),
+        OutputFormat::Text => printer.out(render::results_text(&results).trim_end()),
+    }
+    for r in &results {
+        if let Some(e) = &r.error {
+            printer.error(&format!("{}: {e}", r.region));
+        }
+    }
+    exit_for(&cfg, &results)
+}
+
+fn role_for(t: &TargetConfig) -> Option<String> {
+    match (&t.role_arn, &t.account) {
+        (Some(r), Some(a)) => Some(config::expand(r, a, &t.region)),
+        (Some(r), None) => Some(r.clone()),
+        _ => None,
+    }
+}
+
+fn exit_for(_cfg: &DeployConfig, results: &[TargetResult]) -> Exit {
+    if results.iter().any(|r| r.outcome == Outcome::Failed) {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    }
+}

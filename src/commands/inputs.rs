@@ -1,0 +1,172 @@
+//! Local inputs, read once per run before any AWS call: the credentials text, the Lambda zip,
+//! the templates. Each problem names the file and the fix.
+
+use std::io::{Cursor, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::config::CredentialsSource;
+use crate::plan::LambdaZip;
+use crate::secret::Secret;
+use crate::template::Template;
+
+/// Read a file that must be a regular, readable file; `what` names the flag.
+fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("{what} {shown}: no such file"));
+        }
+        Err(e) => return Err(format!("{what} {shown}: cannot read it ({e})")),
+        Ok(m) if m.is_dir() => return Err(format!("{what} {shown} is a directory; give the file")),
+        Ok(_) => {}
+    }
+    std::fs::read(path).map_err(|e| format!("{what} {shown}: cannot read it ({e})"))
+}
+
+/// The credentials text, never shown. Empty or non-text files are refused.
+pub fn read_credentials(source: &CredentialsSource) -> Result<Secret, String> {
+    let bytes = match source {
+        CredentialsSource::Stdin => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| format!("--credentials -: cannot read standard input ({e})"))?;
+            buf
+        }
+        CredentialsSource::File(p) => read_file(p, "--credentials")?,
+    };
+    let text = String::from_utf8(bytes).map_err(|_| {
+        format!(
+            "--credentials {source}: not a text file; give the credentials.txt downloaded from XDR"
+        )
+    })?;
+    if text.trim().is_empty() {
+        return Err(format!(
+            "--credentials {source} is empty; give the credentials.txt downloaded from XDR"
+        ));
+    }
+    Ok(Secret::new(text))
+}
+
+/// The zip, checked: a zip archive holding an executable `bootstrap` at its root.
+pub fn read_zip(path: &Path) -> Result<Arc<LambdaZip>, String> {
+    let bytes = read_file(path, "--lambda-zip")?;
+    let shown = path.display();
+    let mut archive = zip::ZipArchive::new(Cursor::new(&bytes))
+        .map_err(|_| format!("--lambda-zip {shown} is not a zip archive; give the taegis-lambda-amd64.zip downloaded from XDR"))?;
+    let entry = archive.by_name("bootstrap").map_err(|_| {
+        format!("--lambda-zip {shown} holds no `bootstrap` at its root; a custom-runtime Lambda zip needs one")
+    })?;
+    match entry.unix_mode() {
+        Some(mode) if mode & 0o111 != 0 => {}
+        Some(mode) => {
+            return Err(format!(
+                "--lambda-zip {shown}: `bootstrap` is not executable (mode {:o}); rebuild the zip after chmod +x bootstrap",
+                mode & 0o7777
+            ));
+        }
+        None => {
+            return Err(format!(
+                "--lambda-zip {shown}: `bootstrap` carries no Unix permissions, so Lambda cannot run it; rebuild the zip on Linux or macOS after chmod +x bootstrap"
+            ));
+        }
+    }
+    drop(entry);
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    Ok(Arc::new(LambdaZip { bytes, sha256 }))
+}
+
+/// A template file given by the user, or the bundled one.
+pub fn read_template(
+    path: Option<&Path>,
+    flag: &str,
+    bundled: fn() -> Template,
+) -> Result<Arc<Template>, String> {
+    match path {
+        None => Ok(Arc::new(bundled())),
+        Some(p) => {
+            let bytes = read_file(p, flag)?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| format!("{flag} {}: not a text file", p.display()))?;
+            Template::parse(&format!("{flag} {}", p.display()), &text)
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Today as YYYY-MM-DD (UTC).
+pub fn today() -> String {
+    humantime::format_rfc3339(std::time::SystemTime::now())
+        .to_string()
+        .chars()
+        .take(10)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn zip_with(name: &str, mode: u32) -> Vec<u8> {
+        let mut buf = Cursor::new(Vec::new());
+        {
+            let mut w = zip::ZipWriter::new(&mut buf);
+            let opts = zip::write::SimpleFileOptions::default().unix_permissions(mode);
+            w.start_file(name, opts).unwrap();
+            w.write_all(b"#!/bin/sh\n").unwrap();
+            w.finish().unwrap();
+        }
+        buf.into_inner()
+    }
+
+    #[test]
+    fn zips_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let good = write("good.zip", &zip_with("bootstrap", 0o755));
+        let z = read_zip(&good).unwrap();
+        assert_eq!(z.sha256.len(), 64);
+        for (name, bytes, want) in [
+            ("noexec.zip", zip_with("bootstrap", 0o644), "not executable"),
+            ("other.zip", zip_with("main", 0o755), "no `bootstrap`"),
+            ("text.zip", b"hello".to_vec(), "not a zip"),
+        ] {
+            let e = read_zip(&write(name, &bytes)).unwrap_err();
+            assert!(e.contains(want) && e.contains(name), "{e}");
+        }
+        assert!(read_zip(dir.path()).unwrap_err().contains("is a directory"));
+        assert!(
+            read_zip(&dir.path().join("missing.zip"))
+                .unwrap_err()
+                .contains("no such file")
+        );
+    }
+
+    #[test]
+    fn credentials_are_checked_and_never_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.txt");
+        std::fs::write(&p, "  \n").unwrap();
+        let e = read_credentials(&CredentialsSource::File(p.clone())).unwrap_err();
+        assert!(e.contains("is empty"));
+        std::fs::write(&p, "id=1\nsecret=abcdef\n").unwrap();
+        let s = read_credentials(&CredentialsSource::File(p)).unwrap();
+        assert_eq!(s.expose(), "id=1\nsecret=abcdef\n");
+    }
+
+    #[test]
+    fn today_is_a_date() {
+        let t = today();
+        assert_eq!(t.len(), 10);
+        assert_eq!(&t[4..5], "-");
+    }
+}

@@ -1,0 +1,46 @@
+//! Glue: each command wires config, templates, the AWS room, the planner/executor and the
+//! terminal layer together. The only module that sees every other one.
+
+pub mod deploy;
+pub mod inputs;
+pub mod template;
+
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+use crate::ui::Printer;
+
+/// The exit codes of the command-line contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Done, or nothing to change.
+    Ok = 0,
+    /// At least one target failed.
+    Failed = 1,
+    /// Bad input or a failed preflight; nothing was changed.
+    BadInput = 2,
+    /// Interrupted.
+    Interrupted = 130,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+pub async fn run(cli: Cli) -> Exit {
+    let g = &cli.global;
+    let printer = Printer::new(g.output, g.quiet, g.verbose, g.color, g.no_input);
+    match cli.command {
+        Command::Deploy(args) => deploy::run(g, &args, &printer).await,
+        Command::Template(args) => template::run(&args, &printer),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "taegis-cloudtrail", &mut std::io::stdout());
+            Exit::Ok
+        }
+    }
+}

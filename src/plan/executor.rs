@@ -1,0 +1,378 @@
+//! Performs a target's planned steps in order, exactly as planned, and reports each one.
+
+use anyhow::{Context, Result, anyhow};
+
+use super::cloud::{Added, Cloud, OurNotification, PolicyStatement, UpdateStarted};
+use super::follow::{Follow, Pace, Settled, explain};
+use super::planner::{OBJECT_CREATED, find_function};
+use super::{
+    Action, Event, FunctionRef, Outcome, Reporter, Status, Step, StepKind, StepResult, TargetPlan,
+    TargetResult, TriggerSpec,
+};
+
+pub struct Executor<'a, C: Cloud, R: Reporter + ?Sized> {
+    pub cloud: &'a C,
+    pub reporter: &'a R,
+    pub pace: Pace,
+}
+
+impl<C: Cloud, R: Reporter + ?Sized> Executor<'_, C, R> {
+    pub async fn apply(&self, plan: &TargetPlan) -> TargetResult {
+        let label = plan.label();
+        let mut function = plan.function.clone();
+        let mut results: Vec<StepResult> = Vec::new();
+        let mut error = None;
+        for step in &plan.steps {
+            if error.is_some() {
+                results.push(StepResult {
+                    name: step.kind.name(),
+                    action: step.action,
+                    status: Status::Skipped,
+                    detail: "not started: an earlier step failed".into(),
+                });
+                continue;
+            }
+            if step.action == Action::Skip {
+                results.push(StepResult {
+                    name: step.kind.name(),
+                    action: step.action,
+                    status: Status::Skipped,
+                    detail: step.detail.clone(),
+                });
+                continue;
+            }
+            self.reporter.event(Event::StepStarted {
+                target: label.clone(),
+                step: step.kind.name(),
+                action: step.action,
+                detail: step.detail.clone(),
+            });
+            let outcome = self.step(plan, step, &label, &mut function).await;
+            let (status, detail) = match outcome {
+                Ok(detail) => (Status::Done, detail),
+                Err(e) => {
+                    let msg = format!("{}: {e:#}", step.kind.name());
+                    error = Some(msg.clone());
+                    (Status::Failed, format!("{e:#}"))
+                }
+            };
+            self.reporter.event(Event::StepFinished {
+                target: label.clone(),
+                step: step.kind.name(),
+                status,
+                detail: detail.clone(),
+            });
+            results.push(StepResult {
+                name: step.kind.name(),
+                action: step.action,
+                status,
+                detail,
+            });
+        }
+        let outcome = if error.is_some() {
+            Outcome::Failed
+        } else if plan
+            .steps
+            .iter()
+            .any(|s| s.kind == StepKind::LambdaStack && s.action == Action::Create)
+        {
+            Outcome::Created
+        } else if plan.changes() {
+            Outcome::Updated
+        } else {
+            Outcome::Unchanged
+        };
+        TargetResult {
+            account: Some(plan.inputs.account.clone()),
+            region: plan.inputs.config.region.clone(),
+            outcome,
+            steps: results,
+            function_name: function.as_ref().map(|f| f.name.clone()),
+            function_arn: function.as_ref().map(|f| f.arn.clone()),
+            warnings: plan.warnings.clone(),
+            error,
+        }
+    }
+
+    /// One step; returns what was done, in a few words.
+    async fn step(
+        &self,
+        plan: &TargetPlan,
+        step: &Step,
+        label: &str,
+        function: &mut Option<FunctionRef>,
+    ) -> Result<String> {
+        let inputs = &plan.inputs;
+        let cfg = &inputs.config;
+        match step.kind {
+            StepKind::LambdaBucket => {
+                self.cloud
+                    .create_bucket(&inputs.lambda_bucket, &cfg.region)
+                    .await
+                    .with_context(|| format!("failed to create bucket {}", inputs.lambda_bucket))?;
+                Ok(format!(
+                    "created bucket {} (private, encrypted)",
+                    inputs.lambda_bucket
+                ))
+            }
+            StepKind::UploadZip => {
+                self.cloud
+                    .put_object(
+                        &inputs.lambda_bucket,
+                        &inputs.zip_key,
+                        &inputs.zip.bytes,
+                        &inputs.zip.sha256,
+                    )
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "failed to upload the zip to s3://{}/{}",
+                            inputs.lambda_bucket, inputs.zip_key
+                        )
+                    })?;
+                Ok(format!(
+                    "uploaded s3://{}/{} ({} bytes)",
+                    inputs.lambda_bucket,
+                    inputs.zip_key,
+                    inputs.zip.bytes.len()
+                ))
+            }
+            StepKind::DeleteSharedStack | StepKind::DeleteLambdaStack => {
+                let name = if step.kind == StepKind::DeleteSharedStack {
+                    &cfg.shared_stack_name
+                } else {
+                    &cfg.stack_name
+                };
+                self.delete_stack(label, name).await
+            }
+            StepKind::SharedStack => {
+                self.stack_op(
+                    label,
+                    &cfg.shared_stack_name,
+                    &inputs.shared_template.body,
+                    &inputs.shared_params,
+                    step.action,
+                )
+                .await
+            }
+            StepKind::LambdaStack => {
+                let params = inputs
+                    .lambda_params
+                    .iter()
+                    .map(|(k, v)| (k.clone(), super::ParamValue::Plain(v.clone())))
+                    .collect();
+                let done = self
+                    .stack_op(
+                        label,
+                        &cfg.stack_name,
+                        &inputs.lambda_template.body,
+                        &params,
+                        step.action,
+                    )
+                    .await?;
+                let stack = self
+                    .cloud
+                    .stack(&cfg.stack_name)
+                    .await
+                    .with_context(|| format!("failed to read stack {}", cfg.stack_name))?
+                    .ok_or_else(|| anyhow!("stack {} is gone after it settled", cfg.stack_name))?;
+                let f = find_function(self.cloud, &stack)
+                    .await
+                    .with_context(|| {
+                        format!("failed to find the function of stack {}", cfg.stack_name)
+                    })?
+                    .ok_or_else(|| anyhow!("stack {} holds no Lambda function", cfg.stack_name))?;
+                *function = Some(FunctionRef {
+                    name: f.name.clone(),
+                    arn: f.arn,
+                });
+                Ok(format!("{done}; function {}", f.name))
+            }
+            StepKind::InvokePermission => {
+                let f = function
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("the function is not known"))?;
+                let (sid, principal, source_arn) = match &inputs.trigger {
+                    TriggerSpec::S3 {
+                        bucket,
+                        statement_id,
+                        ..
+                    } => (
+                        statement_id,
+                        "s3.amazonaws.com",
+                        format!("arn:aws:s3:::{bucket}"),
+                    ),
+                    TriggerSpec::Sns {
+                        topic_arn,
+                        statement_id,
+                    } => (statement_id, "sns.amazonaws.com", topic_arn.clone()),
+                };
+                let statement = PolicyStatement {
+                    sid: sid.clone(),
+                    principal: principal.into(),
+                    source_arn: Some(source_arn.clone()),
+                    source_account: Some(inputs.account.clone()),
+                };
+                if step.action == Action::Update {
+                    self.cloud
+                        .remove_permission(&f.name, sid)
+                        .await
+                        .with_context(|| {
+                            format!("failed to remove statement {sid} from function {}", f.name)
+                        })?;
+                }
+                let added = self
+                    .cloud
+                    .add_permission(&f.name, &statement)
+                    .await
+                    .with_context(|| {
+                        format!("failed to allow {principal} to invoke function {}", f.name)
+                    })?;
+                Ok(match added {
+                    Added::Added => format!("{principal} may invoke {} from {source_arn}", f.name),
+                    Added::AlreadyThere => format!("statement {sid} was already in place"),
+                })
+            }
+            StepKind::BucketNotification => {
+                let f = function
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("the function is not known"))?;
+                let TriggerSpec::S3 {
+                    bucket, prefix, id, ..
+                } = &inputs.trigger
+                else {
+                    return Err(anyhow!("no S3 trigger in this plan"));
+                };
+                self.cloud
+                    .put_notification(
+                        bucket,
+                        &OurNotification {
+                            id: id.clone(),
+                            function_arn: f.arn.clone(),
+                            prefix: prefix.clone(),
+                        },
+                    )
+                    .await
+                    .with_context(|| {
+                        format!("failed to write the notification configuration of bucket {bucket}")
+                    })?;
+                Ok(format!(
+                    "bucket {bucket} sends {OBJECT_CREATED} (prefix {prefix:?}) to {}",
+                    f.name
+                ))
+            }
+            StepKind::SnsSubscription => {
+                let f = function
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("the function is not known"))?;
+                let TriggerSpec::Sns { topic_arn, .. } = &inputs.trigger else {
+                    return Err(anyhow!("no SNS trigger in this plan"));
+                };
+                self.cloud
+                    .subscribe(topic_arn, &f.arn)
+                    .await
+                    .with_context(|| format!("failed to subscribe {} to {topic_arn}", f.name))?;
+                Ok(format!("{} subscribed to {topic_arn}", f.name))
+            }
+        }
+    }
+
+    fn follower<'b>(&'b self, label: &'b str) -> Follow<'b, C, R> {
+        Follow {
+            cloud: self.cloud,
+            reporter: self.reporter,
+            target: label,
+            pace: self.pace,
+        }
+    }
+
+    /// The id of the newest event of a stack, so that following starts after it.
+    async fn newest_event(&self, stack_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .cloud
+            .stack_events(stack_id, None)
+            .await?
+            .into_iter()
+            .next()
+            .map(|e| e.id))
+    }
+
+    async fn delete_stack(&self, label: &str, name: &str) -> Result<String> {
+        let Some(stack) = self
+            .cloud
+            .stack(name)
+            .await
+            .with_context(|| format!("failed to read stack {name}"))?
+        else {
+            return Ok(format!("stack {name} was already gone"));
+        };
+        let until = self.newest_event(&stack.id).await.ok().flatten();
+        self.cloud
+            .delete_stack(&stack.id)
+            .await
+            .with_context(|| format!("failed to delete stack {name}"))?;
+        match self
+            .follower(label)
+            .run(name, &stack.id, until.as_deref(), "DELETE_COMPLETE")
+            .await?
+        {
+            Settled::Done { .. } => Ok(format!("deleted stack {name} (was {})", stack.status)),
+            other => Err(explain(name, &other)),
+        }
+    }
+
+    async fn stack_op(
+        &self,
+        label: &str,
+        name: &str,
+        body: &str,
+        params: &std::collections::BTreeMap<String, super::ParamValue>,
+        action: Action,
+    ) -> Result<String> {
+        match action {
+            Action::Create => {
+                let id = self
+                    .cloud
+                    .create_stack(name, body, params)
+                    .await
+                    .with_context(|| format!("failed to create stack {name}"))?;
+                match self
+                    .follower(label)
+                    .run(name, &id, None, "CREATE_COMPLETE")
+                    .await?
+                {
+                    Settled::Done { .. } => Ok(format!("created stack {name}")),
+                    other => Err(explain(name, &other)),
+                }
+            }
+            Action::Update => {
+                let before = self
+                    .cloud
+                    .stack(name)
+                    .await
+                    .with_context(|| format!("failed to read stack {name}"))?
+                    .ok_or_else(|| anyhow!("stack {name} disappeared before its update"))?;
+                let until = self.newest_event(&before.id).await.ok().flatten();
+                match self
+                    .cloud
+                    .update_stack(name, body, params)
+                    .await
+                    .with_context(|| format!("failed to update stack {name}"))?
+                {
+                    UpdateStarted::NoChanges => Ok(format!("stack {name} needed no update")),
+                    UpdateStarted::Started { stack_id } => {
+                        match self
+                            .follower(label)
+                            .run(name, &stack_id, until.as_deref(), "UPDATE_COMPLETE")
+                            .await?
+                        {
+                            Settled::Done { .. } => Ok(format!("updated stack {name}")),
+                            other => Err(explain(name, &other)),
+                        }
+                    }
+                }
+            }
+            Action::Delete | Action::Skip => Err(anyhow!("no stack operation for {action:?}")),
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Follows one stack operation from its first event until the stack's own terminal event, reports
+//! every resource transition, and confirms the result with DescribeStacks. The pace is injected;
+//! there is no other waiting in the tool.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+
+use super::cloud::{Cloud, StackEvent};
+use super::{Event, Reporter};
+
+/// How often to poll, and how long to wait at most.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Print a "still waiting" line this often when nothing happens.
+    pub heartbeat: Duration,
+}
+
+impl Default for Pace {
+    fn default() -> Pace {
+        Pace {
+            interval: Duration::from_millis(1500),
+            timeout: Duration::from_secs(30 * 60),
+            heartbeat: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How a followed operation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// The stack reached the wanted status.
+    Done { status: String },
+    /// It settled elsewhere: the failing resource and reason, when known.
+    Failed { status: String, reason: String },
+    /// Still in progress when the wait ran out.
+    TimedOut { status: String },
+}
+
+/// `CREATE_COMPLETE`, `ROLLBACK_COMPLETE`, `UPDATE_ROLLBACK_FAILED` ... (not `..._IN_PROGRESS`).
+pub fn is_terminal(status: &str) -> bool {
+    !status.ends_with("_IN_PROGRESS")
+        && (status.ends_with("_COMPLETE") || status.ends_with("_FAILED"))
+}
+
+/// The first failed resource that was not merely cancelled: "Resource: reason".
+pub fn first_failure(events_oldest_first: &[StackEvent]) -> Option<String> {
+    events_oldest_first
+        .iter()
+        .filter(|e| e.status.ends_with("_FAILED"))
+        .filter(|e| {
+            let r = e.reason.as_deref().unwrap_or("");
+            !r.contains("Resource creation cancelled")
+                && !r.contains("Resource update cancelled")
+                && !r.contains("cancelled")
+        })
+        .find(|e| !e.is_stack() || e.reason.is_some())
+        .map(|e| {
+            format!(
+                "{} ({}) {}: {}",
+                e.logical_id,
+                e.resource_type,
+                e.status,
+                e.reason.as_deref().unwrap_or("no reason given")
+            )
+        })
+}
+
+pub struct Follow<'a, C: Cloud, R: Reporter + ?Sized> {
+    pub cloud: &'a C,
+    pub reporter: &'a R,
+    pub target: &'a str,
+    pub pace: Pace,
+}
+
+impl<C: Cloud, R: Reporter + ?Sized> Follow<'_, C, R> {
+    /// Follow the stack `stack_id` until it settles; `until` is the newest event before the
+    /// operation started (events up to it are not ours). `wanted` is the success status.
+    pub async fn run(
+        &self,
+        stack_name: &str,
+        stack_id: &str,
+        until: Option<&str>,
+        wanted: &str,
+    ) -> Result<Settled> {
+        let started = Instant::now();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut ours: Vec<StackEvent> = Vec::new();
+        let mut last_status = String::from("IN_PROGRESS");
+        let mut last_heartbeat = Instant::now();
+        let mut quiet_polls = 0u32;
+        let mut interval = self.pace.interval;
+        loop {
+            let events = match self.cloud.stack_events(stack_id, until).await {
+                Ok(e) => {
+                    interval = self.pace.interval;
+                    e
+                }
+                Err(e) if looks_transient(&e) => {
+                    // Throttled or a passing fault: slow down instead of failing.
+                    interval =
+                        (interval * 2).clamp(Duration::from_millis(200), Duration::from_secs(20));
+                    Vec::new()
+                }
+                Err(e) => {
+                    return Err(
+                        e.context(format!("failed to read the events of stack {stack_name}"))
+                    );
+                }
+            };
+            let mut terminal_seen = false;
+            let mut fresh = 0;
+            for ev in events.into_iter().rev() {
+                if !seen.insert(ev.id.clone()) {
+                    continue;
+                }
+                fresh += 1;
+                self.reporter.event(Event::StackEvent {
+                    target: self.target.to_string(),
+                    stack: stack_name.to_string(),
+                    resource: ev.logical_id.clone(),
+                    resource_type: ev.resource_type.clone(),
+                    status: ev.status.clone(),
+                    reason: ev.reason.clone(),
+                });
+                if ev.is_stack() {
+                    last_status = ev.status.clone();
+                    if is_terminal(&ev.status) {
+                        terminal_seen = true;
+                    }
+                }
+                ours.push(ev);
+            }
+            if fresh == 0 {
+                quiet_polls += 1;
+            } else {
+                quiet_polls = 0;
+            }
+            // Confirm with DescribeStacks on a terminal event, and now and then while quiet
+            // (an event stream can lag behind the stack's status).
+            if terminal_seen || quiet_polls % 5 == 4 {
+                match self.cloud.stack(stack_id).await {
+                    Ok(Some(s)) if is_terminal(&s.status) => {
+                        return Ok(self.settle(&s.status, wanted, &ours, s.reason.as_deref()));
+                    }
+                    Ok(Some(s)) => last_status = s.status,
+                    Ok(None) if wanted == "DELETE_COMPLETE" => {
+                        return Ok(Settled::Done {
+                            status: wanted.to_string(),
+                        });
+                    }
+                    Ok(None) => {
+                        return Ok(Settled::Failed {
+                            status: "DELETED".into(),
+                            reason: first_failure(&ours)
+                                .unwrap_or_else(|| format!("stack {stack_name} disappeared")),
+                        });
+                    }
+                    Err(e) if looks_transient(&e) => {}
+                    Err(e) => return Err(e.context(format!("failed to read stack {stack_name}"))),
+                }
+            }
+            let elapsed = started.elapsed();
+            if elapsed >= self.pace.timeout {
+                return Ok(Settled::TimedOut {
+                    status: last_status,
+                });
+            }
+            if last_heartbeat.elapsed() >= self.pace.heartbeat {
+                last_heartbeat = Instant::now();
+                self.reporter.event(Event::Waiting {
+                    target: self.target.to_string(),
+                    stack: stack_name.to_string(),
+                    status: last_status.clone(),
+                    elapsed,
+                });
+            }
+            tokio::time::sleep(interval.min(self.pace.timeout.saturating_sub(elapsed))).await;
+        }
+    }
+
+    fn settle(
+        &self,
+        status: &str,
+        wanted: &str,
+        ours: &[StackEvent],
+        stack_reason: Option<&str>,
+    ) -> Settled {
+        if status == wanted {
+            Settled::Done {
+                status: status.to_string(),
+            }
+        } else {
+            Settled::Failed {
+                status: status.to_string(),
+                reason: first_failure(ours)
+                    .or_else(|| stack_reason.map(str::to_string))
+                    .unwrap_or_else(|| format!("the stack ended in {status}")),
+            }
+        }
+    }
+}
+
+/// Errors worth waiting out rather than failing on: throttling, 5xx, dropped connections.
+pub fn looks_transient(e: &anyhow::Error) -> bool {
+    super::cloud::CallError::is_transient(e)
+}
+
+/// A failure message for an operation that did not settle as wanted.
+pub fn explain(stack: &str, settled: &Settled) -> anyhow::Error {
+    match settled {
+        Settled::Done { .. } => anyhow!("stack {stack} succeeded"),
+        Settled::Failed { status, reason } => anyhow!("stack {stack} ended in {status}: {reason}"),
+        Settled::TimedOut { status } => anyhow!(
+            "stack {stack} is still {status} after the --timeout; it was not failed, re-run the same command to follow it to the end"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(logical: &str, status: &str, reason: Option<&str>) -> StackEvent {
+        StackEvent {
+            id: format!("{logical}-{status}"),
+            stack_id: "sid".into(),
+            logical_id: logical.into(),
+            physical_id: if logical == "stack" {
+                "sid".into()
+            } else {
+                "p".into()
+            },
+            resource_type: if logical == "stack" {
+                "AWS::CloudFormation::Stack".into()
+            } else {
+                "AWS::Lambda::Function".into()
+            },
+            status: status.into(),
+            reason: reason.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn terminal_statuses() {
+        for s in [
+            "CREATE_COMPLETE",
+            "ROLLBACK_COMPLETE",
+            "UPDATE_ROLLBACK_FAILED",
+            "DELETE_COMPLETE",
+            "CREATE_FAILED",
+        ] {
+            assert!(is_terminal(s), "{s}");
+        }
+        for s in [
+            "CREATE_IN_PROGRESS",
+            "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+            "ROLLBACK_IN_PROGRESS",
+            "REVIEW_IN_PROGRESS",
+        ] {
+            assert!(!is_terminal(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn first_real_failure_wins_over_cancellations() {
+        let events = vec![
+            ev("stack", "CREATE_IN_PROGRESS", Some("User Initiated")),
+            ev("Role", "CREATE_FAILED", Some("Resource creation cancelled")),
+            ev(
+                "Fn",
+                "CREATE_FAILED",
+                Some("Specified ReservedConcurrentExecutions ..."),
+            ),
+            ev(
+                "stack",
+                "ROLLBACK_IN_PROGRESS",
+                Some("The following resource(s) failed to create: [Fn]"),
+            ),
+        ];
+        let f = first_failure(&events).unwrap();
+        assert!(
+            f.starts_with("Fn (AWS::Lambda::Function) CREATE_FAILED: Specified"),
+            "{f}"
+        );
+        assert_eq!(first_failure(&events[..2]), None);
+    }
+
+    #[test]
+    fn transient_errors() {
+        use crate::plan::cloud::CallError;
+        let err = |transient| CallError {
+            code: Some("Throttling".into()),
+            message: "Rate exceeded".into(),
+            transient,
+        };
+        assert!(looks_transient(
+            &anyhow::Error::new(err(true)).context("failed to read")
+        ));
+        assert!(!looks_transient(&anyhow::Error::new(err(false))));
+        assert!(!looks_transient(&anyhow!("Throttling")));
+    }
+}

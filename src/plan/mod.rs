@@ -1,0 +1,268 @@
+//! The plan as a value: per target, the steps with their action and reason. The planner
+//! (`planner`) only reads the cloud; the executor (`executor`) performs exactly the planned steps
+//! and reports progress as events. `cloud` declares the reads and writes both need; the `aws`
+//! module implements them.
+
+pub mod cloud;
+pub mod executor;
+pub mod follow;
+pub mod planner;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::TargetConfig;
+use crate::secret::Secret;
+use crate::template::Template;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    Skip,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Planned,
+    Done,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Planned,
+    Created,
+    Updated,
+    Unchanged,
+    Failed,
+}
+
+/// What a step works on. The name is the step's stable name in output and JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    LambdaBucket,
+    UploadZip,
+    DeleteSharedStack,
+    SharedStack,
+    DeleteLambdaStack,
+    LambdaStack,
+    InvokePermission,
+    BucketNotification,
+    SnsSubscription,
+}
+
+impl StepKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StepKind::LambdaBucket => "lambda-bucket",
+            StepKind::UploadZip => "upload-lambda-zip",
+            StepKind::DeleteSharedStack => "delete-failed-shared-stack",
+            StepKind::SharedStack => "shared-stack",
+            StepKind::DeleteLambdaStack => "delete-failed-lambda-stack",
+            StepKind::LambdaStack => "lambda-stack",
+            StepKind::InvokePermission => "invoke-permission",
+            StepKind::BucketNotification => "bucket-notification",
+            StepKind::SnsSubscription => "sns-subscription",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub kind: StepKind,
+    pub action: Action,
+    /// Why, in a few words: what was found and what will be done.
+    pub detail: String,
+}
+
+/// The Lambda function of a deployed stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FunctionRef {
+    pub name: String,
+    pub arn: String,
+}
+
+/// A parameter value as sent to CloudFormation.
+#[derive(Debug, Clone)]
+pub enum ParamValue {
+    Plain(String),
+    Secret(Arc<Secret>),
+    UsePrevious,
+}
+
+/// The trigger wanted on the function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TriggerSpec {
+    S3 {
+        bucket: String,
+        prefix: String,
+        /// Our entry's stable Id in the bucket's notification configuration.
+        id: String,
+        statement_id: String,
+    },
+    Sns {
+        topic_arn: String,
+        statement_id: String,
+    },
+}
+
+/// The Lambda zip as read from disk.
+#[derive(Debug)]
+pub struct LambdaZip {
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+}
+
+/// Everything the executor needs for one target, resolved by the planner.
+#[derive(Debug, Clone)]
+pub struct TargetInputs {
+    pub config: TargetConfig,
+    pub account: String,
+    pub lambda_bucket: String,
+    pub zip: Arc<LambdaZip>,
+    pub zip_key: String,
+    pub shared_template: Arc<Template>,
+    pub lambda_template: Arc<Template>,
+    pub shared_params: BTreeMap<String, ParamValue>,
+    pub lambda_params: BTreeMap<String, String>,
+    pub trigger: TriggerSpec,
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetPlan {
+    pub inputs: TargetInputs,
+    pub steps: Vec<Step>,
+    /// Known when the Lambda stack already exists.
+    pub function: Option<FunctionRef>,
+    pub warnings: Vec<String>,
+}
+
+impl TargetPlan {
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.inputs.account, self.inputs.config.region)
+    }
+
+    /// What the plan will do, as the outcome a dry run reports.
+    pub fn changes(&self) -> bool {
+        self.steps.iter().any(|s| s.action != Action::Skip)
+    }
+}
+
+/// One target's result, as rendered in text and JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    pub name: &'static str,
+    pub action: Action,
+    pub status: Status,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetResult {
+    pub account: Option<String>,
+    pub region: String,
+    pub outcome: Outcome,
+    pub steps: Vec<StepResult>,
+    pub function_name: Option<String>,
+    pub function_arn: Option<String>,
+    pub warnings: Vec<String>,
+    pub error: Option<String>,
+}
+
+impl TargetResult {
+    /// The result of a plan that was only shown.
+    pub fn planned(plan: &TargetPlan) -> TargetResult {
+        TargetResult {
+            account: Some(plan.inputs.account.clone()),
+            region: plan.inputs.config.region.clone(),
+            outcome: Outcome::Planned,
+            steps: plan
+                .steps
+                .iter()
+                .map(|s| StepResult {
+                    name: s.kind.name(),
+                    action: s.action,
+                    status: if s.action == Action::Skip {
+                        Status::Skipped
+                    } else {
+                        Status::Planned
+                    },
+                    detail: s.detail.clone(),
+                })
+                .collect(),
+            function_name: plan.function.as_ref().map(|f| f.name.clone()),
+            function_arn: plan.function.as_ref().map(|f| f.arn.clone()),
+            warnings: plan.warnings.clone(),
+            error: None,
+        }
+    }
+
+    /// A target that failed before it had a plan (preflight).
+    pub fn failed(
+        account: Option<String>,
+        region: &str,
+        error: String,
+        warnings: Vec<String>,
+    ) -> TargetResult {
+        TargetResult {
+            account,
+            region: region.to_string(),
+            outcome: Outcome::Failed,
+            steps: Vec::new(),
+            function_name: None,
+            function_arn: None,
+            warnings,
+            error: Some(error),
+        }
+    }
+}
+
+/// What the executor and follower tell the terminal layer.
+#[derive(Debug, Clone)]
+pub enum Event {
+    StepStarted {
+        target: String,
+        step: &'static str,
+        action: Action,
+        detail: String,
+    },
+    StepFinished {
+        target: String,
+        step: &'static str,
+        status: Status,
+        detail: String,
+    },
+    /// A resource (or the stack itself) changed status.
+    StackEvent {
+        target: String,
+        stack: String,
+        resource: String,
+        resource_type: String,
+        status: String,
+        reason: Option<String>,
+    },
+    /// Still waiting for a stack.
+    Waiting {
+        target: String,
+        stack: String,
+        status: String,
+        elapsed: std::time::Duration,
+    },
+    Notice {
+        target: String,
+        text: String,
+    },
+}
+
+/// Receives events; implemented by the terminal layer (and by tests).
+pub trait Reporter: Sync {
+    fn event(&self, event: Event);
+}

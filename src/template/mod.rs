@@ -1,0 +1,543 @@
+//! CloudFormation templates as data: the bundled pair, user files, their declared Parameters
+//! (short-form tags such as `!Ref` and `!Sub` tolerated), value checks, and the function runtime.
+//!
+//! This is the only module that touches `serde_yaml` (archived upstream), so that it can be
+//! swapped for a maintained fork in one place. It imports nothing else of ours.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_yaml::Value;
+
+/// The bundled shared-resources template (Secrets Manager secret + exports).
+pub const BUNDLED_SHARED: &str =
+    include_str!("../../templates/taegis-cloudformation-shared-resources.yaml");
+/// The bundled Lambda template (role, function, log group).
+pub const BUNDLED_LAMBDA: &str =
+    include_str!("../../templates/taegis-cloudformation-lambda-template.yaml");
+
+/// File names of the bundled templates, as the vendor names its downloads.
+pub const SHARED_FILE_NAME: &str = "taegis-cloudformation-shared-resources.yaml";
+pub const LAMBDA_FILE_NAME: &str = "taegis-cloudformation-lambda-template.yaml";
+
+/// CloudFormation's limit for an inline template body.
+pub const MAX_INLINE_BODY: usize = 51_200;
+
+/// One declared template parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parameter {
+    pub name: String,
+    pub kind: String,
+    pub default: Option<String>,
+    pub allowed_values: Vec<String>,
+    pub allowed_pattern: Option<String>,
+    pub min_length: Option<usize>,
+    pub max_length: Option<usize>,
+    pub min_value: Option<f64>,
+    pub max_value: Option<f64>,
+    pub no_echo: bool,
+    pub description: Option<String>,
+}
+
+impl Parameter {
+    /// A parameter without a default must be given a value.
+    pub fn required(&self) -> bool {
+        self.default.is_none()
+    }
+
+    /// Problems with `value` for this parameter, as sentences naming the parameter.
+    /// The value itself is only quoted when the parameter is not NoEcho.
+    pub fn check(&self, value: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let shown = if self.no_echo {
+            "the value".to_string()
+        } else {
+            format!("{value:?}")
+        };
+        if !self.allowed_values.is_empty() && !self.allowed_values.iter().any(|v| v == value) {
+            out.push(format!(
+                "parameter {}: {shown} is not allowed by the template; allowed: {}",
+                self.name,
+                self.allowed_values.join(", ")
+            ));
+        }
+        if let Some(min) = self.min_length
+            && value.chars().count() < min
+        {
+            out.push(format!(
+                "parameter {}: {shown} is shorter than the template's MinLength {min}",
+                self.name
+            ));
+        }
+        if let Some(max) = self.max_length
+            && value.chars().count() > max
+        {
+            out.push(format!(
+                "parameter {}: {shown} is longer than the template's MaxLength {max}",
+                self.name
+            ));
+        }
+        if let Some(pattern) = &self.allowed_pattern {
+            match regex::Regex::new(&format!("^(?:{pattern})$")) {
+                Ok(re) if !re.is_match(value) => out.push(format!(
+                    "parameter {}: {shown} does not match the template's AllowedPattern {pattern}",
+                    self.name
+                )),
+                Ok(_) => {}
+                Err(_) => out.push(format!(
+                    "parameter {}: the template's AllowedPattern {pattern:?} is not a valid pattern",
+                    self.name
+                )),
+            }
+        }
+        if self.kind == "Number" {
+            match value.trim().parse::<f64>() {
+                Err(_) => out.push(format!(
+                    "parameter {}: {shown} is not a number (the template declares Type: Number)",
+                    self.name
+                )),
+                Ok(n) => {
+                    if let Some(min) = self.min_value
+                        && n < min
+                    {
+                        out.push(format!(
+                            "parameter {}: {shown} is below the template's MinValue {min}",
+                            self.name
+                        ));
+                    }
+                    if let Some(max) = self.max_value
+                        && n > max
+                    {
+                        out.push(format!(
+                            "parameter {}: {shown} is above the template's MaxValue {max}",
+                            self.name
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A parsed template: its text (sent as is) and what the tool needs to know of it.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// Where it came from: "bundled shared template" or a file path.
+    pub source: String,
+    pub body: String,
+    /// Declared parameters, in template order.
+    pub parameters: Vec<Parameter>,
+    /// `Runtime` of each `AWS::Lambda::Function`: a literal, or the name of the parameter it
+    /// refers to.
+    runtimes: Vec<RuntimeRef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum RuntimeRef {
+    Literal(String),
+    Param(String),
+}
+
+/// Why a template could not be used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateError {
+    pub source: String,
+    pub reason: String,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.source, self.reason)
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+/// Strip a YAML tag (`!Ref x` → `x`), so short forms read like their values.
+fn untag(v: &Value) -> &Value {
+    match v {
+        Value::Tagged(t) => untag(&t.value),
+        other => other,
+    }
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match untag(v) {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn get<'a>(map: &'a serde_yaml::Mapping, key: &str) -> Option<&'a Value> {
+    map.get(Value::String(key.to_string()))
+}
+
+impl Template {
+    pub fn bundled_shared() -> Template {
+        Template::parse("bundled shared template", BUNDLED_SHARED)
+            .expect("the bundled shared template parses")
+    }
+
+    pub fn bundled_lambda() -> Template {
+        Template::parse("bundled Lambda template", BUNDLED_LAMBDA)
+            .expect("the bundled Lambda template parses")
+    }
+
+    /// Parse a template body (YAML or JSON). `source` names it in errors.
+    pub fn parse(source: &str, body: &str) -> Result<Template, TemplateError> {
+        let err = |reason: String| TemplateError {
+            source: source.to_string(),
+            reason,
+        };
+        if body.trim().is_empty() {
+            return Err(err("the template is empty".into()));
+        }
+        if body.len() > MAX_INLINE_BODY {
+            return Err(err(format!(
+                "the template is {} bytes; CloudFormation accepts at most {MAX_INLINE_BODY} bytes inline",
+                body.len()
+            )));
+        }
+        let doc: Value = serde_yaml::from_str(body).map_err(|e| {
+            err(format!(
+                "not valid YAML or JSON ({})",
+                e.to_string().lines().next().unwrap_or("parse error")
+            ))
+        })?;
+        let Value::Mapping(top) = untag(&doc) else {
+            return Err(err(
+                "not a CloudFormation template (the top level is not a mapping)".into(),
+            ));
+        };
+        match get(top, "Resources").map(untag) {
+            Some(Value::Mapping(m)) if !m.is_empty() => {}
+            _ => return Err(err("the template has no Resources section".into())),
+        }
+        let params = match get(top, "Parameters").map(untag) {
+            Some(Value::Mapping(m)) => m,
+            Some(_) => {
+                return Err(err(
+                    "the template's Parameters section is not a mapping".into()
+                ));
+            }
+            None => return Err(err("the template declares no Parameters".into())),
+        };
+        let mut parameters = Vec::new();
+        for (k, v) in params {
+            let Some(name) = scalar(k) else {
+                return Err(err("a parameter name is not a string".into()));
+            };
+            let Value::Mapping(p) = untag(v) else {
+                return Err(err(format!("parameter {name} is not a mapping")));
+            };
+            let kind = get(p, "Type")
+                .and_then(scalar)
+                .ok_or_else(|| err(format!("parameter {name} has no Type")))?;
+            let num = |key: &str| -> Result<Option<f64>, TemplateError> {
+                match get(p, key).and_then(scalar) {
+                    None => Ok(None),
+                    Some(s) => s
+                        .parse::<f64>()
+                        .map(Some)
+                        .map_err(|_| err(format!("parameter {name}: {key} is not a number"))),
+                }
+            };
+            let allowed_values = match get(p, "AllowedValues").map(untag) {
+                None => Vec::new(),
+                Some(Value::Sequence(s)) => s.iter().filter_map(scalar).collect(),
+                Some(_) => {
+                    return Err(err(format!(
+                        "parameter {name}: AllowedValues is not a list"
+                    )));
+                }
+            };
+            parameters.push(Parameter {
+                default: get(p, "Default").and_then(scalar),
+                allowed_values,
+                allowed_pattern: get(p, "AllowedPattern").and_then(scalar),
+                min_length: num("MinLength")?.map(|n| n as usize),
+                max_length: num("MaxLength")?.map(|n| n as usize),
+                min_value: num("MinValue")?,
+                max_value: num("MaxValue")?,
+                no_echo: get(p, "NoEcho")
+                    .and_then(scalar)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("true")),
+                description: get(p, "Description").and_then(scalar),
+                name,
+                kind,
+            });
+        }
+        let mut runtimes = Vec::new();
+        if let Some(Value::Mapping(resources)) = get(top, "Resources").map(untag) {
+            for (_, r) in resources {
+                let Value::Mapping(r) = untag(r) else {
+                    continue;
+                };
+                if get(r, "Type").and_then(scalar).as_deref() != Some("AWS::Lambda::Function") {
+                    continue;
+                }
+                let Some(Value::Mapping(props)) = get(r, "Properties").map(untag) else {
+                    continue;
+                };
+                match get(props, "Runtime") {
+                    Some(Value::Tagged(t)) if t.tag == "!Ref" => {
+                        if let Some(p) = scalar(&t.value) {
+                            runtimes.push(RuntimeRef::Param(p));
+                        }
+                    }
+                    Some(Value::Mapping(m)) => {
+                        if let Some(p) = get(m, "Ref").and_then(scalar) {
+                            runtimes.push(RuntimeRef::Param(p));
+                        }
+                    }
+                    Some(v) => {
+                        if let Some(s) = scalar(v) {
+                            runtimes.push(RuntimeRef::Literal(s));
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        Ok(Template {
+            source: source.to_string(),
+            body: body.to_string(),
+            parameters,
+            runtimes,
+        })
+    }
+
+    pub fn parameter(&self, name: &str) -> Option<&Parameter> {
+        self.parameters.iter().find(|p| p.name == name)
+    }
+
+    pub fn declares(&self, name: &str) -> bool {
+        self.parameter(name).is_some()
+    }
+
+    /// Every problem with `values` against this template: undeclared names, values the template
+    /// does not allow, required parameters without a value.
+    pub fn check_values(&self, values: &BTreeMap<String, String>) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, value) in values {
+            match self.parameter(name) {
+                None => out.push(format!(
+                    "parameter {name} is not declared by the {}; declared: {}",
+                    self.source,
+                    self.parameters
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                Some(p) => out.extend(p.check(value)),
+            }
+        }
+        for p in &self.parameters {
+            if p.required() && !values.contains_key(&p.name) {
+                out.push(format!(
+                    "parameter {} of the {} is required and has no value; give it with --parameter {}=VALUE",
+                    p.name, self.source, p.name
+                ));
+            }
+        }
+        out
+    }
+
+    /// The runtimes the template's functions will get with these parameter values.
+    pub fn function_runtimes(&self, values: &BTreeMap<String, String>) -> Vec<String> {
+        self.runtimes
+            .iter()
+            .filter_map(|r| match r {
+                RuntimeRef::Literal(s) => Some(s.clone()),
+                RuntimeRef::Param(p) => values
+                    .get(p)
+                    .cloned()
+                    .or_else(|| self.parameter(p).and_then(|d| d.default.clone())),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: &str = r#"
+Parameters:
+  Kind:
+    Type: String
+    Default: generic
+    AllowedValues: [awscloudtrail, generic]
+  Bucket:
+    Type: String
+    AllowedPattern: "[a-z0-9.-]{3,63}"
+  Secret:
+    Type: String
+    NoEcho: true
+    MinLength: 1
+  Count:
+    Type: Number
+    Default: 5
+    MinValue: 1
+  Runtime:
+    Type: String
+    Default: provided.al2023
+Conditions:
+  HasKind: !Not [!Equals [!Ref Kind, ""]]
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: !Ref Runtime
+      FunctionName: !Sub "${AWS::StackName}-x"
+      Role: !GetAtt Role.Arn
+      KmsKeyArn: !If [HasKind, !Ref Kind, !Ref AWS::NoValue]
+      Environment:
+        Variables:
+          A: !Join ["", [!Ref Kind, !ImportValue Other]]
+  Fn2:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: provided.al2
+"#;
+
+    fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn parses_parameters_in_order_through_short_forms() {
+        let t = Template::parse("t", SMALL).unwrap();
+        let names: Vec<_> = t.parameters.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["Kind", "Bucket", "Secret", "Count", "Runtime"]);
+        assert!(t.parameter("Secret").unwrap().no_echo);
+        assert!(t.parameter("Bucket").unwrap().required());
+        assert_eq!(t.parameter("Count").unwrap().default.as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn runtimes_follow_refs_and_values() {
+        let t = Template::parse("t", SMALL).unwrap();
+        assert_eq!(
+            t.function_runtimes(&values(&[])),
+            ["provided.al2023", "provided.al2"]
+        );
+        assert_eq!(
+            t.function_runtimes(&values(&[("Runtime", "provided.al2")])),
+            ["provided.al2", "provided.al2"]
+        );
+    }
+
+    #[test]
+    fn check_values_names_every_problem() {
+        let t = Template::parse("t", SMALL).unwrap();
+        let problems = t.check_values(&values(&[
+            ("Kind", "nope"),
+            ("Bucket", "UPPER"),
+            ("Count", "0"),
+            ("Extra", "1"),
+        ]));
+        assert_eq!(problems.len(), 5, "{problems:#?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("Count") && p.contains("MinValue"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("Extra") && p.contains("not declared"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("Kind") && p.contains("allowed: awscloudtrail, generic"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("Bucket") && p.contains("AllowedPattern"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("Secret") && p.contains("required"))
+        );
+    }
+
+    #[test]
+    fn no_echo_values_are_never_quoted() {
+        let t = Template::parse("t", SMALL).unwrap();
+        let p = t.check_values(&values(&[("Bucket", "abc"), ("Secret", "")]));
+        assert_eq!(p.len(), 1);
+        assert!(
+            p[0].contains("the value") && !p[0].contains("\"\""),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_usable_template() {
+        for (body, why) in [
+            ("", "empty"),
+            ("a: [", "not valid YAML"),
+            ("- 1\n- 2\n", "not a mapping"),
+            ("Parameters: {}\n", "no Resources"),
+            (
+                "Resources:\n  A:\n    Type: AWS::SNS::Topic\n",
+                "declares no Parameters",
+            ),
+            (
+                "Parameters:\n  P:\n    Default: x\nResources:\n  A:\n    Type: AWS::SNS::Topic\n",
+                "has no Type",
+            ),
+        ] {
+            let e = Template::parse("f.yaml", body).unwrap_err();
+            assert!(e.to_string().contains(why), "{body:?}: {e}");
+            assert!(e.to_string().starts_with("f.yaml: "));
+        }
+    }
+
+    #[test]
+    fn json_templates_parse_too() {
+        let t = Template::parse(
+            "j",
+            r#"{"Parameters":{"A":{"Type":"String"}},"Resources":{"X":{"Type":"AWS::SNS::Topic"}}}"#,
+        )
+        .unwrap();
+        assert!(t.declares("A"));
+    }
+
+    #[test]
+    fn bundled_templates_declare_the_guide_parameters() {
+        let s = Template::bundled_shared();
+        assert!(s.parameter("SecretValue").unwrap().no_echo);
+        assert_eq!(
+            s.parameter("TaegisRegion").unwrap().allowed_values,
+            ["ctpx", "delta", "echo", "foxtrot", "golf"]
+        );
+        let l = Template::bundled_lambda();
+        for p in [
+            "IntegrationType",
+            "NotificationBucket",
+            "SNSNotificationarn",
+            "NotificationBucketCustomerManagedKMSarn",
+            "TaegisLambdaS3BucketName",
+            "LambdaEnvKMSarn",
+            "EnableObjectTagging",
+            "TaegisLambdaS3Key",
+            "ReservedConcurrency",
+            "LambdaRuntime",
+        ] {
+            assert!(l.declares(p), "{p}");
+        }
+        assert_eq!(l.function_runtimes(&BTreeMap::new()), ["provided.al2023"]);
+    }
+}

@@ -1,0 +1,124 @@
+//! Plans and results as text and as the JSON document of the command-line contract.
+
+use serde::Serialize;
+
+use crate::plan::{Action, Outcome, Status, TargetPlan, TargetResult};
+
+pub fn action_word(a: Action) -> &'static str {
+    match a {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Delete => "delete",
+        Action::Skip => "skip",
+    }
+}
+
+fn action_mark(a: Action) -> &'static str {
+    match a {
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Delete => "-",
+        Action::Skip => "=",
+    }
+}
+
+fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Planned => "planned",
+        Outcome::Created => "created",
+        Outcome::Updated => "updated",
+        Outcome::Unchanged => "unchanged",
+        Outcome::Failed => "failed",
+    }
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Planned => "planned",
+        Status::Done => "done",
+        Status::Skipped => "skipped",
+        Status::Failed => "failed",
+    }
+}
+
+/// The plan as shown before a run (and as a dry run's result).
+pub fn plan_text(plans: &[TargetPlan]) -> String {
+    let mut out = String::new();
+    for p in plans {
+        let changes = p.steps.iter().filter(|s| s.action != Action::Skip).count();
+        out.push_str(&format!(
+            "Plan for {} ({} change{}):\n",
+            p.label(),
+            changes,
+            if changes == 1 { "" } else { "s" }
+        ));
+        let width = p
+            .steps
+            .iter()
+            .map(|s| s.kind.name().len())
+            .max()
+            .unwrap_or(0);
+        for s in &p.steps {
+            out.push_str(&format!(
+                "  {} {:<width$}  {:<6}  {}\n",
+                action_mark(s.action),
+                s.kind.name(),
+                action_word(s.action),
+                s.detail
+            ));
+        }
+        if let Some(f) = &p.function {
+            out.push_str(&format!("  function: {} ({})\n", f.name, f.arn));
+        }
+    }
+    out
+}
+
+/// The summary after a run.
+pub fn results_text(results: &[TargetResult]) -> String {
+    let mut out = String::new();
+    for r in results {
+        let who = match &r.account {
+            Some(a) => format!("{a}/{}", r.region),
+            None => r.region.clone(),
+        };
+        out.push_str(&format!("{who}: {}\n", outcome_word(r.outcome)));
+        let width = r.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        for s in &r.steps {
+            out.push_str(&format!(
+                "  {:<width$}  {:<6}  {:<7}  {}\n",
+                s.name,
+                action_word(s.action),
+                status_word(s.status),
+                s.detail
+            ));
+        }
+        if let Some(name) = &r.function_name {
+            out.push_str(&format!("  function: {name}"));
+            if let Some(arn) = &r.function_arn {
+                out.push_str(&format!(" ({arn})"));
+            }
+            out.push('\n');
+        }
+        if let Some(e) = &r.error {
+            out.push_str(&format!("  error: {e}\n"));
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    command: &'a str,
+    dry_run: bool,
+    targets: &'a [TargetResult],
+}
+
+pub fn json(command: &str, dry_run: bool, targets: &[TargetResult]) -> String {
+    serde_json::to_string_pretty(&Document {
+        command,
+        dry_run,
+        targets,
+    })
+    .unwrap_or_else(|e| format!("{{\"error\":\"cannot render JSON: {e}\"}}"))
+}
