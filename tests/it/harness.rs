@@ -1,0 +1,412 @@
+//! The test cloud and the tool under test: one emulator per test binary on a free 127.0.0.1
+//! port, a fresh AWS account per test (sts:AssumeRole into a unique 12-digit account), SDK
+//! clients for seeding and inspecting, and the real binary run as a user would.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+
+pub const REGION: &str = "us-east-1";
+
+pub struct Emulator {
+    pub url: String,
+    pub port: u16,
+    _child: Child,
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The emulator of this test binary, started on first use.
+pub fn emulator() -> &'static Emulator {
+    static EMU: OnceLock<Emulator> = OnceLock::new();
+    EMU.get_or_init(|| {
+        let python = std::env::var_os("TAEGIS_EMULATOR_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo().join(".venv-emulator/bin/python"));
+        assert!(
+            python.exists(),
+            "the emulator's Python is missing at {}: run scripts/test.sh (it creates the venv from tests/emulator/requirements.lock)",
+            python.display()
+        );
+        let mut child = Command::new(&python)
+            .arg(repo().join("tests/emulator/taegis_moto.py"))
+            .args(["--host", "127.0.0.1", "--port", "0", "--parent-pid"])
+            .arg(std::process::id().to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the emulator");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut port = 0u16;
+        for line in lines.by_ref() {
+            let line = line.expect("read the emulator's stdout");
+            if let Some(p) = line.strip_prefix("port ") {
+                port = p.trim().parse().expect("a port number");
+            }
+            if line.trim() == "ready" {
+                break;
+            }
+        }
+        assert!(port > 0, "the emulator did not report its port");
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Emulator {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            _child: child,
+        }
+    })
+}
+
+/// A minimal HTTP/1.1 request to the emulator's admin API; returns (status, body).
+pub fn http(method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let emu = emulator();
+    let mut s = TcpStream::connect(("127.0.0.1", emu.port)).expect("connect to the emulator");
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        emu.port,
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (status, body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((len, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// A unique 12-digit account id for one test.
+fn unique_account() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let v = (nanos / 1000 + n * 7919 + u64::from(std::process::id()) * 104729) % 900_000_000_000 + 100_000_000_000;
+    v.to_string()
+}
+
+/// One test's own AWS account, with credentials for the tool and SDK clients for the test.
+pub struct Account {
+    pub id: String,
+    pub access_key: String,
+    secret_key: String,
+    session_token: String,
+    pub config: aws_config::SdkConfig,
+}
+
+impl Account {
+    pub async fn new() -> Account {
+        let emu = emulator();
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&emu.url)
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .load()
+            .await;
+        let id = unique_account();
+        let sts = aws_sdk_sts::Client::new(&base);
+        let out = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{id}:role/test"))
+            .role_session_name("it")
+            .send()
+            .await
+            .expect("assume a role in the test account");
+        let c = out.credentials().unwrap();
+        let creds = Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "test-account",
+        );
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&emu.url)
+            .credentials_provider(creds)
+            .load()
+            .await;
+        let me = aws_sdk_sts::Client::new(&config).get_caller_identity().send().await.unwrap();
+        assert_eq!(me.account(), Some(id.as_str()));
+        Account {
+            id,
+            access_key: c.access_key_id().to_string(),
+            secret_key: c.secret_access_key().to_string(),
+            session_token: c.session_token().to_string(),
+            config,
+        }
+    }
+
+    pub fn config_in(&self, region: &str) -> aws_config::SdkConfig {
+        self.config
+            .to_builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .build()
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        self.s3_in(REGION)
+    }
+
+    pub fn s3_in(&self, region: &str) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.config_in(region))
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    pub fn cfn(&self) -> aws_sdk_cloudformation::Client {
+        aws_sdk_cloudformation::Client::new(&self.config)
+    }
+
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.config)
+    }
+
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&self.config)
+    }
+
+    pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.config)
+    }
+
+    /// Every request this account's credentials made, oldest first: (action, method).
+    pub fn requests(&self) -> Vec<Request> {
+        let (status, body) = http("GET", &format!("/_taegis/requests?access_key={}", self.access_key), None);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("request log JSON");
+        v["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| Request {
+                service: r["service"].as_str().unwrap_or_default().to_string(),
+                action: r["action"].as_str().unwrap_or_default().to_string(),
+                method: r["method"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect()
+    }
+
+    /// The mutating requests made since `since` requests had been logged.
+    pub fn writes_since(&self, since: usize) -> Vec<Request> {
+        self.requests().into_iter().skip(since).filter(Request::mutates).collect()
+    }
+
+    /// Set the account's Lambda concurrency limit in the emulator.
+    pub fn set_concurrency_limit(&self, limit: u32) {
+        let (status, body) = http(
+            "POST",
+            "/_taegis/account-settings",
+            Some(&format!(r#"{{"account":"{}","concurrent_executions":{limit}}}"#, self.id)),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// The tool, with this account's credentials, ready to run.
+    pub fn tool(&self) -> Tool {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_taegis-cloudtrail"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", &emulator().url)
+            .env("AWS_ACCESS_KEY_ID", &self.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret_key)
+            .env("AWS_SESSION_TOKEN", &self.session_token)
+            .env("AWS_REGION", REGION)
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("TAEGIS_POLL_INTERVAL", "20ms")
+            .stdin(Stdio::null());
+        Tool { cmd }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    #[allow(dead_code)] // shown in failure messages
+    pub service: String,
+    pub action: String,
+    pub method: String,
+}
+
+impl Request {
+    /// Anything but a read.
+    pub fn mutates(&self) -> bool {
+        let read_action = ["Get", "List", "Describe", "Head", "AssumeRole"]
+            .iter()
+            .any(|p| self.action.starts_with(p));
+        !read_action && self.method != "GET" && self.method != "HEAD"
+    }
+}
+
+pub struct Tool {
+    pub cmd: Command,
+}
+
+/// What a run of the tool left behind.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    pub fn assert_code(&self, want: i32) -> &Run {
+        assert_eq!(
+            self.code, want,
+            "exit code {} (want {want})\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+impl Tool {
+    pub fn args<I, S>(mut self, args: I) -> Tool
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Tool {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn run(mut self) -> Run {
+        let out: Output = self.cmd.output().expect("run taegis-cloudtrail");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        }
+    }
+
+    pub fn spawn(mut self) -> Child {
+        self.cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start taegis-cloudtrail")
+    }
+}
+
+/// A unique bucket name (buckets are global by name, as in AWS).
+pub fn bucket_name(what: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{what}-{}-{n}-{nanos}", std::process::id())
+}
+
+/// A zip holding `bootstrap` with the given Unix mode.
+pub fn zip_bytes(name: &str, mode: u32, body: &[u8]) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut buf);
+        let opts = zip::write::SimpleFileOptions::default().unix_permissions(mode);
+        w.start_file(name, opts).unwrap();
+        w.write_all(body).unwrap();
+        w.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+/// A work folder with the usual inputs: a good zip and a credentials file.
+pub struct Inputs {
+    pub dir: tempfile::TempDir,
+    pub zip: PathBuf,
+    pub credentials: PathBuf,
+    pub secret_text: String,
+}
+
+impl Inputs {
+    pub fn new() -> Inputs {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = dir.path().join("taegis-lambda-amd64.zip");
+        std::fs::write(&zip, zip_bytes("bootstrap", 0o755, b"#!/bin/sh\necho demo\n")).unwrap();
+        let credentials = dir.path().join("credentials.txt");
+        let secret_text = format!(
+            "client_id=it-{}\nclient_secret=s3cr3t-{}-do-not-print\n",
+            unique_account(),
+            unique_account()
+        );
+        std::fs::write(&credentials, &secret_text).unwrap();
+        Inputs {
+            dir,
+            zip,
+            credentials,
+            secret_text,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// The flags of a plain deploy to `bucket`.
+    pub fn deploy_args(&self, bucket: &str) -> Vec<String> {
+        vec![
+            "deploy".into(),
+            "--credentials".into(),
+            s(&self.credentials),
+            "--taegis-region".into(),
+            "foxtrot".into(),
+            "--lambda-zip".into(),
+            s(&self.zip),
+            "--notification-bucket".into(),
+            bucket.into(),
+            "--lambda-bucket".into(),
+            format!("{bucket}-zips"),
+            "--yes".into(),
+        ]
+    }
+}
+
+pub fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+

@@ -1,0 +1,6 @@
+//! Integration tests: the real binary against the emulator, one module per capability.
+
+mod bad_input;
+mod deploy;
+mod harness;
+mod seed;

@@ -1,0 +1,165 @@
+//! What a test account holds before the tool runs: a CloudTrail bucket, with other people's
+//! notification entries on it, topics, functions.
+
+use aws_sdk_s3::types as s3t;
+
+use crate::harness::{Account, zip_bytes};
+
+/// A bucket in `region` (created through the client of that region).
+pub async fn bucket(acct: &Account, name: &str, region: &str) {
+    let mut req = acct.s3_in(region).create_bucket().bucket(name);
+    if region != "us-east-1" {
+        req = req.create_bucket_configuration(
+            s3t::CreateBucketConfiguration::builder()
+                .location_constraint(s3t::BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    req.send().await.expect("create a bucket");
+}
+
+pub async fn topic(acct: &Account, name: &str) -> String {
+    acct.sns()
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .expect("create a topic")
+        .topic_arn()
+        .unwrap()
+        .to_string()
+}
+
+/// Someone else's Lambda that S3 may invoke from `bucket`: made through its own stack.
+pub async fn other_function(acct: &Account, bucket: &str) -> String {
+    let code_bucket = format!("{bucket}-other-code");
+    self::bucket(acct, &code_bucket, "us-east-1").await;
+    acct.s3()
+        .put_object()
+        .bucket(&code_bucket)
+        .key("other.zip")
+        .body(zip_bytes("bootstrap", 0o755, b"#!/bin/sh\n").into())
+        .send()
+        .await
+        .unwrap();
+    let template = format!(
+        r#"
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {{ Service: lambda.amazonaws.com }}
+            Action: sts:AssumeRole
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: other-consumer
+      Runtime: provided.al2023
+      Handler: bootstrap
+      Role: !GetAtt Role.Arn
+      Code:
+        S3Bucket: {code_bucket}
+        S3Key: other.zip
+  Allow:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !Ref Fn
+      Action: lambda:InvokeFunction
+      Principal: s3.amazonaws.com
+      SourceArn: arn:aws:s3:::{bucket}
+      SourceAccount: !Ref AWS::AccountId
+Outputs:
+  Arn:
+    Value: !GetAtt Fn.Arn
+"#
+    );
+    let cfn = acct.cfn();
+    cfn.create_stack()
+        .stack_name("other-consumer")
+        .template_body(template)
+        .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
+        .send()
+        .await
+        .expect("create the other consumer's stack");
+    let out = cfn.describe_stacks().stack_name("other-consumer").send().await.unwrap();
+    let stack = &out.stacks()[0];
+    assert_eq!(stack.stack_status().unwrap().as_str(), "CREATE_COMPLETE");
+    stack.outputs()[0].output_value().unwrap().to_string()
+}
+
+/// A notification configuration with a queue, a topic and another Lambda, none overlapping
+/// `AWSLogs/` object-create events, plus EventBridge.
+pub async fn foreign_notifications(acct: &Account, bucket: &str) -> s3t::NotificationConfiguration {
+    let topic = topic(acct, &format!("{bucket}-other-topic")).await;
+    let other = other_function(acct, bucket).await;
+    let filter = |prefix: &str, suffix: &str| {
+        let mut rules = vec![
+            s3t::FilterRule::builder()
+                .name(s3t::FilterRuleName::Prefix)
+                .value(prefix)
+                .build(),
+        ];
+        if !suffix.is_empty() {
+            rules.push(
+                s3t::FilterRule::builder()
+                    .name(s3t::FilterRuleName::Suffix)
+                    .value(suffix)
+                    .build(),
+            );
+        }
+        s3t::NotificationConfigurationFilter::builder()
+            .key(s3t::S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
+            .build()
+    };
+    let config = s3t::NotificationConfiguration::builder()
+        .queue_configurations(
+            s3t::QueueConfiguration::builder()
+                .id("audit-queue")
+                .queue_arn(format!("arn:aws:sqs:us-east-1:{}:audit", acct.id))
+                .events(s3t::Event::from("s3:ObjectRemoved:*"))
+                .build()
+                .unwrap(),
+        )
+        .topic_configurations(
+            s3t::TopicConfiguration::builder()
+                .id("reports-topic")
+                .topic_arn(&topic)
+                .events(s3t::Event::from("s3:ObjectCreated:*"))
+                .filter(filter("reports/", ""))
+                .build()
+                .unwrap(),
+        )
+        .lambda_function_configurations(
+            s3t::LambdaFunctionConfiguration::builder()
+                .id("thumbnails")
+                .lambda_function_arn(&other)
+                .events(s3t::Event::from("s3:ObjectCreated:Put"))
+                .filter(filter("images/", ".png"))
+                .build()
+                .unwrap(),
+        )
+        .event_bridge_configuration(s3t::EventBridgeConfiguration::builder().build())
+        .build();
+    acct.s3()
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(config.clone())
+        .send()
+        .await
+        .expect("seed the bucket's notifications");
+    config
+}
+
+/// The bucket's notification configuration as the SDK reads it.
+pub async fn notifications(acct: &Account, bucket: &str) -> aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput {
+    acct.s3()
+        .get_bucket_notification_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("read the bucket's notifications")
+}
