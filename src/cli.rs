@@ -10,7 +10,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// (credentials) stack and the Lambda stack, adds the S3 or SNS trigger, and follows every
 /// stack to the end. It checks everything before it changes anything, and is safe to re-run.
 #[derive(Debug, Parser)]
-#[command(name = "taegis-cloudtrail", version, propagate_version = true, args_override_self = true)]
+#[command(
+    name = "taegis-cloudtrail",
+    version,
+    propagate_version = true,
+    args_override_self = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

@@ -47,6 +47,11 @@ pub fn is_no_updates(code: &str, message: &str) -> bool {
     code == "ValidationError" && message.contains("No updates are to be performed")
 }
 
+/// CloudFormation: an update refused because one is already running.
+pub fn is_update_in_progress(code: &str, message: &str) -> bool {
+    code == "ValidationError" && message.contains("UPDATE_IN_PROGRESS state and can not be updated")
+}
+
 /// Lambda: a statement id that is already taken.
 pub fn is_conflict(code: &str) -> bool {
     code == "ResourceConflictException"
@@ -147,6 +152,18 @@ mod tests {
             "No updates are to be performed."
         ));
         assert!(!is_no_updates("ValidationError", "Stack does not exist"));
+    }
+
+    #[test]
+    fn update_in_progress() {
+        assert!(is_update_in_progress(
+            "ValidationError",
+            "Stack:arn:aws:cloudformation:us-east-1:1:stack/x/y is in UPDATE_IN_PROGRESS state and can not be updated."
+        ));
+        assert!(!is_update_in_progress(
+            "ValidationError",
+            "No updates are to be performed."
+        ));
     }
 
     #[test]

@@ -552,9 +552,22 @@ impl Cloud for AwsCloud {
                     .build(),
             )
             .send()
-            .await
-            .map_err(classify)?;
-        Ok(out.stack_id().unwrap_or(name).to_string())
+            .await;
+        match out {
+            Ok(out) => Ok(out.stack_id().unwrap_or(name).to_string()),
+            Err(e) => {
+                let e = classify(e);
+                // A retried call whose first attempt went through (the answer was lost): the
+                // stack being created is ours, follow it.
+                if e.code.as_deref() == Some("AlreadyExistsException")
+                    && let Some(s) = self.stack(name).await?
+                    && (s.status == "CREATE_IN_PROGRESS" || s.status == "CREATE_COMPLETE")
+                {
+                    return Ok(s.id);
+                }
+                Err(e.into())
+            }
+        }
     }
 
     async fn update_stack(
@@ -581,6 +594,11 @@ impl Cloud for AwsCloud {
                 let e = classify(e);
                 if errors::is_no_updates(e.code.as_deref().unwrap_or(""), &e.message) {
                     Ok(UpdateStarted::NoChanges)
+                } else if errors::is_update_in_progress(e.code.as_deref().unwrap_or(""), &e.message)
+                    && let Some(s) = self.stack(name).await?
+                {
+                    // A retried call whose first attempt went through: follow that update.
+                    Ok(UpdateStarted::Started { stack_id: s.id })
                 } else {
                     Err(e.into())
                 }

@@ -11,11 +11,11 @@ use super::Exit;
 use super::inputs;
 use crate::aws::{AwsCloud, Connection};
 use crate::cli::{DeployArgs, Global, OutputFormat};
-use crate::config::{self, CredentialsSource, DeployConfig, TargetConfig};
+use crate::config::{self, CredentialsSource, TargetConfig};
 use crate::plan::executor::Executor;
 use crate::plan::follow::Pace;
 use crate::plan::planner::{self, Shared};
-use crate::plan::{Action, LambdaZip, Outcome, StepKind, TargetPlan, TargetResult};
+use crate::plan::{Action, Cancel, LambdaZip, Outcome, StepKind, TargetPlan, TargetResult, Watch};
 use crate::secret::Secret;
 use crate::template::Template;
 use crate::ui::{Printer, render};
@@ -138,6 +138,14 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
         update_credentials: cfg.update_credentials,
         today: today.clone(),
     };
+    let cancel = Arc::new(Cancel::default());
+    listen_for_interrupts(cancel.clone(), printer.clone());
+    let progress = printer.progress();
+    let watch = Watch {
+        reporter: &progress,
+        pace,
+        cancel: &cancel,
+    };
     let planned: Vec<(TargetConfig, Planned)> = futures::stream::iter(cfg.targets.iter().cloned())
         .map(|t| {
             let conn = &conn;
@@ -152,7 +160,7 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
                                 t.label()
                             )]
                         })?;
-                    let plan = planner::plan_target(&cloud, &t, &shared).await?;
+                    let plan = planner::plan_target(&cloud, &t, &shared, watch).await?;
                     Ok((cloud, plan))
                 }
                 .await;
@@ -163,6 +171,11 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
         .collect()
         .await;
 
+    if cancel.is_cancelled() {
+        progress.finish();
+        printer.error("interrupted during the preflight; nothing was changed");
+        return Exit::Interrupted;
+    }
     let mut ready: Vec<(AwsCloud, TargetPlan)> = Vec::new();
     let mut failed: Vec<TargetResult> = Vec::new();
     let many = planned.len() > 1;
@@ -196,6 +209,7 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
         }
     }
     if ready.is_empty() {
+        progress.finish();
         if printer.format == OutputFormat::Json {
             printer.out(&render::json("deploy", cfg.dry_run, &failed));
         }
@@ -205,6 +219,7 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
     // 4. Show.
     let plans: Vec<TargetPlan> = ready.iter().map(|(_, p)| p.clone()).collect();
     if cfg.dry_run {
+        progress.finish();
         let mut results: Vec<TargetResult> = plans.iter().map(TargetResult::planned).collect();
         results.extend(failed.iter().cloned());
         match printer.format {
@@ -257,13 +272,12 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
     }
 
     // 6. Apply, exactly the plan.
-    let progress = printer.progress();
     let mut results: Vec<TargetResult> = futures::stream::iter(ready.iter())
         .map(|(cloud, plan)| {
             let exec = Executor {
                 cloud,
-                reporter: &progress,
-                pace,
+                watch,
+                on_failure: cfg.on_failure,
             };
             async move { exec.apply(plan).await }
         })
@@ -280,10 +294,46 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
     }
     for r in &results {
         if let Some(e) = &r.error {
-            printer.error(&format!("{}: {e}", r.region));
+            let who = r
+                .account
+                .as_ref()
+                .map(|a| format!("{a}/{}", r.region))
+                .unwrap_or_else(|| r.region.clone());
+            printer.error(&format!("{who}: {e}"));
         }
     }
-    exit_for(&cfg, &results)
+    if cancel.is_cancelled() {
+        printer
+            .error("interrupted: what is done is listed above; re-run the same command to resume");
+        return Exit::Interrupted;
+    }
+    exit_for(&results)
+}
+
+/// The first Ctrl-C (or SIGTERM) stops starting new steps and stops waiting; the write in
+/// flight finishes. A second one exits at once.
+fn listen_for_interrupts(cancel: Arc<Cancel>, printer: Printer) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        printer.warn("interrupted: finishing the call in flight, starting nothing new (press Ctrl-C again to exit at once)");
+        cancel.cancel();
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        printer.error("interrupted again: exiting now; re-run the same command to resume");
+        std::process::exit(Exit::Interrupted as i32);
+    });
 }
 
 fn role_for(t: &TargetConfig) -> Option<String> {
@@ -294,8 +344,11 @@ fn role_for(t: &TargetConfig) -> Option<String> {
     }
 }
 
-fn exit_for(_cfg: &DeployConfig, results: &[TargetResult]) -> Exit {
-    if results.iter().any(|r| r.outcome == Outcome::Failed) {
+fn exit_for(results: &[TargetResult]) -> Exit {
+    if results
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Failed | Outcome::InProgress))
+    {
         Exit::Failed
     } else {
         Exit::Ok

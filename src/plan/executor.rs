@@ -1,34 +1,61 @@
 //! Performs a target's planned steps in order, exactly as planned, and reports each one.
+//! An interruption stops it between steps (the write in flight finishes); a stack that is
+//! still running when the wait ends is reported as in progress, not as failed.
+
+use std::future::Future;
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 
 use super::cloud::{Added, Cloud, OurNotification, PolicyStatement, UpdateStarted};
-use super::follow::{Follow, Pace, Settled, explain};
+use super::follow::{Follow, Settled, StillRunning, explain, hint, looks_transient};
 use super::planner::{OBJECT_CREATED, find_function};
 use super::{
-    Action, Event, FunctionRef, Outcome, Reporter, Status, Step, StepKind, StepResult, TargetPlan,
-    TargetResult, TriggerSpec,
+    Action, Event, FunctionRef, Outcome, ParamValue, Status, Step, StepKind, StepResult,
+    TargetPlan, TargetResult, TriggerSpec, Watch,
 };
+use crate::cli::OnFailure;
 
-pub struct Executor<'a, C: Cloud, R: Reporter + ?Sized> {
+pub struct Executor<'a, C: Cloud> {
     pub cloud: &'a C,
-    pub reporter: &'a R,
-    pub pace: Pace,
+    pub watch: Watch<'a>,
+    pub on_failure: OnFailure,
 }
 
-impl<C: Cloud, R: Reporter + ?Sized> Executor<'_, C, R> {
+/// The message of a failed step, with what to do about a known cause.
+fn with_hint(e: &anyhow::Error) -> String {
+    let msg = format!("{e:#}");
+    match hint(&msg) {
+        Some(h) => format!("{msg}. Hint: {h}"),
+        None => msg,
+    }
+}
+
+impl<C: Cloud> Executor<'_, C> {
     pub async fn apply(&self, plan: &TargetPlan) -> TargetResult {
         let label = plan.label();
         let mut function = plan.function.clone();
         let mut results: Vec<StepResult> = Vec::new();
-        let mut error = None;
+        let mut error: Option<String> = None;
+        let mut still_running = false;
         for step in &plan.steps {
-            if error.is_some() {
+            let stop = if error.is_some() {
+                Some("not started: an earlier step did not finish")
+            } else if step.action != Action::Skip && self.watch.cancel.is_cancelled() {
+                still_running = true;
+                error.get_or_insert_with(|| {
+                    "interrupted before this step: re-run the same command to resume".into()
+                });
+                Some("not started: interrupted")
+            } else {
+                None
+            };
+            if let Some(why) = stop {
                 results.push(StepResult {
                     name: step.kind.name(),
                     action: step.action,
                     status: Status::Skipped,
-                    detail: "not started: an earlier step failed".into(),
+                    detail: why.into(),
                 });
                 continue;
             }
@@ -41,22 +68,27 @@ impl<C: Cloud, R: Reporter + ?Sized> Executor<'_, C, R> {
                 });
                 continue;
             }
-            self.reporter.event(Event::StepStarted {
+            self.watch.reporter.event(Event::StepStarted {
                 target: label.clone(),
                 step: step.kind.name(),
                 action: step.action,
                 detail: step.detail.clone(),
             });
-            let outcome = self.step(plan, step, &label, &mut function).await;
-            let (status, detail) = match outcome {
+            let (status, detail) = match self.step(plan, step, &label, &mut function).await {
                 Ok(detail) => (Status::Done, detail),
+                Err(e) if e.downcast_ref::<StillRunning>().is_some() => {
+                    still_running = true;
+                    let msg = format!("{e:#}");
+                    error = Some(format!("{}: {msg}", step.kind.name()));
+                    (Status::InProgress, msg)
+                }
                 Err(e) => {
-                    let msg = format!("{}: {e:#}", step.kind.name());
-                    error = Some(msg.clone());
-                    (Status::Failed, format!("{e:#}"))
+                    let msg = with_hint(&e);
+                    error = Some(format!("{}: {msg}", step.kind.name()));
+                    (Status::Failed, msg)
                 }
             };
-            self.reporter.event(Event::StepFinished {
+            self.watch.reporter.event(Event::StepFinished {
                 target: label.clone(),
                 step: step.kind.name(),
                 status,
@@ -69,8 +101,11 @@ impl<C: Cloud, R: Reporter + ?Sized> Executor<'_, C, R> {
                 detail,
             });
         }
-        let outcome = if error.is_some() {
+        let failed = results.iter().any(|r| r.status == Status::Failed);
+        let outcome = if failed {
             Outcome::Failed
+        } else if still_running {
+            Outcome::InProgress
         } else if plan
             .steps
             .iter()
@@ -91,6 +126,27 @@ impl<C: Cloud, R: Reporter + ?Sized> Executor<'_, C, R> {
             function_arn: function.as_ref().map(|f| f.arn.clone()),
             warnings: plan.warnings.clone(),
             error,
+        }
+    }
+
+    /// Retry a read that failed for a passing reason, so that a throttled status read never
+    /// turns a finished success into a failure.
+    async fn persist<T, F, Fut>(&self, mut read: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut pause = self.watch.pace.interval.max(Duration::from_millis(100));
+        let mut attempt = 0;
+        loop {
+            match read().await {
+                Err(e) if looks_transient(&e) && attempt < 6 => {
+                    attempt += 1;
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(20));
+                }
+                other => return other,
+            }
         }
     }
 
@@ -159,7 +215,7 @@ impl<C: Cloud, R: Reporter + ?Sized> Executor<'_, C, R> {
                 let params = inputs
                     .lambda_params
                     .iter()
-                    .map(|(k, v)| (k.clone(), super::ParamValue::Plain(v.clone())))
+                    .map(|(k, v)| (k.clone(), ParamValue::Plain(v.clone())))
                     .collect();
                 let done = self
                     .stack_op(
@@ -170,13 +226,13 @@ impl<C: Cloud, R: Reporter + ?Sized> Executor<'_, C, R> {
                         step.action,
                     )
                     .await?;
-                let stack = self
-                    .cloud
-                    .stack(&cfg.stack_name)
-                    .await
-                    .with_context(|| format!("failed to read stack {}", cfg.stack_name))?
-                    .ok_or_else(|| anyhow!("stack {} is gone after it settled", cfg.stack_name))?;
-                let f = find_function(self.cloud, &stack)
+                let f = self
+                    .persist(|| async {
+                        let stack = self.cloud.stack(&cfg.stack_name).await?.ok_or_else(|| {
+                            anyhow!("stack {} is gone after it settled", cfg.stack_name)
+                        })?;
+                        find_function(self.cloud, &stack).await
+                    })
                     .await
                     .with_context(|| {
                         format!("failed to find the function of stack {}", cfg.stack_name)
@@ -277,36 +333,31 @@ impl<C: Cloud, R: Reporter + ?Sized> Executor<'_, C, R> {
         }
     }
 
-    fn follower<'b>(&'b self, label: &'b str) -> Follow<'b, C, R> {
+    fn follower<'b>(&'b self, label: &'b str) -> Follow<'b, C> {
         Follow {
             cloud: self.cloud,
-            reporter: self.reporter,
+            watch: self.watch,
             target: label,
-            pace: self.pace,
         }
     }
 
     /// The id of the newest event of a stack, so that following starts after it.
-    async fn newest_event(&self, stack_id: &str) -> Result<Option<String>> {
-        Ok(self
-            .cloud
-            .stack_events(stack_id, None)
-            .await?
-            .into_iter()
-            .next()
-            .map(|e| e.id))
+    async fn newest_event(&self, stack_id: &str) -> Option<String> {
+        self.persist(|| self.cloud.stack_events(stack_id, None))
+            .await
+            .ok()
+            .and_then(|events| events.into_iter().next().map(|e| e.id))
     }
 
     async fn delete_stack(&self, label: &str, name: &str) -> Result<String> {
         let Some(stack) = self
-            .cloud
-            .stack(name)
+            .persist(|| self.cloud.stack(name))
             .await
             .with_context(|| format!("failed to read stack {name}"))?
         else {
             return Ok(format!("stack {name} was already gone"));
         };
-        let until = self.newest_event(&stack.id).await.ok().flatten();
+        let until = self.newest_event(&stack.id).await;
         self.cloud
             .delete_stack(&stack.id)
             .await
@@ -326,7 +377,7 @@ impl<C: Cloud, R: Reporter + ?Sized> Executor<'_, C, R> {
         label: &str,
         name: &str,
         body: &str,
-        params: &std::collections::BTreeMap<String, super::ParamValue>,
+        params: &std::collections::BTreeMap<String, ParamValue>,
         action: Action,
     ) -> Result<String> {
         match action {
@@ -342,17 +393,32 @@ impl<C: Cloud, R: Reporter + ?Sized> Executor<'_, C, R> {
                     .await?
                 {
                     Settled::Done { .. } => Ok(format!("created stack {name}")),
+                    failed @ Settled::Failed { .. } => {
+                        let err = explain(name, &failed);
+                        if self.on_failure == OnFailure::Keep {
+                            return Err(err.context(format!(
+                                "stack {name} was kept for inspection (--on-failure keep); the next deploy deletes and re-creates it"
+                            )));
+                        }
+                        match self.delete_stack(label, name).await {
+                            Ok(_) => Err(anyhow!(
+                                "{err:#}; the failed stack was deleted so that a re-run starts clean (--on-failure keep keeps it)"
+                            )),
+                            Err(e) => Err(anyhow!(
+                                "{err:#}; deleting the failed stack also failed: {e:#}"
+                            )),
+                        }
+                    }
                     other => Err(explain(name, &other)),
                 }
             }
             Action::Update => {
                 let before = self
-                    .cloud
-                    .stack(name)
+                    .persist(|| self.cloud.stack(name))
                     .await
                     .with_context(|| format!("failed to read stack {name}"))?
                     .ok_or_else(|| anyhow!("stack {name} disappeared before its update"))?;
-                let until = self.newest_event(&before.id).await.ok().flatten();
+                let until = self.newest_event(&before.id).await;
                 match self
                     .cloud
                     .update_stack(name, body, params)

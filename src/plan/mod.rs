@@ -27,12 +27,14 @@ pub enum Action {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     Planned,
     Done,
     Skipped,
     Failed,
+    /// Started, and still running in AWS when the run stopped waiting (timeout, interruption).
+    InProgress,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -43,6 +45,9 @@ pub enum Outcome {
     Updated,
     Unchanged,
     Failed,
+    /// A stack operation is still running in AWS; re-running the command resumes.
+    #[serde(rename = "in_progress")]
+    InProgress,
 }
 
 /// What a step works on. The name is the step's stable name in output and JSON.
@@ -265,4 +270,41 @@ pub enum Event {
 /// Receives events; implemented by the terminal layer (and by tests).
 pub trait Reporter: Sync {
     fn event(&self, event: Event);
+}
+
+/// The first Ctrl-C: stop starting new steps and stop waiting; the write in flight finishes.
+#[derive(Debug, Default)]
+pub struct Cancel {
+    flag: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Resolves once `cancel` has been called.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// How a run waits: where progress goes, at what pace, and what stops it.
+#[derive(Clone, Copy)]
+pub struct Watch<'a> {
+    pub reporter: &'a dyn Reporter,
+    pub pace: follow::Pace,
+    pub cancel: &'a Cancel,
 }

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use super::cloud::{Cloud, NotificationEntry, PolicyStatement, StackInfo};
+use super::follow::{ANY, Follow, Settled, explain};
 use super::{
-    Action, FunctionRef, LambdaZip, ParamValue, Step, StepKind, TargetInputs, TargetPlan,
-    TriggerSpec,
+    Action, Event, FunctionRef, LambdaZip, ParamValue, Step, StepKind, TargetInputs, TargetPlan,
+    TriggerSpec, Watch,
 };
 use crate::cli::Trigger;
 use crate::config::{self, TargetConfig};
@@ -97,11 +98,52 @@ fn stack_state_problem(kind: &str, s: &StackInfo) -> Option<String> {
     ))
 }
 
+/// Read a stack; one found mid-operation (another run, or an interrupted one) is followed until
+/// it settles, then read again. Following only reads.
+async fn settled_stack<C: Cloud>(
+    cloud: &C,
+    watch: Watch<'_>,
+    label: &str,
+    name: &str,
+) -> Result<Option<StackInfo>, String> {
+    let read = |e: anyhow::Error| format!("cannot read stack {name} ({})", one_line(&e));
+    let s = match cloud.stack(name).await.map_err(read)? {
+        Some(s) if s.in_progress() => s,
+        other => return Ok(other),
+    };
+    watch.reporter.event(Event::Notice {
+        target: label.to_string(),
+        text: format!(
+            "stack {name} is {} (another run, or an interrupted one): following it until it settles",
+            s.status
+        ),
+    });
+    let until = cloud
+        .stack_events(&s.id, None)
+        .await
+        .ok()
+        .and_then(|e| e.into_iter().next().map(|e| e.id));
+    let follow = Follow {
+        cloud,
+        watch,
+        target: label,
+    };
+    match follow
+        .run(name, &s.id, until.as_deref(), ANY)
+        .await
+        .map_err(read)?
+    {
+        Settled::Done { .. } | Settled::Failed { .. } => cloud.stack(name).await.map_err(read),
+        other => Err(one_line(&explain(name, &other))),
+    }
+}
+
 /// Preflight one target and return its plan, or every problem found.
 pub async fn plan_target<C: Cloud>(
     cloud: &C,
     target: &TargetConfig,
     shared: &Shared,
+    watch: Watch<'_>,
 ) -> Result<TargetPlan, Vec<String>> {
     let mut problems: Vec<String> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
@@ -303,28 +345,19 @@ pub async fn plan_target<C: Cloud>(
     }
 
     // Stacks.
-    let shared_stack = match cloud.stack(&target.shared_stack_name).await {
-        Ok(s) => s,
-        Err(e) => {
-            problems.push(format!(
-                "cannot read stack {} ({})",
-                target.shared_stack_name,
-                one_line(&e)
-            ));
+    let label = format!("{account}/{region}");
+    let shared_stack = settled_stack(cloud, watch, &label, &target.shared_stack_name)
+        .await
+        .unwrap_or_else(|p| {
+            problems.push(p);
             None
-        }
-    };
-    let lambda_stack = match cloud.stack(&target.stack_name).await {
-        Ok(s) => s,
-        Err(e) => {
-            problems.push(format!(
-                "cannot read stack {} ({})",
-                target.stack_name,
-                one_line(&e)
-            ));
+        });
+    let lambda_stack = settled_stack(cloud, watch, &label, &target.stack_name)
+        .await
+        .unwrap_or_else(|p| {
+            problems.push(p);
             None
-        }
-    };
+        });
     for (kind, s) in [("shared", &shared_stack), ("Lambda", &lambda_stack)] {
         if let Some(s) = s
             && let Some(p) = stack_state_problem(kind, s)

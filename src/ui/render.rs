@@ -29,6 +29,7 @@ fn outcome_word(o: Outcome) -> &'static str {
         Outcome::Updated => "updated",
         Outcome::Unchanged => "unchanged",
         Outcome::Failed => "failed",
+        Outcome::InProgress => "in progress",
     }
 }
 
@@ -38,6 +39,7 @@ fn status_word(s: Status) -> &'static str {
         Status::Done => "done",
         Status::Skipped => "skipped",
         Status::Failed => "failed",
+        Status::InProgress => "running",
     }
 }
 

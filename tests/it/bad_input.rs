@@ -19,7 +19,10 @@ struct Case {
 fn case(name: &'static str, set: &[(&str, String)], want: &[&str]) -> Case {
     Case {
         name,
-        set: set.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        set: set
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
         drop: Vec::new(),
         want: want.iter().map(|w| w.to_string()).collect(),
     }
@@ -65,23 +68,69 @@ async fn each_bad_input_exits_2_naming_it_and_creates_nothing() {
     let bundled = include_str!("../../templates/taegis-cloudformation-lambda-template.yaml");
     let extra_required = inputs.write(
         "required.yaml",
-        bundled.replacen("\nParameters:\n", "\nParameters:\n  ExtraThing:\n    Type: String\n    Description: needed\n", 1),
+        bundled.replacen(
+            "\nParameters:\n",
+            "\nParameters:\n  ExtraThing:\n    Type: String\n    Description: needed\n",
+            1,
+        ),
     );
 
-    let kms = |region: &str| format!("arn:aws:kms:{region}:{id}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let kms = |region: &str| {
+        format!("arn:aws:kms:{region}:{id}:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    };
     let cases = vec![
-        case("zip missing", &[("--lambda-zip", s(&dir.join("missing.zip")))], &["--lambda-zip", "missing.zip", "no such file"]),
-        case("zip is a directory", &[("--lambda-zip", s(&dir.join("folder")))], &["--lambda-zip", "is a directory"]),
-        case("zip is not a zip", &[("--lambda-zip", s(&not_zip))], &["--lambda-zip", "not.zip", "not a zip"]),
-        case("zip without bootstrap", &[("--lambda-zip", s(&no_bootstrap))], &["--lambda-zip", "bootstrap"]),
-        case("bootstrap not executable", &[("--lambda-zip", s(&not_exec))], &["--lambda-zip", "not executable"]),
-        case("credentials missing", &[("--credentials", s(&dir.join("nope.txt")))], &["--credentials", "nope.txt", "no such file"]),
-        case("credentials empty", &[("--credentials", s(&empty_creds))], &["--credentials", "empty.txt", "is empty"]),
-        case("credentials a directory", &[("--credentials", s(&dir.join("folder")))], &["--credentials", "is a directory"]),
-        case("unknown XDR region", &[("--taegis-region", "hotel".into())], &["--taegis-region", "hotel", "allowed: ctpx"]),
+        case(
+            "zip missing",
+            &[("--lambda-zip", s(&dir.join("missing.zip")))],
+            &["--lambda-zip", "missing.zip", "no such file"],
+        ),
+        case(
+            "zip is a directory",
+            &[("--lambda-zip", s(&dir.join("folder")))],
+            &["--lambda-zip", "is a directory"],
+        ),
+        case(
+            "zip is not a zip",
+            &[("--lambda-zip", s(&not_zip))],
+            &["--lambda-zip", "not.zip", "not a zip"],
+        ),
+        case(
+            "zip without bootstrap",
+            &[("--lambda-zip", s(&no_bootstrap))],
+            &["--lambda-zip", "bootstrap"],
+        ),
+        case(
+            "bootstrap not executable",
+            &[("--lambda-zip", s(&not_exec))],
+            &["--lambda-zip", "not executable"],
+        ),
+        case(
+            "credentials missing",
+            &[("--credentials", s(&dir.join("nope.txt")))],
+            &["--credentials", "nope.txt", "no such file"],
+        ),
+        case(
+            "credentials empty",
+            &[("--credentials", s(&empty_creds))],
+            &["--credentials", "empty.txt", "is empty"],
+        ),
+        case(
+            "credentials a directory",
+            &[("--credentials", s(&dir.join("folder")))],
+            &["--credentials", "is a directory"],
+        ),
+        case(
+            "unknown XDR region",
+            &[("--taegis-region", "hotel".into())],
+            &["--taegis-region", "hotel", "allowed: ctpx"],
+        ),
         Case {
             drop: vec!["--taegis-region"],
-            ..case("XDR URL of another site", &[("--xdr-url", "https://example.com/login".into())], &["--xdr-url", "example.com"])
+            ..case(
+                "XDR URL of another site",
+                &[("--xdr-url", "https://example.com/login".into())],
+                &["--xdr-url", "example.com"],
+            )
         },
         Case {
             drop: vec!["--taegis-region"],
@@ -91,34 +140,155 @@ async fn each_bad_input_exits_2_naming_it_and_creates_nothing() {
             drop: vec!["--credentials"],
             ..case("no credentials at all", &[], &["--credentials"])
         },
-        case("stack name with a space", &[("--stack-name", "ct demo".into())], &["--stack-name", "ct demo"]),
-        case("stack name too long for the function", &[("--stack-name", "a".repeat(35))], &["--stack-name", "at most 34"]),
-        case("shared stack name starting with a digit", &[("--shared-stack-name", "1shared".into())], &["--shared-stack-name", "1shared"]),
-        case("unknown region", &[("--region", "us-east-7".into())], &["us-east-7", "not an AWS region"]),
-        case("bucket as an ftp URL", &[("--notification-bucket", format!("ftp://{bucket}"))], &["--notification-bucket", "ftp://"]),
-        case("bucket with a path", &[("--notification-bucket", format!("{bucket}/AWSLogs"))], &["--notification-bucket", "--prefix"]),
-        case("bucket URL of another host", &[("--notification-bucket", format!("https://example.com/{bucket}"))], &["--notification-bucket", "example.com"]),
-        case("bucket with capitals", &[("--notification-bucket", "Trail-Logs".into())], &["--notification-bucket", "Trail-Logs"]),
-        case("bucket that does not exist", &[("--notification-bucket", bucket_name("nobody"))], &["--notification-bucket", "no such bucket"]),
-        case("bucket in another region", &[("--notification-bucket", far_bucket.clone())], &["--notification-bucket", "eu-west-1", "--region eu-west-1"]),
-        case("zip bucket in another region", &[("--lambda-bucket", far_zips.clone())], &["--lambda-bucket", "eu-west-1"]),
-        case("KMS ARN malformed", &[("--bucket-kms-key-arn", "arn:aws:kms:us-east-1:nope".into())], &["--bucket-kms-key-arn", "KMS key ARN"]),
-        case("KMS ARN of another region", &[("--lambda-env-kms-key-arn", kms("eu-west-1"))], &["--lambda-env-kms-key-arn", "eu-west-1"]),
-        case("KMS ARN of another service", &[("--bucket-kms-key-arn", format!("arn:aws:sqs:us-east-1:{id}:q"))], &["--bucket-kms-key-arn", "\"sqs\""]),
-        case("SNS ARN of another service", &[("--sns-topic-arn", format!("arn:aws:sqs:us-east-1:{id}:q"))], &["--sns-topic-arn", "\"sqs\""]),
-        case("SNS ARN of another region", &[("--sns-topic-arn", format!("arn:aws:sns:eu-west-1:{id}:t"))], &["--sns-topic-arn", "eu-west-1"]),
-        case("SNS topic that does not exist", &[("--sns-topic-arn", format!("arn:aws:sns:us-east-1:{id}:nobody"))], &["--sns-topic-arn", "no such topic"]),
-        case("SNS trigger without topic", &[("--trigger", "sns".into())], &["--sns-topic-arn"]),
-        case("template not YAML", &[("--lambda-template", s(&bad_yaml))], &["--lambda-template", "bad.yaml", "not valid YAML"]),
-        case("template without Parameters", &[("--lambda-template", s(&no_params))], &["--lambda-template", "declares no Parameters"]),
-        case("shared template without Parameters", &[("--shared-template", s(&no_params))], &["--shared-template", "declares no Parameters"]),
-        case("undeclared parameter", &[("--parameter", "Colour=blue".into())], &["Colour", "not declared"]),
-        case("parameter not KEY=VALUE", &[("--parameter", "Colour".into())], &["--parameter", "KEY=VALUE"]),
-        case("required parameter without a value", &[("--lambda-template", s(&extra_required))], &["ExtraThing", "required", "--parameter ExtraThing="]),
-        case("parameter value not allowed", &[("--parameter", "LambdaRuntime=python3.12".into())], &["LambdaRuntime", "python3.12", "allowed"]),
-        case("integration type not allowed", &[("--integration-type", "vpcflow".into())], &["--integration-type", "vpcflow"]),
-        case("parameter duplicating a flag", &[("--parameter", "NotificationBucket=other".into())], &["--parameter NotificationBucket", "--notification-bucket"]),
-        case("timeout not a duration", &[("--timeout", "soon".into())], &["--timeout", "soon"]),
+        case(
+            "stack name with a space",
+            &[("--stack-name", "ct demo".into())],
+            &["--stack-name", "ct demo"],
+        ),
+        case(
+            "stack name too long for the function",
+            &[("--stack-name", "a".repeat(35))],
+            &["--stack-name", "at most 34"],
+        ),
+        case(
+            "shared stack name starting with a digit",
+            &[("--shared-stack-name", "1shared".into())],
+            &["--shared-stack-name", "1shared"],
+        ),
+        case(
+            "unknown region",
+            &[("--region", "us-east-7".into())],
+            &["us-east-7", "not an AWS region"],
+        ),
+        case(
+            "bucket as an ftp URL",
+            &[("--notification-bucket", format!("ftp://{bucket}"))],
+            &["--notification-bucket", "ftp://"],
+        ),
+        case(
+            "bucket with a path",
+            &[("--notification-bucket", format!("{bucket}/AWSLogs"))],
+            &["--notification-bucket", "--prefix"],
+        ),
+        case(
+            "bucket URL of another host",
+            &[(
+                "--notification-bucket",
+                format!("https://example.com/{bucket}"),
+            )],
+            &["--notification-bucket", "example.com"],
+        ),
+        case(
+            "bucket with capitals",
+            &[("--notification-bucket", "Trail-Logs".into())],
+            &["--notification-bucket", "Trail-Logs"],
+        ),
+        case(
+            "bucket that does not exist",
+            &[("--notification-bucket", bucket_name("nobody"))],
+            &["--notification-bucket", "no such bucket"],
+        ),
+        case(
+            "bucket in another region",
+            &[("--notification-bucket", far_bucket.clone())],
+            &["--notification-bucket", "eu-west-1", "--region eu-west-1"],
+        ),
+        case(
+            "zip bucket in another region",
+            &[("--lambda-bucket", far_zips.clone())],
+            &["--lambda-bucket", "eu-west-1"],
+        ),
+        case(
+            "KMS ARN malformed",
+            &[("--bucket-kms-key-arn", "arn:aws:kms:us-east-1:nope".into())],
+            &["--bucket-kms-key-arn", "KMS key ARN"],
+        ),
+        case(
+            "KMS ARN of another region",
+            &[("--lambda-env-kms-key-arn", kms("eu-west-1"))],
+            &["--lambda-env-kms-key-arn", "eu-west-1"],
+        ),
+        case(
+            "KMS ARN of another service",
+            &[(
+                "--bucket-kms-key-arn",
+                format!("arn:aws:sqs:us-east-1:{id}:q"),
+            )],
+            &["--bucket-kms-key-arn", "\"sqs\""],
+        ),
+        case(
+            "SNS ARN of another service",
+            &[("--sns-topic-arn", format!("arn:aws:sqs:us-east-1:{id}:q"))],
+            &["--sns-topic-arn", "\"sqs\""],
+        ),
+        case(
+            "SNS ARN of another region",
+            &[("--sns-topic-arn", format!("arn:aws:sns:eu-west-1:{id}:t"))],
+            &["--sns-topic-arn", "eu-west-1"],
+        ),
+        case(
+            "SNS topic that does not exist",
+            &[(
+                "--sns-topic-arn",
+                format!("arn:aws:sns:us-east-1:{id}:nobody"),
+            )],
+            &["--sns-topic-arn", "no such topic"],
+        ),
+        case(
+            "SNS trigger without topic",
+            &[("--trigger", "sns".into())],
+            &["--sns-topic-arn"],
+        ),
+        case(
+            "template not YAML",
+            &[("--lambda-template", s(&bad_yaml))],
+            &["--lambda-template", "bad.yaml", "not valid YAML"],
+        ),
+        case(
+            "template without Parameters",
+            &[("--lambda-template", s(&no_params))],
+            &["--lambda-template", "declares no Parameters"],
+        ),
+        case(
+            "shared template without Parameters",
+            &[("--shared-template", s(&no_params))],
+            &["--shared-template", "declares no Parameters"],
+        ),
+        case(
+            "undeclared parameter",
+            &[("--parameter", "Colour=blue".into())],
+            &["Colour", "not declared"],
+        ),
+        case(
+            "parameter not KEY=VALUE",
+            &[("--parameter", "Colour".into())],
+            &["--parameter", "KEY=VALUE"],
+        ),
+        case(
+            "required parameter without a value",
+            &[("--lambda-template", s(&extra_required))],
+            &["ExtraThing", "required", "--parameter ExtraThing="],
+        ),
+        case(
+            "parameter value not allowed",
+            &[("--parameter", "LambdaRuntime=python3.12".into())],
+            &["LambdaRuntime", "python3.12", "allowed"],
+        ),
+        case(
+            "integration type not allowed",
+            &[("--integration-type", "vpcflow".into())],
+            &["--integration-type", "vpcflow"],
+        ),
+        case(
+            "parameter duplicating a flag",
+            &[("--parameter", "NotificationBucket=other".into())],
+            &["--parameter NotificationBucket", "--notification-bucket"],
+        ),
+        case(
+            "timeout not a duration",
+            &[("--timeout", "soon".into())],
+            &["--timeout", "soon"],
+        ),
     ];
 
     let good = inputs.deploy_args(&bucket);
@@ -126,8 +296,15 @@ async fn each_bad_input_exits_2_naming_it_and_creates_nothing() {
     for c in &cases {
         let before = acct.requests().len();
         let run = acct.tool().args(apply(good.clone(), c)).run();
-        let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("error:")).collect();
-        let named = c.want.iter().all(|w| errors.iter().any(|l| l.contains(w.as_str())));
+        let errors: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .collect();
+        let named = c
+            .want
+            .iter()
+            .all(|w| errors.iter().any(|l| l.contains(w.as_str())));
         let writes = acct.writes_since(before);
         if run.code != 2 || !named || !writes.is_empty() || !run.stdout.trim().is_empty() {
             failures.push(format!(
@@ -136,7 +313,13 @@ async fn each_bad_input_exits_2_naming_it_and_creates_nothing() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
 
     // Nothing was made by any of them.
     let stacks = acct.cfn().describe_stacks().send().await.unwrap();
@@ -152,7 +335,12 @@ async fn all_problems_are_reported_at_once() {
     let bucket = bucket_name("trail-many");
     seed::bucket(&acct, &bucket, REGION).await;
     let mut args = inputs.deploy_args(&bucket);
-    args.extend(["--stack-name".into(), "bad name".into(), "--region".into(), "mars-1".into()]);
+    args.extend([
+        "--stack-name".into(),
+        "bad name".into(),
+        "--region".into(),
+        "mars-1".into(),
+    ]);
     let i = args.iter().position(|a| a == "--credentials").unwrap();
     args[i + 1] = "/nonexistent/creds".into();
     let run = acct.tool().args(args).run();
@@ -172,7 +360,11 @@ async fn too_little_unreserved_concurrency_fails_preflight() {
     let before = acct.requests().len();
     let run = acct.tool().args(inputs.deploy_args(&bucket)).run();
     run.assert_code(2);
-    assert!(run.stderr.contains("Service Quotas") && run.stderr.contains("minimum of 50"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Service Quotas") && run.stderr.contains("minimum of 50"),
+        "{}",
+        run.stderr
+    );
     assert!(acct.writes_since(before).is_empty());
 }
 
@@ -201,10 +393,16 @@ async fn an_overlapping_notification_is_named_and_sns_suggested() {
         .await
         .unwrap();
     let before = acct.requests().len();
-    let run = acct.tool().args(inputs.deploy_args(&bucket)).args(["--prefix", "AWSLogs/"]).run();
+    let run = acct
+        .tool()
+        .args(inputs.deploy_args(&bucket))
+        .args(["--prefix", "AWSLogs/"])
+        .run();
     run.assert_code(2);
     assert!(
-        run.stderr.contains("\"siem-feed\"") && run.stderr.contains("--trigger sns") && run.stderr.contains("overlaps"),
+        run.stderr.contains("\"siem-feed\"")
+            && run.stderr.contains("--trigger sns")
+            && run.stderr.contains("overlaps"),
         "{}",
         run.stderr
     );
@@ -224,15 +422,28 @@ async fn bucket_urls_are_read_as_name_and_prefix_with_a_notice() {
     for (form, prefix) in [
         (format!("s3://{bucket}/AWSLogs/"), "AWSLogs/"),
         (format!("arn:aws:s3:::{bucket}"), ""),
-        (format!("https://{bucket}.s3.us-east-1.amazonaws.com/org/AWSLogs/"), "org/AWSLogs/"),
+        (
+            format!("https://{bucket}.s3.us-east-1.amazonaws.com/org/AWSLogs/"),
+            "org/AWSLogs/",
+        ),
     ] {
         let run = acct
             .tool()
             .args(inputs.deploy_args(&form))
-            .args(["--lambda-bucket", &format!("{bucket}-zips"), "--dry-run", "--output", "json"])
+            .args([
+                "--lambda-bucket",
+                &format!("{bucket}-zips"),
+                "--dry-run",
+                "--output",
+                "json",
+            ])
             .run();
         run.assert_code(0);
-        assert!(run.stderr.contains(&format!("read as bucket {bucket}")), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("read as bucket {bucket}")),
+            "{}",
+            run.stderr
+        );
         let doc = run.json();
         let detail = doc["targets"][0]["steps"]
             .as_array()
@@ -243,7 +454,11 @@ async fn bucket_urls_are_read_as_name_and_prefix_with_a_notice() {
             .as_str()
             .unwrap()
             .to_string();
-        assert!(detail.contains(&format!("bucket {bucket}:")) && detail.contains(&format!("prefix {prefix:?}")), "{detail}");
+        assert!(
+            detail.contains(&format!("bucket {bucket}:"))
+                && detail.contains(&format!("prefix {prefix:?}")),
+            "{detail}"
+        );
     }
 }
 
@@ -259,6 +474,16 @@ async fn provided_al2_is_warned_about_with_its_dates() {
         .args(["--parameter", "LambdaRuntime=provided.al2", "--dry-run"])
         .run();
     run.assert_code(0);
-    let warning = run.stderr.lines().find(|l| l.contains("warning:")).unwrap_or_default();
-    assert!(warning.contains("provided.al2") && warning.contains("2027-02-01") && warning.contains("provided.al2023"), "{}", run.stderr);
+    let warning = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("warning:"))
+        .unwrap_or_default();
+    assert!(
+        warning.contains("provided.al2")
+            && warning.contains("2027-02-01")
+            && warning.contains("provided.al2023"),
+        "{}",
+        run.stderr
+    );
 }

@@ -8,12 +8,27 @@ use crate::seed;
 const FUNCTION: &str = "taegis-cloudtrail-scwx-tdr-lambda-awscloudtrail";
 
 async fn stack_status(acct: &Account, name: &str) -> Option<String> {
-    let out = acct.cfn().describe_stacks().stack_name(name).send().await.ok()?;
-    out.stacks().first().and_then(|s| s.stack_status()).map(|s| s.as_str().to_string())
+    let out = acct
+        .cfn()
+        .describe_stacks()
+        .stack_name(name)
+        .send()
+        .await
+        .ok()?;
+    out.stacks()
+        .first()
+        .and_then(|s| s.stack_status())
+        .map(|s| s.as_str().to_string())
 }
 
 async fn stack_output(acct: &Account, stack: &str, key: &str) -> String {
-    let out = acct.cfn().describe_stacks().stack_name(stack).send().await.unwrap();
+    let out = acct
+        .cfn()
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .unwrap();
     out.stacks()[0]
         .outputs()
         .iter()
@@ -25,7 +40,13 @@ async fn stack_output(acct: &Account, stack: &str, key: &str) -> String {
 
 /// The function's policy statements as JSON values.
 async fn statements(acct: &Account, function: &str) -> Vec<serde_json::Value> {
-    let p = acct.lambda().get_policy().function_name(function).send().await.unwrap();
+    let p = acct
+        .lambda()
+        .get_policy()
+        .function_name(function)
+        .send()
+        .await
+        .unwrap();
     let v: serde_json::Value = serde_json::from_str(p.policy().unwrap()).unwrap();
     v["Statement"].as_array().cloned().unwrap_or_default()
 }
@@ -35,13 +56,21 @@ fn steps(doc: &serde_json::Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["name"].as_str().unwrap().to_string(), s["action"].as_str().unwrap().to_string()))
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["action"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
 fn assert_no_secret(inputs: &Inputs, text: &str) {
     for needle in std::iter::once(inputs.secret_text.trim()).chain(inputs.secret_text.lines()) {
-        assert!(!needle.is_empty() && !text.contains(needle), "the credentials text leaked:\n{text}");
+        assert!(
+            !needle.is_empty() && !text.contains(needle),
+            "the credentials text leaked:\n{text}"
+        );
     }
 }
 
@@ -67,26 +96,67 @@ async fn fresh_deploy_creates_everything_and_keeps_other_entries() {
     assert!(t["error"].is_null());
 
     // The zip object, content-addressed.
-    let zips = acct.s3().list_objects_v2().bucket(format!("{bucket}-zips")).send().await.unwrap();
+    let zips = acct
+        .s3()
+        .list_objects_v2()
+        .bucket(format!("{bucket}-zips"))
+        .send()
+        .await
+        .unwrap();
     let keys: Vec<_> = zips.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys[0].starts_with("taegis-lambda-amd64-") && keys[0].ends_with(".zip"));
 
     // Both stacks complete.
-    assert_eq!(stack_status(&acct, "taegis-shared-resources").await.as_deref(), Some("CREATE_COMPLETE"));
-    assert_eq!(stack_status(&acct, "taegis-cloudtrail").await.as_deref(), Some("CREATE_COMPLETE"));
+    assert_eq!(
+        stack_status(&acct, "taegis-shared-resources")
+            .await
+            .as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    assert_eq!(
+        stack_status(&acct, "taegis-cloudtrail").await.as_deref(),
+        Some("CREATE_COMPLETE")
+    );
 
     // The function: custom runtime, reserved concurrency 5.
-    let f = acct.lambda().get_function().function_name(FUNCTION).send().await.unwrap();
-    let runtime = f.configuration().unwrap().runtime().unwrap().as_str().to_string();
+    let f = acct
+        .lambda()
+        .get_function()
+        .function_name(FUNCTION)
+        .send()
+        .await
+        .unwrap();
+    let runtime = f
+        .configuration()
+        .unwrap()
+        .runtime()
+        .unwrap()
+        .as_str()
+        .to_string();
     assert!(runtime.starts_with("provided."), "{runtime}");
-    assert_eq!(f.concurrency().and_then(|c| c.reserved_concurrent_executions()), Some(5));
-    let function_arn = f.configuration().unwrap().function_arn().unwrap().to_string();
+    assert_eq!(
+        f.concurrency()
+            .and_then(|c| c.reserved_concurrent_executions()),
+        Some(5)
+    );
+    let function_arn = f
+        .configuration()
+        .unwrap()
+        .function_arn()
+        .unwrap()
+        .to_string();
     assert_eq!(t["function_arn"], function_arn.as_str());
 
     // The secret holds exactly the credentials text.
     let secret_arn = stack_output(&acct, "taegis-shared-resources", "SecretArn").await;
-    let secret = acct.secrets().get_secret_value().secret_id(&secret_arn).send().await.unwrap();
+    let secret = acct
+        .secrets()
+        .get_secret_value()
+        .secret_id(&secret_arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(secret.secret_string(), Some(inputs.secret_text.as_str()));
 
     // Our notification, with the prefix; and the invoke permission scoped to the bucket.
@@ -105,8 +175,14 @@ async fn fresh_deploy_creates_everything_and_keeps_other_entries() {
     let st = statements(&acct, FUNCTION).await;
     assert_eq!(st.len(), 1, "{st:?}");
     assert_eq!(st[0]["Principal"]["Service"], "s3.amazonaws.com");
-    assert_eq!(st[0]["Condition"]["ArnLike"]["AWS:SourceArn"], format!("arn:aws:s3:::{bucket}"));
-    assert_eq!(st[0]["Condition"]["StringEquals"]["AWS:SourceAccount"], acct.id.as_str());
+    assert_eq!(
+        st[0]["Condition"]["ArnLike"]["AWS:SourceArn"],
+        format!("arn:aws:s3:::{bucket}")
+    );
+    assert_eq!(
+        st[0]["Condition"]["StringEquals"]["AWS:SourceAccount"],
+        acct.id.as_str()
+    );
 
     // Everyone else's entries are exactly as they were.
     assert_eq!(after.queue_configurations(), before.queue_configurations());
@@ -118,7 +194,10 @@ async fn fresh_deploy_creates_everything_and_keeps_other_entries() {
         .cloned()
         .collect();
     assert_eq!(others.as_slice(), before.lambda_function_configurations());
-    assert!(after.event_bridge_configuration().is_some(), "EventBridge was dropped");
+    assert!(
+        after.event_bridge_configuration().is_some(),
+        "EventBridge was dropped"
+    );
 }
 
 #[tokio::test]
@@ -132,15 +211,34 @@ async fn sns_trigger_subscribes_the_function() {
     let run = acct
         .tool()
         .args(inputs.deploy_args(&bucket))
-        .args(["--trigger", "sns", "--sns-topic-arn", &topic, "--output", "json"])
+        .args([
+            "--trigger",
+            "sns",
+            "--sns-topic-arn",
+            &topic,
+            "--output",
+            "json",
+        ])
         .run();
     run.assert_code(0);
     let doc = run.json();
     let names: Vec<_> = steps(&doc).into_iter().map(|(n, _)| n).collect();
-    assert!(names.contains(&"sns-subscription".to_string()) && !names.contains(&"bucket-notification".to_string()));
+    assert!(
+        names.contains(&"sns-subscription".to_string())
+            && !names.contains(&"bucket-notification".to_string())
+    );
 
-    let arn = doc["targets"][0]["function_arn"].as_str().unwrap().to_string();
-    let subs = acct.sns().list_subscriptions_by_topic().topic_arn(&topic).send().await.unwrap();
+    let arn = doc["targets"][0]["function_arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let subs = acct
+        .sns()
+        .list_subscriptions_by_topic()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .unwrap();
     let lambda_subs: Vec<_> = subs
         .subscriptions()
         .iter()
@@ -150,9 +248,18 @@ async fn sns_trigger_subscribes_the_function() {
     let st = statements(&acct, FUNCTION).await;
     assert_eq!(st.len(), 1, "{st:?}");
     assert_eq!(st[0]["Principal"]["Service"], "sns.amazonaws.com");
-    assert_eq!(st[0]["Condition"]["ArnLike"]["AWS:SourceArn"], topic.as_str());
+    assert_eq!(
+        st[0]["Condition"]["ArnLike"]["AWS:SourceArn"],
+        topic.as_str()
+    );
     // The stack got the topic too.
-    let out = acct.cfn().describe_stacks().stack_name("taegis-cloudtrail").send().await.unwrap();
+    let out = acct
+        .cfn()
+        .describe_stacks()
+        .stack_name("taegis-cloudtrail")
+        .send()
+        .await
+        .unwrap();
     let p = out.stacks()[0]
         .parameters()
         .iter()
@@ -169,11 +276,22 @@ async fn sns_trigger_subscribes_the_function() {
     let again = acct
         .tool()
         .args(inputs.deploy_args(&bucket))
-        .args(["--trigger", "sns", "--sns-topic-arn", &topic, "--output", "json"])
+        .args([
+            "--trigger",
+            "sns",
+            "--sns-topic-arn",
+            &topic,
+            "--output",
+            "json",
+        ])
         .run();
     again.assert_code(0);
     assert_eq!(again.json()["targets"][0]["outcome"], "unchanged");
-    assert!(acct.writes_since(before).is_empty(), "{:?}", acct.writes_since(before));
+    assert!(
+        acct.writes_since(before).is_empty(),
+        "{:?}",
+        acct.writes_since(before)
+    );
 }
 
 #[tokio::test]
@@ -185,12 +303,20 @@ async fn second_identical_run_is_unchanged_and_writes_nothing() {
     seed::foreign_notifications(&acct, &bucket).await;
     let args = || {
         let mut a = inputs.deploy_args(&bucket);
-        a.extend(["--prefix".into(), "AWSLogs/".into(), "--output".into(), "json".into()]);
+        a.extend([
+            "--prefix".into(),
+            "AWSLogs/".into(),
+            "--output".into(),
+            "json".into(),
+        ]);
         a
     };
     acct.tool().args(args()).run().assert_code(0);
     let writes_first = acct.requests().iter().filter(|r| r.mutates()).count();
-    assert!(writes_first >= 6, "the first run should have written: {writes_first}");
+    assert!(
+        writes_first >= 6,
+        "the first run should have written: {writes_first}"
+    );
 
     let before = acct.requests().len();
     let run = acct.tool().args(args()).run();
@@ -202,13 +328,21 @@ async fn second_identical_run_is_unchanged_and_writes_nothing() {
     assert!(writes.is_empty(), "a no-op run wrote: {writes:?}");
 
     let st = statements(&acct, FUNCTION).await;
-    assert_eq!(st.iter().filter(|s| s["Sid"] == "taegis-cloudtrail-s3-invoke").count(), 1);
+    assert_eq!(
+        st.iter()
+            .filter(|s| s["Sid"] == "taegis-cloudtrail-s3-invoke")
+            .count(),
+        1
+    );
     assert_eq!(st.len(), 1);
     let n = seed::notifications(&acct, &bucket).await;
     let ours = n
         .lambda_function_configurations()
         .iter()
-        .filter(|l| l.id() == Some("taegis-cloudtrail-taegis-cloudtrail") || l.lambda_function_arn().contains(FUNCTION))
+        .filter(|l| {
+            l.id() == Some("taegis-cloudtrail-taegis-cloudtrail")
+                || l.lambda_function_arn().contains(FUNCTION)
+        })
         .count();
     assert_eq!(ours, 1);
 }
@@ -226,9 +360,16 @@ async fn dry_run_writes_nothing_and_shows_the_steps_the_run_takes() {
     };
 
     let before = acct.requests().len();
-    let dry = acct.tool().args(args(&["--dry-run", "--output", "json"])).run();
+    let dry = acct
+        .tool()
+        .args(args(&["--dry-run", "--output", "json"]))
+        .run();
     dry.assert_code(0);
-    assert!(acct.writes_since(before).is_empty(), "{:?}", acct.writes_since(before));
+    assert!(
+        acct.writes_since(before).is_empty(),
+        "{:?}",
+        acct.writes_since(before)
+    );
     let planned = dry.json();
     assert_eq!(planned["dry_run"], true);
     assert_eq!(planned["targets"][0]["outcome"], "planned");
@@ -238,7 +379,11 @@ async fn dry_run_writes_nothing_and_shows_the_steps_the_run_takes() {
     let before = acct.requests().len();
     let text = acct.tool().args(args(&["--dry-run"])).run();
     text.assert_code(0);
-    assert!(text.stdout.contains("Plan for") && text.stdout.contains("lambda-stack"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("Plan for") && text.stdout.contains("lambda-stack"),
+        "{}",
+        text.stdout
+    );
     assert!(acct.writes_since(before).is_empty());
 
     let real = acct.tool().args(args(&["--output", "json"])).run();
@@ -250,11 +395,19 @@ async fn dry_run_writes_nothing_and_shows_the_steps_the_run_takes() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|s| s["status"] == if s["action"] == "skip" { "skipped" } else { "done" })
+            .all(|s| s["status"]
+                == if s["action"] == "skip" {
+                    "skipped"
+                } else {
+                    "done"
+                })
     );
 
     // Second round: a dry run of an up-to-date deploy plans only skips.
-    let again = acct.tool().args(args(&["--dry-run", "--output", "json"])).run();
+    let again = acct
+        .tool()
+        .args(args(&["--dry-run", "--output", "json"]))
+        .run();
     again.assert_code(0);
     assert!(steps(&again.json()).iter().all(|(_, a)| a == "skip"));
 }
@@ -276,7 +429,11 @@ async fn credentials_never_appear_in_any_output() {
         vec!["-vvv", "--taegis-region", "nowhere"],
         vec!["--output", "json", "-vvv", "--taegis-region", "nowhere"],
     ] {
-        let run = acct.tool().args(inputs.deploy_args(&bucket)).args(extra).run();
+        let run = acct
+            .tool()
+            .args(inputs.deploy_args(&bucket))
+            .args(extra)
+            .run();
         outputs.push(format!("{}\n{}", run.stdout, run.stderr));
     }
     // Through stdin as well.
@@ -294,20 +451,46 @@ async fn credentials_never_appear_in_any_output() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(inputs.secret_text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(inputs.secret_text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    outputs.push(format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    outputs.push(format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ));
 
     for o in &outputs {
         assert_no_secret(&inputs, o);
     }
     // The runs above did real work: the secret was sent.
     let secret_arn = stack_output(&acct, "taegis-shared-resources", "SecretArn").await;
-    let secret = acct.secrets().get_secret_value().secret_id(&secret_arn).send().await.unwrap();
+    let secret = acct
+        .secrets()
+        .get_secret_value()
+        .secret_id(&secret_arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(secret.secret_string(), Some(inputs.secret_text.as_str()));
     // And the stack shows it as AWS does: masked.
-    let out = acct.cfn().describe_stacks().stack_name("taegis-shared-resources").send().await.unwrap();
+    let out = acct
+        .cfn()
+        .describe_stacks()
+        .stack_name("taegis-shared-resources")
+        .send()
+        .await
+        .unwrap();
     let shown = out.stacks()[0]
         .parameters()
         .iter()
@@ -322,7 +505,9 @@ async fn credentials_never_appear_in_any_output() {
 /// stack in CREATE_IN_PROGRESS until the test answers for it.
 fn held_template(service_token: &str) -> String {
     let bundled = include_str!("../../templates/taegis-cloudformation-lambda-template.yaml");
-    let (head, tail) = bundled.split_once("\nResources:\n").expect("a Resources section");
+    let (head, tail) = bundled
+        .split_once("\nResources:\n")
+        .expect("a Resources section");
     format!(
         "{head}\nResources:\n  Hold:\n    Type: Custom::Hold\n    Properties:\n      ServiceToken: {service_token}\n{tail}"
     )
@@ -348,8 +533,17 @@ async fn a_stack_held_in_progress_is_followed_until_it_settles() {
     // Wait until the Lambda stack is being created and held.
     let started = std::time::Instant::now();
     let stack_id = loop {
-        assert!(started.elapsed() < Duration::from_secs(60), "the Lambda stack never went in progress");
-        if let Ok(o) = acct.cfn().describe_stacks().stack_name("taegis-cloudtrail").send().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the Lambda stack never went in progress"
+        );
+        if let Ok(o) = acct
+            .cfn()
+            .describe_stacks()
+            .stack_name("taegis-cloudtrail")
+            .send()
+            .await
+        {
             let st = &o.stacks()[0];
             if st.stack_status().map(|s| s.as_str()) == Some("CREATE_IN_PROGRESS") {
                 break st.stack_id().unwrap().to_string();
@@ -359,30 +553,50 @@ async fn a_stack_held_in_progress_is_followed_until_it_settles() {
     };
     // The tool keeps following while the stack is held.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(child.try_wait().unwrap().is_none(), "the tool stopped while the stack was in progress");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the tool stopped while the stack was in progress"
+    );
 
     let body = format!(
         r#"{{"Status":"SUCCESS","StackId":"{stack_id}","LogicalResourceId":"Hold","RequestId":"r","PhysicalResourceId":"hold-1","Data":{{}}}}"#
     );
-    let (status, answer) = http("PUT", &format!("/cloudformation_{REGION}/cfnresponse?stack={}", encode(&stack_id)), Some(&body));
+    let (status, answer) = http(
+        "PUT",
+        &format!(
+            "/cloudformation_{REGION}/cfnresponse?stack={}",
+            encode(&stack_id)
+        ),
+        Some(&body),
+    );
     assert!(status < 300, "cfnresponse: {status} {answer}");
 
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("Hold (Custom::Hold) CREATE_IN_PROGRESS"), "{stderr}");
-    let held = stderr.find("Hold (Custom::Hold) CREATE_IN_PROGRESS").unwrap();
+    assert!(
+        stderr.contains("Hold (Custom::Hold) CREATE_IN_PROGRESS"),
+        "{stderr}"
+    );
+    let held = stderr
+        .find("Hold (Custom::Hold) CREATE_IN_PROGRESS")
+        .unwrap();
     let done = stderr
         .find("taegis-cloudtrail (AWS::CloudFormation::Stack) CREATE_COMPLETE")
         .unwrap_or_else(|| panic!("no stack completion line:\n{stderr}"));
     assert!(held < done);
-    assert_eq!(stack_status(&acct, "taegis-cloudtrail").await.as_deref(), Some("CREATE_COMPLETE"));
+    assert_eq!(
+        stack_status(&acct, "taegis-cloudtrail").await.as_deref(),
+        Some("CREATE_COMPLETE")
+    );
 }
 
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -83,8 +83,15 @@ pub fn http(method: &str, path: &str, body: Option<&str>) -> (u16, String) {
     s.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8_lossy(&raw).to_string();
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(rest)
     } else {
         rest.to_string()
@@ -108,9 +115,13 @@ fn dechunk(mut s: &str) -> String {
 /// A unique 12-digit account id for one test.
 fn unique_account() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     let n = N.fetch_add(1, Ordering::SeqCst);
-    let v = (nanos / 1000 + n * 7919 + u64::from(std::process::id()) * 104729) % 900_000_000_000 + 100_000_000_000;
+    let v = (nanos / 1000 + n * 7919 + u64::from(std::process::id()) * 104729) % 900_000_000_000
+        + 100_000_000_000;
     v.to_string()
 }
 
@@ -155,7 +166,11 @@ impl Account {
             .credentials_provider(creds)
             .load()
             .await;
-        let me = aws_sdk_sts::Client::new(&config).get_caller_identity().send().await.unwrap();
+        let me = aws_sdk_sts::Client::new(&config)
+            .get_caller_identity()
+            .send()
+            .await
+            .unwrap();
         assert_eq!(me.account(), Some(id.as_str()));
         Account {
             id,
@@ -202,7 +217,11 @@ impl Account {
 
     /// Every request this account's credentials made, oldest first: (action, method).
     pub fn requests(&self) -> Vec<Request> {
-        let (status, body) = http("GET", &format!("/_taegis/requests?access_key={}", self.access_key), None);
+        let (status, body) = http(
+            "GET",
+            &format!("/_taegis/requests?access_key={}", self.access_key),
+            None,
+        );
         assert_eq!(status, 200, "{body}");
         let v: serde_json::Value = serde_json::from_str(&body).expect("request log JSON");
         v["requests"]
@@ -219,7 +238,11 @@ impl Account {
 
     /// The mutating requests made since `since` requests had been logged.
     pub fn writes_since(&self, since: usize) -> Vec<Request> {
-        self.requests().into_iter().skip(since).filter(Request::mutates).collect()
+        self.requests()
+            .into_iter()
+            .skip(since)
+            .filter(Request::mutates)
+            .collect()
     }
 
     /// Set the account's Lambda concurrency limit in the emulator.
@@ -227,7 +250,10 @@ impl Account {
         let (status, body) = http(
             "POST",
             "/_taegis/account-settings",
-            Some(&format!(r#"{{"account":"{}","concurrent_executions":{limit}}}"#, self.id)),
+            Some(&format!(
+                r#"{{"account":"{}","concurrent_executions":{limit}}}"#,
+                self.id
+            )),
         );
         assert_eq!(status, 200, "{body}");
     }
@@ -282,7 +308,12 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     pub fn assert_code(&self, want: i32) -> &Run {
@@ -332,7 +363,10 @@ impl Tool {
 pub fn bucket_name(what: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::SeqCst);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     format!("{what}-{}-{n}-{nanos}", std::process::id())
 }
 
@@ -361,7 +395,11 @@ impl Inputs {
     pub fn new() -> Inputs {
         let dir = tempfile::tempdir().unwrap();
         let zip = dir.path().join("taegis-lambda-amd64.zip");
-        std::fs::write(&zip, zip_bytes("bootstrap", 0o755, b"#!/bin/sh\necho demo\n")).unwrap();
+        std::fs::write(
+            &zip,
+            zip_bytes("bootstrap", 0o755, b"#!/bin/sh\necho demo\n"),
+        )
+        .unwrap();
         let credentials = dir.path().join("credentials.txt");
         let secret_text = format!(
             "client_id=it-{}\nclient_secret=s3cr3t-{}-do-not-print\n",
@@ -409,4 +447,3 @@ impl Inputs {
 pub fn s(p: &Path) -> String {
     p.display().to_string()
 }
-

@@ -85,7 +85,12 @@ Outputs:
         .send()
         .await
         .expect("create the other consumer's stack");
-    let out = cfn.describe_stacks().stack_name("other-consumer").send().await.unwrap();
+    let out = cfn
+        .describe_stacks()
+        .stack_name("other-consumer")
+        .send()
+        .await
+        .unwrap();
     let stack = &out.stacks()[0];
     assert_eq!(stack.stack_status().unwrap().as_str(), "CREATE_COMPLETE");
     stack.outputs()[0].output_value().unwrap().to_string()
@@ -112,7 +117,11 @@ pub async fn foreign_notifications(acct: &Account, bucket: &str) -> s3t::Notific
             );
         }
         s3t::NotificationConfigurationFilter::builder()
-            .key(s3t::S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
+            .key(
+                s3t::S3KeyFilter::builder()
+                    .set_filter_rules(Some(rules))
+                    .build(),
+            )
             .build()
     };
     let config = s3t::NotificationConfiguration::builder()
@@ -155,7 +164,7 @@ pub async fn foreign_notifications(acct: &Account, bucket: &str) -> s3t::Notific
 }
 
 /// The bucket's notification configuration as the SDK reads it.
-pub async fn notifications(acct: &Account, bucket: &str) -> aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput {
+pub async fn notifications(acct: &Account, bucket: &str) -> aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput{
     acct.s3()
         .get_bucket_notification_configuration()
         .bucket(bucket)
