@@ -232,6 +232,7 @@ impl Account {
                 service: r["service"].as_str().unwrap_or_default().to_string(),
                 action: r["action"].as_str().unwrap_or_default().to_string(),
                 method: r["method"].as_str().unwrap_or_default().to_string(),
+                status: r["status"].as_u64().unwrap_or(0) as u16,
             })
             .collect()
     }
@@ -256,6 +257,21 @@ impl Account {
             )),
         );
         assert_eq!(status, 200, "{body}");
+    }
+
+    /// Make the emulator behave like AWS for this account (see tests/emulator/README.md):
+    /// `stack_seconds`, `failures`, `throttle`, `errors_5xx`, `drop`, `latency_ms` ...
+    pub fn behave(&self, settings: serde_json::Value) {
+        let mut body = settings;
+        body["account"] = serde_json::Value::String(self.id.clone());
+        let (status, answer) = http("POST", "/_taegis/behaviour", Some(&body.to_string()));
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    /// Back to the emulator's plain behaviour for this account.
+    pub fn behave_normally(&self) {
+        let (status, answer) = http("DELETE", &format!("/_taegis/behaviour?account={}", self.id), None);
+        assert_eq!(status, 200, "{answer}");
     }
 
     /// The tool, with this account's credentials, ready to run.
@@ -283,6 +299,8 @@ pub struct Request {
     pub service: String,
     pub action: String,
     pub method: String,
+    /// The HTTP status the emulator answered with (faults included).
+    pub status: u16,
 }
 
 impl Request {

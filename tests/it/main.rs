@@ -3,4 +3,6 @@
 mod bad_input;
 mod deploy;
 mod harness;
+mod resilience;
 mod seed;
+mod state;
