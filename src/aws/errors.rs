@@ -108,6 +108,24 @@ where
     }
 }
 
+/// The answer of a read whose "not found" means absent: `Ok(None)`.
+pub fn found<T, E>(res: Result<T, SdkError<E, HttpResponse>>) -> Result<Option<T>, CallError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match res {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => {
+            let e = classify(e);
+            if e.code.as_deref().is_some_and(is_not_found) {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use crate::plan::cloud::{
     AccountSettings, Added, Cloud, FunctionInfo, Identity, NotificationEntry, OurNotification,
     PolicyStatement, StackEvent, StackInfo, UpdateStarted,
 };
-use errors::classify;
+use errors::{classify, found};
 
 /// Where and as whom to call AWS.
 #[derive(Debug, Clone, Default)]
@@ -154,35 +154,17 @@ impl Cloud for AwsCloud {
     }
 
     async fn bucket_region(&self, bucket: &str) -> Result<Option<String>> {
-        match self.s3.get_bucket_location().bucket(bucket).send().await {
-            Ok(out) => Ok(Some(region_of(out.location_constraint()))),
-            Err(e) => {
-                let e = classify(e);
-                if e.code.as_deref().is_some_and(errors::is_not_found) {
-                    Ok(None)
-                } else {
-                    Err(e.into())
-                }
-            }
-        }
+        let out = found(self.s3.get_bucket_location().bucket(bucket).send().await)?;
+        Ok(out.map(|o| region_of(o.location_constraint())))
     }
 
     async fn object_hash(&self, bucket: &str, key: &str) -> Result<Option<Option<String>>> {
-        match self.s3.head_object().bucket(bucket).key(key).send().await {
-            Ok(out) => Ok(Some(
-                out.metadata()
-                    .and_then(|m| m.get(crate::plan::planner::HASH_METADATA))
-                    .cloned(),
-            )),
-            Err(e) => {
-                let e = classify(e);
-                if e.code.as_deref().is_some_and(errors::is_not_found) {
-                    Ok(None)
-                } else {
-                    Err(e.into())
-                }
-            }
-        }
+        let out = found(self.s3.head_object().bucket(bucket).key(key).send().await)?;
+        Ok(out.map(|o| {
+            o.metadata()
+                .and_then(|m| m.get(crate::plan::planner::HASH_METADATA))
+                .cloned()
+        }))
     }
 
     async fn stack(&self, name_or_id: &str) -> Result<Option<StackInfo>> {
@@ -306,54 +288,37 @@ impl Cloud for AwsCloud {
     }
 
     async fn function(&self, name: &str) -> Result<Option<FunctionInfo>> {
-        match self.lambda.get_function().function_name(name).send().await {
-            Ok(out) => {
-                let c = out.configuration();
-                Ok(Some(FunctionInfo {
-                    name: c
-                        .and_then(|c| c.function_name())
-                        .unwrap_or(name)
-                        .to_string(),
-                    arn: c
-                        .and_then(|c| c.function_arn())
-                        .unwrap_or_default()
-                        .to_string(),
-                    runtime: c.and_then(|c| c.runtime()).map(|r| r.as_str().to_string()),
-                    reserved_concurrency: out
-                        .concurrency()
-                        .and_then(|c| c.reserved_concurrent_executions()),
-                }))
-            }
-            Err(e) => {
-                let e = classify(e);
-                if e.code.as_deref().is_some_and(errors::is_not_found) {
-                    Ok(None)
-                } else {
-                    Err(e.into())
-                }
-            }
-        }
+        let Some(out) = found(self.lambda.get_function().function_name(name).send().await)? else {
+            return Ok(None);
+        };
+        let c = out.configuration();
+        Ok(Some(FunctionInfo {
+            name: c
+                .and_then(|c| c.function_name())
+                .unwrap_or(name)
+                .to_string(),
+            arn: c
+                .and_then(|c| c.function_arn())
+                .unwrap_or_default()
+                .to_string(),
+            runtime: c.and_then(|c| c.runtime()).map(|r| r.as_str().to_string()),
+            reserved_concurrency: out
+                .concurrency()
+                .and_then(|c| c.reserved_concurrent_executions()),
+        }))
     }
 
     async fn policy_statements(&self, function: &str) -> Result<Vec<PolicyStatement>> {
-        let policy = match self
-            .lambda
-            .get_policy()
-            .function_name(function)
-            .send()
-            .await
-        {
-            Ok(out) => out.policy().unwrap_or_default().to_string(),
-            Err(e) => {
-                let e = classify(e);
-                return if e.code.as_deref().is_some_and(errors::is_not_found) {
-                    Ok(Vec::new())
-                } else {
-                    Err(e.into())
-                };
-            }
-        };
-        Ok(parse_policy(&policy))
+        let out = found(
+            self.lambda
+                .get_policy()
+                .function_name(function)
+                .send()
+                .await,
+        )?;
+        Ok(out
+            .and_then(|o| o.policy().map(parse_policy))
+            .unwrap_or_default())
     }
 
     async fn notifications(&self, bucket: &str) -> Result<Vec<NotificationEntry>> {
@@ -364,58 +329,55 @@ impl Cloud for AwsCloud {
             .send()
             .await
             .map_err(classify)?;
+        let entry =
+            |kind, id: Option<&str>, arn: &str, ev: &[s3t::Event], filter| NotificationEntry {
+                kind,
+                id: id.map(str::to_string),
+                target_arn: arn.to_string(),
+                events: events(ev),
+                prefix: filter_value(filter, "prefix"),
+                suffix: filter_value(filter, "suffix"),
+            };
         let mut v = Vec::new();
         for q in out.queue_configurations() {
-            v.push(NotificationEntry {
-                kind: "queue",
-                id: q.id().map(str::to_string),
-                target_arn: q.queue_arn().to_string(),
-                events: events(q.events()),
-                prefix: filter_value(q.filter(), "prefix"),
-                suffix: filter_value(q.filter(), "suffix"),
-            });
+            v.push(entry(
+                "queue",
+                q.id(),
+                q.queue_arn(),
+                q.events(),
+                q.filter(),
+            ));
         }
         for t in out.topic_configurations() {
-            v.push(NotificationEntry {
-                kind: "topic",
-                id: t.id().map(str::to_string),
-                target_arn: t.topic_arn().to_string(),
-                events: events(t.events()),
-                prefix: filter_value(t.filter(), "prefix"),
-                suffix: filter_value(t.filter(), "suffix"),
-            });
+            v.push(entry(
+                "topic",
+                t.id(),
+                t.topic_arn(),
+                t.events(),
+                t.filter(),
+            ));
         }
         for l in out.lambda_function_configurations() {
-            v.push(NotificationEntry {
-                kind: "lambda",
-                id: l.id().map(str::to_string),
-                target_arn: l.lambda_function_arn().to_string(),
-                events: events(l.events()),
-                prefix: filter_value(l.filter(), "prefix"),
-                suffix: filter_value(l.filter(), "suffix"),
-            });
+            v.push(entry(
+                "lambda",
+                l.id(),
+                l.lambda_function_arn(),
+                l.events(),
+                l.filter(),
+            ));
         }
         Ok(v)
     }
 
     async fn topic_exists(&self, topic_arn: &str) -> Result<bool> {
-        match self
-            .sns
-            .get_topic_attributes()
-            .topic_arn(topic_arn)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = classify(e);
-                if e.code.as_deref().is_some_and(errors::is_not_found) {
-                    Ok(false)
-                } else {
-                    Err(e.into())
-                }
-            }
-        }
+        let out = found(
+            self.sns
+                .get_topic_attributes()
+                .topic_arn(topic_arn)
+                .send()
+                .await,
+        )?;
+        Ok(out.is_some())
     }
 
     async fn subscriptions(&self, topic_arn: &str) -> Result<Vec<(String, String)>> {
@@ -647,24 +609,14 @@ impl Cloud for AwsCloud {
     }
 
     async fn remove_permission(&self, function: &str, sid: &str) -> Result<()> {
-        match self
+        let req = self
             .lambda
             .remove_permission()
             .function_name(function)
-            .statement_id(sid)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = classify(e);
-                if e.code.as_deref().is_some_and(errors::is_not_found) {
-                    Ok(())
-                } else {
-                    Err(e.into())
-                }
-            }
-        }
+            .statement_id(sid);
+        // Already gone is done.
+        found(req.send().await)?;
+        Ok(())
     }
 
     async fn put_notification(&self, bucket: &str, ours: &OurNotification) -> Result<()> {

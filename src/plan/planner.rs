@@ -395,17 +395,7 @@ pub async fn plan_target<C: Cloud>(
             });
         }
         Some(s) if s.healthy() => {
-            let body_changed = match cloud.template_body(&s.name).await {
-                Ok(b) => b.trim() != shared_t.body.trim(),
-                Err(e) => {
-                    problems.push(format!(
-                        "cannot read the template of stack {} ({})",
-                        s.name,
-                        one_line(&e)
-                    ));
-                    false
-                }
-            };
+            let body_changed = template_changed(cloud, s, shared_t, &mut problems).await;
             let region_changed = s.parameters.get("TaegisRegion") != Some(&target.taegis_region);
             let mut why = Vec::new();
             if region_changed {
@@ -489,17 +479,7 @@ pub async fn plan_target<C: Cloud>(
                     one_line(&e)
                 )),
             }
-            let body_changed = match cloud.template_body(&s.name).await {
-                Ok(b) => b.trim() != lambda_t.body.trim(),
-                Err(e) => {
-                    problems.push(format!(
-                        "cannot read the template of stack {} ({})",
-                        s.name,
-                        one_line(&e)
-                    ));
-                    false
-                }
-            };
+            let body_changed = template_changed(cloud, s, lambda_t, &mut problems).await;
             let mut why: Vec<String> = lambda_params
                 .iter()
                 .filter(|(k, v)| s.parameters.get(*k) != Some(v))
@@ -752,6 +732,26 @@ pub async fn plan_target<C: Cloud>(
         function,
         warnings,
     })
+}
+
+/// Does the stack run another template than `template`? (A read failure is a problem.)
+async fn template_changed<C: Cloud>(
+    cloud: &C,
+    stack: &StackInfo,
+    template: &Template,
+    problems: &mut Vec<String>,
+) -> bool {
+    match cloud.template_body(&stack.name).await {
+        Ok(b) => b.trim() != template.body.trim(),
+        Err(e) => {
+            problems.push(format!(
+                "cannot read the template of stack {} ({})",
+                stack.name,
+                one_line(&e)
+            ));
+            false
+        }
+    }
 }
 
 /// The function of a Lambda stack: from its outputs, else from its resources.

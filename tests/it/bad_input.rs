@@ -3,7 +3,7 @@
 
 use aws_sdk_s3::types as s3t;
 
-use crate::harness::{Account, Inputs, REGION, bucket_name, s, zip_bytes};
+use crate::harness::{Account, Inputs, REGION, bucket_name, s, setup, zip_bytes};
 use crate::seed;
 
 /// One bad input: how to change a good deploy, and what the reason must mention.
@@ -47,10 +47,7 @@ const TEMPLATE_NO_PARAMS: &str = "Resources:\n  T:\n    Type: AWS::SNS::Topic\n"
 
 #[tokio::test]
 async fn each_bad_input_exits_2_naming_it_and_creates_nothing() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-bad");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-bad").await;
     let far_bucket = bucket_name("trail-far");
     seed::bucket(&acct, &far_bucket, "eu-west-1").await;
     let far_zips = bucket_name("zips-far");
@@ -330,10 +327,7 @@ async fn each_bad_input_exits_2_naming_it_and_creates_nothing() {
 
 #[tokio::test]
 async fn all_problems_are_reported_at_once() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-many");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-many").await;
     let mut args = inputs.deploy_args(&bucket);
     args.extend([
         "--stack-name".into(),
@@ -370,10 +364,7 @@ async fn too_little_unreserved_concurrency_fails_preflight() {
 
 #[tokio::test]
 async fn an_overlapping_notification_is_named_and_sns_suggested() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-overlap");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-overlap").await;
     let topic = seed::topic(&acct, "siem-feed").await;
     let config = s3t::NotificationConfiguration::builder()
         .topic_configurations(
@@ -415,10 +406,7 @@ async fn an_overlapping_notification_is_named_and_sns_suggested() {
 
 #[tokio::test]
 async fn bucket_urls_are_read_as_name_and_prefix_with_a_notice() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-url");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-url").await;
     for (form, prefix) in [
         (format!("s3://{bucket}/AWSLogs/"), "AWSLogs/"),
         (format!("arn:aws:s3:::{bucket}"), ""),
@@ -491,10 +479,7 @@ async fn provided_al2_is_warned_about_with_its_dates() {
 /// Rollout files: each bad one exits 2 naming the file or the key, and changes nothing.
 #[tokio::test]
 async fn each_bad_rollout_file_exits_2_naming_it_and_creates_nothing() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-rollout");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-rollout").await;
     let creds = s(&inputs.credentials);
     let zip = s(&inputs.zip);
     let good = format!(
@@ -507,34 +492,117 @@ async fn each_bad_rollout_file_exits_2_naming_it_and_creates_nothing() {
 
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
         ("empty file", String::new(), vec!["rollout.yaml", "empty"]),
-        ("malformed YAML", format!("{good}targets: [\n"), vec!["rollout.yaml"]),
-        ("unknown key", format!("{good}taegis_regoin: echo\n"), vec!["rollout.yaml", "taegis_regoin"]),
-        ("number as text", format!("{good}concurrency: lots\n"), vec!["rollout.yaml", "concurrency"]),
-        ("list as text", format!("{good}regions: us-east-1\n"), vec!["rollout.yaml", "regions"]),
-        ("map as list", format!("{good}parameters: [a, b]\n"), vec!["rollout.yaml", "parameters"]),
-        ("empty targets", format!("{good}targets: []\n"), vec!["rollout.yaml", "targets"]),
-        ("nested targets", format!("{good}targets:\n  - regions: [us-east-1]\n    targets: []\n"), vec!["rollout.yaml", "targets"]),
-        ("account not 12 digits", format!("{good}targets:\n  - account: \"12345\"\n    role_arn: arn:aws:iam::{{account}}:role/D\n"), vec!["\"12345\"", "12-digit"]),
-        ("accounts without a role", format!("{good}accounts: [\"111111111111\"]\n"), vec!["--role-arn"]),
-        ("role ARN of another service", format!("{good}accounts: [\"111111111111\"]\nrole_arn: arn:aws:s3:::bucket\n"), vec!["--role-arn", "arn:aws:s3:::bucket"]),
-        ("unknown trigger", format!("{good}trigger: ftp\n"), vec!["rollout.yaml", "trigger"]),
-        ("unknown region in a target", format!("{good}targets:\n  - regions: [us-esat-1]\n"), vec!["us-esat-1", "target 1"]),
-        ("same region twice", format!("{good}regions: [us-east-1, us-east-1]\n"), vec!["twice"]),
-        ("relative credentials missing", good.replace(&creds, "missing-creds.txt"), vec!["--credentials", "missing-creds.txt"]),
-        ("credentials path that loops", good.replace(&creds, &s(&loop_a)), vec!["--credentials", "loop-a"]),
-        ("bucket URL of another host", good.replace(&format!("notification_bucket: {bucket}"), "notification_bucket: https://example.com/b"), vec!["--notification-bucket", "example.com"]),
-        ("timeout of zero", format!("{good}timeout: 0s\n"), vec!["--timeout"]),
+        (
+            "malformed YAML",
+            format!("{good}targets: [\n"),
+            vec!["rollout.yaml"],
+        ),
+        (
+            "unknown key",
+            format!("{good}taegis_regoin: echo\n"),
+            vec!["rollout.yaml", "taegis_regoin"],
+        ),
+        (
+            "number as text",
+            format!("{good}concurrency: lots\n"),
+            vec!["rollout.yaml", "concurrency"],
+        ),
+        (
+            "list as text",
+            format!("{good}regions: us-east-1\n"),
+            vec!["rollout.yaml", "regions"],
+        ),
+        (
+            "map as list",
+            format!("{good}parameters: [a, b]\n"),
+            vec!["rollout.yaml", "parameters"],
+        ),
+        (
+            "empty targets",
+            format!("{good}targets: []\n"),
+            vec!["rollout.yaml", "targets"],
+        ),
+        (
+            "nested targets",
+            format!("{good}targets:\n  - regions: [us-east-1]\n    targets: []\n"),
+            vec!["rollout.yaml", "targets"],
+        ),
+        (
+            "account not 12 digits",
+            format!(
+                "{good}targets:\n  - account: \"12345\"\n    role_arn: arn:aws:iam::{{account}}:role/D\n"
+            ),
+            vec!["\"12345\"", "12-digit"],
+        ),
+        (
+            "accounts without a role",
+            format!("{good}accounts: [\"111111111111\"]\n"),
+            vec!["--role-arn"],
+        ),
+        (
+            "role ARN of another service",
+            format!("{good}accounts: [\"111111111111\"]\nrole_arn: arn:aws:s3:::bucket\n"),
+            vec!["--role-arn", "arn:aws:s3:::bucket"],
+        ),
+        (
+            "unknown trigger",
+            format!("{good}trigger: ftp\n"),
+            vec!["rollout.yaml", "trigger"],
+        ),
+        (
+            "unknown region in a target",
+            format!("{good}targets:\n  - regions: [us-esat-1]\n"),
+            vec!["us-esat-1", "target 1"],
+        ),
+        (
+            "same region twice",
+            format!("{good}regions: [us-east-1, us-east-1]\n"),
+            vec!["twice"],
+        ),
+        (
+            "relative credentials missing",
+            good.replace(&creds, "missing-creds.txt"),
+            vec!["--credentials", "missing-creds.txt"],
+        ),
+        (
+            "credentials path that loops",
+            good.replace(&creds, &s(&loop_a)),
+            vec!["--credentials", "loop-a"],
+        ),
+        (
+            "bucket URL of another host",
+            good.replace(
+                &format!("notification_bucket: {bucket}"),
+                "notification_bucket: https://example.com/b",
+            ),
+            vec!["--notification-bucket", "example.com"],
+        ),
+        (
+            "timeout of zero",
+            format!("{good}timeout: 0s\n"),
+            vec!["--timeout"],
+        ),
     ];
     let mut failures = Vec::new();
     for (name, text, want) in &cases {
         let file = inputs.write("rollout.yaml", text);
         let before = acct.requests().len();
-        let run = acct.tool().args(["deploy", "--yes", "--config", &s(&file)]).run();
-        let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        let run = acct
+            .tool()
+            .args(["deploy", "--yes", "--config", &s(&file)])
+            .run();
+        let errors: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .collect();
         let named = want.iter().all(|w| errors.iter().any(|l| l.contains(w)));
         let writes = acct.writes_since(before);
         if run.code != 2 || !named || !writes.is_empty() {
-            failures.push(format!("{name}: exit {}, named {want:?}: {named}, writes {writes:?}\nstderr: {}", run.code, run.stderr));
+            failures.push(format!(
+                "{name}: exit {}, named {want:?}: {named}, writes {writes:?}\nstderr: {}",
+                run.code, run.stderr
+            ));
         }
     }
     // The config path itself.
@@ -542,16 +610,32 @@ async fn each_bad_rollout_file_exits_2_naming_it_and_creates_nothing() {
         ("config is a directory", s(inputs.dir.path()), "--config"),
         ("config missing", s(&inputs.path("nope.yaml")), "--config"),
     ] {
-        let run = acct.tool().args(["deploy", "--yes", "--config", &path]).run();
-        if run.code != 2 || !run.stderr.lines().any(|l| l.starts_with("error:") && l.contains(want)) {
+        let run = acct
+            .tool()
+            .args(["deploy", "--yes", "--config", &path])
+            .run();
+        if run.code != 2
+            || !run
+                .stderr
+                .lines()
+                .any(|l| l.starts_with("error:") && l.contains(want))
+        {
             failures.push(format!("{name}: exit {}\nstderr: {}", run.code, run.stderr));
         }
     }
-    assert!(failures.is_empty(), "{} failed:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 
     // The good file works, as a control.
     let file = inputs.write("rollout.yaml", &good);
-    acct.tool().args(["deploy", "--yes", "--dry-run", "--config", &s(&file)]).run().assert_code(0);
+    acct.tool()
+        .args(["deploy", "--yes", "--dry-run", "--config", &s(&file)])
+        .run()
+        .assert_code(0);
     let stacks = acct.cfn().describe_stacks().send().await.unwrap();
     assert!(stacks.stacks().is_empty());
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{Account, Inputs, REGION, bucket_name, http, s};
+use crate::harness::{Account, Inputs, REGION, http, s, setup};
 use crate::seed;
 
 const FUNCTION: &str = "taegis-cloudtrail-scwx-tdr-lambda-awscloudtrail";
@@ -76,10 +76,7 @@ fn assert_no_secret(inputs: &Inputs, text: &str) {
 
 #[tokio::test]
 async fn fresh_deploy_creates_everything_and_keeps_other_entries() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail").await;
     let before = seed::foreign_notifications(&acct, &bucket).await;
 
     let run = acct
@@ -202,10 +199,7 @@ async fn fresh_deploy_creates_everything_and_keeps_other_entries() {
 
 #[tokio::test]
 async fn sns_trigger_subscribes_the_function() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-sns");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-sns").await;
     let topic = seed::topic(&acct, "trail-news").await;
 
     let run = acct
@@ -296,10 +290,7 @@ async fn sns_trigger_subscribes_the_function() {
 
 #[tokio::test]
 async fn second_identical_run_is_unchanged_and_writes_nothing() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-again");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-again").await;
     seed::foreign_notifications(&acct, &bucket).await;
     let args = || {
         let mut a = inputs.deploy_args(&bucket);
@@ -349,10 +340,7 @@ async fn second_identical_run_is_unchanged_and_writes_nothing() {
 
 #[tokio::test]
 async fn dry_run_writes_nothing_and_shows_the_steps_the_run_takes() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-dry");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-dry").await;
     let args = |extra: &[&str]| {
         let mut a = inputs.deploy_args(&bucket);
         a.extend(extra.iter().map(|s| s.to_string()));
@@ -414,10 +402,7 @@ async fn dry_run_writes_nothing_and_shows_the_steps_the_run_takes() {
 
 #[tokio::test]
 async fn credentials_never_appear_in_any_output() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-secret");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-secret").await;
     let mut outputs = Vec::new();
     for extra in [
         vec!["--dry-run", "-vvv"],
@@ -515,10 +500,7 @@ fn held_template(service_token: &str) -> String {
 
 #[tokio::test]
 async fn a_stack_held_in_progress_is_followed_until_it_settles() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-held");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-held").await;
     // The custom resource's handler: any existing function will do, the test answers for it.
     let handler = seed::other_function(&acct, &bucket).await;
     let template = inputs.write("held.yaml", held_template(&handler));

@@ -270,7 +270,11 @@ impl Account {
 
     /// Back to the emulator's plain behaviour for this account.
     pub fn behave_normally(&self) {
-        let (status, answer) = http("DELETE", &format!("/_taegis/behaviour?account={}", self.id), None);
+        let (status, answer) = http(
+            "DELETE",
+            &format!("/_taegis/behaviour?account={}", self.id),
+            None,
+        );
         assert_eq!(status, 200, "{answer}");
     }
 
@@ -464,4 +468,13 @@ impl Inputs {
 
 pub fn s(p: &Path) -> String {
     p.display().to_string()
+}
+
+/// A fresh account with a bucket in the test region, and the usual inputs.
+pub async fn setup(what: &str) -> (Account, Inputs, String) {
+    let acct = Account::new().await;
+    let inputs = Inputs::new();
+    let bucket = bucket_name(what);
+    crate::seed::bucket(&acct, &bucket, REGION).await;
+    (acct, inputs, bucket)
 }

@@ -5,27 +5,19 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{Account, Inputs, REGION, bucket_name, s};
+use crate::harness::{Account, Inputs, bucket_name, s, setup};
 use crate::seed;
 use crate::state::final_state;
 
 /// A clean deploy's final state, to compare other histories with.
 async fn reference() -> String {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-ref");
-    seed::bucket(&acct, &bucket, REGION).await;
-    acct.tool().args(inputs.deploy_args(&bucket)).args(["--prefix", "AWSLogs/"]).run().assert_code(0);
+    let (acct, inputs, bucket) = setup("trail-ref").await;
+    acct.tool()
+        .args(inputs.deploy_args(&bucket))
+        .args(["--prefix", "AWSLogs/"])
+        .run()
+        .assert_code(0);
     final_state(&acct, &bucket, &inputs.secret_text).await
-}
-
-/// A fresh account and bucket, ready for a deploy.
-async fn setup(what: &str) -> (Account, Inputs, String) {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name(what);
-    seed::bucket(&acct, &bucket, REGION).await;
-    (acct, inputs, bucket)
 }
 
 fn args(inputs: &Inputs, bucket: &str) -> Vec<String> {
@@ -37,8 +29,17 @@ fn args(inputs: &Inputs, bucket: &str) -> Vec<String> {
 /// Wait until the account's request log holds `count` requests of `action`.
 async fn wait_for_action(acct: &Account, action: &str, count: usize) {
     let start = Instant::now();
-    while acct.requests().iter().filter(|r| r.action == action).count() < count {
-        assert!(start.elapsed() < Duration::from_secs(60), "no {action} #{count} within 60 s");
+    while acct
+        .requests()
+        .iter()
+        .filter(|r| r.action == action)
+        .count()
+        < count
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no {action} #{count} within 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -57,12 +58,19 @@ async fn throttling_and_server_errors_still_converge() {
     let want = reference().await;
     let (acct, inputs, bucket) = setup("trail-throttled").await;
     acct.behave(json!({"throttle": 0.2, "errors_5xx": 0.05, "seed": 20261130}));
-    let run = acct.tool().args(args(&inputs, &bucket)).args(["--output", "json"]).run();
+    let run = acct
+        .tool()
+        .args(args(&inputs, &bucket))
+        .args(["--output", "json"])
+        .run();
     let faulted = acct.requests().iter().filter(|r| r.status >= 429).count();
     acct.behave_normally();
     run.assert_code(0);
     assert_eq!(run.json()["targets"][0]["outcome"], "created");
-    assert!(faulted >= 3, "the emulator answered only {faulted} requests with faults");
+    assert!(
+        faulted >= 3,
+        "the emulator answered only {faulted} requests with faults"
+    );
     assert_eq!(final_state(&acct, &bucket, &inputs.secret_text).await, want);
 }
 
@@ -72,24 +80,40 @@ async fn a_failed_lambda_stack_is_explained_and_a_rerun_succeeds() {
     acct.behave(json!({"stack_seconds": 0.3, "failures": [{
         "stack": "taegis-cloudtrail", "resource": "TaegisLambdaFunction",
         "reason": "Simulated: Code storage limit exceeded.", "operation": "create"}]}));
-    let run = acct.tool().args(args(&inputs, &bucket)).args(["--output", "json"]).run();
+    let run = acct
+        .tool()
+        .args(args(&inputs, &bucket))
+        .args(["--output", "json"])
+        .run();
     run.assert_code(1);
     let doc = run.json();
     let error = doc["targets"][0]["error"].as_str().unwrap().to_string();
     assert_eq!(doc["targets"][0]["outcome"], "failed");
     for text in [&error, &run.stderr] {
         assert!(
-            text.contains("TaegisLambdaFunction") && text.contains("Simulated: Code storage limit exceeded."),
+            text.contains("TaegisLambdaFunction")
+                && text.contains("Simulated: Code storage limit exceeded."),
             "{text}"
         );
     }
     assert!(!error.contains("Resource creation cancelled"), "{error}");
     // --on-failure delete (the default) left no failed stack behind.
-    assert!(acct.cfn().describe_stacks().stack_name("taegis-cloudtrail").send().await.is_err());
+    assert!(
+        acct.cfn()
+            .describe_stacks()
+            .stack_name("taegis-cloudtrail")
+            .send()
+            .await
+            .is_err()
+    );
     assert!(error.contains("deleted"), "{error}");
 
     acct.behave_normally();
-    let again = acct.tool().args(args(&inputs, &bucket)).args(["--output", "json"]).run();
+    let again = acct
+        .tool()
+        .args(args(&inputs, &bucket))
+        .args(["--output", "json"])
+        .run();
     again.assert_code(0);
     assert_eq!(again.json()["targets"][0]["outcome"], "created");
 }
@@ -101,18 +125,46 @@ async fn a_stack_left_in_rollback_complete_is_recovered() {
     acct.behave(json!({"failures": [{
         "stack": "taegis-cloudtrail", "resource": "TaegisLambdaRole",
         "reason": "Simulated: role quota exceeded", "operation": "create"}]}));
-    acct.tool().args(args(&inputs, &bucket)).args(["--on-failure", "keep"]).run().assert_code(1);
-    let out = acct.cfn().describe_stacks().stack_name("taegis-cloudtrail").send().await.unwrap();
-    assert_eq!(out.stacks()[0].stack_status().unwrap().as_str(), "ROLLBACK_COMPLETE");
+    acct.tool()
+        .args(args(&inputs, &bucket))
+        .args(["--on-failure", "keep"])
+        .run()
+        .assert_code(1);
+    let out = acct
+        .cfn()
+        .describe_stacks()
+        .stack_name("taegis-cloudtrail")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.stacks()[0].stack_status().unwrap().as_str(),
+        "ROLLBACK_COMPLETE"
+    );
 
     acct.behave_normally();
-    let run = acct.tool().args(args(&inputs, &bucket)).args(["--output", "json"]).run();
+    let run = acct
+        .tool()
+        .args(args(&inputs, &bucket))
+        .args(["--output", "json"])
+        .run();
     run.assert_code(0);
     let doc = run.json();
     let steps = doc["targets"][0]["steps"].as_array().unwrap();
-    let recovery = steps.iter().find(|s| s["name"] == "delete-failed-lambda-stack").expect("a recovery step");
-    assert_eq!((recovery["action"].as_str(), recovery["status"].as_str()), (Some("delete"), Some("done")));
-    assert!(recovery["detail"].as_str().unwrap().contains("ROLLBACK_COMPLETE"));
+    let recovery = steps
+        .iter()
+        .find(|s| s["name"] == "delete-failed-lambda-stack")
+        .expect("a recovery step");
+    assert_eq!(
+        (recovery["action"].as_str(), recovery["status"].as_str()),
+        (Some("delete"), Some("done"))
+    );
+    assert!(
+        recovery["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ROLLBACK_COMPLETE")
+    );
     assert_eq!(final_state(&acct, &bucket, &inputs.secret_text).await, want);
 }
 
@@ -137,7 +189,11 @@ async fn killed_at_any_point_a_rerun_converges() {
             wait_for_action(&acct, action, *n).await;
             signal(&child, "-KILL");
             let _ = child.wait();
-            let rerun = acct.tool().args(args(&inputs, &bucket)).args(["--output", "json"]).run();
+            let rerun = acct
+                .tool()
+                .args(args(&inputs, &bucket))
+                .args(["--output", "json"])
+                .run();
             acct.behave_normally();
             rerun.assert_code(0);
             let got = final_state(&acct, &bucket, &inputs.secret_text).await;
@@ -152,14 +208,21 @@ async fn sigint_during_a_stack_wait_exits_130_and_a_rerun_finishes() {
     let want = reference().await;
     let (acct, inputs, bucket) = setup("trail-sigint").await;
     acct.behave(json!({"stack_seconds": 3.0}));
-    let child = acct.tool().args(args(&inputs, &bucket)).args(["--output", "json"]).spawn();
+    let child = acct
+        .tool()
+        .args(args(&inputs, &bucket))
+        .args(["--output", "json"])
+        .spawn();
     wait_for_action(&acct, "CreateStack", 2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     signal(&child, "-INT");
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("re-run the same command to resume"), "{stderr}");
+    assert!(
+        stderr.contains("re-run the same command to resume"),
+        "{stderr}"
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON result");
     assert_eq!(doc["targets"][0]["outcome"], "in_progress");
     // Nothing was started after the interruption.
@@ -167,7 +230,11 @@ async fn sigint_during_a_stack_wait_exits_130_and_a_rerun_finishes() {
 
     let rerun = acct.tool().args(args(&inputs, &bucket)).run();
     rerun.assert_code(0);
-    assert!(rerun.stderr.contains("following it until it settles"), "{}", rerun.stderr);
+    assert!(
+        rerun.stderr.contains("following it until it settles"),
+        "{}",
+        rerun.stderr
+    );
     acct.behave_normally();
     assert_eq!(final_state(&acct, &bucket, &inputs.secret_text).await, want);
 }
@@ -176,14 +243,29 @@ async fn sigint_during_a_stack_wait_exits_130_and_a_rerun_finishes() {
 async fn timeout_reports_in_progress_not_failed() {
     let (acct, inputs, bucket) = setup("trail-timeout").await;
     acct.behave(json!({"stack_seconds": 4.0}));
-    let run = acct.tool().args(args(&inputs, &bucket)).args(["--timeout", "1s", "--output", "json"]).run();
+    let run = acct
+        .tool()
+        .args(args(&inputs, &bucket))
+        .args(["--timeout", "1s", "--output", "json"])
+        .run();
     run.assert_code(1);
     let doc = run.json();
     let t = &doc["targets"][0];
     assert_eq!(t["outcome"], "in_progress", "{doc:#}");
-    let shared = t["steps"].as_array().unwrap().iter().find(|s| s["name"] == "shared-stack").unwrap();
+    let shared = t["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "shared-stack")
+        .unwrap();
     assert_eq!(shared["status"], "in_progress");
-    assert!(t["error"].as_str().unwrap().contains("re-run the same command"), "{doc:#}");
+    assert!(
+        t["error"]
+            .as_str()
+            .unwrap()
+            .contains("re-run the same command"),
+        "{doc:#}"
+    );
     assert!(!run.stderr.contains("failed"), "{}", run.stderr);
     // The re-run follows the stack to its end and finishes the job.
     let again = acct.tool().args(args(&inputs, &bucket)).run();
@@ -192,7 +274,9 @@ async fn timeout_reports_in_progress_not_failed() {
 
 /// A user's Lambda template, changed by `edit`.
 fn template_with(edit: impl Fn(&str) -> String) -> String {
-    edit(include_str!("../../templates/taegis-cloudformation-lambda-template.yaml"))
+    edit(include_str!(
+        "../../templates/taegis-cloudformation-lambda-template.yaml"
+    ))
 }
 
 #[tokio::test]
@@ -203,23 +287,52 @@ async fn aws_refusals_read_as_clear_messages() {
     seed::bucket(&acct, &far, "eu-west-1").await;
     let t = inputs.write(
         "far.yaml",
-        template_with(|b| b.replace("S3Bucket: !Ref TaegisLambdaS3BucketName", &format!("S3Bucket: {far}"))),
+        template_with(|b| {
+            b.replace(
+                "S3Bucket: !Ref TaegisLambdaS3BucketName",
+                &format!("S3Bucket: {far}"),
+            )
+        }),
     );
     assert!(std::fs::read_to_string(&t).unwrap().contains(&far));
-    let run = acct.tool().args(args(&inputs, &bucket)).args(["--lambda-template", &s(&t)]).run();
+    let run = acct
+        .tool()
+        .args(args(&inputs, &bucket))
+        .args(["--lambda-template", &s(&t)])
+        .run();
     run.assert_code(1);
-    assert!(run.stderr.contains("PermanentRedirect") && run.stderr.contains("Hint: the Lambda code bucket must be in the function's region"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("PermanentRedirect")
+            && run
+                .stderr
+                .contains("Hint: the Lambda code bucket must be in the function's region"),
+        "{}",
+        run.stderr
+    );
 
     // Reserved concurrency below the account's minimum (a template that hard-codes it).
     let (acct, inputs, bucket) = setup("trail-refuse-rc").await;
     let t = inputs.write(
         "rc.yaml",
-        template_with(|b| b.replace("ReservedConcurrentExecutions: !Ref ReservedConcurrency", "ReservedConcurrentExecutions: 990")),
+        template_with(|b| {
+            b.replace(
+                "ReservedConcurrentExecutions: !Ref ReservedConcurrency",
+                "ReservedConcurrentExecutions: 990",
+            )
+        }),
     );
     assert!(std::fs::read_to_string(&t).unwrap().contains(": 990"));
-    let run = acct.tool().args(args(&inputs, &bucket)).args(["--lambda-template", &s(&t)]).run();
+    let run = acct
+        .tool()
+        .args(args(&inputs, &bucket))
+        .args(["--lambda-template", &s(&t)])
+        .run();
     run.assert_code(1);
-    assert!(run.stderr.contains("below its minimum value") && run.stderr.contains("Service Quotas"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("below its minimum value") && run.stderr.contains("Service Quotas"),
+        "{}",
+        run.stderr
+    );
 
     // A name already taken: the function's log group exists.
     let (acct, inputs, bucket) = setup("trail-refuse-name").await;
@@ -235,16 +348,42 @@ async fn aws_refusals_read_as_clear_messages() {
         .unwrap();
     let run = acct.tool().args(args(&inputs, &bucket)).run();
     run.assert_code(1);
-    assert!(run.stderr.contains("already exists") && run.stderr.contains("Hint: a resource with this name already exists"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("already exists")
+            && run
+                .stderr
+                .contains("Hint: a resource with this name already exists"),
+        "{}",
+        run.stderr
+    );
 
     // "No updates are to be performed." is success.
     let (acct, inputs, bucket) = setup("trail-noop").await;
-    acct.tool().args(args(&inputs, &bucket)).run().assert_code(0);
-    let run = acct.tool().args(args(&inputs, &bucket)).args(["--update-credentials", "--output", "json"]).run();
+    acct.tool()
+        .args(args(&inputs, &bucket))
+        .run()
+        .assert_code(0);
+    let run = acct
+        .tool()
+        .args(args(&inputs, &bucket))
+        .args(["--update-credentials", "--output", "json"])
+        .run();
     run.assert_code(0);
     let doc = run.json();
-    let shared = doc["targets"][0]["steps"].as_array().unwrap().iter().find(|s| s["name"] == "shared-stack").unwrap().clone();
+    let shared = doc["targets"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "shared-stack")
+        .unwrap()
+        .clone();
     assert_eq!(shared["action"], "update");
     assert_eq!(shared["status"], "done");
-    assert!(shared["detail"].as_str().unwrap().contains("needed no update"), "{shared}");
+    assert!(
+        shared["detail"]
+            .as_str()
+            .unwrap()
+            .contains("needed no update"),
+        "{shared}"
+    );
 }

@@ -12,7 +12,10 @@ pub async fn final_state(acct: &Account, bucket: &str, credentials: &str) -> Str
     let cfn = acct.cfn();
     for name in ["taegis-shared-resources", "taegis-cloudtrail"] {
         let status = match cfn.describe_stacks().stack_name(name).send().await {
-            Ok(o) => o.stacks()[0].stack_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            Ok(o) => o.stacks()[0]
+                .stack_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
             Err(_) => "absent".into(),
         };
         out.push(format!("stack {name}: {status}"));
@@ -26,7 +29,13 @@ pub async fn final_state(acct: &Account, bucket: &str, credentials: &str) -> Str
         .collect();
     out.push(format!("live stacks: {}", live.len()));
 
-    match acct.lambda().get_function().function_name(FUNCTION).send().await {
+    match acct
+        .lambda()
+        .get_function()
+        .function_name(FUNCTION)
+        .send()
+        .await
+    {
         Ok(f) => {
             let c = f.configuration().unwrap();
             let mut env: Vec<_> = c
@@ -39,9 +48,15 @@ pub async fn final_state(acct: &Account, bucket: &str, credentials: &str) -> Str
                 "function: runtime {:?} handler {:?} reserved {:?} env {env:?}",
                 c.runtime().map(|r| r.as_str().to_string()),
                 c.handler(),
-                f.concurrency().and_then(|c| c.reserved_concurrent_executions()),
+                f.concurrency()
+                    .and_then(|c| c.reserved_concurrent_executions()),
             ));
-            let policy = acct.lambda().get_policy().function_name(FUNCTION).send().await;
+            let policy = acct
+                .lambda()
+                .get_policy()
+                .function_name(FUNCTION)
+                .send()
+                .await;
             let statements = policy
                 .ok()
                 .and_then(|p| serde_json::from_str::<serde_json::Value>(p.policy()?).ok())
@@ -50,7 +65,10 @@ pub async fn final_state(acct: &Account, bucket: &str, credentials: &str) -> Str
             for s in statements {
                 out.push(format!(
                     "statement {} {} {} {}",
-                    s["Sid"], s["Principal"]["Service"], s["Condition"]["ArnLike"]["AWS:SourceArn"], s["Condition"]["StringEquals"]["AWS:SourceAccount"]
+                    s["Sid"],
+                    s["Principal"]["Service"],
+                    s["Condition"]["ArnLike"]["AWS:SourceArn"],
+                    s["Condition"]["StringEquals"]["AWS:SourceAccount"]
                 ));
             }
         }
@@ -62,9 +80,19 @@ pub async fn final_state(acct: &Account, bucket: &str, credentials: &str) -> Str
         let rules: Vec<_> = l
             .filter()
             .and_then(|f| f.key())
-            .map(|k| k.filter_rules().iter().map(|r| format!("{:?}={:?}", r.name(), r.value())).collect())
+            .map(|k| {
+                k.filter_rules()
+                    .iter()
+                    .map(|r| format!("{:?}={:?}", r.name(), r.value()))
+                    .collect()
+            })
             .unwrap_or_default();
-        out.push(format!("notification lambda {:?} {} {:?} {rules:?}", l.id(), l.lambda_function_arn(), l.events()));
+        out.push(format!(
+            "notification lambda {:?} {} {:?} {rules:?}",
+            l.id(),
+            l.lambda_function_arn(),
+            l.events()
+        ));
     }
     for q in n.queue_configurations() {
         out.push(format!("notification queue {:?} {}", q.id(), q.queue_arn()));
@@ -73,13 +101,28 @@ pub async fn final_state(acct: &Account, bucket: &str, credentials: &str) -> Str
         out.push(format!("notification topic {:?} {}", t.id(), t.topic_arn()));
     }
 
-    let zips = acct.s3().list_objects_v2().bucket(format!("{bucket}-zips")).send().await;
+    let zips = acct
+        .s3()
+        .list_objects_v2()
+        .bucket(format!("{bucket}-zips"))
+        .send()
+        .await;
     let keys: Vec<String> = zips
-        .map(|z| z.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect())
+        .map(|z| {
+            z.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     out.push(format!("zips: {keys:?}"));
 
-    if let Ok(o) = cfn.describe_stacks().stack_name("taegis-shared-resources").send().await {
+    if let Ok(o) = cfn
+        .describe_stacks()
+        .stack_name("taegis-shared-resources")
+        .send()
+        .await
+    {
         let arn = o.stacks()[0]
             .outputs()
             .iter()
@@ -87,9 +130,20 @@ pub async fn final_state(acct: &Account, bucket: &str, credentials: &str) -> Str
             .and_then(|o| o.output_value())
             .map(str::to_string);
         if let Some(arn) = arn {
-            let v = acct.secrets().get_secret_value().secret_id(arn).send().await.unwrap();
-            out.push(format!("secret holds the credentials: {}", v.secret_string() == Some(credentials)));
+            let v = acct
+                .secrets()
+                .get_secret_value()
+                .secret_id(arn)
+                .send()
+                .await
+                .unwrap();
+            out.push(format!(
+                "secret holds the credentials: {}",
+                v.secret_string() == Some(credentials)
+            ));
         }
     }
-    out.join("\n").replace(&acct.id, "<account>").replace(bucket, "<bucket>")
+    out.join("\n")
+        .replace(&acct.id, "<account>")
+        .replace(bucket, "<bucket>")
 }
