@@ -117,29 +117,8 @@ impl<C: Cloud> Follow<'_, C> {
                     );
                 }
             };
-            let mut terminal_seen = false;
-            let mut fresh = 0;
-            for ev in events.into_iter().rev() {
-                if !seen.insert(ev.id.clone()) {
-                    continue;
-                }
-                fresh += 1;
-                self.watch.reporter.event(Event::StackEvent {
-                    target: self.target.to_string(),
-                    stack: stack_name.to_string(),
-                    resource: ev.logical_id.clone(),
-                    resource_type: ev.resource_type.clone(),
-                    status: ev.status.clone(),
-                    reason: ev.reason.clone(),
-                });
-                if ev.is_stack() {
-                    last_status = ev.status.clone();
-                    if is_terminal(&ev.status) {
-                        terminal_seen = true;
-                    }
-                }
-                ours.push(ev);
-            }
+            let (fresh, terminal_seen) =
+                self.report(stack_name, events, &mut seen, &mut ours, &mut last_status);
             if fresh == 0 {
                 quiet_polls += 1;
             } else {
@@ -150,6 +129,18 @@ impl<C: Cloud> Follow<'_, C> {
             if terminal_seen || quiet_polls % 5 == 4 {
                 match self.cloud.stack(stack_id).await {
                     Ok(Some(s)) if is_terminal(&s.status) => {
+                        if !terminal_seen {
+                            // The status ran ahead of the events: show the rest of them.
+                            if let Ok(events) = self.cloud.stack_events(stack_id, until).await {
+                                self.report(
+                                    stack_name,
+                                    events,
+                                    &mut seen,
+                                    &mut ours,
+                                    &mut last_status,
+                                );
+                            }
+                        }
                         return Ok(settle(&s.status, wanted, &ours, s.reason.as_deref()));
                     }
                     Ok(Some(s)) => last_status = s.status,
@@ -189,6 +180,42 @@ impl<C: Cloud> Follow<'_, C> {
                 _ = self.watch.cancel.cancelled() => return Ok(Settled::Interrupted { status: last_status }),
             }
         }
+    }
+}
+
+impl<C: Cloud> Follow<'_, C> {
+    /// Report the events not seen yet (oldest first); returns how many were new and whether
+    /// the stack's own terminal event was among them.
+    fn report(
+        &self,
+        stack_name: &str,
+        newest_first: Vec<StackEvent>,
+        seen: &mut HashSet<String>,
+        ours: &mut Vec<StackEvent>,
+        last_status: &mut String,
+    ) -> (usize, bool) {
+        let mut fresh = 0;
+        let mut terminal = false;
+        for ev in newest_first.into_iter().rev() {
+            if !seen.insert(ev.id.clone()) {
+                continue;
+            }
+            fresh += 1;
+            self.watch.reporter.event(Event::StackEvent {
+                target: self.target.to_string(),
+                stack: stack_name.to_string(),
+                resource: ev.logical_id.clone(),
+                resource_type: ev.resource_type.clone(),
+                status: ev.status.clone(),
+                reason: ev.reason.clone(),
+            });
+            if ev.is_stack() {
+                *last_status = ev.status.clone();
+                terminal |= is_terminal(&ev.status);
+            }
+            ours.push(ev);
+        }
+        (fresh, terminal)
     }
 }
 

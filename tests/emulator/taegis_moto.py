@@ -17,6 +17,10 @@ Admin endpoints (not AWS):
     DELETE /_taegis/requests
     POST   /_taegis/account-settings  {"account": "...", "region": "...", "concurrent_executions": N}
     GET    /_taegis/account-settings?account=...&region=...
+    POST   /_taegis/behaviour  {"account": "...", "stack_seconds": S, "failures": [...], "throttle": P,
+                                "errors_5xx": P, "drop": P, "drop_after": P, "latency_ms": N, "seed": N}
+    GET    /_taegis/behaviour?account=...
+    DELETE /_taegis/behaviour[?account=...]
 """
 
 from __future__ import annotations
@@ -27,13 +31,16 @@ import fnmatch
 import io
 import json
 import os
+import random
 import re
 import secrets as _secrets
 import signal
+import socket
 import string
 import sys
 import threading
 import time
+import traceback
 import urllib.request
 import uuid
 import weakref
@@ -52,6 +59,7 @@ from moto.cloudformation.custom_model import CustomModel
 from moto.cloudformation.exceptions import (
     AlreadyExistsException,
     CloudFormationError,
+    ExportNotFound,
     ValidationError,
 )
 from moto.cloudformation.utils import generate_stack_id
@@ -148,6 +156,145 @@ def _handler_message(service: str, message: str) -> str:
 
 def _error_message(exc: BaseException) -> str:
     return getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-account behaviour (admin: /_taegis/behaviour).  Off by default: an account without
+# settings gets exactly the behaviour of the other extensions.
+# ---------------------------------------------------------------------------------------------
+
+BEHAVIOUR_DEFAULTS: dict[str, Any] = {
+    "stack_seconds": 0.0,
+    "failures": [],
+    "throttle": 0.0,
+    "errors_5xx": 0.0,
+    "drop": 0.0,
+    "drop_after": 0.0,
+    "latency_ms": 0,
+    "seed": None,
+}
+_SHARE_FIELDS = ("throttle", "errors_5xx", "drop", "drop_after")
+_FAILURE_OPERATIONS = ("create", "update", "any")
+_BEHAVIOUR_LOCK = threading.Lock()
+_BEHAVIOURS: dict[str, dict[str, Any]] = {}
+_RNGS: dict[str, random.Random] = {}
+
+
+def _validate_behaviour(doc: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key == "account":
+            continue
+        if key not in BEHAVIOUR_DEFAULTS:
+            raise ValueError(f"unknown field {key!r} (known: {', '.join(BEHAVIOUR_DEFAULTS)})")
+        if key == "stack_seconds":
+            value = float(value)
+            if not 0 <= value <= 3600:
+                raise ValueError("stack_seconds must be between 0 and 3600")
+        elif key in _SHARE_FIELDS:
+            value = float(value)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{key} must be between 0 and 1")
+        elif key == "latency_ms":
+            if isinstance(value, bool) or int(value) != float(value) or int(value) < 0:
+                raise ValueError("latency_ms must be an integer >= 0")
+            value = int(value)
+        elif key == "seed":
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError("seed must be an integer or null")
+        elif key == "failures":
+            if not isinstance(value, list):
+                raise ValueError("failures must be a list")
+            checked = []
+            for item in value:
+                if not isinstance(item, dict):
+                    raise ValueError("each failure must be an object")
+                unknown = set(item) - {"stack", "resource", "reason", "operation"}
+                if unknown:
+                    raise ValueError(f"unknown failure field(s): {sorted(unknown)}")
+                if not isinstance(item.get("stack"), str) or not isinstance(item.get("resource"), str):
+                    raise ValueError("a failure needs 'stack' and 'resource' strings")
+                operation = item.get("operation", "any")
+                if operation not in _FAILURE_OPERATIONS:
+                    raise ValueError(f"failure operation must be one of {list(_FAILURE_OPERATIONS)}")
+                reason = item.get("reason", "Resource handler returned message: \"Injected failure\"")
+                if not isinstance(reason, str):
+                    raise ValueError("failure reason must be a string")
+                checked.append({"stack": item["stack"], "resource": item["resource"], "reason": reason, "operation": operation})
+            value = checked
+        fields[key] = value
+    return fields
+
+
+def get_behaviour(account_id: str) -> dict[str, Any]:
+    with _BEHAVIOUR_LOCK:
+        current = _BEHAVIOURS.get(account_id) or {}
+        merged = dict(BEHAVIOUR_DEFAULTS, **current)
+        merged["failures"] = [dict(f) for f in merged["failures"]]
+    return merged
+
+
+def set_behaviour(account_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    with _BEHAVIOUR_LOCK:
+        current = _BEHAVIOURS.setdefault(account_id, {})
+        current.update(fields)
+        if "seed" in fields or account_id not in _RNGS:
+            _RNGS[account_id] = random.Random(current.get("seed"))
+    return get_behaviour(account_id)
+
+
+def reset_behaviour(account_id: str | None = None) -> None:
+    with _BEHAVIOUR_LOCK:
+        if account_id is None:
+            _BEHAVIOURS.clear()
+            _RNGS.clear()
+        else:
+            _BEHAVIOURS.pop(account_id, None)
+            _RNGS.pop(account_id, None)
+
+
+def stack_seconds(account_id: str) -> float:
+    with _BEHAVIOUR_LOCK:
+        return float((_BEHAVIOURS.get(account_id) or {}).get("stack_seconds") or 0.0)
+
+
+def _draw_fault(account_id: str) -> tuple[float, str | None, int]:
+    """(latency in seconds, fault kind or None, variant) for one request of the account."""
+    with _BEHAVIOUR_LOCK:
+        current = _BEHAVIOURS.get(account_id)
+        if not current:
+            return 0.0, None, 0
+        rng = _RNGS.setdefault(account_id, random.Random(current.get("seed")))
+        latency = int(current.get("latency_ms") or 0) / 1000.0
+        for key, kind in (("drop", "drop"), ("throttle", "throttle"), ("errors_5xx", "5xx"), ("drop_after", "drop_after")):
+            share = float(current.get(key) or 0.0)
+            if share > 0 and rng.random() < share:
+                return latency, kind, (rng.randrange(2) if kind == "5xx" else 0)
+        return latency, None, 0
+
+
+def _injected_failure(stack: Any, logical_id: str) -> str | None:
+    """The configured failure reason when this stack's current operation reaches the resource."""
+    if not getattr(stack, "_taegis_inject", False):
+        return None
+    operation = getattr(stack, "_taegis_op", None)
+    for failure in get_behaviour(stack.account_id)["failures"]:
+        if (
+            failure["stack"] == stack.name
+            and failure["resource"] == logical_id
+            and failure["operation"] in (operation, "any")
+        ):
+            return failure["reason"]
+    return None
+
+
+class InjectedFailure(Exception):
+    """A resource failure configured through /_taegis/behaviour."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.message = reason
+        self._taegis_reason = reason
 
 
 # ---------------------------------------------------------------------------------------------
@@ -454,6 +601,32 @@ def _add_statement(self: Any, raw: str, qualifier: str | None = None) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
+# Lambda code bucket in another region.
+# AWS: CreateFunction / UpdateFunctionCode (and AWS::Lambda::Function) refuse an S3Bucket that
+# is not in the function's region: InvalidParameterValueException "Error occurred while
+# GetObject. S3 Error Code: PermanentRedirect. ..." (moto does not look at the bucket region).
+# ---------------------------------------------------------------------------------------------
+
+_orig_set_function_code = lambda_models.LambdaFunction._set_function_code
+
+
+def _set_function_code(self: Any, updated_spec: dict[str, Any]) -> None:
+    bucket_name = (updated_spec or {}).get("S3Bucket") if isinstance(updated_spec, dict) else None
+    if bucket_name and not updated_spec.get("DryRun"):
+        try:
+            bucket = s3_models.s3_backends[self.account_id][self.partition].get_bucket(bucket_name)
+        except Exception:  # missing bucket: moto's own checks answer
+            bucket = None
+        bucket_region = getattr(bucket, "region_name", None)
+        if bucket_region and bucket_region != self.region:
+            raise InvalidParameterValueException(
+                "Error occurred while GetObject. S3 Error Code: PermanentRedirect. S3 Error Message: "
+                f"The bucket is in this region: {bucket_region}. Please use this region to retry the request"
+            )
+    return _orig_set_function_code(self, updated_spec)
+
+
+# ---------------------------------------------------------------------------------------------
 # (c) + (h) S3 bucket notifications.
 # AWS: GetBucketNotificationConfiguration answers <NotificationConfiguration> (empty when there
 # is none) and returns EventBridgeConfiguration; PutBucketNotificationConfiguration refuses
@@ -618,7 +791,7 @@ def _parameter_list(self: Any) -> list[dict[str, Any]]:
     slots = (self.template_dict or {}).get("Parameters") or {}
     resolved = getattr(self.resource_map, "resolved_parameters", {})
     result = []
-    for key in resolved:
+    for key in list(resolved):
         slot = slots.get(key) or {}
         if key in (self.parameters or {}):
             value = self.parameters[key]
@@ -691,29 +864,6 @@ def _list_imports(self: Any) -> ActionResult:
     return ActionResult({"Imports": names})
 
 
-_orig_delete_stack = cfn_models.CloudFormationBackend.delete_stack
-
-
-def _delete_stack(self: Any, name_or_stack_id: str) -> None:
-    stack = self.stacks.get(name_or_stack_id) or next(
-        (s for s in list(self.stacks.values()) if s.name == name_or_stack_id), None
-    )
-    if stack is not None:
-        blocked = []
-        for export in list(self.exports.values()):
-            if export.exporting_stack_id == stack.stack_id:
-                users = importing_stacks(self, export.name, exclude_stack_id=stack.stack_id)
-                if users:
-                    blocked.append(f"Export {export.name} cannot be deleted as it is in use by {' and '.join(users)}")
-        if blocked:
-            stack.status_reason = blocked[0]
-            stack._add_stack_event(stack.status, resource_status_reason=blocked[0])
-            return
-    _orig_delete_stack(self, name_or_stack_id)
-    if stack is not None:
-        _mark_dead(stack)
-
-
 def _effective_parameters(template_dict: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     slots = (template_dict or {}).get("Parameters") or {}
     result = {}
@@ -757,18 +907,29 @@ def _validate_different_update(self: Any, incoming_params: Any, stack_body: Any,
 # resource map would otherwise re-create them when outputs are resolved again.
 # ---------------------------------------------------------------------------------------------
 
+_NO_SNAPSHOT = object()
+# _TL.stack_id: the stack whose background operation this thread runs (see _start_worker).
+_TL = threading.local()
+
 
 def _mark_dead(stack: Any) -> None:
     stack._taegis_dead = True
     stack.resource_map._taegis_dead = True
 
 
+def _is_worker_for(stack_id: str | None) -> bool:
+    return stack_id is not None and getattr(_TL, "stack_id", None) == stack_id
+
+
 _orig_rm_getitem = cfn_parsing.ResourceMap.__getitem__
 
 
 def _rm_getitem(self: Any, key: str) -> Any:
-    if getattr(self, "_taegis_dead", False) and key not in self._parsed_resources:
-        if key in self._resource_json_map:
+    if key not in self._parsed_resources and key in self._resource_json_map:
+        if getattr(self, "_taegis_dead", False):
+            return None
+        if getattr(self, "_taegis_busy", False) and not _is_worker_for(self.stack_id):
+            # An operation runs in the background: only its worker creates resources.
             return None
     return _orig_rm_getitem(self, key)
 
@@ -780,28 +941,258 @@ _orig_exports = cfn_models.Stack.exports
 def _outputs(self: Any) -> Any:
     if getattr(self, "_taegis_dead", False):
         return None
+    snapshot = getattr(self, "_taegis_outputs_snapshot", _NO_SNAPSHOT)
+    if snapshot is not _NO_SNAPSHOT:
+        return snapshot  # AWS: during an update or delete the stack shows its previous outputs
+    if getattr(self, "_taegis_busy", False) and not _is_worker_for(self.stack_id):
+        return None  # AWS: no outputs before CREATE_COMPLETE
+    if getattr(self, "_taegis_exports_pending", False):
+        return None
     return _orig_outputs.fget(self)
 
 
 def _exports(self: Any) -> Any:
     if getattr(self, "_taegis_dead", False):
         return []
+    if getattr(self, "_taegis_busy", False) and not _is_worker_for(self.stack_id):
+        return []
     return _orig_exports.fget(self)
+
+
+class _PendingResource:
+    """A resource whose operation has started but that has no model (yet, or any more)."""
+
+    def __init__(self, logical_id: str, resource_type: str):
+        self.logical_resource_id = logical_id
+        self.cf_resource_type = resource_type
+        self.physical_resource_id = None
+
+
+def _is_model(value: Any) -> bool:
+    return value is not None and not isinstance(value, (str, int, float, bool, list, dict))
+
+
+def _physical(resource: Any) -> str:
+    return str(getattr(resource, "physical_resource_id", "") or "")
 
 
 def _stack_resources(self: Any) -> Any:
     if getattr(self, "_taegis_dead", False):
         return []
-    # AWS: resources whose condition is false do not exist (moto lists them as empty entries).
-    return [r for r in self.resource_map.values() if r is not None and not isinstance(r, (str, int, float, list, dict))]
+    # Never creates anything (moto's lazy map would): created resources, plus those whose
+    # operation is under way or failed.  Resources whose condition is false do not exist (moto
+    # lists them as empty entries).
+    rm = self.resource_map
+    parsed = dict(rm._parsed_resources)
+    last = _last_events(self)
+    result = []
+    for logical_id, resource_json in list(rm._resource_json_map.items()):
+        resource = parsed.get(logical_id)
+        if _is_model(resource):
+            result.append(resource)
+            continue
+        event = last.get(logical_id)
+        if event is not None and (event.resource_status.endswith("_IN_PROGRESS") or event.resource_status.endswith("_FAILED")):
+            result.append(_PendingResource(logical_id, (resource_json or {}).get("Type", "")))
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
-# Resource-level events and rollback.
+# Stack operations: resource-level events, rollback, asynchronous operations, injected failures.
 # AWS: CreateStack accepts the request; a resource that fails shows CREATE_FAILED with the
-# service's message, the stack rolls back (ROLLBACK_IN_PROGRESS -> ROLLBACK_COMPLETE).  Template
-# and parameter errors (ValidationError) are still refused by CreateStack itself.
+# service's message, resources still in progress are cancelled and the stack rolls back
+# (ROLLBACK_IN_PROGRESS -> deletes -> ROLLBACK_COMPLETE); a failed update rolls back to the
+# previous template and parameters (UPDATE_ROLLBACK_IN_PROGRESS -> ... -> UPDATE_ROLLBACK_COMPLETE).
+# Template and parameter errors (ValidationError) are still refused by the API call itself.
+#
+# With behaviour stack_seconds > 0, CreateStack/UpdateStack/DeleteStack return at once and a
+# worker thread does the work, resource by resource, with a pause before each.  CloudFormation
+# API calls of an account and its workers' steps hold that account's lock (never while pausing),
+# so every Describe* sees a consistent stack.
 # ---------------------------------------------------------------------------------------------
+
+_CFN_LOCKS: dict[str, threading.RLock] = {}
+_CFN_LOCKS_LOCK = threading.Lock()
+
+
+def _cfn_lock(account_id: str) -> threading.RLock:
+    with _CFN_LOCKS_LOCK:
+        lock = _CFN_LOCKS.get(account_id)
+        if lock is None:
+            lock = _CFN_LOCKS[account_id] = threading.RLock()
+        return lock
+
+
+_orig_cfn_call_action = cfn_responses.CloudFormationResponse.call_action
+
+
+def _cfn_call_action(self: Any) -> Any:
+    with _cfn_lock(getattr(self, "current_account", None) or DEFAULT_ACCOUNT_ID):
+        return _orig_cfn_call_action(self)
+
+
+def _last_events(stack: Any) -> dict[str, Any]:
+    """The latest event of each resource (stack-level events left out)."""
+    last: dict[str, Any] = {}
+    for event in list(stack.events):
+        if event.logical_resource_id == stack.name and event.resource_type == "AWS::CloudFormation::Stack":
+            continue
+        last[event.logical_resource_id] = event
+    return last
+
+
+def _last_status(stack: Any, logical_id: str) -> str:
+    event = _last_events(stack).get(logical_id)
+    return event.resource_status if event is not None else ""
+
+
+def _set_status(stack: Any, status: str, reason: str | None = None) -> None:
+    stack.status = status
+    if reason is not None:
+        stack.status_reason = reason
+    stack._add_stack_event(status, resource_status_reason=reason)
+
+
+_SUB_VAR_RE = re.compile(r"\$\{([^!}][^}]*)\}")
+
+
+def _references(node: Any, names: set[str]) -> set[str]:
+    """Names (of `names`) that Ref, Fn::GetAtt or Fn::Sub in `node` refer to."""
+    found: set[str] = set()
+
+    def walk(n: Any) -> None:
+        if isinstance(n, dict):
+            for key, value in n.items():
+                if key == "Ref" and isinstance(value, str):
+                    if value in names:
+                        found.add(value)
+                elif key == "Fn::GetAtt":
+                    if isinstance(value, list) and value:
+                        target = value[0]
+                    elif isinstance(value, str):
+                        target = value.split(".", 1)[0]
+                    else:
+                        target = None
+                    if isinstance(target, str) and target in names:
+                        found.add(target)
+                elif key == "Fn::Sub":
+                    if isinstance(value, str):
+                        text, local = value, {}
+                    elif isinstance(value, list) and value:
+                        text = value[0]
+                        local = value[1] if len(value) > 1 and isinstance(value[1], dict) else {}
+                    else:
+                        text, local = "", {}
+                    if isinstance(text, str):
+                        for var in _SUB_VAR_RE.findall(text):
+                            name = var.split(".", 1)[0].strip()
+                            if name in names and name not in local:
+                                found.add(name)
+                    walk(local)
+                else:
+                    walk(value)
+        elif isinstance(n, list):
+            for item in n:
+                walk(item)
+
+    walk(node)
+    return found
+
+
+def _dependencies(resource_json: Any, names: set[str]) -> set[str]:
+    resource_json = resource_json or {}
+    deps = _references({k: v for k, v in resource_json.items() if k != "DependsOn"}, names)
+    depends_on = resource_json.get("DependsOn") or []
+    if isinstance(depends_on, str):
+        depends_on = [depends_on]
+    deps.update(d for d in depends_on if isinstance(d, str) and d in names)
+    return deps
+
+
+def _waves(json_map: dict[str, Any], include: list[str]) -> list[list[str]]:
+    """`include` in dependency order, grouped: each group needs only earlier groups."""
+    include_set = set(include)
+    names = set(json_map)
+    deps = {lid: (_dependencies(json_map.get(lid), names) & include_set) - {lid} for lid in include_set}
+    remaining = [lid for lid in json_map if lid in include_set]
+    remaining += [lid for lid in include if lid not in json_map and lid not in remaining]
+    done: set[str] = set()
+    waves = []
+    while remaining:
+        wave = [lid for lid in remaining if deps.get(lid, set()) <= done] or remaining[:1]
+        waves.append(wave)
+        done.update(wave)
+        remaining = [lid for lid in remaining if lid not in done]
+    return waves
+
+
+def _active(rm: Any, resource_json: Any) -> bool:
+    """The resource exists in this template: its condition holds and moto has a model for it."""
+    resource_json = resource_json or {}
+    condition = resource_json.get("Condition")
+    if condition:
+        try:
+            if not rm.lazy_condition_map[condition]:
+                return False
+        except Exception:
+            pass
+    try:
+        return cfn_parsing.resource_class_from_type(resource_json.get("Type", "")) is not None
+    except Exception:
+        return False
+
+
+def _precheck_imports(backend: Any, rm: Any, template_dict: dict[str, Any]) -> None:
+    """AWS refuses CreateStack/UpdateStack itself when an imported export does not exist."""
+    resources = template_dict.get("Resources") or {}
+    names = set(resources)
+    nodes: list[Any] = []
+    for resource_json in resources.values():
+        if _active(rm, resource_json):
+            nodes.extend(_import_value_nodes(resource_json))
+    nodes.extend(_import_value_nodes(template_dict.get("Outputs") or {}))
+    for node in nodes:
+        if _references(node, names):
+            continue  # needs a resource: checked when the resource is created
+        try:
+            value = node if isinstance(node, str) else _clean_json(node, rm)
+        except CloudFormationError:
+            raise
+        except Exception:
+            continue
+        if isinstance(value, str) and value not in backend.exports:
+            raise ExportNotFound(value)
+
+
+def _precheck_export_names(backend: Any, stack: Any, rm: Any, template_dict: dict[str, Any]) -> None:
+    names = set(template_dict.get("Resources") or {})
+    for output in (template_dict.get("Outputs") or {}).values():
+        node = ((output or {}).get("Export") or {}).get("Name")
+        if node is None or _references(node, names):
+            continue
+        try:
+            name = _clean_json(node, rm)
+        except Exception:
+            continue
+        owner = backend.exports.get(name) if isinstance(name, str) else None
+        if owner is not None and owner.exporting_stack_id != stack.stack_id:
+            raise ValidationError(stack.stack_id, message="Export names must be unique across a given region")
+
+
+def _replace_exports(backend: Any, stack: Any, exports: list[Any]) -> None:
+    for export in exports:
+        owner = backend.exports.get(export.name)
+        if owner is not None and owner.exporting_stack_id != stack.stack_id:
+            other = next(
+                (s.name for s in list(backend.stacks.values()) if s.stack_id == owner.exporting_stack_id),
+                owner.exporting_stack_id,
+            )
+            raise ValidationError(stack.stack_id, message=f"Export with name {export.name} is already exported by stack {other}")
+    for name in [n for n, e in list(backend.exports.items()) if e.exporting_stack_id == stack.stack_id]:
+        backend.exports.pop(name, None)
+    for export in exports:
+        backend.exports[export.name] = export
+
 
 _orig_parse_and_create = cfn_parsing.parse_and_create_resource
 _orig_parse_and_update = cfn_parsing.parse_and_update_resource
@@ -813,29 +1204,63 @@ def _service_of(resource_type: str) -> str:
     return parts[1] if len(parts) > 2 else "CloudFormation"
 
 
+def _failure_reason(resource_type: str, exc: BaseException, resource_json: Any = None, resources_map: Any = None) -> str:
+    """The ResourceStatusReason CloudFormation shows for a resource that failed."""
+    injected = getattr(exc, "_taegis_reason", None)
+    if injected:
+        return injected
+    kind = f"{getattr(exc, 'error_type', '')} {type(exc).__name__}"
+    if resource_type == "AWS::Logs::LogGroup" and "AlreadyExists" in kind:
+        # AWS (Cloud Control handler): the identifier is the primary identifier property.
+        name = (((resource_json or {}).get("Properties")) or {}).get("LogGroupName")
+        if resources_map is not None and not isinstance(name, str):
+            try:
+                name = _clean_json(name, resources_map)
+            except Exception:
+                pass
+        identifier = json.dumps({"/properties/LogGroupName": name}, separators=(",", ":"))
+        return (
+            f"Resource handler returned message: \"Resource of type 'AWS::Logs::LogGroup' with identifier "
+            f"'{identifier}' already exists.\" (RequestToken: {uuid.uuid4()}, HandlerErrorCode: AlreadyExists)"
+        )
+    return _handler_message(_service_of(resource_type), _error_message(exc))
+
+
 def _parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name):  # type: ignore[no-untyped-def]
     stack = _stack_by_id(getattr(resources_map, "stack_id", None), resources_map)
     rtype = resource_json.get("Type", "")
+    in_worker = stack is not None and _is_worker_for(stack.stack_id)
     try:
+        if stack is not None:
+            condition = resource_json.get("Condition")
+            if not (condition and not resources_map.lazy_condition_map[condition]):
+                reason = _injected_failure(stack, logical_id)
+                if reason is not None:
+                    raise InjectedFailure(reason)
         resource = _orig_parse_and_create(logical_id, resource_json, resources_map, account_id, region_name)
     except Exception as exc:
         if not hasattr(exc, "_taegis_resource"):
             exc._taegis_resource = (logical_id, rtype)  # type: ignore[attr-defined]
-            if stack is not None and not isinstance(exc, CloudFormationError):
-                _stack_event(stack, logical_id, rtype, "CREATE_IN_PROGRESS")
-                _stack_event(stack, logical_id, rtype, "CREATE_FAILED", _handler_message(_service_of(rtype), _error_message(exc)))
+            exc._taegis_kind = "create"  # type: ignore[attr-defined]
+            # A CloudFormationError is refused by the API call itself, unless the call has
+            # already returned (background operation).
+            if stack is not None and (in_worker or not isinstance(exc, CloudFormationError)):
+                if _last_status(stack, logical_id) != "CREATE_IN_PROGRESS":
+                    _stack_event(stack, logical_id, rtype, "CREATE_IN_PROGRESS")
+                _stack_event(stack, logical_id, rtype, "CREATE_FAILED", _failure_reason(rtype, exc, resource_json, resources_map))
         raise
     if resource is not None and stack is not None:
-        physical = getattr(resource, "physical_resource_id", None)
-        _stack_event(stack, logical_id, rtype, "CREATE_IN_PROGRESS")
+        if _last_status(stack, logical_id) != "CREATE_IN_PROGRESS":
+            _stack_event(stack, logical_id, rtype, "CREATE_IN_PROGRESS")
         if isinstance(resource, CustomModel) and not resource.is_created():
             resource._taegis_event = (stack.stack_id, logical_id, rtype)  # type: ignore[attr-defined]
         else:
-            _stack_event(stack, logical_id, rtype, "CREATE_COMPLETE", physical_id=str(physical or ""))
+            _stack_event(stack, logical_id, rtype, "CREATE_COMPLETE", physical_id=_physical(resource))
     return resource
 
 
 def _parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):  # type: ignore[no-untyped-def]
+    # Used by moto's own ResourceMap.update (change sets); UpdateStack goes through _run_update.
     stack = _stack_by_id(getattr(resources_map, "stack_id", None), resources_map)
     rtype = resource_json.get("Type", "")
     try:
@@ -843,10 +1268,11 @@ def _parse_and_update_resource(logical_id, resource_json, resources_map, account
     except Exception as exc:
         if not hasattr(exc, "_taegis_resource"):
             exc._taegis_resource = (logical_id, rtype)  # type: ignore[attr-defined]
+            exc._taegis_kind = "update"  # type: ignore[attr-defined]
         raise
     if resource is not None and stack is not None:
         _stack_event(stack, logical_id, rtype, "UPDATE_IN_PROGRESS")
-        _stack_event(stack, logical_id, rtype, "UPDATE_COMPLETE", physical_id=str(getattr(resource, "physical_resource_id", "") or ""))
+        _stack_event(stack, logical_id, rtype, "UPDATE_COMPLETE", physical_id=_physical(resource))
     return resource
 
 
@@ -854,8 +1280,8 @@ def _rm_delete_resource(self: Any, parsed_resource: Any, resource_json: dict[str
     stack = _stack_by_id(self.stack_id, self)
     logical_id = getattr(parsed_resource, "logical_resource_id", "")
     rtype = resource_json.get("Type", "")
-    physical = str(getattr(parsed_resource, "physical_resource_id", "") or "")
-    if stack is not None:
+    physical = _physical(parsed_resource)
+    if stack is not None and _last_status(stack, logical_id) != "DELETE_IN_PROGRESS":
         _stack_event(stack, logical_id, rtype, "DELETE_IN_PROGRESS", physical_id=physical)
     _orig_rm_delete_resource(self, parsed_resource, resource_json)
     if stack is not None:
@@ -872,6 +1298,92 @@ def _custom_set_data(self: Any, data: dict[str, Any]) -> None:
     if stack is not None:
         _stack_event(stack, info[1], info[2], "CREATE_COMPLETE", physical_id=self.physical_resource_id)
         self._taegis_event = None
+
+
+_orig_mark_creation_complete = cfn_models.Stack.mark_creation_complete
+
+
+def _mark_creation_complete(self: Any) -> None:
+    if getattr(self, "_taegis_exports_pending", False):
+        # A background create that waited for a custom resource: exports appear now.
+        self._taegis_exports_pending = False
+        backend = cfn_models.cloudformation_backends[self.account_id][self.region_name]
+        for export in self.exports:
+            backend.exports.setdefault(export.name, export)
+    _orig_mark_creation_complete(self)
+
+
+def _start_worker(stack: Any, target: Any, *args: Any) -> None:
+    stack._taegis_busy = True
+    stack.resource_map._taegis_busy = True
+    threading.Thread(target=_run_worker, args=(stack, target, args), name=f"taegis-stack-{stack.name}", daemon=True).start()
+
+
+def _run_worker(stack: Any, target: Any, args: tuple[Any, ...]) -> None:
+    _TL.stack_id = stack.stack_id
+    lock = _cfn_lock(stack.account_id)
+    try:
+        target(*args)
+    except BaseException:
+        print(f"taegis_moto: stack operation of {stack.name} failed:\n{traceback.format_exc()}", file=sys.stderr)
+        with lock:
+            if stack.status.endswith("_IN_PROGRESS"):
+                failed = {"CREATE": "ROLLBACK_FAILED", "ROLLBACK": "ROLLBACK_FAILED", "DELETE": "DELETE_FAILED"}
+                _set_status(stack, failed.get(stack.status.split("_")[0], "UPDATE_ROLLBACK_FAILED"), "Internal failure.")
+    finally:
+        _TL.stack_id = None
+        with lock:
+            stack._taegis_busy = False
+            stack.resource_map._taegis_busy = False
+            stack._taegis_inject = False
+            delete_requested = getattr(stack, "_taegis_delete_requested", False)
+            stack._taegis_delete_requested = False
+            if delete_requested:
+                try:
+                    cfn_models.cloudformation_backends[stack.account_id][stack.region_name].delete_stack(stack.stack_id)
+                except Exception:
+                    print(f"taegis_moto: deferred delete of {stack.name} failed:\n{traceback.format_exc()}", file=sys.stderr)
+
+
+def _raise_pending_failure(stack: Any) -> None:
+    failure = getattr(stack, "_taegis_pending_failure", None)
+    if failure is not None:
+        stack._taegis_pending_failure = None
+        raise failure
+
+
+def _cancel_in_progress(stack: Any, exclude: str) -> None:
+    """AWS: when a resource fails, the ones still in progress are cancelled."""
+    for logical_id, event in _last_events(stack).items():
+        if logical_id == exclude:
+            continue
+        if event.resource_status == "CREATE_IN_PROGRESS":
+            _stack_event(stack, logical_id, event.resource_type, "CREATE_FAILED", "Resource creation cancelled", event.physical_resource_id)
+        elif event.resource_status == "UPDATE_IN_PROGRESS":
+            _stack_event(stack, logical_id, event.resource_type, "UPDATE_FAILED", "Resource update cancelled", event.physical_resource_id)
+
+
+def _delete_in_order(stack: Any, json_map: dict[str, Any], logical_ids: list[str], delay: float) -> None:
+    """Delete created resources in reverse dependency order (what moto cannot delete is left for
+    ResourceMap.delete to retry)."""
+    lock = _cfn_lock(stack.account_id)
+    rm = stack.resource_map
+    for logical_id in [lid for wave in _waves(json_map, logical_ids) for lid in wave][::-1]:
+        with lock:
+            resource = rm._parsed_resources.get(logical_id)
+            if not _is_model(resource):
+                continue
+            resource_json = json_map.get(logical_id) or {}
+            if delay:
+                _stack_event(stack, logical_id, resource_json.get("Type", ""), "DELETE_IN_PROGRESS", physical_id=_physical(resource))
+        if delay:
+            time.sleep(delay)
+        with lock:
+            try:
+                rm._delete_resource(resource, resource_json)
+            except Exception:
+                continue
+            rm._parsed_resources.pop(logical_id, None)
 
 
 def _create_stack(
@@ -906,21 +1418,88 @@ def _create_stack(
         stack_policy_body=stack_policy_body,
     )
     _register_stack(new_stack)
+    new_stack._taegis_op = "create"
+    total = stack_seconds(self.account_id)
+    if total > 0:
+        _precheck_imports(self, new_stack.resource_map, new_stack.template_dict)
+        _precheck_export_names(self, new_stack, new_stack.resource_map, new_stack.template_dict)
+        self.stacks[stack_id] = new_stack
+        new_stack.status = "CREATE_IN_PROGRESS"
+        new_stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+        _start_worker(new_stack, _worker_create, self, new_stack, total)
+        return new_stack
     self.stacks[stack_id] = new_stack
     new_stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+    new_stack.status = "CREATE_IN_PROGRESS"
     try:
-        self._validate_export_uniqueness(new_stack)
-        for export in new_stack.exports:
-            self.exports[export.name] = export
-        new_stack.create_resources()
+        _precheck_imports(self, new_stack.resource_map, new_stack.template_dict)
+        _precheck_export_names(self, new_stack, new_stack.resource_map, new_stack.template_dict)
+        # Resources in dependency order, then exports (moto resolves the exports first, which
+        # creates whatever they name before anything else).
+        rm = new_stack.resource_map
+        json_map = rm._resource_json_map
+        new_stack._taegis_inject = True
+        for wave in _waves(json_map, [lid for lid, rj in list(json_map.items()) if _active(rm, rj)]):
+            for logical_id in wave:
+                rm[logical_id]
+        new_stack._taegis_inject = False
+        all_ready = rm.create(new_stack.template_dict)
+        new_stack.description = new_stack.template_dict.get("Description")
+        if all_ready:
+            self._validate_export_uniqueness(new_stack)
+            for export in new_stack.exports:
+                self.exports[export.name] = export
+            _orig_mark_creation_complete(new_stack)
+        else:
+            new_stack._taegis_exports_pending = True  # a custom resource still has to answer
     except CloudFormationError:
         # Refused by the API itself (e.g. "No export named X found."): the stack never existed.
+        new_stack._taegis_inject = False
         _undo_failed_create(self, new_stack)
         self.stacks.pop(stack_id, None)
         raise
     except Exception as exc:
         _rollback_create(self, new_stack, exc)
+    finally:
+        new_stack._taegis_inject = False
     return new_stack
+
+
+def _worker_create(backend: Any, stack: Any, total: float) -> None:
+    lock = _cfn_lock(stack.account_id)
+    rm = stack.resource_map
+    delay = 0.0
+    try:
+        with lock:
+            json_map = rm._resource_json_map
+            include = [lid for lid, resource_json in list(json_map.items()) if _active(rm, resource_json)]
+            delay = total / max(1, len(include))
+            stack._taegis_inject = True
+        for wave in _waves(json_map, include):
+            with lock:
+                for logical_id in wave:
+                    rtype = (json_map.get(logical_id) or {}).get("Type", "")
+                    if not rtype.startswith("Custom::"):  # custom resources: once their request is sent
+                        _stack_event(stack, logical_id, rtype, "CREATE_IN_PROGRESS")
+            for logical_id in wave:
+                time.sleep(delay)
+                with lock:
+                    _raise_pending_failure(stack)
+                    rm[logical_id]
+        with lock:
+            _raise_pending_failure(stack)
+            stack._taegis_inject = False
+            all_ready = rm.create(stack.template_dict)
+            stack.description = stack.template_dict.get("Description")
+            if not all_ready:
+                stack._taegis_exports_pending = True  # a custom resource still has to answer
+                return
+            backend._validate_export_uniqueness(stack)
+            for export in stack.exports:
+                backend.exports[export.name] = export
+            _set_status(stack, "CREATE_COMPLETE")
+    except Exception as exc:
+        _rollback_create(backend, stack, exc, delay)
 
 
 def _undo_failed_create(backend: Any, stack: Any) -> None:
@@ -933,49 +1512,303 @@ def _undo_failed_create(backend: Any, stack: Any) -> None:
     _mark_dead(stack)
 
 
-def _rollback_create(backend: Any, stack: Any, exc: BaseException) -> None:
-    logical_id = getattr(exc, "_taegis_resource", (stack.name, ""))[0]
-    reason = f"The following resource(s) failed to create: [{logical_id}]. Rollback requested by user."
-    stack.status = "ROLLBACK_IN_PROGRESS"
-    stack.status_reason = reason
-    stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
-    _undo_failed_create(backend, stack)
-    stack.status = "ROLLBACK_COMPLETE"
-    stack._add_stack_event("ROLLBACK_COMPLETE")
+def _rollback_create(backend: Any, stack: Any, exc: BaseException, delay: float = 0.0) -> None:
+    lock = _cfn_lock(stack.account_id)
+    with lock:
+        stack._taegis_inject = False
+        logical_id, rtype = getattr(exc, "_taegis_resource", (stack.name, ""))
+        if logical_id != stack.name and _last_status(stack, logical_id).endswith("_IN_PROGRESS"):
+            _stack_event(stack, logical_id, rtype, "CREATE_FAILED", _failure_reason(rtype, exc))
+        _cancel_in_progress(stack, exclude=logical_id)
+        if logical_id != stack.name:
+            reason = f"The following resource(s) failed to create: [{logical_id}]. Rollback requested by user."
+        else:
+            reason = f"{_error_message(exc)} Rollback requested by user."
+        _set_status(stack, "ROLLBACK_IN_PROGRESS", reason)
+        rm = stack.resource_map
+        json_map = rm._resource_json_map
+        created = [lid for lid in json_map if _is_model(rm._parsed_resources.get(lid))]
+    _delete_in_order(stack, json_map, created, delay)
+    with lock:
+        _undo_failed_create(backend, stack)
+        stack.status = "ROLLBACK_COMPLETE"
+        stack._add_stack_event("ROLLBACK_COMPLETE")
 
 
-_orig_stack_update = cfn_models.Stack.update
+def _prepare_update(backend: Any, stack: Any, new_dict: Any, parameters: dict[str, Any] | None) -> None:
+    """What UpdateStack refuses itself: template format, parameters, missing imports."""
+    if not isinstance(new_dict, dict) or "Resources" not in new_dict:
+        raise ValidationError(message="Template format error: At least one Resources member must be defined.")
+    scratch = cfn_parsing.ResourceMap(
+        stack.stack_id,
+        stack.name,
+        parameters if parameters else stack.parameters,
+        stack.tags,
+        region_name=stack.region_name,
+        account_id=stack.account_id,
+        template=new_dict,
+        cross_stack_resources=backend.exports,
+    )
+    scratch._taegis_dead = True  # never creates anything
+    scratch.load()
+    cfn_parsing.OutputMap(scratch, new_dict, stack.stack_id)
+    _precheck_imports(backend, scratch, new_dict)
 
 
 def _stack_update(self: Any, template: str, role_arn: str | None = None, parameters: dict[str, Any] | None = None, tags: dict[str, str] | None = None) -> None:
-    # AWS: a resource failing during UpdateStack ends in UPDATE_ROLLBACK_COMPLETE with the old
-    # template and parameters, not in an API error.
-    saved = (self.template, self.parameters, self.status)
+    # AWS: a resource failing during UpdateStack rolls the stack back to its old template and
+    # parameters (UPDATE_ROLLBACK_COMPLETE); the API call itself only refuses bad input.
+    backend = cfn_models.cloudformation_backends[self.account_id][self.region_name]
+    if getattr(self, "_taegis_busy", False) or str(self.status).endswith("_IN_PROGRESS"):
+        raise ValidationError(self.stack_id, message=f"Stack:{self.stack_id} is in {self.status} state and can not be updated.")
+    new_dict = self.parse_template(template)
+    _prepare_update(backend, self, new_dict, parameters)
+    total = stack_seconds(self.account_id)
+    snapshot = _outputs(self) if total > 0 else _NO_SNAPSHOT
+    self.status_reason = None
+    self._taegis_op = "update"
+    _set_status(self, "UPDATE_IN_PROGRESS", "User Initiated")
+    self.status_reason = None
+    if total > 0:
+        self._taegis_outputs_snapshot = snapshot
+        _start_worker(self, _run_update, backend, self, template, new_dict, role_arn, parameters, tags, total)
+    else:
+        _run_update(backend, self, template, new_dict, role_arn, parameters, tags, 0.0)
+
+
+def _update_resource(stack: Any, rm: Any, logical_id: str, resource_json: dict[str, Any], inject: bool) -> None:
+    rtype = resource_json.get("Type", "")
+    original = rm._parsed_resources.get(logical_id)
+    if _last_status(stack, logical_id) != "UPDATE_IN_PROGRESS":
+        _stack_event(stack, logical_id, rtype, "UPDATE_IN_PROGRESS", physical_id=_physical(original))
     try:
-        _orig_stack_update(self, template, role_arn, parameters, tags)
-    except CloudFormationError:
-        raise
+        reason = _injected_failure(stack, logical_id) if inject else None
+        if reason is not None:
+            raise InjectedFailure(reason)
+        changed = _orig_parse_and_update(logical_id, resource_json, rm, rm._account_id, rm._region_name)
     except Exception as exc:
-        logical_id, rtype = getattr(exc, "_taegis_resource", (self.name, "AWS::CloudFormation::Stack"))
-        _stack_event(self, logical_id, rtype, "UPDATE_FAILED", _handler_message(_service_of(rtype), _error_message(exc)))
-        reason = f"The following resource(s) failed to update: [{logical_id}]. "
-        self.status = "UPDATE_ROLLBACK_IN_PROGRESS"
-        self.status_reason = reason
-        self._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
-        self.template, self.parameters = saved[0], saved[1]
-        self._parse_template()
-        rm = self.resource_map
-        rm._template = self.template_dict
-        rm._resource_json_map = self.template_dict.get("Resources", {})
-        rm.input_parameters = self.parameters
+        if not hasattr(exc, "_taegis_resource"):
+            exc._taegis_resource = (logical_id, rtype)  # type: ignore[attr-defined]
+            exc._taegis_kind = "update"  # type: ignore[attr-defined]
+        if exc._taegis_resource[0] == logical_id and _last_status(stack, logical_id) == "UPDATE_IN_PROGRESS":  # type: ignore[attr-defined]
+            _stack_event(stack, logical_id, rtype, "UPDATE_FAILED", _failure_reason(rtype, exc, resource_json, rm), _physical(original))
+        raise
+    if changed is not None:
+        rm._parsed_resources[logical_id] = changed
+    _stack_event(stack, logical_id, rtype, "UPDATE_COMPLETE", physical_id=_physical(changed if changed is not None else original))
+
+
+def _run_update(backend: Any, stack: Any, template: str, new_dict: dict[str, Any], role_arn: str | None, parameters: dict[str, Any] | None, tags: dict[str, str] | None, total: float) -> None:
+    lock = _cfn_lock(stack.account_id)
+    rm = stack.resource_map
+    with lock:
+        old = {
+            "template": stack.template,
+            "template_dict": stack.template_dict,
+            "parameters": stack.parameters,
+            "role_arn": stack.role_arn,
+            "tags": stack.tags,
+            "rm_template": rm._template,
+            "rm_json": rm._resource_json_map,
+            "rm_input": rm.input_parameters,
+            "exports": [e for e in list(backend.exports.values()) if e.exporting_stack_id == stack.stack_id],
+        }
+        diff = rm.build_resource_diff(new_dict, parameters)
+        stack.template = template
+        stack.template_dict = new_dict
+        rm._template = new_dict
+        if parameters:
+            rm.input_parameters = parameters
+        rm.load_mapping()
+        rm.load_parameters()
+        rm.load_conditions()
+        rm._resource_json_map = new_dict["Resources"]
+        new_json = rm._resource_json_map
+        add: list[str] = [lid for lid in diff["Add"] if _active(rm, new_json[lid])]
+        modify: list[str] = []
+        remove: list[str] = []
+        for lid in diff["Modify"]:
+            exists = _is_model(rm._parsed_resources.get(lid))
+            if not _active(rm, new_json[lid]):
+                if exists:
+                    remove.append(lid)
+            elif exists:
+                modify.append(lid)
+            else:
+                add.append(lid)
+        remove += [lid for lid in diff["Remove"] if _is_model(rm._parsed_resources.get(lid))]
+        delay = total / max(1, len(add) + len(modify) + len(remove)) if total else 0.0
+        stack._taegis_inject = True
+    done_add: list[str] = []
+    done_mod: list[str] = []
+    try:
+        for wave in _waves(new_json, add + modify):
+            if delay:
+                with lock:
+                    for lid in wave:
+                        rtype = new_json[lid].get("Type", "")
+                        if lid in modify:
+                            _stack_event(stack, lid, rtype, "UPDATE_IN_PROGRESS", physical_id=_physical(rm._parsed_resources.get(lid)))
+                        elif not rtype.startswith("Custom::"):
+                            _stack_event(stack, lid, rtype, "CREATE_IN_PROGRESS")
+            for lid in wave:
+                if delay:
+                    time.sleep(delay)
+                with lock:
+                    _raise_pending_failure(stack)
+                    if lid in modify:
+                        _update_resource(stack, rm, lid, new_json[lid], inject=True)
+                        done_mod.append(lid)
+                    else:
+                        rm[lid]
+                        done_add.append(lid)
+        with lock:
+            _raise_pending_failure(stack)
+            stack._taegis_inject = False
+            stack.output_map = stack._create_output_map()
+            _replace_exports(backend, stack, stack.exports)
+            stack.role_arn = role_arn
+            if parameters:
+                stack.parameters = parameters
+            if tags is not None:
+                stack.tags = tags
+            stack._taegis_outputs_snapshot = _NO_SNAPSHOT
+            _set_status(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+        # AWS: resources removed from the template go in the clean-up phase; a failure there
+        # does not fail the update.
+        _delete_in_order(stack, old["rm_json"], remove, delay)
+        with lock:
+            _set_status(stack, "UPDATE_COMPLETE")
+    except Exception as exc:
+        _rollback_update(backend, stack, exc, old, done_add, done_mod, modify, delay)
+
+
+def _rollback_update(backend: Any, stack: Any, exc: BaseException, old: dict[str, Any], done_add: list[str], done_mod: list[str], modify: list[str], delay: float) -> None:
+    lock = _cfn_lock(stack.account_id)
+    rm = stack.resource_map
+    with lock:
+        stack._taegis_inject = False
+        logical_id, rtype = getattr(exc, "_taegis_resource", (stack.name, "AWS::CloudFormation::Stack"))
+        kind = getattr(exc, "_taegis_kind", "update")
+        if logical_id != stack.name and _last_status(stack, logical_id).endswith("_IN_PROGRESS"):
+            _stack_event(stack, logical_id, rtype, "CREATE_FAILED" if kind == "create" else "UPDATE_FAILED", _failure_reason(rtype, exc))
+        _cancel_in_progress(stack, exclude=logical_id)
+        if logical_id != stack.name:
+            reason = f"The following resource(s) failed to {kind}: [{logical_id}]. "
+        else:
+            reason = _error_message(exc)
+        _set_status(stack, "UPDATE_ROLLBACK_IN_PROGRESS", reason)
+        new_json = rm._resource_json_map
+        stack.template, stack.template_dict = old["template"], old["template_dict"]
+        stack.parameters, stack.role_arn, stack.tags = old["parameters"], old["role_arn"], old["tags"]
+        rm._template = old["rm_template"]
+        rm.input_parameters = old["rm_input"]
         try:
+            rm.load_mapping()
             rm.load_parameters()
             rm.load_conditions()
         except Exception:
             pass
-        self.output_map = self._create_output_map()
-        self.status = "UPDATE_ROLLBACK_COMPLETE"
-        self._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+        rm._resource_json_map = old["rm_json"]
+        revert = list(done_mod)
+        if kind == "update" and logical_id in modify and logical_id not in revert:
+            revert.append(logical_id)
+    rollback_failed = False
+    for lid in reversed(revert):
+        if delay:
+            time.sleep(delay)
+        with lock:
+            try:
+                _update_resource(stack, rm, lid, old["rm_json"][lid], inject=False)
+            except Exception:
+                rollback_failed = True
+    with lock:
+        _set_status(stack, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+        created = [
+            lid
+            for lid in new_json
+            if (lid not in old["rm_json"] or lid in done_add) and _is_model(rm._parsed_resources.get(lid))
+        ]
+    _delete_in_order(stack, new_json, created, delay)
+    with lock:
+        stack.output_map = stack._create_output_map()
+        try:
+            _replace_exports(backend, stack, old["exports"])
+        except Exception:
+            pass
+        stack._taegis_outputs_snapshot = _NO_SNAPSHOT
+        _set_status(stack, "UPDATE_ROLLBACK_FAILED" if rollback_failed else "UPDATE_ROLLBACK_COMPLETE")
+
+
+_orig_delete_stack = cfn_models.CloudFormationBackend.delete_stack
+
+
+def _delete_stack(self: Any, name_or_stack_id: str) -> None:
+    stack = self.stacks.get(name_or_stack_id) or next(
+        (s for s in list(self.stacks.values()) if s.name == name_or_stack_id), None
+    )
+    if stack is not None:
+        if getattr(stack, "_taegis_busy", False):
+            if stack.status.startswith("UPDATE"):
+                raise ValidationError(message=f"Stack [{stack.name}] cannot be deleted while in status {stack.status}")
+            # AWS: accepted during a create (or a delete); the stack is deleted once the
+            # running operation is over.
+            if stack.status != "DELETE_IN_PROGRESS":
+                stack._taegis_delete_requested = True
+            return
+        blocked = []
+        for export in list(self.exports.values()):
+            if export.exporting_stack_id == stack.stack_id:
+                users = importing_stacks(self, export.name, exclude_stack_id=stack.stack_id)
+                if users:
+                    blocked.append(f"Export {export.name} cannot be deleted as it is in use by {' and '.join(users)}")
+        if blocked:
+            stack.status_reason = blocked[0]
+            stack._add_stack_event(stack.status, resource_status_reason=blocked[0])
+            return
+        total = stack_seconds(self.account_id)
+        if total > 0:
+            stack._taegis_outputs_snapshot = _outputs(stack)
+            stack.status_reason = None
+            _set_status(stack, "DELETE_IN_PROGRESS", "User Initiated")
+            stack.status_reason = None
+            _start_worker(stack, _worker_delete, self, stack, total)
+            return
+    _orig_delete_stack(self, name_or_stack_id)
+    if stack is not None:
+        _mark_dead(stack)
+
+
+def _worker_delete(backend: Any, stack: Any, total: float) -> None:
+    lock = _cfn_lock(stack.account_id)
+    rm = stack.resource_map
+    with lock:
+        json_map = rm._resource_json_map
+        targets = [
+            lid
+            for lid, resource_json in list(json_map.items())
+            if _is_model(rm._parsed_resources.get(lid)) and (resource_json or {}).get("DeletionPolicy") != "Retain"
+        ]
+        delay = total / max(1, len(targets))
+    _delete_in_order(stack, json_map, targets, delay)
+    with lock:
+        try:
+            rm.delete()  # whatever the ordered pass could not delete, with moto's retries
+        except Exception as exc:
+            failed = [lid for lid in targets if _is_model(rm._parsed_resources.get(lid))]
+            for lid in failed:
+                rtype = (json_map.get(lid) or {}).get("Type", "")
+                _stack_event(stack, lid, rtype, "DELETE_FAILED", _failure_reason(rtype, exc), _physical(rm._parsed_resources.get(lid)))
+            stack._taegis_outputs_snapshot = _NO_SNAPSHOT
+            _set_status(stack, "DELETE_FAILED", f"The following resource(s) failed to delete: [{', '.join(failed)}]. ")
+            return
+        backend.stacks.pop(stack.stack_id, None)
+        backend.deleted_stacks[stack.stack_id] = stack
+        for export_name in [n for n, e in list(backend.exports.items()) if e.exporting_stack_id == stack.stack_id]:
+            backend.exports.pop(export_name, None)
+        _mark_dead(stack)
+        stack._taegis_outputs_snapshot = _NO_SNAPSHOT
+        _set_status(stack, "DELETE_COMPLETE")
 
 
 _orig_process_cfn_response = cfn_responses.CloudFormationResponse.process_cfn_response
@@ -984,11 +1817,18 @@ _orig_process_cfn_response = cfn_responses.CloudFormationResponse.process_cfn_re
 def _process_cfn_response(self: Any) -> Any:
     # AWS: a custom resource answering FAILED fails the resource and rolls the stack back
     # (moto ignores FAILED and leaves the stack CREATE_IN_PROGRESS for ever).
-    if self._get_param("Status") != "FAILED":
-        return _orig_process_cfn_response(self)
+    status = self._get_param("Status")
     backend = self.cloudformation_backend
     stack = backend.get_stack(self._get_param("StackId"))
     logical_id = self._get_param("LogicalResourceId")
+    busy = getattr(stack, "_taegis_busy", False)
+    if status != "FAILED":
+        if busy:
+            # The background operation completes the stack itself once it is through.
+            if status == "SUCCESS":
+                stack.get_custom_resource(logical_id).set_data(self._get_param("Data"))
+            return 200, {"status": 200}, json.dumps("{}")
+        return _orig_process_cfn_response(self)
     if stack.status == "CREATE_IN_PROGRESS":
         rtype = ((stack.template_dict.get("Resources") or {}).get(logical_id) or {}).get("Type", "")
         reason = self._get_param("Reason") or "See the details in CloudWatch Log Stream"
@@ -999,8 +1839,49 @@ def _process_cfn_response(self: Any) -> Any:
         )
         failure = RuntimeError(reason)
         failure._taegis_resource = (logical_id, rtype)  # type: ignore[attr-defined]
-        _rollback_create(backend, stack, failure)
+        if busy:
+            stack._taegis_pending_failure = failure
+        else:
+            _rollback_create(backend, stack, failure)
     return 200, {"status": 200}, json.dumps("{}")
+
+
+_orig_dto_init = cfn_responses.StackResourceDTO.__init__
+
+
+def _dto_init(self: Any, stack: Any, resource: Any) -> None:
+    # AWS: each resource has its own status (moto shows the stack's).
+    _orig_dto_init(self, stack, resource)
+    event = _last_events(stack).get(self.logical_resource_id)
+    if event is not None:
+        self.resource_status = event.resource_status
+        self.timestamp = event.timestamp
+        if event.resource_status_reason:
+            self.resource_status_reason = event.resource_status_reason
+
+
+def _list_stack_resources(self: Any) -> ActionResult:
+    stack, resources = self.cloudformation_backend.list_stack_resources(self._get_param("StackName"))
+    last = _last_events(stack)
+    summaries = []
+    for resource in resources:
+        logical_id = getattr(resource, "logical_resource_id", "")
+        event = last.get(logical_id)
+        summary = {
+            "ResourceStatus": event.resource_status if event is not None else "CREATE_COMPLETE",
+            "LogicalResourceId": logical_id,
+            "LastUpdatedTimestamp": event.timestamp if event is not None else stack.creation_time,
+            "ResourceType": getattr(resource, "cf_resource_type", ""),
+        }
+        physical = getattr(resource, "physical_resource_id", None)
+        if physical:
+            summary["PhysicalResourceId"] = physical
+        summaries.append(summary)
+    return ActionResult({"StackResourceSummaries": summaries})
+
+
+def _describe_stack_events(self: Any, stack_name: str) -> list[Any]:
+    return list(self.get_stack(stack_name).events)
 
 
 def _install_cloudformation() -> None:
@@ -1015,11 +1896,16 @@ def _install_cloudformation() -> None:
     cfn_models.Stack.exports = property(_exports)
     cfn_models.Stack.stack_resources = property(_stack_resources)
     cfn_models.Stack.update = _stack_update
+    cfn_models.Stack.mark_creation_complete = _mark_creation_complete
     cfn_models.CloudFormationBackend.create_stack = _create_stack
     cfn_models.CloudFormationBackend.delete_stack = _delete_stack
+    cfn_models.CloudFormationBackend.describe_stack_events = _describe_stack_events
+    cfn_responses.CloudFormationResponse.call_action = _cfn_call_action
     cfn_responses.CloudFormationResponse.list_imports = _list_imports
+    cfn_responses.CloudFormationResponse.list_stack_resources = _list_stack_resources
     cfn_responses.CloudFormationResponse.process_cfn_response = _process_cfn_response
     cfn_responses.CloudFormationResponse._validate_different_update = _validate_different_update
+    cfn_responses.StackResourceDTO.__init__ = _dto_init
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1049,6 +1935,152 @@ def reset_state() -> None:
         _REQUEST_LOG.clear()
     with _CONCURRENCY_LOCK:
         _CONCURRENCY_LIMITS.clear()
+    reset_behaviour()
+
+
+# ---------------------------------------------------------------------------------------------
+# Faults (behaviour throttle / errors_5xx / drop / drop_after / latency_ms).
+# AWS: each service's throttling and server errors, in its own protocol's error format.
+# ---------------------------------------------------------------------------------------------
+
+_QUERY_NAMESPACES = {
+    "cloudformation": "http://cloudformation.amazonaws.com/doc/2010-05-15/",
+    "sns": "http://sns.amazonaws.com/doc/2010-03-31/",
+    "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+    "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+    "sqs": "http://queue.amazonaws.com/doc/2012-11-05/",
+}
+# Query-protocol server errors: (status, code, message).
+_QUERY_5XX = {
+    "cloudformation": (503, "ServiceUnavailable", "Service is unable to handle request."),
+    "iam": (500, "ServiceFailure", "Request processing has failed due to some unknown error, exception or failure."),
+    "sns": (500, "InternalError", "Request could not be completed due to an internal error."),
+    "sts": (503, "ServiceUnavailable", "Service is unable to handle request."),
+}
+# JSON-protocol (X-Amz-Target) server errors.
+_JSON_5XX = {
+    "secretsmanager": (500, "InternalServiceError", "An error occurred on the server side."),
+    "logs": (500, "ServiceUnavailableException", "The service cannot complete the request."),
+    "kms": (500, "KMSInternalException", "The request was rejected because an internal exception occurred."),
+    "cloudtrail": (500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."),
+}
+
+
+def _fault_response(service: str, kind: str, variant: int, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    request_id = str(uuid.uuid4())
+    if service == "s3":
+        if kind == "throttle":
+            status, code, message = 503, "SlowDown", "Please reduce your request rate."
+        elif variant == 0:
+            status, code, message = 503, "ServiceUnavailable", "Please reduce your request rate."
+        else:
+            status, code, message = 500, "InternalError", "We encountered an internal error. Please try again."
+        s3_request_id = uuid.uuid4().hex[:16].upper()
+        host_id = _secrets.token_urlsafe(48)
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+            f"<RequestId>{s3_request_id}</RequestId><HostId>{host_id}</HostId></Error>"
+        )
+        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", s3_request_id), ("x-amz-id-2", host_id)]
+    elif service == "lambda":
+        if kind == "throttle":
+            status, code = 429, "TooManyRequestsException"
+            payload: dict[str, Any] = {"Type": "User", "message": "Rate exceeded", "Reason": "CallerRateLimitExceeded"}
+        else:
+            status, code = 500, "ServiceException"
+            payload = {"Type": "Service", "message": "An error occurred and the request cannot be processed."}
+        body = json.dumps(payload, separators=(",", ":"))
+        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", code), ("x-amzn-RequestId", request_id)]
+    elif environ.get("HTTP_X_AMZ_TARGET"):
+        content_type = environ.get("CONTENT_TYPE", "")
+        if not content_type.startswith("application/x-amz-json"):
+            content_type = "application/x-amz-json-1.1"
+        if kind == "throttle":
+            status, code, message = 400, "ThrottlingException", "Rate exceeded"
+        else:
+            status, code, message = _JSON_5XX.get(
+                service, (500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure.")
+            )
+        body = json.dumps({"__type": code, "message": message}, separators=(",", ":"))
+        headers = [("Content-Type", content_type), ("x-amzn-RequestId", request_id)]
+    elif service == "ec2":
+        if kind == "throttle":
+            status, code, message = 503, "RequestLimitExceeded", "Request limit exceeded."
+        else:
+            status, code, message = 503, "Unavailable", "The server is overloaded and can't handle the request."
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
+            f"<Message>{message}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>"
+        )
+        headers = [("Content-Type", "text/xml")]
+    else:  # query protocol (CloudFormation, SNS, STS, IAM, ...)
+        if kind == "throttle":
+            status, error_type, code, message = 400, "Sender", "Throttling", "Rate exceeded"
+        else:
+            status, code, message = _QUERY_5XX.get(service, (503, "ServiceUnavailable", "Service is unable to handle request."))
+            error_type = "Receiver"
+        namespace = _QUERY_NAMESPACES.get(service)
+        root = f'<ErrorResponse xmlns="{namespace}">' if namespace else "<ErrorResponse>"
+        body = (
+            f"{root}<Error><Type>{error_type}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
+    data = body.encode("utf-8")
+    if environ.get("REQUEST_METHOD") == "HEAD":
+        data = b""  # AWS: a HEAD error has headers only
+    return status, headers + [("Content-Length", str(len(data)))], data
+
+
+_HTTP_REASONS = {400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def _drain_body(environ: dict[str, Any]) -> None:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > 0:
+            environ["wsgi.input"].read(length)
+    except Exception:
+        pass
+
+
+def _fault_exempt(path: str) -> bool:
+    path = path.split("?", 1)[0]
+    return path.startswith("/_taegis/") or path.startswith("/moto-api") or bool(_CFNRESPONSE_RE.match(path))
+
+
+def _predraw_fault(raw_path: str, headers: Any) -> tuple[float, str | None, int] | None:
+    """The fault of a request, from its request line and headers (before werkzeug answers
+    `Expect: 100-continue`); None when the request is not signed or is exempt."""
+    if _fault_exempt(raw_path):
+        return None
+    match = _CREDENTIAL_RE.search(headers.get("Authorization", "") or "")
+    if match:
+        access_key = match.group(1)
+    else:
+        query = parse_qs(raw_path.split("?", 1)[1]) if "?" in raw_path else {}
+        credential = (query.get("X-Amz-Credential") or [""])[0]
+        if "/" not in credential:
+            return None
+        access_key = credential.split("/", 1)[0]
+    account = _account_for_access_key(access_key, {"x-moto-account-id": headers.get("x-moto-account-id", "") or ""})
+    return _draw_fault(account)
+
+
+class ConnectionDropped(ConnectionAbortedError):
+    """Raised out of the WSGI app: werkzeug treats it as a dropped connection and writes nothing."""
+
+
+def _drop_connection(environ: dict[str, Any]) -> None:
+    # Shut the socket down so that the client sees the connection end without a response
+    # (werkzeug would otherwise wait for another request on a keep-alive connection).
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    raise ConnectionDropped("taegis_moto: connection dropped by the behaviour settings")
 
 
 def _buffer_form_body(environ: dict[str, Any]) -> str:
@@ -1156,24 +2188,60 @@ class TaegisApp:
             entry = _describe_request(environ)
         except Exception as exc:  # never let the log break a request
             print(f"taegis_moto: request log failed: {exc!r}", file=sys.stderr)
-        if entry is not None:
-            with _LOG_LOCK:
-                _REQUEST_LOG.append(entry)
+        if entry is None:
+            return self.inner(environ, start_response)
+        with _LOG_LOCK:
+            _REQUEST_LOG.append(entry)
 
-            def logged_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        def logged_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            try:
+                entry["status"] = int(status.split()[0])
+            except ValueError:
+                pass
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        fault = None
+        if not _fault_exempt(path):
+            # Drawn by the request handler already when the client expects 100-continue.
+            latency, fault, variant = environ.get("taegis.fault") or _draw_fault(entry["account"])
+            if latency > 0:
+                time.sleep(latency)
+        if fault in ("drop", "throttle", "5xx") and not environ.get("taegis.no_continue"):
+            _drain_body(environ)  # unread, so that the socket closes cleanly
+        if fault == "drop":
+            entry["fault"] = "drop"
+            _drop_connection(environ)
+        if fault in ("throttle", "5xx"):
+            entry["fault"] = fault
+            status, headers, body = _fault_response(entry["service"], fault, variant, environ)
+            logged_start_response(f"{status} {_HTTP_REASONS.get(status, 'Error')}", headers)
+            return [body]
+        if fault == "drop_after":
+            # Processed as usual (the write happens), then the connection ends without a response.
+            entry["fault"] = "drop_after"
+
+            def swallowed_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
                 try:
                     entry["status"] = int(status.split()[0])
                 except ValueError:
                     pass
-                return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+                return lambda data: None
 
-            if entry["service"] == "lambda" and method == "GET" and _ACCOUNT_SETTINGS_RE.match(path):
-                # AWS: Lambda GetAccountSettings (moto has no route for it).
-                entry["action"] = "GetAccountSettings"
-                return _json_response(
-                    logged_start_response, 200, lambda_account_settings(entry["account"], entry["region"])
-                )
-            return self.inner(environ, logged_start_response)
+            result = self._handle(environ, swallowed_start_response, entry, path, method)
+            try:
+                for _ in result:
+                    pass
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+            _drop_connection(environ)  # (the body was read by moto; never read the socket again)
+        return self._handle(environ, logged_start_response, entry, path, method)
+
+    def _handle(self, environ: dict[str, Any], start_response: Any, entry: dict[str, Any], path: str, method: str) -> Any:
+        if entry["service"] == "lambda" and method == "GET" and _ACCOUNT_SETTINGS_RE.match(path):
+            # AWS: Lambda GetAccountSettings (moto has no route for it).
+            entry["action"] = "GetAccountSettings"
+            return _json_response(start_response, 200, lambda_account_settings(entry["account"], entry["region"]))
         return self.inner(environ, start_response)
 
     def _admin(self, environ: dict[str, Any], start_response: Any, path: str, method: str) -> list[bytes]:
@@ -1214,13 +2282,45 @@ class TaegisApp:
             return _json_response(
                 start_response, 200, {"account": account, "region": region, "concurrent_executions": limit}
             )
+        if path.rstrip("/") == "/_taegis/behaviour":
+            return self._behaviour(environ, start_response, query, method)
         return _json_response(start_response, 404, {"error": f"unknown admin path {path}"})
+
+    def _behaviour(self, environ: dict[str, Any], start_response: Any, query: dict[str, str], method: str) -> list[bytes]:
+        account = query.get("account")
+        if account is not None and not re.fullmatch(r"\d{12}", account):
+            return _json_response(start_response, 400, {"error": "account must be 12 digits"})
+        if method == "GET":
+            if account is None:
+                with _BEHAVIOUR_LOCK:
+                    accounts = sorted(_BEHAVIOURS)
+                return _json_response(start_response, 200, {"behaviours": {a: get_behaviour(a) for a in accounts}, "defaults": BEHAVIOUR_DEFAULTS})
+            return _json_response(start_response, 200, dict(get_behaviour(account), account=account))
+        if method == "DELETE":
+            reset_behaviour(account)
+            if account is None:
+                return _json_response(start_response, 200, {"behaviours": {}})
+            return _json_response(start_response, 200, dict(get_behaviour(account), account=account))
+        if method != "POST":
+            return _json_response(start_response, 405, {"error": "GET, POST or DELETE"})
+        try:
+            doc = _read_json(environ)
+            if not isinstance(doc, dict):
+                raise ValueError("body must be a JSON object")
+            account = str(doc.get("account") or account or "")
+            if not re.fullmatch(r"\d{12}", account):
+                raise ValueError("account must be 12 digits")
+            fields = _validate_behaviour(doc)
+        except (KeyError, ValueError, TypeError) as exc:
+            return _json_response(start_response, 400, {"error": str(exc)})
+        return _json_response(start_response, 200, dict(set_behaviour(account, fields), account=account))
 
 
 def install() -> None:
     _install_secret_model()
     _install_lambda_concurrency()
     LambdaPolicy.add_statement = _add_statement
+    lambda_models.LambdaFunction._set_function_code = _set_function_code
     s3_responses.S3Response.get_bucket_notification = _get_bucket_notification
     s3_models.S3Backend.put_bucket_notification_configuration = _put_bucket_notification_configuration
     _install_cloudformation()
@@ -1271,6 +2371,33 @@ def main(argv: list[str] | None = None) -> None:
     from werkzeug.serving import make_server
 
     class Handler(MotoRequestHandler):
+        def parse_request(self) -> bool:
+            self._taegis_fault = None
+            self._taegis_no_continue = False
+            return super().parse_request()
+
+        def handle_expect_100(self) -> bool:
+            # "Expect: 100-continue" is answered before the app runs.  A request that is to be
+            # dropped must not get even that, and AWS answers a throttled or failed request
+            # at once instead of "100 Continue" (the client then never sends the body), so the
+            # fault is drawn here and handed to the app.
+            try:
+                self._taegis_fault = _predraw_fault(self.path, self.headers)
+            except Exception:
+                self._taegis_fault = None
+            if self._taegis_fault is not None and self._taegis_fault[1] in ("drop", "throttle", "5xx"):
+                self._taegis_no_continue = True
+                del self.headers["Expect"]  # werkzeug would send another "100 Continue"
+                return True
+            return super().handle_expect_100()
+
+        def make_environ(self) -> dict[str, Any]:
+            environ = super().make_environ()
+            if getattr(self, "_taegis_fault", None) is not None:
+                environ["taegis.fault"] = self._taegis_fault
+                environ["taegis.no_continue"] = self._taegis_no_continue
+            return environ
+
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             # Quiet by default: a test harness that never drains stderr must not block us.
             if args.verbose:
