@@ -146,7 +146,8 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
         pace,
         cancel: &cancel,
     };
-    let planned: Vec<(TargetConfig, Planned)> = futures::stream::iter(cfg.targets.iter().cloned())
+    // The preflight only reads: an interruption stops it at once.
+    let planning = futures::stream::iter(cfg.targets.iter().cloned())
         .map(|t| {
             let conn = &conn;
             let shared = shared_for(&t);
@@ -168,14 +169,15 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
             }
         })
         .buffered(cfg.concurrency)
-        .collect()
-        .await;
-
-    if cancel.is_cancelled() {
-        progress.finish();
-        printer.error("interrupted during the preflight; nothing was changed");
-        return Exit::Interrupted;
-    }
+        .collect::<Vec<(TargetConfig, Planned)>>();
+    let planned = tokio::select! {
+        planned = planning => planned,
+        _ = cancel.cancelled() => {
+            progress.finish();
+            printer.error("interrupted during the preflight; nothing was changed");
+            return Exit::Interrupted;
+        }
+    };
     let mut ready: Vec<(AwsCloud, TargetPlan)> = Vec::new();
     let mut failed: Vec<TargetResult> = Vec::new();
     let many = planned.len() > 1;

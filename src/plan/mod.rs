@@ -308,3 +308,6 @@ pub struct Watch<'a> {
     pub pace: follow::Pace,
     pub cancel: &'a Cancel,
 }
+
+#[cfg(test)]
+mod tests;

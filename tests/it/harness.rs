@@ -233,6 +233,7 @@ impl Account {
                 action: r["action"].as_str().unwrap_or_default().to_string(),
                 method: r["method"].as_str().unwrap_or_default().to_string(),
                 status: r["status"].as_u64().unwrap_or(0) as u16,
+                fault: r["fault"].as_str().map(str::to_string),
             })
             .collect()
     }
@@ -305,6 +306,8 @@ pub struct Request {
     pub method: String,
     /// The HTTP status the emulator answered with (faults included).
     pub status: u16,
+    /// The fault the emulator injected, if any.
+    pub fault: Option<String>,
 }
 
 impl Request {

@@ -391,3 +391,64 @@ async fn aws_refusals_read_as_clear_messages() {
         "{shared}"
     );
 }
+
+#[tokio::test]
+async fn dropped_connections_and_lost_answers_still_converge() {
+    let want = reference().await;
+    let (acct, inputs, bucket) = setup("trail-dropped").await;
+    // Some requests never arrive; for others the write happens and the answer is lost, so the
+    // SDK's retry meets what the first attempt already did.
+    acct.behave(json!({"drop": 0.05, "drop_after": 0.15, "seed": 77}));
+    let run = acct
+        .tool()
+        .args(args(&inputs, &bucket))
+        .args(["--output", "json"])
+        .run();
+    let lost = acct.requests().iter().filter(|r| r.fault.is_some()).count();
+    acct.behave_normally();
+    run.assert_code(0);
+    assert!(lost >= 3, "only {lost} requests were dropped");
+    assert_eq!(final_state(&acct, &bucket, &inputs.secret_text).await, want);
+    // A second run finds nothing to do.
+    let again = acct
+        .tool()
+        .args(args(&inputs, &bucket))
+        .args(["--output", "json"])
+        .run();
+    again.assert_code(0);
+    assert_eq!(again.json()["targets"][0]["outcome"], "unchanged");
+}
+
+#[tokio::test]
+async fn the_first_sigint_lets_the_call_in_flight_finish_and_a_second_exits_at_once() {
+    let (acct, inputs, bucket) = setup("trail-sigint2").await;
+    acct.behave(json!({"stack_seconds": 60.0}));
+    let child = acct.tool().args(args(&inputs, &bucket)).spawn();
+    wait_for_action(&acct, "CreateStack", 1).await;
+    // The tool follows the shared stack. From now on every call of this account takes 10 s:
+    // the next one is in flight when the signals come.
+    acct.behave(json!({"latency_ms": 10000}));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    signal(&child, "-INT");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut child = child;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first SIGINT did not wait for the call in flight"
+    );
+    signal(&child, "-INT");
+    let second = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let waited = second.elapsed();
+    acct.behave_normally();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("finishing the call in flight") && stderr.contains("exiting now"),
+        "{stderr}"
+    );
+    assert!(
+        waited < Duration::from_secs(5),
+        "the second SIGINT took {waited:?}"
+    );
+}

@@ -1,0 +1,362 @@
+//! Unit tests of the executor's messages and stops, against a scripted `Cloud`: what the user
+//! reads when AWS refuses a write. (The emulator tests cover the same flows end to end where
+//! the emulator can be made to refuse.)
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+
+use super::cloud::*;
+use super::executor::Executor;
+use super::follow::Pace;
+use super::{
+    Action, Cancel, Event, FunctionRef, LambdaZip, Outcome, ParamValue, Reporter, Status, Step,
+    StepKind, TargetInputs, TargetPlan, TriggerSpec, Watch,
+};
+use crate::cli::{DeployArgs, OnFailure};
+use crate::template::Template;
+
+/// A cloud whose writes answer as scripted; reads describe one settled stack.
+#[derive(Default)]
+struct Scripted {
+    /// write name -> the AWS error it answers with
+    refuse: BTreeMap<&'static str, CallError>,
+    /// what the stack looks like after an operation
+    stack_status: Mutex<String>,
+    stack_reason: Option<String>,
+    calls: Mutex<Vec<&'static str>>,
+}
+
+fn aws_error(code: &str, message: &str) -> CallError {
+    CallError {
+        code: Some(code.into()),
+        message: message.into(),
+        transient: false,
+    }
+}
+
+impl Scripted {
+    fn write(&self, name: &'static str) -> Result<()> {
+        self.calls.lock().unwrap().push(name);
+        match self.refuse.get(name) {
+            Some(e) => Err(e.clone().into()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Cloud for Scripted {
+    async fn identity(&self) -> Result<Identity> {
+        Ok(Identity {
+            account: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/t".into(),
+        })
+    }
+    async fn bucket_region(&self, _: &str) -> Result<Option<String>> {
+        Ok(Some("us-east-1".into()))
+    }
+    async fn object_hash(&self, _: &str, _: &str) -> Result<Option<Option<String>>> {
+        Ok(None)
+    }
+    async fn stack(&self, name: &str) -> Result<Option<StackInfo>> {
+        Ok(Some(StackInfo {
+            id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
+            name: name.into(),
+            status: self.stack_status.lock().unwrap().clone(),
+            reason: self.stack_reason.clone(),
+            parameters: BTreeMap::new(),
+            outputs: BTreeMap::from([("FunctionName".to_string(), "f".to_string())]),
+        }))
+    }
+    async fn template_body(&self, _: &str) -> Result<String> {
+        Ok(String::new())
+    }
+    async fn stack_events(&self, _: &str, _: Option<&str>) -> Result<Vec<StackEvent>> {
+        Ok(Vec::new())
+    }
+    async fn stack_function(&self, _: &str) -> Result<Option<String>> {
+        Ok(Some("f".into()))
+    }
+    async fn function(&self, name: &str) -> Result<Option<FunctionInfo>> {
+        Ok(Some(FunctionInfo {
+            name: name.into(),
+            arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
+            runtime: Some("provided.al2023".into()),
+            reserved_concurrency: Some(5),
+        }))
+    }
+    async fn policy_statements(&self, _: &str) -> Result<Vec<PolicyStatement>> {
+        Ok(Vec::new())
+    }
+    async fn notifications(&self, _: &str) -> Result<Vec<NotificationEntry>> {
+        Ok(Vec::new())
+    }
+    async fn topic_exists(&self, _: &str) -> Result<bool> {
+        Ok(true)
+    }
+    async fn subscriptions(&self, _: &str) -> Result<Vec<(String, String)>> {
+        Ok(Vec::new())
+    }
+    async fn account_settings(&self) -> Result<AccountSettings> {
+        Ok(AccountSettings {
+            concurrent_executions: 1000,
+            unreserved_concurrent_executions: 1000,
+        })
+    }
+    async fn create_bucket(&self, _: &str, _: &str) -> Result<()> {
+        self.write("create_bucket")
+    }
+    async fn put_object(&self, _: &str, _: &str, _: &[u8], _: &str) -> Result<()> {
+        self.write("put_object")
+    }
+    async fn create_stack(
+        &self,
+        name: &str,
+        _: &str,
+        _: &BTreeMap<String, ParamValue>,
+    ) -> Result<String> {
+        self.write("create_stack")?;
+        Ok(format!(
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"
+        ))
+    }
+    async fn update_stack(
+        &self,
+        name: &str,
+        _: &str,
+        _: &BTreeMap<String, ParamValue>,
+    ) -> Result<UpdateStarted> {
+        self.write("update_stack")?;
+        Ok(UpdateStarted::Started {
+            stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
+        })
+    }
+    async fn delete_stack(&self, _: &str) -> Result<()> {
+        self.write("delete_stack")
+    }
+    async fn add_permission(&self, _: &str, _: &PolicyStatement) -> Result<Added> {
+        self.write("add_permission")?;
+        Ok(Added::Added)
+    }
+    async fn remove_permission(&self, _: &str, _: &str) -> Result<()> {
+        self.write("remove_permission")
+    }
+    async fn put_notification(&self, _: &str, _: &OurNotification) -> Result<()> {
+        self.write("put_notification")
+    }
+    async fn subscribe(&self, _: &str, _: &str) -> Result<()> {
+        self.write("subscribe")
+    }
+}
+
+#[derive(Default)]
+struct Events(Mutex<Vec<Event>>);
+
+impl Reporter for Events {
+    fn event(&self, event: Event) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+fn plan(steps: &[(StepKind, Action)]) -> TargetPlan {
+    let args = DeployArgs {
+        credentials: Some("c.txt".into()),
+        taegis_region: Some("foxtrot".into()),
+        notification_bucket: Some("trail-logs".into()),
+        ..Default::default()
+    };
+    let config = crate::config::resolve(&args, Some("us-east-1"), None)
+        .unwrap()
+        .targets
+        .remove(0);
+    TargetPlan {
+        inputs: TargetInputs {
+            config,
+            account: "123456789012".into(),
+            lambda_bucket: "zips".into(),
+            zip: Arc::new(LambdaZip {
+                bytes: vec![1, 2, 3],
+                sha256: "00".repeat(32),
+            }),
+            zip_key: "k.zip".into(),
+            shared_template: Arc::new(Template::bundled_shared()),
+            lambda_template: Arc::new(Template::bundled_lambda()),
+            shared_params: BTreeMap::new(),
+            lambda_params: BTreeMap::new(),
+            trigger: TriggerSpec::S3 {
+                bucket: "trail-logs".into(),
+                prefix: "AWSLogs/".into(),
+                id: "taegis-cloudtrail-taegis-cloudtrail".into(),
+                statement_id: "taegis-cloudtrail-s3-invoke".into(),
+            },
+        },
+        steps: steps
+            .iter()
+            .map(|(kind, action)| Step {
+                kind: *kind,
+                action: *action,
+                detail: String::new(),
+            })
+            .collect(),
+        function: Some(FunctionRef {
+            name: "f".into(),
+            arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
+        }),
+        warnings: Vec::new(),
+    }
+}
+
+async fn run(cloud: &Scripted, plan: &TargetPlan, cancel: &Cancel) -> super::TargetResult {
+    let events = Events::default();
+    let exec = Executor {
+        cloud,
+        watch: Watch {
+            reporter: &events,
+            pace: Pace {
+                interval: std::time::Duration::from_millis(1),
+                ..Pace::default()
+            },
+            cancel,
+        },
+        on_failure: OnFailure::Delete,
+    };
+    exec.apply(plan).await
+}
+
+/// Each refusal AWS answers a write with reads as: what failed, AWS's words, what to do.
+#[tokio::test]
+async fn aws_refusals_become_clear_messages() {
+    let cases: Vec<(&'static str, StepKind, CallError, Vec<&str>)> = vec![
+        (
+            "add_permission",
+            StepKind::InvokePermission,
+            aws_error(
+                "ResourceConflictException",
+                "The statement id (taegis-cloudtrail-s3-invoke) provided already exists. Please specify a new statement id, or remove the existing statement.",
+            ),
+            vec![
+                "failed to allow s3.amazonaws.com to invoke function f",
+                "ResourceConflictException",
+                "already exists",
+            ],
+        ),
+        (
+            "put_notification",
+            StepKind::BucketNotification,
+            aws_error(
+                "InvalidArgument",
+                "Unable to validate the following destination configurations",
+            ),
+            vec![
+                "failed to write the notification configuration of bucket trail-logs",
+                "Hint: S3 could not validate",
+                "invoke permission",
+            ],
+        ),
+        (
+            "put_notification",
+            StepKind::BucketNotification,
+            aws_error(
+                "InvalidArgument",
+                "Configurations overlap. Configurations on the same bucket cannot share a common event type.",
+            ),
+            vec!["Configurations overlap", "Hint:", "--trigger sns"],
+        ),
+        (
+            "put_object",
+            StepKind::UploadZip,
+            aws_error("AccessDenied", "Access Denied"),
+            vec![
+                "failed to upload the zip to s3://zips/k.zip",
+                "AccessDenied",
+                "Hint: the deploying identity lacks",
+            ],
+        ),
+        (
+            "create_stack",
+            StepKind::LambdaStack,
+            aws_error(
+                "ValidationError",
+                "No export named TaegisXdrSecretArn found. Rollback requested by user.",
+            ),
+            vec![
+                "failed to create stack taegis-cloudtrail",
+                "No export named",
+                "Hint: the shared stack's exports",
+            ],
+        ),
+    ];
+    for (write, kind, error, want) in cases {
+        let cloud = Scripted {
+            refuse: BTreeMap::from([(write, error)]),
+            stack_status: Mutex::new("CREATE_COMPLETE".into()),
+            ..Default::default()
+        };
+        let p = plan(&[
+            (kind, Action::Create),
+            (StepKind::SnsSubscription, Action::Create),
+        ]);
+        let r = run(&cloud, &p, &Cancel::default()).await;
+        assert_eq!(r.outcome, Outcome::Failed, "{write}");
+        let err = r.error.clone().unwrap();
+        for w in &want {
+            assert!(err.contains(w), "{write}: {w:?} not in {err}");
+        }
+        assert!(!err.contains('\n'), "{err}");
+        assert_eq!(r.steps[0].status, Status::Failed);
+        assert_eq!(r.steps[1].status, Status::Skipped);
+        assert_eq!(
+            r.steps[1].detail,
+            "not started: an earlier step did not finish"
+        );
+        assert_eq!(
+            cloud.calls.lock().unwrap().as_slice(),
+            [write],
+            "nothing ran after the failure"
+        );
+    }
+}
+
+/// Deleting a stack whose exports are still imported: AWS leaves the stack in place with a
+/// reason; the user reads it, with a hint.
+#[tokio::test]
+async fn a_delete_refused_for_an_imported_export_is_explained() {
+    let cloud = Scripted {
+        stack_status: Mutex::new("ROLLBACK_COMPLETE".into()),
+        stack_reason: Some(
+            "Export TaegisXdrSecretArn cannot be deleted as it is in use by taegis-cloudtrail"
+                .into(),
+        ),
+        ..Default::default()
+    };
+    let r = run(
+        &cloud,
+        &plan(&[(StepKind::DeleteSharedStack, Action::Delete)]),
+        &Cancel::default(),
+    )
+    .await;
+    let err = r.error.unwrap();
+    assert!(
+        err.contains("in use by taegis-cloudtrail") && err.contains("Hint: another stack imports"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_interrupted_run_starts_nothing_new_and_says_how_to_resume() {
+    let cloud = Scripted::default();
+    let cancel = Cancel::default();
+    cancel.cancel();
+    let p = plan(&[
+        (StepKind::LambdaBucket, Action::Skip),
+        (StepKind::UploadZip, Action::Create),
+        (StepKind::InvokePermission, Action::Create),
+    ]);
+    let r = run(&cloud, &p, &cancel).await;
+    assert_eq!(r.outcome, Outcome::InProgress);
+    assert_eq!(r.steps[0].status, Status::Skipped);
+    assert_eq!(r.steps[1].detail, "not started: interrupted");
+    assert!(r.error.unwrap().contains("re-run the same command"));
+    assert!(cloud.calls.lock().unwrap().is_empty());
+}
