@@ -430,17 +430,15 @@ pub fn resolve(
             ));
         }
 
-        let notification_bucket = match pick!(notification_bucket) {
+        let (notification_bucket, derived_prefix) = match pick!(notification_bucket) {
             None => {
                 problems.push(format!("missing --notification-bucket NAME{at}: the bucket CloudTrail writes its logs to"));
-                String::new()
+                (String::new(), None)
             }
             Some(raw) => match normalize_bucket(&raw) {
                 Ok((name, prefix, notice)) => {
-                    if let Some(n) = notice {
-                        notices.push(n);
-                    }
-                    if let Some(p) = prefix
+                    notices.extend(notice);
+                    if let Some(p) = &prefix
                         && pick!(prefix).is_some()
                     {
                         notices.push(format!(
@@ -450,17 +448,14 @@ pub fn resolve(
                     if let Err(e) = check_bucket_name(&expand(&name, "123456789012", "us-east-1")) {
                         problems.push(format!("--notification-bucket {raw:?}{at}: {e}"));
                     }
-                    name
+                    (name, prefix)
                 }
                 Err(e) => {
                     problems.push(format!("--notification-bucket {raw:?}{at}: {e}"));
-                    String::new()
+                    (String::new(), None)
                 }
             },
         };
-        let derived_prefix = pick!(notification_bucket)
-            .and_then(|raw| normalize_bucket(&raw).ok())
-            .and_then(|(_, p, _)| p);
         let prefix = pick!(prefix).or(derived_prefix).unwrap_or_default();
         if prefix.starts_with('/') {
             problems.push(format!(
