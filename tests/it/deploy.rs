@@ -201,18 +201,19 @@ async fn fresh_deploy_creates_everything_and_keeps_other_entries() {
 async fn sns_trigger_subscribes_the_function() {
     let (acct, inputs, bucket) = setup("trail-sns").await;
     let topic = seed::topic(&acct, "trail-news").await;
+    let sns = [
+        "--trigger",
+        "sns",
+        "--sns-topic-arn",
+        &topic,
+        "--output",
+        "json",
+    ];
 
     let run = acct
         .tool()
         .args(inputs.deploy_args(&bucket))
-        .args([
-            "--trigger",
-            "sns",
-            "--sns-topic-arn",
-            &topic,
-            "--output",
-            "json",
-        ])
+        .args(sns)
         .run();
     run.assert_code(0);
     let doc = run.json();
@@ -270,14 +271,7 @@ async fn sns_trigger_subscribes_the_function() {
     let again = acct
         .tool()
         .args(inputs.deploy_args(&bucket))
-        .args([
-            "--trigger",
-            "sns",
-            "--sns-topic-arn",
-            &topic,
-            "--output",
-            "json",
-        ])
+        .args(sns)
         .run();
     again.assert_code(0);
     assert_eq!(again.json()["targets"][0]["outcome"], "unchanged");

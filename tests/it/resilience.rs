@@ -26,6 +26,17 @@ fn args(inputs: &Inputs, bucket: &str) -> Vec<String> {
     a
 }
 
+/// A deploy that must succeed, and its JSON result.
+fn deploy_json(acct: &Account, inputs: &Inputs, bucket: &str) -> serde_json::Value {
+    let run = acct
+        .tool()
+        .args(args(inputs, bucket))
+        .args(["--output", "json"])
+        .run();
+    run.assert_code(0);
+    run.json()
+}
+
 /// Wait until the account's request log holds `count` requests of `action`.
 async fn wait_for_action(acct: &Account, action: &str, count: usize) {
     let start = Instant::now();
@@ -109,13 +120,10 @@ async fn a_failed_lambda_stack_is_explained_and_a_rerun_succeeds() {
     assert!(error.contains("deleted"), "{error}");
 
     acct.behave_normally();
-    let again = acct
-        .tool()
-        .args(args(&inputs, &bucket))
-        .args(["--output", "json"])
-        .run();
-    again.assert_code(0);
-    assert_eq!(again.json()["targets"][0]["outcome"], "created");
+    assert_eq!(
+        deploy_json(&acct, &inputs, &bucket)["targets"][0]["outcome"],
+        "created"
+    );
 }
 
 #[tokio::test]
@@ -410,13 +418,10 @@ async fn dropped_connections_and_lost_answers_still_converge() {
     assert!(lost >= 3, "only {lost} requests were dropped");
     assert_eq!(final_state(&acct, &bucket, &inputs.secret_text).await, want);
     // A second run finds nothing to do.
-    let again = acct
-        .tool()
-        .args(args(&inputs, &bucket))
-        .args(["--output", "json"])
-        .run();
-    again.assert_code(0);
-    assert_eq!(again.json()["targets"][0]["outcome"], "unchanged");
+    assert_eq!(
+        deploy_json(&acct, &inputs, &bucket)["targets"][0]["outcome"],
+        "unchanged"
+    );
 }
 
 #[tokio::test]
