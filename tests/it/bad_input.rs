@@ -639,3 +639,24 @@ async fn each_bad_rollout_file_exits_2_naming_it_and_creates_nothing() {
     let stacks = acct.cfn().describe_stacks().send().await.unwrap();
     assert!(stacks.stacks().is_empty());
 }
+
+#[tokio::test]
+async fn creating_the_zip_bucket_needs_yes_when_no_one_can_be_asked() {
+    let (acct, inputs, bucket) = setup("trail-noyes").await;
+    let args: Vec<String> = inputs
+        .deploy_args(&bucket)
+        .into_iter()
+        .filter(|a| a != "--yes")
+        .collect();
+    let before = acct.requests().len();
+    let run = acct.tool().args(args).run();
+    run.assert_code(2);
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with("error:")
+            && l.contains("--yes")
+            && l.contains(&format!("{bucket}-zips"))),
+        "{}",
+        run.stderr
+    );
+    assert!(acct.writes_since(before).is_empty());
+}

@@ -104,6 +104,42 @@ async fn fresh_deploy_creates_everything_and_keeps_other_entries() {
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys[0].starts_with("taegis-lambda-amd64-") && keys[0].ends_with(".zip"));
 
+    // The zip bucket the tool made is private and encrypted.
+    let zb = format!("{bucket}-zips");
+    let pab = acct
+        .s3()
+        .get_public_access_block()
+        .bucket(&zb)
+        .send()
+        .await
+        .unwrap();
+    let pab = pab.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            pab.block_public_acls(),
+            pab.ignore_public_acls(),
+            pab.block_public_policy(),
+            pab.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let enc = acct
+        .s3()
+        .get_bucket_encryption()
+        .bucket(&zb)
+        .send()
+        .await
+        .unwrap();
+    let rules = enc.server_side_encryption_configuration().unwrap().rules();
+    assert_eq!(
+        rules[0]
+            .apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm()
+            .as_str(),
+        "AES256"
+    );
+
     // Both stacks complete.
     assert_eq!(
         stack_status(&acct, "taegis-shared-resources")
