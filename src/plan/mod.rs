@@ -69,9 +69,9 @@ impl StepKind {
         match self {
             StepKind::LambdaBucket => "lambda-bucket",
             StepKind::UploadZip => "upload-lambda-zip",
-            StepKind::DeleteSharedStack => "delete-failed-shared-stack",
+            StepKind::DeleteSharedStack => "delete-shared-stack",
             StepKind::SharedStack => "shared-stack",
-            StepKind::DeleteLambdaStack => "delete-failed-lambda-stack",
+            StepKind::DeleteLambdaStack => "delete-lambda-stack",
             StepKind::LambdaStack => "lambda-stack",
             StepKind::InvokePermission => "invoke-permission",
             StepKind::BucketNotification => "bucket-notification",

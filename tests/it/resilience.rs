@@ -161,7 +161,7 @@ async fn a_stack_left_in_rollback_complete_is_recovered() {
     let steps = doc["targets"][0]["steps"].as_array().unwrap();
     let recovery = steps
         .iter()
-        .find(|s| s["name"] == "delete-failed-lambda-stack")
+        .find(|s| s["name"] == "delete-lambda-stack")
         .expect("a recovery step");
     assert_eq!(
         (recovery["action"].as_str(), recovery["status"].as_str()),
@@ -456,4 +456,41 @@ async fn the_first_sigint_lets_the_call_in_flight_finish_and_a_second_exits_at_o
         waited < Duration::from_secs(5),
         "the second SIGINT took {waited:?}"
     );
+}
+
+#[tokio::test]
+async fn a_stack_left_in_review_in_progress_is_recovered() {
+    let want = reference().await;
+    let (acct, inputs, bucket) = setup("trail-review").await;
+    // An unexecuted change set leaves the shared stack in REVIEW_IN_PROGRESS.
+    acct.cfn()
+        .create_change_set()
+        .stack_name("taegis-shared-resources")
+        .change_set_name("someone-elses")
+        .change_set_type(aws_sdk_cloudformation::types::ChangeSetType::Create)
+        .template_body("Resources:\n  T:\n    Type: AWS::SNS::Topic\n")
+        .send()
+        .await
+        .unwrap();
+    let run = acct
+        .tool()
+        .args(args(&inputs, &bucket))
+        .args(["--output", "json"])
+        .run();
+    run.assert_code(0);
+    let doc = run.json();
+    let steps = doc["targets"][0]["steps"].as_array().unwrap();
+    let recovery = steps
+        .iter()
+        .find(|s| s["name"] == "delete-shared-stack")
+        .expect("a recovery step");
+    assert_eq!(recovery["status"], "done");
+    assert!(
+        recovery["detail"]
+            .as_str()
+            .unwrap()
+            .contains("REVIEW_IN_PROGRESS"),
+        "{recovery}"
+    );
+    assert_eq!(final_state(&acct, &bucket, &inputs.secret_text).await, want);
 }
