@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     args_override_self = true
 )]
 pub struct Cli {
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Global options")]
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
