@@ -4,5 +4,6 @@ mod bad_input;
 mod deploy;
 mod harness;
 mod resilience;
+mod rollout;
 mod seed;
 mod state;

@@ -1,0 +1,179 @@
+//! Many regions and accounts in one run, with per-target results.
+
+use crate::harness::{Account, Inputs, bucket_name, s};
+use crate::seed;
+use crate::state::FUNCTION;
+
+#[tokio::test]
+async fn two_regions_in_one_run() {
+    let acct = Account::new().await;
+    let inputs = Inputs::new();
+    let base = bucket_name("trail-multi");
+    for region in ["us-east-1", "eu-west-1"] {
+        seed::bucket(&acct, &format!("{base}-{region}"), region).await;
+    }
+    let run = acct
+        .tool()
+        .args([
+            "deploy",
+            "--credentials",
+            &s(&inputs.credentials),
+            "--taegis-region",
+            "echo",
+            "--lambda-zip",
+            &s(&inputs.zip),
+            "--regions",
+            "us-east-1,eu-west-1",
+            "--notification-bucket",
+            &format!("{base}-{{region}}"),
+            "--yes",
+            "--output",
+            "json",
+        ])
+        .run();
+    run.assert_code(0);
+    let doc = run.json();
+    let targets = doc["targets"].as_array().unwrap();
+    let regions: Vec<_> = targets
+        .iter()
+        .map(|t| t["region"].as_str().unwrap())
+        .collect();
+    assert_eq!(regions, ["us-east-1", "eu-west-1"]);
+    for t in targets {
+        assert_eq!(t["outcome"], "created", "{t:#}");
+        let region = t["region"].as_str().unwrap();
+        // The function lives in its region, with its code from a bucket of that region.
+        let lambda = aws_sdk_lambda::Client::new(&acct.config_in(region));
+        let f = lambda
+            .get_function()
+            .function_name(FUNCTION)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            f.configuration()
+                .unwrap()
+                .function_arn()
+                .unwrap()
+                .contains(region)
+        );
+        let zips = acct
+            .s3_in(region)
+            .list_objects_v2()
+            .bucket(format!("taegis-lambda-{}-{region}", acct.id))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(zips.contents().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_rollout_file_reaches_other_accounts_through_a_role() {
+    // The caller's own account only assumes roles; the work happens in two others.
+    let caller = Account::new().await;
+    let (a, b) = (Account::new().await, Account::new().await);
+    let inputs = Inputs::new();
+    let base = bucket_name("trail-org");
+    for acct in [&a, &b] {
+        seed::bucket(acct, &format!("{base}-{}", acct.id), "us-east-1").await;
+    }
+    let file = inputs.write(
+        "rollout.yaml",
+        format!(
+            "taegis_region: golf\ncredentials: credentials.txt\nlambda_zip: taegis-lambda-amd64.zip\nnotification_bucket: \"{base}-{{account}}\"\nprefix: AWSLogs/\ntargets:\n  - account: \"{}\"\n    role_arn: \"arn:aws:iam::{{account}}:role/TaegisDeployer\"\n    regions: [us-east-1]\n  - account: \"{}\"\n    role_arn: \"arn:aws:iam::{{account}}:role/TaegisDeployer\"\n    regions: [us-east-1]\n",
+            a.id, b.id
+        ),
+    );
+    let run = caller
+        .tool()
+        .args(["deploy", "--yes", "--output", "json", "--config", &s(&file)])
+        .run();
+    run.assert_code(0);
+    let doc = run.json();
+    let accounts: Vec<_> = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["account"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(accounts, [a.id.clone(), b.id.clone()]);
+    for acct in [&a, &b] {
+        let f = acct
+            .lambda()
+            .get_function()
+            .function_name(FUNCTION)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            f.configuration()
+                .unwrap()
+                .function_arn()
+                .unwrap()
+                .contains(&acct.id)
+        );
+    }
+    // Nothing landed in the caller's own account.
+    assert!(
+        caller
+            .cfn()
+            .describe_stacks()
+            .send()
+            .await
+            .unwrap()
+            .stacks()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_target_failing_its_preflight_is_reported_while_the_others_go_on() {
+    let acct = Account::new().await;
+    let inputs = Inputs::new();
+    let base = bucket_name("trail-partial");
+    // Only us-east-1 has its bucket: eu-west-1 fails its preflight.
+    seed::bucket(&acct, &format!("{base}-us-east-1"), "us-east-1").await;
+    let run = acct
+        .tool()
+        .args([
+            "deploy",
+            "--credentials",
+            &s(&inputs.credentials),
+            "--taegis-region",
+            "echo",
+            "--lambda-zip",
+            &s(&inputs.zip),
+            "--regions",
+            "us-east-1,eu-west-1",
+            "--notification-bucket",
+            &format!("{base}-{{region}}"),
+            "--yes",
+            "--output",
+            "json",
+        ])
+        .run();
+    run.assert_code(1);
+    let doc = run.json();
+    let by_region = |r: &str| {
+        doc["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["region"] == r)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_region("us-east-1")["outcome"], "created");
+    let eu = by_region("eu-west-1");
+    assert_eq!(eu["outcome"], "failed");
+    assert!(
+        eu["error"].as_str().unwrap().contains("no such bucket"),
+        "{eu:#}"
+    );
+    assert!(
+        run.stderr.contains("[") && run.stderr.contains("eu-west-1"),
+        "{}",
+        run.stderr
+    );
+}
