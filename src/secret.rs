@@ -16,15 +16,26 @@ impl Secret {
         &self.0
     }
 
-    /// Replace every occurrence of the secret (and of each of its lines) in `text` with `***`.
+    /// Replace every occurrence of the secret (and of each of its lines), as written and as
+    /// Debug or JSON would escape it, in `text` with `***`. Lines shorter than 6 characters are
+    /// left alone: they would match ordinary words.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         let whole = self.0.trim();
-        if !whole.is_empty() {
-            out = out.replace(whole, "***");
-        }
-        for line in self.0.lines().map(str::trim).filter(|l| l.len() >= 6) {
-            out = out.replace(line, "***");
+        let pieces =
+            std::iter::once(whole).chain(self.0.lines().map(str::trim).filter(|l| l.len() >= 6));
+        for piece in pieces.filter(|p| !p.is_empty()) {
+            let debug = format!("{piece:?}");
+            let json = serde_json::to_string(piece).unwrap_or_default();
+            for form in [
+                piece,
+                &debug[1..debug.len() - 1],
+                &json[1..json.len().max(2) - 1],
+            ] {
+                if !form.is_empty() {
+                    out = out.replace(form, "***");
+                }
+            }
         }
         out
     }
@@ -55,5 +66,12 @@ mod tests {
             "x *** y ***"
         );
         assert_eq!(s.redact("nothing here"), "nothing here");
+        let quoted = Secret::new("id=\"a\\b\"\nsecret=x\ty-long\n".into());
+        let shown = format!(
+            "{:?} {}",
+            "id=\"a\\b\"",
+            serde_json::to_string("secret=x\ty-long").unwrap()
+        );
+        assert_eq!(quoted.redact(&shown), "\"***\" \"***\"", "{shown}");
     }
 }

@@ -190,7 +190,16 @@ pub async fn plan_target<C: Cloud>(
             shared.secret.expose().to_string(),
         );
         check.insert("TaegisRegion".to_string(), target.taegis_region.clone());
-        for p in shared_t.check_values(&check) {
+        if shared_t
+            .parameter("SecretValue")
+            .is_some_and(|p| !p.no_echo)
+        {
+            problems.push(format!(
+                "the {}: parameter SecretValue is not NoEcho, so the credentials would show in the CloudFormation console and in DescribeStacks; add `NoEcho: true` to it",
+                shared_t.source
+            ));
+        }
+        for p in shared_t.check_values(&check, &["SecretValue"]) {
             problems.push(
                 if p.contains("TaegisRegion") && !p.contains("not declared") {
                     format!("--taegis-region: {p}")
@@ -252,7 +261,7 @@ pub async fn plan_target<C: Cloud>(
         }
         lambda_params.insert(k.clone(), v.clone());
     }
-    for p in lambda_t.check_values(&lambda_params) {
+    for p in lambda_t.check_values(&lambda_params, &[]) {
         let named = flag_for
             .iter()
             .find(|(param, _)| p.starts_with(&format!("parameter {param}")))

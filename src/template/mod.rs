@@ -46,10 +46,10 @@ impl Parameter {
     }
 
     /// Problems with `value` for this parameter, as sentences naming the parameter.
-    /// The value itself is only quoted when the parameter is not NoEcho.
-    pub fn check(&self, value: &str) -> Vec<String> {
+    /// The value itself is only quoted when the parameter is not NoEcho and not `hide`.
+    pub fn check(&self, value: &str, hide: bool) -> Vec<String> {
         let mut out = Vec::new();
-        let shown = if self.no_echo {
+        let shown = if self.no_echo || hide {
             "the value".to_string()
         } else {
             format!("{value:?}")
@@ -319,8 +319,9 @@ impl Template {
     }
 
     /// Every problem with `values` against this template: undeclared names, values the template
-    /// does not allow, required parameters without a value.
-    pub fn check_values(&self, values: &BTreeMap<String, String>) -> Vec<String> {
+    /// does not allow, required parameters without a value. The values of `hidden` parameters
+    /// are never quoted, whatever the template says.
+    pub fn check_values(&self, values: &BTreeMap<String, String>, hidden: &[&str]) -> Vec<String> {
         let mut out = Vec::new();
         for (name, value) in values {
             match self.parameter(name) {
@@ -333,7 +334,7 @@ impl Template {
                         .collect::<Vec<_>>()
                         .join(", ")
                 )),
-                Some(p) => out.extend(p.check(value)),
+                Some(p) => out.extend(p.check(value, hidden.contains(&name.as_str()))),
             }
         }
         for p in &self.parameters {
@@ -438,12 +439,15 @@ Resources:
     #[test]
     fn check_values_names_every_problem() {
         let t = Template::parse("t", SMALL).unwrap();
-        let problems = t.check_values(&values(&[
-            ("Kind", "nope"),
-            ("Bucket", "UPPER"),
-            ("Count", "0"),
-            ("Extra", "1"),
-        ]));
+        let problems = t.check_values(
+            &values(&[
+                ("Kind", "nope"),
+                ("Bucket", "UPPER"),
+                ("Count", "0"),
+                ("Extra", "1"),
+            ]),
+            &[],
+        );
         assert_eq!(problems.len(), 5, "{problems:#?}");
         assert!(
             problems
@@ -475,12 +479,16 @@ Resources:
     #[test]
     fn no_echo_values_are_never_quoted() {
         let t = Template::parse("t", SMALL).unwrap();
-        let p = t.check_values(&values(&[("Bucket", "abc"), ("Secret", "")]));
+        let p = t.check_values(&values(&[("Bucket", "abc"), ("Secret", "")]), &[]);
         assert_eq!(p.len(), 1);
         assert!(
             p[0].contains("the value") && !p[0].contains("\"\""),
             "{p:?}"
         );
+        // A hidden parameter is not quoted even when the template forgets NoEcho.
+        let p = t.check_values(&values(&[("Bucket", "s3cr3t\"x")]), &["Bucket"]);
+        assert!(p.iter().all(|p| !p.contains("s3cr3t")), "{p:?}");
+        assert!(!p.is_empty());
     }
 
     #[test]

@@ -71,11 +71,29 @@ async fn each_bad_input_exits_2_naming_it_and_creates_nothing() {
             1,
         ),
     );
+    let shared = include_str!("../../templates/taegis-cloudformation-shared-resources.yaml");
+    assert!(shared.contains("    NoEcho: true\n"));
+    let echoing = inputs.write(
+        "echoing.yaml",
+        shared.replace(
+            "    NoEcho: true\n",
+            "    NoEcho: false\n    AllowedPattern: \"^nothing-like-it$\"\n",
+        ),
+    );
 
     let kms = |region: &str| {
         format!("arn:aws:kms:{region}:{id}:key/1234abcd-12ab-34cd-56ef-1234567890ab")
     };
     let cases = vec![
+        case(
+            "shared template that would show the credentials",
+            &[("--shared-template", s(&echoing))],
+            &[
+                "--shared-template",
+                "SecretValue is not NoEcho",
+                "AllowedPattern",
+            ],
+        ),
         case(
             "zip missing",
             &[("--lambda-zip", s(&dir.join("missing.zip")))],
@@ -303,9 +321,14 @@ async fn each_bad_input_exits_2_naming_it_and_creates_nothing() {
             .iter()
             .all(|w| errors.iter().any(|l| l.contains(w.as_str())));
         let writes = acct.writes_since(before);
-        if run.code != 2 || !named || !writes.is_empty() || !run.stdout.trim().is_empty() {
+        let leaked = inputs
+            .secret_text
+            .lines()
+            .any(|l| run.stdout.contains(l) || run.stderr.contains(l));
+        if run.code != 2 || !named || !writes.is_empty() || !run.stdout.trim().is_empty() || leaked
+        {
             failures.push(format!(
-                "{}: exit {} (want 2), reason naming {:?}: {named}, writes: {writes:?}\nstdout: {}\nstderr: {}",
+                "{}: exit {} (want 2), reason naming {:?}: {named}, writes: {writes:?}, credentials shown: {leaked}\nstdout: {}\nstderr: {}",
                 c.name, run.code, c.want, run.stdout, run.stderr
             ));
         }
