@@ -38,7 +38,30 @@ impl<C: Cloud> Executor<'_, C> {
         let mut results: Vec<StepResult> = Vec::new();
         let mut error: Option<String> = None;
         let mut still_running = false;
-        for step in &plan.steps {
+        for planned in &plan.steps {
+            // A trigger step planned as "already in place" was about the function the stack
+            // had; when the stack update replaced the function (a new name), it is needed again.
+            let replaced =
+                function.as_ref().map(|f| &f.arn) != plan.function.as_ref().map(|f| &f.arn);
+            let redo = planned.action == Action::Skip && planned.kind.is_trigger() && replaced;
+            let redone;
+            let step = if redo {
+                redone = Step {
+                    kind: planned.kind,
+                    action: Action::Create,
+                    detail: format!(
+                        "the stack update replaced the function with {}: {}",
+                        function
+                            .as_ref()
+                            .map(|f| f.name.as_str())
+                            .unwrap_or("a new one"),
+                        planned.detail
+                    ),
+                };
+                &redone
+            } else {
+                planned
+            };
             let stop = if error.is_some() {
                 Some("not started: an earlier step did not finish")
             } else if step.action != Action::Skip && self.watch.cancel.is_cancelled() {

@@ -65,6 +65,14 @@ pub enum StepKind {
 }
 
 impl StepKind {
+    /// The steps that wire the function to its event source.
+    pub fn is_trigger(self) -> bool {
+        matches!(
+            self,
+            StepKind::InvokePermission | StepKind::BucketNotification | StepKind::SnsSubscription
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             StepKind::LambdaBucket => "lambda-bucket",

@@ -549,7 +549,15 @@ def _lambda_cfn_create(cls, resource_name, cloudformation_json, account_id, regi
 
 
 def _lambda_cfn_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):  # type: ignore[no-untyped-def]
-    requested = (cloudformation_json.get("Properties") or {}).get("ReservedConcurrentExecutions")
+    props = cloudformation_json.get("Properties") or {}
+    requested = props.get("ReservedConcurrentExecutions")
+    new_name = props.get("FunctionName")
+    if new_name and new_name != original_resource.function_name:
+        # AWS: a new FunctionName is a replacement: the new function is created, the old one
+        # is deleted (in the update's cleanup). moto renamed nothing and kept the old function.
+        fn = _lambda_cfn_create(cls, new_resource_name, cloudformation_json, account_id, region_name)
+        get_lambda_backend(account_id, region_name).delete_function(original_resource.function_name)
+        return fn
     with _CONCURRENCY_LOCK:
         if requested is not None:
             check_reserved_concurrency(

@@ -613,3 +613,51 @@ fn encode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn a_function_replaced_by_a_stack_update_gets_the_trigger_again() {
+    let (acct, inputs, bucket) = setup("trail-replaced").await;
+    acct.tool()
+        .args(inputs.deploy_args(&bucket))
+        .run()
+        .assert_code(0);
+    // A new integration type renames the function: CloudFormation replaces it.
+    let run = acct
+        .tool()
+        .args(inputs.deploy_args(&bucket))
+        .args(["--integration-type", "generic", "--output", "json"])
+        .run();
+    run.assert_code(0);
+    let doc = run.json();
+    let t = &doc["targets"][0];
+    assert_eq!(t["outcome"], "updated");
+    let new = "taegis-cloudtrail-scwx-tdr-lambda-generic";
+    assert_eq!(t["function_name"], new);
+    let arn = t["function_arn"].as_str().unwrap();
+    let n = seed::notifications(&acct, &bucket).await;
+    let targets: Vec<_> = n
+        .lambda_function_configurations()
+        .iter()
+        .map(|l| l.lambda_function_arn())
+        .collect();
+    assert_eq!(targets, [arn]);
+    let st = statements(&acct, new).await;
+    assert_eq!(st.len(), 1, "{st:?}");
+    assert!(
+        acct.lambda()
+            .get_function()
+            .function_name(FUNCTION)
+            .send()
+            .await
+            .is_err(),
+        "the old function is gone"
+    );
+    // And now all is in place: the next run has nothing to do.
+    let again = acct
+        .tool()
+        .args(inputs.deploy_args(&bucket))
+        .args(["--integration-type", "generic", "--output", "json"])
+        .run();
+    again.assert_code(0);
+    assert_eq!(again.json()["targets"][0]["outcome"], "unchanged");
+}
