@@ -181,41 +181,43 @@ async fn killed_at_any_point_a_rerun_converges() {
     let want = reference().await;
     // (the request after which the tool is killed, and how many of it to wait for)
     let points = [
+        ("GetCallerIdentity", 1),
         ("CreateBucket", 1),
         ("PutObject", 1),
         ("CreateStack", 1),
         ("CreateStack", 2),
         ("AddPermission", 1),
-        ("PutBucketNotificationConfiguration", 1),
     ];
-    let runs = points.iter().map(|(action, n)| {
-        let want = want.clone();
-        async move {
-            let (acct, inputs, bucket) = setup("trail-killed").await;
-            acct.behave(json!({"stack_seconds": 1.0, "latency_ms": 20}));
-            let mut child = acct.tool().args(args(&inputs, &bucket)).spawn();
-            wait_for_action(&acct, action, *n).await;
-            signal(&child, "-KILL");
-            let _ = child.wait();
-            let rerun = acct
-                .tool()
-                .args(args(&inputs, &bucket))
-                .args(["--output", "json"])
-                .run();
-            acct.behave_normally();
-            rerun.assert_code(0);
-            let got = final_state(&acct, &bucket, &inputs.secret_text).await;
-            assert_eq!(got, want, "killed after {action} #{n}");
-        }
-    });
-    futures::future::join_all(runs).await;
+    // One after another: each kill must land while that tool is still running.
+    for (action, n) in points {
+        let (acct, inputs, bucket) = setup("trail-killed").await;
+        acct.behave(json!({"stack_seconds": 1.0, "latency_ms": 50}));
+        let mut child = acct.tool().args(args(&inputs, &bucket)).spawn();
+        wait_for_action(&acct, action, n).await;
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the tool had already finished when {action} #{n} was seen"
+        );
+        signal(&child, "-KILL");
+        let _ = child.wait();
+        let rerun = acct
+            .tool()
+            .args(args(&inputs, &bucket))
+            .args(["--output", "json"])
+            .run();
+        acct.behave_normally();
+        rerun.assert_code(0);
+        let got = final_state(&acct, &bucket, &inputs.secret_text).await;
+        assert_eq!(got, want, "killed after {action} #{n}");
+    }
 }
 
 #[tokio::test]
 async fn sigint_during_a_stack_wait_exits_130_and_a_rerun_finishes() {
     let want = reference().await;
     let (acct, inputs, bucket) = setup("trail-sigint").await;
-    acct.behave(json!({"stack_seconds": 3.0}));
+    // Long enough for the re-run to find the stack still in progress, even on a busy machine.
+    acct.behave(json!({"stack_seconds": 10.0}));
     let child = acct
         .tool()
         .args(args(&inputs, &bucket))
