@@ -214,10 +214,12 @@ impl Rollout {
 }
 
 /// Merge flags, a target entry, the file's defaults and the built-in defaults (in that order)
-/// into validated targets. `default_region` is `--region`, else AWS_REGION or the profile's.
+/// into validated targets. Regions: `--regions`, then the target's, then `region_flag`
+/// (`--region`), then the file's top level, then `env_region` (AWS_REGION or the profile's).
 pub fn resolve(
     args: &DeployArgs,
-    default_region: Option<&str>,
+    region_flag: Option<&str>,
+    env_region: Option<&str>,
     rollout: Option<&Rollout>,
 ) -> Result<DeployConfig, Vec<String>> {
     let mut problems = Vec::new();
@@ -297,13 +299,15 @@ pub fn resolve(
             .or_else(|| entry.region.clone().map(|r| vec![r]))
         {
             r
+        } else if let Some(r) = region_flag {
+            vec![r.to_string()]
         } else if let Some(r) = top
             .regions
             .clone()
             .or_else(|| top.region.clone().map(|r| vec![r]))
         {
             r
-        } else if let Some(r) = default_region {
+        } else if let Some(r) = env_region {
             vec![r.to_string()]
         } else {
             problems.push(format!(
@@ -363,15 +367,21 @@ pub fn resolve(
             Some(p) => CredentialsSource::File(p),
         };
 
-        let taegis_region = match (pick!(taegis_region), pick!(xdr_url)) {
-            (Some(r), Some(_)) if args.taegis_region.is_none() && args.xdr_url.is_none() => {
+        // The first level that names the XDR region wins: flags, the target, the file.
+        let levels = [
+            (args.taegis_region.clone(), args.xdr_url.clone()),
+            (entry.taegis_region.clone(), entry.xdr_url.clone()),
+            (top.taegis_region.clone(), top.xdr_url.clone()),
+        ];
+        let taegis_region = match levels.into_iter().find(|(r, u)| r.is_some() || u.is_some()) {
+            Some((Some(r), Some(_))) => {
                 problems.push(format!(
                     "both taegis_region and xdr_url are set{at}; keep one"
                 ));
                 r
             }
-            (Some(r), _) => r.trim().to_string(),
-            (None, Some(url)) => match xdr_region_from_url(&url) {
+            Some((Some(r), None)) => r.trim().to_string(),
+            Some((None, Some(url))) => match xdr_region_from_url(&url) {
                 Ok(r) => {
                     notices.push(format!("XDR region {r} derived from {url}"));
                     r
@@ -381,7 +391,7 @@ pub fn resolve(
                     String::new()
                 }
             },
-            (None, None) => {
+            _ => {
                 problems.push(format!(
                     "missing --taegis-region NAME{at} (one of {}) or --xdr-url URL (your XDR login URL)",
                     XDR_REGIONS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
@@ -839,13 +849,13 @@ mod tests {
     }
 
     fn one(args: &DeployArgs) -> TargetConfig {
-        let c = resolve(args, Some("us-east-1"), None).unwrap();
+        let c = resolve(args, None, Some("us-east-1"), None).unwrap();
         assert_eq!(c.targets.len(), 1);
         c.targets[0].clone()
     }
 
     fn problems(args: &DeployArgs, region: Option<&str>, rollout: Option<&Rollout>) -> Vec<String> {
-        resolve(args, region, rollout).unwrap_err()
+        resolve(args, None, region, rollout).unwrap_err()
     }
 
     #[test]
@@ -1033,7 +1043,7 @@ mod tests {
         a.regions = vec!["us-east-1".into(), "eu-west-1".into()];
         a.accounts = vec!["111111111111".into(), "222222222222".into()];
         a.role_arn = Some("arn:aws:iam::{account}:role/Deployer".into());
-        let c = resolve(&a, None, None).unwrap();
+        let c = resolve(&a, None, None, None).unwrap();
         let labels: Vec<_> = c.targets.iter().map(TargetConfig::label).collect();
         assert_eq!(
             labels,
@@ -1074,7 +1084,7 @@ targets:
             stack_name: Some("ct".into()),
             ..Default::default()
         };
-        let c = resolve(&a, None, Some(&r)).unwrap();
+        let c = resolve(&a, None, None, Some(&r)).unwrap();
         assert_eq!(c.targets.len(), 2);
         let t = &c.targets[1];
         assert_eq!(t.label(), "111111111111/eu-west-1");
@@ -1088,8 +1098,45 @@ targets:
         assert_eq!(t.parameters["EnableObjectTagging"], "true");
         a.taegis_region = Some("golf".into());
         assert_eq!(
-            resolve(&a, None, Some(&r)).unwrap().targets[0].taegis_region,
+            resolve(&a, None, None, Some(&r)).unwrap().targets[0].taegis_region,
             "golf"
+        );
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_targets_over_region() {
+        let r = Rollout::parse(
+            Path::new("f.yaml"),
+            "taegis_region: echo\ncredentials: c\nnotification_bucket: b-logs\nregion: eu-west-1\n",
+        )
+        .unwrap();
+        let a = DeployArgs {
+            xdr_url: Some("https://golf.taegis.secureworks.com".into()),
+            ..Default::default()
+        };
+        let c = resolve(&a, Some("us-east-2"), Some("us-west-2"), Some(&r)).unwrap();
+        assert_eq!(
+            c.targets[0].taegis_region, "golf",
+            "--xdr-url beats the file's taegis_region"
+        );
+        assert_eq!(
+            c.targets[0].region, "us-east-2",
+            "--region beats the file's top-level region"
+        );
+        let c = resolve(&a, None, Some("us-west-2"), Some(&r)).unwrap();
+        assert_eq!(
+            c.targets[0].region, "eu-west-1",
+            "the file beats AWS_REGION"
+        );
+        let t = Rollout::parse(
+            Path::new("f.yaml"),
+            "taegis_region: echo\ncredentials: c\nnotification_bucket: b-logs\ntargets:\n  - regions: [ca-central-1]\n",
+        )
+        .unwrap();
+        let c = resolve(&DeployArgs::default(), Some("us-east-2"), None, Some(&t)).unwrap();
+        assert_eq!(
+            c.targets[0].region, "ca-central-1",
+            "a target's regions beat --region"
         );
     }
 

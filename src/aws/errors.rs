@@ -49,7 +49,7 @@ pub fn is_no_updates(code: &str, message: &str) -> bool {
 
 /// CloudFormation: an update refused because one is already running.
 pub fn is_update_in_progress(code: &str, message: &str) -> bool {
-    code == "ValidationError" && message.contains("UPDATE_IN_PROGRESS state and can not be updated")
+    code == "ValidationError" && message.contains("_IN_PROGRESS state and can not be updated")
 }
 
 /// Lambda: a statement id that is already taken.

@@ -29,17 +29,21 @@ pub struct Connection {
     pub endpoint_url: Option<String>,
 }
 
-/// The region the SDK's chain resolves (AWS_REGION, then the profile), if any.
+/// The region when `--region` is not given: AWS_REGION, then the profile (`--profile` or the
+/// SDK's default chain), as the `aws` CLI does.
 pub async fn default_region(conn: &Connection) -> Option<String> {
-    let mut chain = aws_config::meta::region::RegionProviderChain::default_provider();
-    if let Some(p) = &conn.profile {
-        chain = aws_config::meta::region::RegionProviderChain::first_try(
+    use aws_config::meta::region::RegionProviderChain;
+    let chain = match &conn.profile {
+        Some(p) => RegionProviderChain::first_try(
+            aws_config::environment::EnvironmentVariableRegionProvider::new(),
+        )
+        .or_else(
             aws_config::profile::ProfileFileRegionProvider::builder()
                 .profile_name(p)
                 .build(),
-        )
-        .or_else(aws_config::meta::region::RegionProviderChain::default_provider());
-    }
+        ),
+        None => RegionProviderChain::default_provider(),
+    };
     chain.region().await.map(|r| r.to_string())
 }
 
@@ -83,7 +87,9 @@ impl AwsCloud {
                 .build();
         }
         // An overridden endpoint (an emulator) needs path-style S3 addressing.
-        let path_style = conn.endpoint_url.is_some() || config.endpoint_url().is_some();
+        let path_style = conn.endpoint_url.is_some()
+            || config.endpoint_url().is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
         let s3_config = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(path_style)
             .build();
@@ -95,6 +101,18 @@ impl AwsCloud {
             sns: aws_sdk_sns::Client::new(&config),
         })
     }
+}
+
+/// A token for one CloudFormation operation: the SDK's retries of the same call carry it, so
+/// CloudFormation does not start the operation twice when an answer was lost.
+fn request_token() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("taegis-cloudtrail-{}-{nanos}-{n}", std::process::id())
 }
 
 fn cfn_params(params: &BTreeMap<String, ParamValue>) -> Vec<CfnParameter> {
@@ -502,6 +520,7 @@ impl Cloud for AwsCloud {
         let out = self
             .cfn
             .create_stack()
+            .client_request_token(request_token())
             .stack_name(name)
             .template_body(body)
             .set_parameters(Some(cfn_params(params)))
@@ -523,7 +542,7 @@ impl Cloud for AwsCloud {
                 // stack being created is ours, follow it.
                 if e.code.as_deref() == Some("AlreadyExistsException")
                     && let Some(s) = self.stack(name).await?
-                    && (s.status == "CREATE_IN_PROGRESS" || s.status == "CREATE_COMPLETE")
+                    && (s.status.starts_with("CREATE_") || s.status.starts_with("ROLLBACK_"))
                 {
                     return Ok(s.id);
                 }
@@ -541,6 +560,7 @@ impl Cloud for AwsCloud {
         match self
             .cfn
             .update_stack()
+            .client_request_token(request_token())
             .stack_name(name)
             .template_body(body)
             .set_parameters(Some(cfn_params(params)))
@@ -571,6 +591,7 @@ impl Cloud for AwsCloud {
     async fn delete_stack(&self, name_or_id: &str) -> Result<()> {
         self.cfn
             .delete_stack()
+            .client_request_token(request_token())
             .stack_name(name_or_id)
             .send()
             .await

@@ -57,11 +57,16 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
             }
         },
     };
-    let default_region = match &g.region {
-        Some(r) => Some(r.clone()),
+    let env_region = match &g.region {
+        Some(_) => None,
         None => crate::aws::default_region(&conn).await,
     };
-    let cfg = match config::resolve(args, default_region.as_deref(), rollout.as_ref()) {
+    let cfg = match config::resolve(
+        args,
+        g.region.as_deref(),
+        env_region.as_deref(),
+        rollout.as_ref(),
+    ) {
         Ok(c) => c,
         Err(problems) => return bad_input(printer, &problems, Vec::new()),
     };

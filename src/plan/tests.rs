@@ -166,7 +166,7 @@ fn plan(steps: &[(StepKind, Action)]) -> TargetPlan {
         notification_bucket: Some("trail-logs".into()),
         ..Default::default()
     };
-    let config = crate::config::resolve(&args, Some("us-east-1"), None)
+    let config = crate::config::resolve(&args, None, Some("us-east-1"), None)
         .unwrap()
         .targets
         .remove(0);
