@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 
-use super::cloud::{Added, Cloud, OurNotification, PolicyStatement, UpdateStarted};
+use super::cloud::{Added, Cloud, OurNotification, UpdateStarted};
 use super::follow::{Follow, Settled, StillRunning, explain, hint, looks_transient};
 use super::planner::{OBJECT_CREATED, find_function};
 use super::{
@@ -271,27 +271,9 @@ impl<C: Cloud> Executor<'_, C> {
                 let f = function
                     .as_ref()
                     .ok_or_else(|| anyhow!("the function is not known"))?;
-                let (sid, principal, source_arn) = match &inputs.trigger {
-                    TriggerSpec::S3 {
-                        bucket,
-                        statement_id,
-                        ..
-                    } => (
-                        statement_id,
-                        "s3.amazonaws.com",
-                        format!("arn:aws:s3:::{bucket}"),
-                    ),
-                    TriggerSpec::Sns {
-                        topic_arn,
-                        statement_id,
-                    } => (statement_id, "sns.amazonaws.com", topic_arn.clone()),
-                };
-                let statement = PolicyStatement {
-                    sid: sid.clone(),
-                    principal: principal.into(),
-                    source_arn: Some(source_arn.clone()),
-                    source_account: Some(inputs.account.clone()),
-                };
+                let statement = inputs.trigger.statement(&inputs.account);
+                let (sid, principal) = (&statement.sid, &statement.principal);
+                let source_arn = statement.source_arn.clone().unwrap_or_default();
                 if step.action == Action::Update {
                     self.cloud
                         .remove_permission(&f.name, sid)

@@ -116,6 +116,8 @@ pub enum ParamValue {
 pub enum TriggerSpec {
     S3 {
         bucket: String,
+        /// `arn:<partition>:s3:::<bucket>`, in the caller's partition.
+        bucket_arn: String,
         prefix: String,
         /// Our entry's stable Id in the bucket's notification configuration.
         id: String,
@@ -125,6 +127,30 @@ pub enum TriggerSpec {
         topic_arn: String,
         statement_id: String,
     },
+}
+
+impl TriggerSpec {
+    /// The statement that lets the event source invoke the function, scoped to the source
+    /// and the account.
+    pub fn statement(&self, account: &str) -> cloud::PolicyStatement {
+        let (sid, principal, source) = match self {
+            TriggerSpec::S3 {
+                bucket_arn,
+                statement_id,
+                ..
+            } => (statement_id, "s3.amazonaws.com", bucket_arn),
+            TriggerSpec::Sns {
+                topic_arn,
+                statement_id,
+            } => (statement_id, "sns.amazonaws.com", topic_arn),
+        };
+        cloud::PolicyStatement {
+            sid: sid.clone(),
+            principal: principal.into(),
+            source_arn: Some(source.clone()),
+            source_account: Some(account.to_string()),
+        }
+    }
 }
 
 /// The Lambda zip as read from disk.

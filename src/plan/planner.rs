@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use super::cloud::{Cloud, NotificationEntry, PolicyStatement, StackInfo};
+use super::cloud::{Cloud, NotificationEntry, StackInfo};
 use super::follow::{ANY, Follow, Settled, explain};
 use super::{
     Action, Event, FunctionRef, LambdaZip, ParamValue, Step, StepKind, TargetInputs, TargetPlan,
@@ -160,6 +160,14 @@ pub async fn plan_target<C: Cloud>(
         }
     };
     let account = identity.account.clone();
+    // aws, aws-us-gov, aws-cn: from the caller's own ARN.
+    let partition = identity
+        .arn
+        .split(':')
+        .nth(1)
+        .filter(|p| p.starts_with("aws"))
+        .unwrap_or("aws")
+        .to_string();
     if let Some(want) = &target.account
         && *want != account
     {
@@ -563,6 +571,7 @@ pub async fn plan_target<C: Cloud>(
     let trigger = match target.trigger {
         Trigger::S3 => TriggerSpec::S3 {
             bucket: notification_bucket.clone(),
+            bucket_arn: format!("arn:{partition}:s3:::{notification_bucket}"),
             prefix: target.prefix.clone(),
             id: notification_id(&target.stack_name),
             statement_id: S3_STATEMENT_ID.into(),
@@ -572,21 +581,10 @@ pub async fn plan_target<C: Cloud>(
             statement_id: SNS_STATEMENT_ID.into(),
         },
     };
-    let (principal, source_arn) = match &trigger {
-        TriggerSpec::S3 { bucket, .. } => ("s3.amazonaws.com", format!("arn:aws:s3:::{bucket}")),
-        TriggerSpec::Sns { topic_arn, .. } => ("sns.amazonaws.com", topic_arn.clone()),
-    };
-    let statement_id = match &trigger {
-        TriggerSpec::S3 { statement_id, .. } | TriggerSpec::Sns { statement_id, .. } => {
-            statement_id.clone()
-        }
-    };
-    let wanted_statement = PolicyStatement {
-        sid: statement_id.clone(),
-        principal: principal.into(),
-        source_arn: Some(source_arn.clone()),
-        source_account: Some(account.clone()),
-    };
+    let wanted_statement = trigger.statement(&account);
+    let statement_id = wanted_statement.sid.clone();
+    let principal = wanted_statement.principal.clone();
+    let source_arn = wanted_statement.source_arn.clone().unwrap_or_default();
     let existing_statement = match &function {
         None => None,
         Some(f) => match cloud.policy_statements(&f.name).await {

@@ -186,6 +186,7 @@ fn plan(steps: &[(StepKind, Action)]) -> TargetPlan {
             lambda_params: BTreeMap::new(),
             trigger: TriggerSpec::S3 {
                 bucket: "trail-logs".into(),
+                bucket_arn: "arn:aws:s3:::trail-logs".into(),
                 prefix: "AWSLogs/".into(),
                 id: "taegis-cloudtrail-taegis-cloudtrail".into(),
                 statement_id: "taegis-cloudtrail-s3-invoke".into(),
