@@ -497,16 +497,24 @@ pub async fn plan_target<C: Cloud>(
                 )),
             }
             let body_changed = template_changed(cloud, s, lambda_t, &mut problems).await;
-            let mut why: Vec<String> = lambda_params
+            // What the stack's parameters will be: ours, and the template's defaults for the
+            // rest (an update resets a parameter that is not passed to its default).
+            let expected: BTreeMap<&str, &str> = lambda_t
+                .parameters
                 .iter()
-                .filter(|(k, v)| s.parameters.get(*k) != Some(v))
+                .filter(|p| !p.no_echo)
+                .filter_map(|p| {
+                    let v = lambda_params.get(&p.name).or(p.default.as_ref())?;
+                    Some((p.name.as_str(), v.as_str()))
+                })
+                .collect();
+            let mut why: Vec<String> = expected
+                .iter()
+                .filter(|(k, v)| s.parameters.get(**k).map(String::as_str) != Some(**v))
                 .map(|(k, v)| {
                     format!(
-                        "{k} {} -> {v}",
-                        s.parameters
-                            .get(k)
-                            .map(String::as_str)
-                            .unwrap_or("(default)")
+                        "{k} {} -> {v:?}",
+                        s.parameters.get(*k).map(|c| format!("{c:?}")).unwrap_or("(none)".into())
                     )
                 })
                 .collect();
