@@ -18,7 +18,7 @@ use aws_sdk_s3::types as s3t;
 use crate::plan::ParamValue;
 use crate::plan::cloud::{
     AccountSettings, Added, Cloud, FunctionInfo, Identity, NotificationEntry, OurNotification,
-    PolicyStatement, StackEvent, StackInfo, UpdateStarted,
+    PolicyStatement, StackEvent, StackInfo, Subscription, UpdateStarted,
 };
 use errors::{classify, found};
 
@@ -113,6 +113,48 @@ fn request_token() -> String {
         .unwrap_or_default();
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("taegis-cloudtrail-{}-{nanos}-{n}", std::process::id())
+}
+
+impl AwsCloud {
+    /// Read the bucket's notification configuration, drop the Lambda entry `id`, add `ours`
+    /// when given, and write it back: every other entry (queue, topic, other Lambdas,
+    /// EventBridge) exactly as it was.
+    async fn rewrite_notifications(
+        &self,
+        bucket: &str,
+        id: &str,
+        ours: Option<s3t::LambdaFunctionConfiguration>,
+    ) -> Result<()> {
+        let current = self
+            .s3
+            .get_bucket_notification_configuration()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(classify)
+            .context("failed to read the current configuration")?;
+        let mut lambdas: Vec<s3t::LambdaFunctionConfiguration> = current
+            .lambda_function_configurations()
+            .iter()
+            .filter(|l| l.id() != Some(id))
+            .cloned()
+            .collect();
+        lambdas.extend(ours);
+        let config = s3t::NotificationConfiguration::builder()
+            .set_topic_configurations(Some(current.topic_configurations().to_vec()))
+            .set_queue_configurations(Some(current.queue_configurations().to_vec()))
+            .set_lambda_function_configurations(Some(lambdas))
+            .set_event_bridge_configuration(current.event_bridge_configuration().cloned())
+            .build();
+        self.s3
+            .put_bucket_notification_configuration()
+            .bucket(bucket)
+            .notification_configuration(config)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
 }
 
 fn cfn_params(params: &BTreeMap<String, ParamValue>) -> Vec<CfnParameter> {
@@ -398,7 +440,7 @@ impl Cloud for AwsCloud {
         Ok(out.is_some())
     }
 
-    async fn subscriptions(&self, topic_arn: &str) -> Result<Vec<(String, String)>> {
+    async fn subscriptions(&self, topic_arn: &str) -> Result<Vec<Subscription>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -411,10 +453,11 @@ impl Cloud for AwsCloud {
                 .await
                 .map_err(classify)?;
             for s in page.subscriptions() {
-                out.push((
-                    s.protocol().unwrap_or_default().to_string(),
-                    s.endpoint().unwrap_or_default().to_string(),
-                ));
+                out.push(Subscription {
+                    protocol: s.protocol().unwrap_or_default().to_string(),
+                    endpoint: s.endpoint().unwrap_or_default().to_string(),
+                    arn: s.subscription_arn().unwrap_or_default().to_string(),
+                });
             }
             match page.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
@@ -641,20 +684,6 @@ impl Cloud for AwsCloud {
     }
 
     async fn put_notification(&self, bucket: &str, ours: &OurNotification) -> Result<()> {
-        let current = self
-            .s3
-            .get_bucket_notification_configuration()
-            .bucket(bucket)
-            .send()
-            .await
-            .map_err(classify)
-            .context("failed to read the current configuration")?;
-        let mut lambdas: Vec<s3t::LambdaFunctionConfiguration> = current
-            .lambda_function_configurations()
-            .iter()
-            .filter(|l| l.id() != Some(ours.id.as_str()))
-            .cloned()
-            .collect();
         let mut entry = s3t::LambdaFunctionConfiguration::builder()
             .id(&ours.id)
             .lambda_function_arn(&ours.function_arn)
@@ -675,20 +704,23 @@ impl Cloud for AwsCloud {
                     .build(),
             );
         }
-        lambdas.push(entry.build()?);
-        let config = s3t::NotificationConfiguration::builder()
-            .set_topic_configurations(Some(current.topic_configurations().to_vec()))
-            .set_queue_configurations(Some(current.queue_configurations().to_vec()))
-            .set_lambda_function_configurations(Some(lambdas))
-            .set_event_bridge_configuration(current.event_bridge_configuration().cloned())
-            .build();
-        self.s3
-            .put_bucket_notification_configuration()
-            .bucket(bucket)
-            .notification_configuration(config)
-            .send()
+        self.rewrite_notifications(bucket, &ours.id, Some(entry.build()?))
             .await
-            .map_err(classify)?;
+    }
+
+    async fn remove_notification(&self, bucket: &str, id: &str) -> Result<()> {
+        self.rewrite_notifications(bucket, id, None).await
+    }
+
+    async fn unsubscribe(&self, subscription_arn: &str) -> Result<()> {
+        // Already gone is done.
+        found(
+            self.sns
+                .unsubscribe()
+                .subscription_arn(subscription_arn)
+                .send()
+                .await,
+        )?;
         Ok(())
     }
 

@@ -134,6 +134,14 @@ pub struct OurNotification {
     pub prefix: String,
 }
 
+/// One subscription of an SNS topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub protocol: String,
+    pub endpoint: String,
+    pub arn: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct AccountSettings {
     pub concurrent_executions: i32,
@@ -171,8 +179,7 @@ pub trait Cloud {
     async fn policy_statements(&self, function: &str) -> Result<Vec<PolicyStatement>>;
     async fn notifications(&self, bucket: &str) -> Result<Vec<NotificationEntry>>;
     async fn topic_exists(&self, topic_arn: &str) -> Result<bool>;
-    /// (protocol, endpoint) of each subscription of the topic.
-    async fn subscriptions(&self, topic_arn: &str) -> Result<Vec<(String, String)>>;
+    async fn subscriptions(&self, topic_arn: &str) -> Result<Vec<Subscription>>;
     async fn account_settings(&self) -> Result<AccountSettings>;
 
     // --- writes
@@ -198,4 +205,7 @@ pub trait Cloud {
     /// every other entry untouched.
     async fn put_notification(&self, bucket: &str, ours: &OurNotification) -> Result<()>;
     async fn subscribe(&self, topic_arn: &str, function_arn: &str) -> Result<()>;
+    /// Remove our entry (by Id) from the bucket's configuration, every other entry untouched.
+    async fn remove_notification(&self, bucket: &str, id: &str) -> Result<()>;
+    async fn unsubscribe(&self, subscription_arn: &str) -> Result<()>;
 }

@@ -322,6 +322,39 @@ impl<C: Cloud> Executor<'_, C> {
                     f.name
                 ))
             }
+            StepKind::RemoveOldTrigger => {
+                let f = function
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("the function is not known"))?;
+                let old = &plan.old_trigger;
+                if let Some((bucket, id)) = &old.notification {
+                    self.cloud
+                        .remove_notification(bucket, id)
+                        .await
+                        .with_context(|| {
+                            format!("failed to remove entry {id} from bucket {bucket}")
+                        })?;
+                }
+                for s in &old.subscriptions {
+                    self.cloud
+                        .unsubscribe(s)
+                        .await
+                        .with_context(|| format!("failed to remove subscription {s}"))?;
+                }
+                for sid in &old.statements {
+                    self.cloud
+                        .remove_permission(&f.name, sid)
+                        .await
+                        .with_context(|| {
+                            format!("failed to remove statement {sid} from function {}", f.name)
+                        })?;
+                }
+                Ok(old.describe().replacen(
+                    "remove the earlier trigger",
+                    "removed the earlier trigger",
+                    1,
+                ))
+            }
             StepKind::SnsSubscription => {
                 let f = function
                     .as_ref()

@@ -62,6 +62,7 @@ pub enum StepKind {
     InvokePermission,
     BucketNotification,
     SnsSubscription,
+    RemoveOldTrigger,
 }
 
 impl StepKind {
@@ -84,6 +85,7 @@ impl StepKind {
             StepKind::InvokePermission => "invoke-permission",
             StepKind::BucketNotification => "bucket-notification",
             StepKind::SnsSubscription => "sns-subscription",
+            StepKind::RemoveOldTrigger => "remove-old-trigger",
         }
     }
 }
@@ -153,6 +155,36 @@ impl TriggerSpec {
     }
 }
 
+/// What is left of the trigger of an earlier deploy that this one no longer wants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OldTrigger {
+    /// (bucket, our entry's Id)
+    pub notification: Option<(String, String)>,
+    pub subscriptions: Vec<String>,
+    /// Statement ids on the function.
+    pub statements: Vec<String>,
+}
+
+impl OldTrigger {
+    pub fn is_empty(&self) -> bool {
+        self.notification.is_none() && self.subscriptions.is_empty() && self.statements.is_empty()
+    }
+
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some((bucket, id)) = &self.notification {
+            parts.push(format!("entry {id} of bucket {bucket}"));
+        }
+        for s in &self.subscriptions {
+            parts.push(format!("subscription {s}"));
+        }
+        for s in &self.statements {
+            parts.push(format!("statement {s}"));
+        }
+        format!("remove the earlier trigger: {}", parts.join(", "))
+    }
+}
+
 /// The Lambda zip as read from disk.
 #[derive(Debug)]
 pub struct LambdaZip {
@@ -181,6 +213,8 @@ pub struct TargetPlan {
     pub steps: Vec<Step>,
     /// Known when the Lambda stack already exists.
     pub function: Option<FunctionRef>,
+    /// Removed by the `remove-old-trigger` step.
+    pub old_trigger: OldTrigger,
     pub warnings: Vec<String>,
 }
 

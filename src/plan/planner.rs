@@ -9,8 +9,8 @@ use anyhow::Result;
 use super::cloud::{Cloud, NotificationEntry, StackInfo};
 use super::follow::{ANY, Follow, Settled, explain};
 use super::{
-    Action, Event, FunctionRef, LambdaZip, ParamValue, Step, StepKind, TargetInputs, TargetPlan,
-    TriggerSpec, Watch,
+    Action, Event, FunctionRef, LambdaZip, OldTrigger, ParamValue, Step, StepKind, TargetInputs,
+    TargetPlan, TriggerSpec, Watch,
 };
 use crate::cli::Trigger;
 use crate::config::{self, TargetConfig};
@@ -514,7 +514,10 @@ pub async fn plan_target<C: Cloud>(
                 .map(|(k, v)| {
                     format!(
                         "{k} {} -> {v:?}",
-                        s.parameters.get(*k).map(|c| format!("{c:?}")).unwrap_or("(none)".into())
+                        s.parameters
+                            .get(*k)
+                            .map(|c| format!("{c:?}"))
+                            .unwrap_or("(none)".into())
                     )
                 })
                 .collect();
@@ -593,20 +596,18 @@ pub async fn plan_target<C: Cloud>(
     let statement_id = wanted_statement.sid.clone();
     let principal = wanted_statement.principal.clone();
     let source_arn = wanted_statement.source_arn.clone().unwrap_or_default();
-    let existing_statement = match &function {
-        None => None,
-        Some(f) => match cloud.policy_statements(&f.name).await {
-            Ok(st) => st.into_iter().find(|s| s.sid == statement_id),
-            Err(e) => {
-                problems.push(format!(
-                    "cannot read the policy of function {} ({})",
-                    f.name,
-                    one_line(&e)
-                ));
-                None
-            }
-        },
+    let statements = match &function {
+        None => Vec::new(),
+        Some(f) => cloud.policy_statements(&f.name).await.unwrap_or_else(|e| {
+            problems.push(format!(
+                "cannot read the policy of function {} ({})",
+                f.name,
+                one_line(&e)
+            ));
+            Vec::new()
+        }),
     };
+    let existing_statement = statements.iter().find(|s| s.sid == statement_id).cloned();
     steps.push(match existing_statement {
         None => Step {
             kind: StepKind::InvokePermission,
@@ -701,7 +702,9 @@ pub async fn plan_target<C: Cloud>(
             let subscribed = match &function {
                 None => false,
                 Some(f) => match cloud.subscriptions(topic_arn).await {
-                    Ok(subs) => subs.iter().any(|(p, e)| p == "lambda" && *e == f.arn),
+                    Ok(subs) => subs
+                        .iter()
+                        .any(|s| s.protocol == "lambda" && s.endpoint == f.arn),
                     Err(e) => {
                         problems.push(format!(
                             "--sns-topic-arn {topic_arn}: cannot list its subscriptions ({})",
@@ -727,6 +730,57 @@ pub async fn plan_target<C: Cloud>(
         }
     }
 
+    // The trigger this deploy no longer wants (another trigger type, bucket or topic than
+    // last time): removed after the new one is in place, so no event is lost.
+    let mut old_trigger = OldTrigger::default();
+    if let (Some(f), Some(s)) = (&function, lambda_stack.as_ref().filter(|s| s.healthy())) {
+        let id = notification_id(&target.stack_name);
+        let previous_bucket = s.parameters.get("NotificationBucket").cloned();
+        let stale_bucket = match &trigger {
+            TriggerSpec::Sns { .. } => previous_bucket.or(Some(notification_bucket.clone())),
+            TriggerSpec::S3 { bucket, .. } => previous_bucket.filter(|b| b != bucket),
+        };
+        if let Some(b) = stale_bucket
+            && let Ok(entries) = cloud.notifications(&b).await
+            && entries
+                .iter()
+                .any(|e| e.id.as_deref() == Some(id.as_str()) && e.target_arn == f.arn)
+        {
+            old_trigger.notification = Some((b, id));
+        }
+        let previous_topic = s
+            .parameters
+            .get("SNSNotificationarn")
+            .filter(|t| !t.is_empty());
+        let wanted_topic = match &trigger {
+            TriggerSpec::Sns { topic_arn, .. } => Some(topic_arn),
+            TriggerSpec::S3 { .. } => None,
+        };
+        if let Some(topic) = previous_topic.filter(|t| Some(*t) != wanted_topic)
+            && let Ok(subs) = cloud.subscriptions(topic).await
+        {
+            old_trigger.subscriptions = subs
+                .into_iter()
+                .filter(|s| s.protocol == "lambda" && s.endpoint == f.arn)
+                .map(|s| s.arn)
+                .collect();
+        }
+        let other_sid = match &trigger {
+            TriggerSpec::S3 { .. } => SNS_STATEMENT_ID,
+            TriggerSpec::Sns { .. } => S3_STATEMENT_ID,
+        };
+        if statements.iter().any(|s| s.sid == other_sid) {
+            old_trigger.statements.push(other_sid.to_string());
+        }
+    }
+    if !old_trigger.is_empty() {
+        steps.push(Step {
+            kind: StepKind::RemoveOldTrigger,
+            action: Action::Delete,
+            detail: old_trigger.describe(),
+        });
+    }
+
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -745,6 +799,7 @@ pub async fn plan_target<C: Cloud>(
         },
         steps,
         function,
+        old_trigger,
         warnings,
     })
 }

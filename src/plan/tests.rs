@@ -95,7 +95,7 @@ impl Cloud for Scripted {
     async fn topic_exists(&self, _: &str) -> Result<bool> {
         Ok(true)
     }
-    async fn subscriptions(&self, _: &str) -> Result<Vec<(String, String)>> {
+    async fn subscriptions(&self, _: &str) -> Result<Vec<Subscription>> {
         Ok(Vec::new())
     }
     async fn account_settings(&self) -> Result<AccountSettings> {
@@ -147,6 +147,12 @@ impl Cloud for Scripted {
     }
     async fn subscribe(&self, _: &str, _: &str) -> Result<()> {
         self.write("subscribe")
+    }
+    async fn remove_notification(&self, _: &str, _: &str) -> Result<()> {
+        self.write("remove_notification")
+    }
+    async fn unsubscribe(&self, _: &str) -> Result<()> {
+        self.write("unsubscribe")
     }
 }
 
@@ -204,6 +210,7 @@ fn plan(steps: &[(StepKind, Action)]) -> TargetPlan {
             name: "f".into(),
             arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
         }),
+        old_trigger: Default::default(),
         warnings: Vec::new(),
     }
 }

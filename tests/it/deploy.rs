@@ -661,3 +661,111 @@ async fn a_function_replaced_by_a_stack_update_gets_the_trigger_again() {
     again.assert_code(0);
     assert_eq!(again.json()["targets"][0]["outcome"], "unchanged");
 }
+
+#[tokio::test]
+async fn switching_the_trigger_removes_the_earlier_one() {
+    let (acct, inputs, bucket) = setup("trail-switch").await;
+    let topic = seed::topic(&acct, "trail-switch-news").await;
+    acct.tool()
+        .args(inputs.deploy_args(&bucket))
+        .run()
+        .assert_code(0);
+
+    // S3 -> SNS: the subscription and its permission in; our bucket entry and S3 permission out.
+    let run = acct
+        .tool()
+        .args(inputs.deploy_args(&bucket))
+        .args([
+            "--trigger",
+            "sns",
+            "--sns-topic-arn",
+            &topic,
+            "--output",
+            "json",
+        ])
+        .run();
+    run.assert_code(0);
+    let doc = run.json();
+    let removal = doc["targets"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "remove-old-trigger")
+        .expect("a removal step")
+        .clone();
+    assert_eq!(removal["status"], "done", "{removal}");
+    assert!(
+        seed::notifications(&acct, &bucket)
+            .await
+            .lambda_function_configurations()
+            .is_empty()
+    );
+    let st = statements(&acct, FUNCTION).await;
+    let sids: Vec<_> = st
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sids, ["taegis-cloudtrail-sns-invoke"]);
+    let subs = acct
+        .sns()
+        .list_subscriptions_by_topic()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subs.subscriptions().len(), 1);
+
+    // SNS -> S3: and back.
+    acct.tool()
+        .args(inputs.deploy_args(&bucket))
+        .run()
+        .assert_code(0);
+    assert_eq!(
+        seed::notifications(&acct, &bucket)
+            .await
+            .lambda_function_configurations()
+            .len(),
+        1
+    );
+    let st = statements(&acct, FUNCTION).await;
+    let sids: Vec<_> = st
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sids, ["taegis-cloudtrail-s3-invoke"]);
+    let subs = acct
+        .sns()
+        .list_subscriptions_by_topic()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        subs.subscriptions().is_empty(),
+        "{:?}",
+        subs.subscriptions()
+    );
+    // The stack no longer names the topic.
+    let out = acct
+        .cfn()
+        .describe_stacks()
+        .stack_name("taegis-cloudtrail")
+        .send()
+        .await
+        .unwrap();
+    let p = out.stacks()[0]
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some("SNSNotificationarn"))
+        .and_then(|p| p.parameter_value())
+        .map(str::to_string);
+    assert_eq!(p.as_deref(), Some(""));
+    // Settled: nothing left to do.
+    let again = acct
+        .tool()
+        .args(inputs.deploy_args(&bucket))
+        .args(["--output", "json"])
+        .run();
+    again.assert_code(0);
+    assert_eq!(again.json()["targets"][0]["outcome"], "unchanged");
+}
