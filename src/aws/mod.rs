@@ -116,13 +116,13 @@ fn request_token() -> String {
 }
 
 impl AwsCloud {
-    /// Read the bucket's notification configuration, drop the Lambda entry `id`, add `ours`
-    /// when given, and write it back: every other entry (queue, topic, other Lambdas,
-    /// EventBridge) exactly as it was.
+    /// Read the bucket's notification configuration, drop the Lambda entries `drop` (by Id),
+    /// add `ours` when given, and write it back: every other entry (queue, topic, other
+    /// Lambdas, EventBridge) exactly as it was.
     async fn rewrite_notifications(
         &self,
         bucket: &str,
-        id: &str,
+        drop: &[&str],
         ours: Option<s3t::LambdaFunctionConfiguration>,
     ) -> Result<()> {
         let current = self
@@ -136,7 +136,7 @@ impl AwsCloud {
         let mut lambdas: Vec<s3t::LambdaFunctionConfiguration> = current
             .lambda_function_configurations()
             .iter()
-            .filter(|l| l.id() != Some(id))
+            .filter(|l| !l.id().is_some_and(|i| drop.contains(&i)))
             .cloned()
             .collect();
         lambdas.extend(ours);
@@ -704,12 +704,14 @@ impl Cloud for AwsCloud {
                     .build(),
             );
         }
-        self.rewrite_notifications(bucket, &ours.id, Some(entry.build()?))
+        let mut drop = vec![ours.id.as_str()];
+        drop.extend(ours.replaces.iter().map(String::as_str));
+        self.rewrite_notifications(bucket, &drop, Some(entry.build()?))
             .await
     }
 
     async fn remove_notification(&self, bucket: &str, id: &str) -> Result<()> {
-        self.rewrite_notifications(bucket, id, None).await
+        self.rewrite_notifications(bucket, &[id], None).await
     }
 
     async fn unsubscribe(&self, subscription_arn: &str) -> Result<()> {

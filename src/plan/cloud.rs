@@ -132,6 +132,8 @@ pub struct OurNotification {
     pub id: String,
     pub function_arn: String,
     pub prefix: String,
+    /// Other entries (by Id) that ours replaces.
+    pub replaces: Vec<String>,
 }
 
 /// One subscription of an SNS topic.

@@ -299,7 +299,11 @@ impl<C: Cloud> Executor<'_, C> {
                     .as_ref()
                     .ok_or_else(|| anyhow!("the function is not known"))?;
                 let TriggerSpec::S3 {
-                    bucket, prefix, id, ..
+                    bucket,
+                    prefix,
+                    id,
+                    replaces,
+                    ..
                 } = &inputs.trigger
                 else {
                     return Err(anyhow!("no S3 trigger in this plan"));
@@ -311,6 +315,7 @@ impl<C: Cloud> Executor<'_, C> {
                             id: id.clone(),
                             function_arn: f.arn.clone(),
                             prefix: prefix.clone(),
+                            replaces: replaces.clone(),
                         },
                     )
                     .await

@@ -123,6 +123,9 @@ pub enum TriggerSpec {
         prefix: String,
         /// Our entry's stable Id in the bucket's notification configuration.
         id: String,
+        /// Entries (by Id) that already send these events to the function, added outside the
+        /// tool: ours replaces them, as S3 refuses overlapping entries.
+        replaces: Vec<String>,
         statement_id: String,
     },
     Sns {

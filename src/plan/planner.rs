@@ -579,12 +579,13 @@ pub async fn plan_target<C: Cloud>(
     }
 
     // Trigger.
-    let trigger = match target.trigger {
+    let mut trigger = match target.trigger {
         Trigger::S3 => TriggerSpec::S3 {
             bucket: notification_bucket.clone(),
             bucket_arn: format!("arn:{partition}:s3:::{notification_bucket}"),
             prefix: target.prefix.clone(),
             id: notification_id(&target.stack_name),
+            replaces: Vec::new(),
             statement_id: S3_STATEMENT_ID.into(),
         },
         Trigger::Sns => TriggerSpec::Sns {
@@ -630,9 +631,13 @@ pub async fn plan_target<C: Cloud>(
         },
     });
 
-    match &trigger {
+    match &mut trigger {
         TriggerSpec::S3 {
-            bucket, prefix, id, ..
+            bucket,
+            prefix,
+            id,
+            replaces,
+            ..
         } => {
             let entries = match cloud.notifications(bucket).await {
                 Ok(e) => e,
@@ -649,7 +654,11 @@ pub async fn plan_target<C: Cloud>(
                 .filter(|e| e.id.as_deref() != Some(id.as_str()))
             {
                 let same_function = function.as_ref().is_some_and(|f| f.arn == other.target_arn);
-                if overlaps(other, prefix) && !same_function {
+                if overlaps(other, prefix) && same_function {
+                    // Someone wired the function to the bucket by hand (as the guide does):
+                    // our entry takes its place.
+                    replaces.push(other.id.clone().unwrap_or_default());
+                } else if overlaps(other, prefix) {
                     problems.push(format!(
                         "--notification-bucket {bucket}: its {} notification {} ({} for {}, prefix {:?}, suffix {:?}) overlaps the trigger this deploy needs (s3:ObjectCreated:*, prefix {prefix:?}); S3 refuses overlapping configurations. Use --trigger sns with a topic that fans out to both, or a --prefix that does not overlap",
                         other.kind,
@@ -671,7 +680,21 @@ pub async fn plan_target<C: Cloud>(
                     && e.prefix == *prefix
                     && e.suffix.is_empty()
             };
-            let others = entries.len() - usize::from(ours.is_some());
+            let others = entries.len() - usize::from(ours.is_some()) - replaces.len();
+            let adopt = if replaces.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; replace entr{} {} that already send{} these events to the function",
+                    if replaces.len() == 1 { "y" } else { "ies" },
+                    replaces
+                        .iter()
+                        .map(|r| format!("{r:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if replaces.len() == 1 { "s" } else { "" }
+                )
+            };
             let keep = if others == 0 {
                 String::new()
             } else {
@@ -683,10 +706,10 @@ pub async fn plan_target<C: Cloud>(
             steps.push(match ours {
                 None => Step {
                     kind: StepKind::BucketNotification,
-                    action: Action::Create,
-                    detail: format!("add entry {id} to bucket {bucket}: all object-create events, prefix {prefix:?}{keep}"),
+                    action: if replaces.is_empty() { Action::Create } else { Action::Update },
+                    detail: format!("add entry {id} to bucket {bucket}: all object-create events, prefix {prefix:?}{adopt}{keep}"),
                 },
-                Some(e) if up_to_date(e) => Step {
+                Some(e) if up_to_date(e) && replaces.is_empty() => Step {
                     kind: StepKind::BucketNotification,
                     action: Action::Skip,
                     detail: format!("bucket {bucket} already notifies the function (entry {id}, prefix {prefix:?})"),
@@ -694,7 +717,7 @@ pub async fn plan_target<C: Cloud>(
                 Some(_) => Step {
                     kind: StepKind::BucketNotification,
                     action: Action::Update,
-                    detail: format!("replace entry {id} on bucket {bucket}: all object-create events, prefix {prefix:?}{keep}"),
+                    detail: format!("replace entry {id} on bucket {bucket}: all object-create events, prefix {prefix:?}{adopt}{keep}"),
                 },
             });
         }

@@ -195,6 +195,7 @@ fn plan(steps: &[(StepKind, Action)]) -> TargetPlan {
                 bucket_arn: "arn:aws:s3:::trail-logs".into(),
                 prefix: "AWSLogs/".into(),
                 id: "taegis-cloudtrail-taegis-cloudtrail".into(),
+                replaces: Vec::new(),
                 statement_id: "taegis-cloudtrail-s3-invoke".into(),
             },
         },

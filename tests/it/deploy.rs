@@ -769,3 +769,57 @@ async fn switching_the_trigger_removes_the_earlier_one() {
     again.assert_code(0);
     assert_eq!(again.json()["targets"][0]["outcome"], "unchanged");
 }
+
+#[tokio::test]
+async fn a_trigger_added_by_hand_is_taken_over() {
+    use aws_sdk_s3::types as s3t;
+    let (acct, inputs, bucket) = setup("trail-byhand").await;
+    acct.tool()
+        .args(inputs.deploy_args(&bucket))
+        .run()
+        .assert_code(0);
+    let n = seed::notifications(&acct, &bucket).await;
+    let arn = n.lambda_function_configurations()[0]
+        .lambda_function_arn()
+        .to_string();
+    // As the console guide does it: an entry with a generated Id for the same function.
+    let by_hand = s3t::NotificationConfiguration::builder()
+        .lambda_function_configurations(
+            s3t::LambdaFunctionConfiguration::builder()
+                .id("NjE5ZjQ1YzYtY2Q5Zi00")
+                .lambda_function_arn(&arn)
+                .events(s3t::Event::from("s3:ObjectCreated:*"))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    acct.s3()
+        .put_bucket_notification_configuration()
+        .bucket(&bucket)
+        .notification_configuration(by_hand)
+        .send()
+        .await
+        .unwrap();
+    let run = acct
+        .tool()
+        .args(inputs.deploy_args(&bucket))
+        .args(["--output", "json"])
+        .run();
+    run.assert_code(0);
+    let doc = run.json();
+    let step = doc["targets"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "bucket-notification")
+        .unwrap()
+        .clone();
+    assert_eq!(step["action"], "update", "{step}");
+    let ids: Vec<_> = seed::notifications(&acct, &bucket)
+        .await
+        .lambda_function_configurations()
+        .iter()
+        .map(|l| l.id().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(ids, ["taegis-cloudtrail-taegis-cloudtrail"]);
+}
