@@ -295,7 +295,9 @@ pub fn hint(reason: &str) -> Option<&'static str> {
         Some(
             "another notification on the bucket takes the same events and prefix: use --trigger sns with a topic that fans out to both, or a --prefix that does not overlap",
         )
-    } else if has("cannot be deleted as it is in use by") {
+    } else if has("cannot be deleted as it is in use by")
+        || (has("Cannot update export") && has("in use by"))
+    {
         Some(
             "another stack imports this stack's exports: delete or update the importing stack first",
         )

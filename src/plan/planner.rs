@@ -415,6 +415,19 @@ pub async fn plan_target<C: Cloud>(
             let body_changed = template_changed(cloud, s, shared_t, &mut problems).await;
             let region_changed = s.parameters.get("TaegisRegion") != Some(&target.taegis_region);
             let mut why = Vec::new();
+            if region_changed && lambda_stack.as_ref().is_some_and(|l| !l.needs_recreate()) {
+                // The shared stack exports the XDR region and the Lambda stack imports it:
+                // CloudFormation refuses to change an export that is in use.
+                problems.push(format!(
+                    "--taegis-region {}: stack {} was deployed for XDR region {}, and stack {} imports it; CloudFormation cannot change an export in use. Delete stack {} first (its trigger goes with it), then deploy again, or keep --taegis-region {}",
+                    target.taegis_region,
+                    s.name,
+                    s.parameters.get("TaegisRegion").map(String::as_str).unwrap_or("(none)"),
+                    target.stack_name,
+                    target.stack_name,
+                    s.parameters.get("TaegisRegion").map(String::as_str).unwrap_or("(none)"),
+                ));
+            }
             if region_changed {
                 why.push(format!(
                     "XDR region {} -> {}",

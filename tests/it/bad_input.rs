@@ -683,3 +683,28 @@ async fn creating_the_zip_bucket_needs_yes_when_no_one_can_be_asked() {
     );
     assert!(acct.writes_since(before).is_empty());
 }
+
+#[tokio::test]
+async fn changing_the_xdr_region_under_an_importing_stack_is_refused_before_any_change() {
+    let (acct, inputs, bucket) = setup("trail-xdr-move").await;
+    acct.tool()
+        .args(inputs.deploy_args(&bucket))
+        .run()
+        .assert_code(0);
+    let before = acct.requests().len();
+    let run = acct
+        .tool()
+        .args(inputs.deploy_args(&bucket))
+        .args(["--taegis-region", "echo"])
+        .run();
+    run.assert_code(2);
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with("error:")
+            && l.contains("--taegis-region echo")
+            && l.contains("imports it")
+            && l.contains("foxtrot")),
+        "{}",
+        run.stderr
+    );
+    assert!(acct.writes_since(before).is_empty());
+}
