@@ -21,7 +21,7 @@ use crate::template::Template;
 use crate::ui::{Printer, render};
 
 /// A target's preflight: its clients and plan, or every problem found.
-type Planned = Result<(AwsCloud, TargetPlan), Vec<String>>;
+type Planned = Result<(AwsCloud, TargetPlan), planner::PreflightFailed>;
 
 /// Print a list of input problems and return exit 2 (with a JSON document when asked).
 fn bad_input(printer: &Printer, problems: &[String], failed: Vec<TargetResult>) -> Exit {
@@ -161,10 +161,13 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
                     let cloud = AwsCloud::connect(conn, &t.region, role_for(&t).as_deref())
                         .await
                         .map_err(|e| {
-                            vec![format!(
-                                "cannot set up AWS clients for {}: {e:#}",
-                                t.label()
-                            )]
+                            planner::PreflightFailed::new(
+                                None,
+                                vec![format!(
+                                    "cannot set up AWS clients for {}: {e:#}",
+                                    t.label()
+                                )],
+                            )
                         })?;
                     let plan = planner::plan_target(&cloud, &t, &shared, watch).await?;
                     Ok((cloud, plan))
@@ -180,6 +183,9 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
         _ = cancel.cancelled() => {
             progress.finish();
             printer.error("interrupted during the preflight; nothing was changed");
+            if printer.format == OutputFormat::Json {
+                printer.out(&render::json("deploy", cfg.dry_run, &[]));
+            }
             return Exit::Interrupted;
         }
     };
@@ -189,8 +195,9 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
     for (t, res) in planned {
         match res {
             Ok(p) => ready.push(p),
-            Err(problems) => {
-                for p in &problems {
+            Err(failure) => {
+                let problems = &failure.problems;
+                for p in problems {
                     printer.error(&if many {
                         format!("[{}] {p}", t.label())
                     } else {
@@ -198,7 +205,7 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
                     });
                 }
                 failed.push(TargetResult::failed(
-                    t.account.clone(),
+                    failure.account.clone().or(t.account.clone()),
                     &t.region,
                     format!("preflight failed: {}", problems.join("; ")),
                     Vec::new(),
@@ -262,8 +269,11 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
         match printer.confirm(&q) {
             Some(true) => {}
             Some(false) => {
-                printer.error("cancelled; nothing was changed");
-                return Exit::BadInput;
+                return bad_input(
+                    printer,
+                    &["cancelled; nothing was changed".to_string()],
+                    failed,
+                );
             }
             None => {
                 return bad_input(

@@ -98,6 +98,20 @@ fn stack_state_problem(kind: &str, s: &StackInfo) -> Option<String> {
     ))
 }
 
+/// A target's preflight found problems: nothing was changed.
+#[derive(Debug, Clone)]
+pub struct PreflightFailed {
+    /// The account, when the caller's identity could be read.
+    pub account: Option<String>,
+    pub problems: Vec<String>,
+}
+
+impl PreflightFailed {
+    pub fn new(account: Option<String>, problems: Vec<String>) -> PreflightFailed {
+        PreflightFailed { account, problems }
+    }
+}
+
 /// Read a stack; one found mid-operation (another run, or an interrupted one) is followed until
 /// it settles, then read again. Following only reads.
 async fn settled_stack<C: Cloud>(
@@ -144,7 +158,7 @@ pub async fn plan_target<C: Cloud>(
     target: &TargetConfig,
     shared: &Shared,
     watch: Watch<'_>,
-) -> Result<TargetPlan, Vec<String>> {
+) -> Result<TargetPlan, PreflightFailed> {
     let mut problems: Vec<String> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
     let region = target.region.as_str();
@@ -153,10 +167,13 @@ pub async fn plan_target<C: Cloud>(
     let identity = match cloud.identity().await {
         Ok(i) => i,
         Err(e) => {
-            return Err(vec![format!(
-                "cannot read the caller's identity in {region} ({}); check the AWS credentials, --profile and --role-arn",
-                one_line(&e)
-            )]);
+            return Err(PreflightFailed::new(
+                None,
+                vec![format!(
+                    "cannot read the caller's identity in {region} ({}); check the AWS credentials, --profile and --role-arn",
+                    one_line(&e)
+                )],
+            ));
         }
     };
     let account = identity.account.clone();
@@ -818,7 +835,7 @@ pub async fn plan_target<C: Cloud>(
     }
 
     if !problems.is_empty() {
-        return Err(problems);
+        return Err(PreflightFailed::new(Some(account), problems));
     }
     Ok(TargetPlan {
         inputs: TargetInputs {

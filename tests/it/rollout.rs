@@ -167,6 +167,7 @@ async fn a_target_failing_its_preflight_is_reported_while_the_others_go_on() {
     assert_eq!(by_region("us-east-1")["outcome"], "created");
     let eu = by_region("eu-west-1");
     assert_eq!(eu["outcome"], "failed");
+    assert_eq!(eu["account"], acct.id.as_str());
     assert!(
         eu["error"].as_str().unwrap().contains("no such bucket"),
         "{eu:#}"
