@@ -275,12 +275,7 @@ impl<C: Cloud> Executor<'_, C> {
                 let (sid, principal) = (&statement.sid, &statement.principal);
                 let source_arn = statement.source_arn.clone().unwrap_or_default();
                 if step.action == Action::Update {
-                    self.cloud
-                        .remove_permission(&f.name, sid)
-                        .await
-                        .with_context(|| {
-                            format!("failed to remove statement {sid} from function {}", f.name)
-                        })?;
+                    self.remove_statement(&f.name, sid).await?;
                 }
                 let added = self
                     .cloud
@@ -347,12 +342,7 @@ impl<C: Cloud> Executor<'_, C> {
                         .with_context(|| format!("failed to remove subscription {s}"))?;
                 }
                 for sid in &old.statements {
-                    self.cloud
-                        .remove_permission(&f.name, sid)
-                        .await
-                        .with_context(|| {
-                            format!("failed to remove statement {sid} from function {}", f.name)
-                        })?;
+                    self.remove_statement(&f.name, sid).await?;
                 }
                 Ok(old.describe().replacen(
                     "remove the earlier trigger",
@@ -374,6 +364,13 @@ impl<C: Cloud> Executor<'_, C> {
                 Ok(format!("{} subscribed to {topic_arn}", f.name))
             }
         }
+    }
+
+    async fn remove_statement(&self, function: &str, sid: &str) -> Result<()> {
+        self.cloud
+            .remove_permission(function, sid)
+            .await
+            .with_context(|| format!("failed to remove statement {sid} from function {function}"))
     }
 
     fn follower<'b>(&'b self, label: &'b str) -> Follow<'b, C> {

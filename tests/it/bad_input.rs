@@ -3,7 +3,7 @@
 
 use aws_sdk_s3::types as s3t;
 
-use crate::harness::{Account, Inputs, REGION, bucket_name, s, setup, zip_bytes};
+use crate::harness::{Account, Inputs, REGION, bucket_name, s, setup, step, zip_bytes};
 use crate::seed;
 
 /// One bad input: how to change a good deploy, and what the reason must mention.
@@ -399,13 +399,7 @@ async fn an_overlapping_notification_is_named_and_sns_suggested() {
                 .unwrap(),
         )
         .build();
-    acct.s3()
-        .put_bucket_notification_configuration()
-        .bucket(&bucket)
-        .notification_configuration(config)
-        .send()
-        .await
-        .unwrap();
+    seed::put_notifications(&acct, &bucket, config).await;
     let before = acct.requests().len();
     let run = acct
         .tool()
@@ -456,12 +450,7 @@ async fn bucket_urls_are_read_as_name_and_prefix_with_a_notice() {
             run.stderr
         );
         let doc = run.json();
-        let detail = doc["targets"][0]["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == "bucket-notification")
-            .unwrap()["detail"]
+        let detail = step(&doc, "bucket-notification")["detail"]
             .as_str()
             .unwrap()
             .to_string();

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{Account, Inputs, REGION, http, s, setup};
+use crate::harness::{Account, Inputs, REGION, http, s, setup, step};
 use crate::seed;
 
 const FUNCTION: &str = "taegis-cloudtrail-scwx-tdr-lambda-awscloudtrail";
@@ -49,6 +49,15 @@ async fn statements(acct: &Account, function: &str) -> Vec<serde_json::Value> {
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(p.policy().unwrap()).unwrap();
     v["Statement"].as_array().cloned().unwrap_or_default()
+}
+
+/// The statement ids on the function's policy.
+async fn statement_ids(acct: &Account) -> Vec<String> {
+    statements(acct, FUNCTION)
+        .await
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn steps(doc: &serde_json::Value) -> Vec<(String, String)> {
@@ -263,13 +272,7 @@ async fn sns_trigger_subscribes_the_function() {
         .as_str()
         .unwrap()
         .to_string();
-    let subs = acct
-        .sns()
-        .list_subscriptions_by_topic()
-        .topic_arn(&topic)
-        .send()
-        .await
-        .unwrap();
+    let subs = seed::subscriptions(&acct, &topic).await;
     let lambda_subs: Vec<_> = subs
         .subscriptions()
         .iter()
@@ -284,19 +287,9 @@ async fn sns_trigger_subscribes_the_function() {
         topic.as_str()
     );
     // The stack got the topic too.
-    let out = acct
-        .cfn()
-        .describe_stacks()
-        .stack_name("taegis-cloudtrail")
-        .send()
-        .await
-        .unwrap();
-    let p = out.stacks()[0]
-        .parameters()
-        .iter()
-        .find(|p| p.parameter_key() == Some("SNSNotificationarn"))
-        .and_then(|p| p.parameter_value())
-        .map(str::to_string);
+    let p = acct
+        .stack_parameter("taegis-cloudtrail", "SNSNotificationarn")
+        .await;
     assert_eq!(p.as_deref(), Some(topic.as_str()));
     // No S3 notification of ours.
     let n = seed::notifications(&acct, &bucket).await;
@@ -686,13 +679,7 @@ async fn switching_the_trigger_removes_the_earlier_one() {
         .run();
     run.assert_code(0);
     let doc = run.json();
-    let removal = doc["targets"][0]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "remove-old-trigger")
-        .expect("a removal step")
-        .clone();
+    let removal = step(&doc, "remove-old-trigger");
     assert_eq!(removal["status"], "done", "{removal}");
     assert!(
         seed::notifications(&acct, &bucket)
@@ -700,19 +687,9 @@ async fn switching_the_trigger_removes_the_earlier_one() {
             .lambda_function_configurations()
             .is_empty()
     );
-    let st = statements(&acct, FUNCTION).await;
-    let sids: Vec<_> = st
-        .iter()
-        .map(|s| s["Sid"].as_str().unwrap().to_string())
-        .collect();
+    let sids = statement_ids(&acct).await;
     assert_eq!(sids, ["taegis-cloudtrail-sns-invoke"]);
-    let subs = acct
-        .sns()
-        .list_subscriptions_by_topic()
-        .topic_arn(&topic)
-        .send()
-        .await
-        .unwrap();
+    let subs = seed::subscriptions(&acct, &topic).await;
     assert_eq!(subs.subscriptions().len(), 1);
 
     // SNS -> S3: and back.
@@ -727,38 +704,18 @@ async fn switching_the_trigger_removes_the_earlier_one() {
             .len(),
         1
     );
-    let st = statements(&acct, FUNCTION).await;
-    let sids: Vec<_> = st
-        .iter()
-        .map(|s| s["Sid"].as_str().unwrap().to_string())
-        .collect();
+    let sids = statement_ids(&acct).await;
     assert_eq!(sids, ["taegis-cloudtrail-s3-invoke"]);
-    let subs = acct
-        .sns()
-        .list_subscriptions_by_topic()
-        .topic_arn(&topic)
-        .send()
-        .await
-        .unwrap();
+    let subs = seed::subscriptions(&acct, &topic).await;
     assert!(
         subs.subscriptions().is_empty(),
         "{:?}",
         subs.subscriptions()
     );
     // The stack no longer names the topic.
-    let out = acct
-        .cfn()
-        .describe_stacks()
-        .stack_name("taegis-cloudtrail")
-        .send()
-        .await
-        .unwrap();
-    let p = out.stacks()[0]
-        .parameters()
-        .iter()
-        .find(|p| p.parameter_key() == Some("SNSNotificationarn"))
-        .and_then(|p| p.parameter_value())
-        .map(str::to_string);
+    let p = acct
+        .stack_parameter("taegis-cloudtrail", "SNSNotificationarn")
+        .await;
     assert_eq!(p.as_deref(), Some(""));
     // Settled: nothing left to do.
     let again = acct
@@ -793,13 +750,7 @@ async fn a_trigger_added_by_hand_is_taken_over() {
                 .unwrap(),
         )
         .build();
-    acct.s3()
-        .put_bucket_notification_configuration()
-        .bucket(&bucket)
-        .notification_configuration(by_hand)
-        .send()
-        .await
-        .unwrap();
+    seed::put_notifications(&acct, &bucket, by_hand).await;
     let run = acct
         .tool()
         .args(inputs.deploy_args(&bucket))
@@ -807,13 +758,7 @@ async fn a_trigger_added_by_hand_is_taken_over() {
         .run();
     run.assert_code(0);
     let doc = run.json();
-    let step = doc["targets"][0]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "bucket-notification")
-        .unwrap()
-        .clone();
+    let step = step(&doc, "bucket-notification");
     assert_eq!(step["action"], "update", "{step}");
     let ids: Vec<_> = seed::notifications(&acct, &bucket)
         .await

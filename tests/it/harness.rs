@@ -481,3 +481,33 @@ pub async fn setup(what: &str) -> (Account, Inputs, String) {
     crate::seed::bucket(&acct, &bucket, REGION).await;
     (acct, inputs, bucket)
 }
+
+/// The step `name` of the first target of a JSON result.
+pub fn step(doc: &serde_json::Value, name: &str) -> serde_json::Value {
+    doc["targets"][0]["steps"]
+        .as_array()
+        .expect("a steps list")
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {doc:#}"))
+        .clone()
+}
+
+impl Account {
+    /// A parameter's current value on a stack.
+    pub async fn stack_parameter(&self, stack: &str, key: &str) -> Option<String> {
+        let out = self
+            .cfn()
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .ok()?;
+        out.stacks()[0]
+            .parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some(key))
+            .and_then(|p| p.parameter_value())
+            .map(str::to_string)
+    }
+}

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{Account, Inputs, bucket_name, s, setup};
+use crate::harness::{Account, Inputs, bucket_name, s, setup, step};
 use crate::seed;
 use crate::state::final_state;
 
@@ -151,18 +151,8 @@ async fn a_stack_left_in_rollback_complete_is_recovered() {
     );
 
     acct.behave_normally();
-    let run = acct
-        .tool()
-        .args(args(&inputs, &bucket))
-        .args(["--output", "json"])
-        .run();
-    run.assert_code(0);
-    let doc = run.json();
-    let steps = doc["targets"][0]["steps"].as_array().unwrap();
-    let recovery = steps
-        .iter()
-        .find(|s| s["name"] == "delete-lambda-stack")
-        .expect("a recovery step");
+    let doc = deploy_json(&acct, &inputs, &bucket);
+    let recovery = step(&doc, "delete-lambda-stack");
     assert_eq!(
         (recovery["action"].as_str(), recovery["status"].as_str()),
         (Some("delete"), Some("done"))
@@ -262,12 +252,7 @@ async fn timeout_reports_in_progress_not_failed() {
     let doc = run.json();
     let t = &doc["targets"][0];
     assert_eq!(t["outcome"], "in_progress", "{doc:#}");
-    let shared = t["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "shared-stack")
-        .unwrap();
+    let shared = step(&doc, "shared-stack");
     assert_eq!(shared["status"], "in_progress");
     assert!(
         t["error"]
@@ -384,13 +369,7 @@ async fn aws_refusals_read_as_clear_messages() {
         .run();
     run.assert_code(0);
     let doc = run.json();
-    let shared = doc["targets"][0]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "shared-stack")
-        .unwrap()
-        .clone();
+    let shared = step(&doc, "shared-stack");
     assert_eq!(shared["action"], "update");
     assert_eq!(shared["status"], "done");
     assert!(
@@ -474,18 +453,8 @@ async fn a_stack_left_in_review_in_progress_is_recovered() {
         .send()
         .await
         .unwrap();
-    let run = acct
-        .tool()
-        .args(args(&inputs, &bucket))
-        .args(["--output", "json"])
-        .run();
-    run.assert_code(0);
-    let doc = run.json();
-    let steps = doc["targets"][0]["steps"].as_array().unwrap();
-    let recovery = steps
-        .iter()
-        .find(|s| s["name"] == "delete-shared-stack")
-        .expect("a recovery step");
+    let doc = deploy_json(&acct, &inputs, &bucket);
+    let recovery = step(&doc, "delete-shared-stack");
     assert_eq!(recovery["status"], "done");
     assert!(
         recovery["detail"]

@@ -4,6 +4,28 @@ use crate::harness::{Account, Inputs, bucket_name, s};
 use crate::seed;
 use crate::state::FUNCTION;
 
+/// A deploy to us-east-1 and eu-west-1, each with its own `{base}-{region}` log bucket.
+fn two_regions(inputs: &Inputs, base: &str) -> Vec<String> {
+    [
+        "deploy",
+        "--credentials",
+        &s(&inputs.credentials),
+        "--taegis-region",
+        "echo",
+        "--lambda-zip",
+        &s(&inputs.zip),
+        "--regions",
+        "us-east-1,eu-west-1",
+        "--notification-bucket",
+        &format!("{base}-{{region}}"),
+        "--yes",
+        "--output",
+        "json",
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
 #[tokio::test]
 async fn two_regions_in_one_run() {
     let acct = Account::new().await;
@@ -12,25 +34,7 @@ async fn two_regions_in_one_run() {
     for region in ["us-east-1", "eu-west-1"] {
         seed::bucket(&acct, &format!("{base}-{region}"), region).await;
     }
-    let run = acct
-        .tool()
-        .args([
-            "deploy",
-            "--credentials",
-            &s(&inputs.credentials),
-            "--taegis-region",
-            "echo",
-            "--lambda-zip",
-            &s(&inputs.zip),
-            "--regions",
-            "us-east-1,eu-west-1",
-            "--notification-bucket",
-            &format!("{base}-{{region}}"),
-            "--yes",
-            "--output",
-            "json",
-        ])
-        .run();
+    let run = acct.tool().args(two_regions(&inputs, &base)).run();
     run.assert_code(0);
     let doc = run.json();
     let targets = doc["targets"].as_array().unwrap();
@@ -134,25 +138,7 @@ async fn a_target_failing_its_preflight_is_reported_while_the_others_go_on() {
     let base = bucket_name("trail-partial");
     // Only us-east-1 has its bucket: eu-west-1 fails its preflight.
     seed::bucket(&acct, &format!("{base}-us-east-1"), "us-east-1").await;
-    let run = acct
-        .tool()
-        .args([
-            "deploy",
-            "--credentials",
-            &s(&inputs.credentials),
-            "--taegis-region",
-            "echo",
-            "--lambda-zip",
-            &s(&inputs.zip),
-            "--regions",
-            "us-east-1,eu-west-1",
-            "--notification-bucket",
-            &format!("{base}-{{region}}"),
-            "--yes",
-            "--output",
-            "json",
-        ])
-        .run();
+    let run = acct.tool().args(two_regions(&inputs, &base)).run();
     run.assert_code(1);
     let doc = run.json();
     let by_region = |r: &str| {

@@ -172,3 +172,30 @@ pub async fn notifications(acct: &Account, bucket: &str) -> aws_sdk_s3::operatio
         .await
         .expect("read the bucket's notifications")
 }
+
+pub async fn subscriptions(
+    acct: &Account,
+    topic: &str,
+) -> aws_sdk_sns::operation::list_subscriptions_by_topic::ListSubscriptionsByTopicOutput {
+    acct.sns()
+        .list_subscriptions_by_topic()
+        .topic_arn(topic)
+        .send()
+        .await
+        .expect("list the topic's subscriptions")
+}
+
+/// Replace the bucket's notification configuration (as a user would in the console).
+pub async fn put_notifications(
+    acct: &Account,
+    bucket: &str,
+    config: s3t::NotificationConfiguration,
+) {
+    acct.s3()
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(config)
+        .send()
+        .await
+        .expect("put the bucket's notifications");
+}
