@@ -21,23 +21,6 @@ async fn stack_status(acct: &Account, name: &str) -> Option<String> {
         .map(|s| s.as_str().to_string())
 }
 
-async fn stack_output(acct: &Account, stack: &str, key: &str) -> String {
-    let out = acct
-        .cfn()
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-        .unwrap();
-    out.stacks()[0]
-        .outputs()
-        .iter()
-        .find(|o| o.output_key() == Some(key))
-        .and_then(|o| o.output_value())
-        .unwrap_or_else(|| panic!("stack {stack} has no output {key}"))
-        .to_string()
-}
-
 /// The function's policy statements as JSON values.
 async fn statements(acct: &Account, function: &str) -> Vec<serde_json::Value> {
     let p = acct
@@ -191,15 +174,10 @@ async fn fresh_deploy_creates_everything_and_keeps_other_entries() {
     assert_eq!(t["function_arn"], function_arn.as_str());
 
     // The secret holds exactly the credentials text.
-    let secret_arn = stack_output(&acct, "taegis-shared-resources", "SecretArn").await;
-    let secret = acct
-        .secrets()
-        .get_secret_value()
-        .secret_id(&secret_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(secret.secret_string(), Some(inputs.secret_text.as_str()));
+    assert_eq!(
+        acct.shared_secret().await.as_deref(),
+        Some(inputs.secret_text.as_str())
+    );
 
     // Our notification, with the prefix; and the invoke permission scoped to the bucket.
     let after = seed::notifications(&acct, &bucket).await;
@@ -482,15 +460,10 @@ async fn credentials_never_appear_in_any_output() {
         assert_no_secret(&inputs, o);
     }
     // The runs above did real work: the secret was sent.
-    let secret_arn = stack_output(&acct, "taegis-shared-resources", "SecretArn").await;
-    let secret = acct
-        .secrets()
-        .get_secret_value()
-        .secret_id(&secret_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(secret.secret_string(), Some(inputs.secret_text.as_str()));
+    assert_eq!(
+        acct.shared_secret().await.as_deref(),
+        Some(inputs.secret_text.as_str())
+    );
     // And the stack shows it as AWS does: masked.
     let out = acct
         .cfn()

@@ -494,6 +494,31 @@ pub fn step(doc: &serde_json::Value, name: &str) -> serde_json::Value {
 }
 
 impl Account {
+    /// What the shared stack's secret holds.
+    pub async fn shared_secret(&self) -> Option<String> {
+        let out = self
+            .cfn()
+            .describe_stacks()
+            .stack_name("taegis-shared-resources")
+            .send()
+            .await
+            .ok()?;
+        let arn = out.stacks()[0]
+            .outputs()
+            .iter()
+            .find(|o| o.output_key() == Some("SecretArn"))
+            .and_then(|o| o.output_value())?
+            .to_string();
+        let v = self
+            .secrets()
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .ok()?;
+        v.secret_string().map(str::to_string)
+    }
+
     /// A parameter's current value on a stack.
     pub async fn stack_parameter(&self, stack: &str, key: &str) -> Option<String> {
         let out = self

@@ -26,13 +26,17 @@ fn args(inputs: &Inputs, bucket: &str) -> Vec<String> {
     a
 }
 
-/// A deploy that must succeed, and its JSON result.
-fn deploy_json(acct: &Account, inputs: &Inputs, bucket: &str) -> serde_json::Value {
-    let run = acct
-        .tool()
+/// A deploy with a JSON result.
+fn deploy_run(acct: &Account, inputs: &Inputs, bucket: &str) -> crate::harness::Run {
+    acct.tool()
         .args(args(inputs, bucket))
         .args(["--output", "json"])
-        .run();
+        .run()
+}
+
+/// A deploy that must succeed, and its JSON result.
+fn deploy_json(acct: &Account, inputs: &Inputs, bucket: &str) -> serde_json::Value {
+    let run = deploy_run(acct, inputs, bucket);
     run.assert_code(0);
     run.json()
 }
@@ -69,11 +73,7 @@ async fn throttling_and_server_errors_still_converge() {
     let want = reference().await;
     let (acct, inputs, bucket) = setup("trail-throttled").await;
     acct.behave(json!({"throttle": 0.2, "errors_5xx": 0.05, "seed": 20261130}));
-    let run = acct
-        .tool()
-        .args(args(&inputs, &bucket))
-        .args(["--output", "json"])
-        .run();
+    let run = deploy_run(&acct, &inputs, &bucket);
     let faulted = acct.requests().iter().filter(|r| r.status >= 429).count();
     acct.behave_normally();
     run.assert_code(0);
@@ -91,11 +91,7 @@ async fn a_failed_lambda_stack_is_explained_and_a_rerun_succeeds() {
     acct.behave(json!({"stack_seconds": 0.3, "failures": [{
         "stack": "taegis-cloudtrail", "resource": "TaegisLambdaFunction",
         "reason": "Simulated: Code storage limit exceeded.", "operation": "create"}]}));
-    let run = acct
-        .tool()
-        .args(args(&inputs, &bucket))
-        .args(["--output", "json"])
-        .run();
+    let run = deploy_run(&acct, &inputs, &bucket);
     run.assert_code(1);
     let doc = run.json();
     let error = doc["targets"][0]["error"].as_str().unwrap().to_string();
@@ -388,11 +384,7 @@ async fn dropped_connections_and_lost_answers_still_converge() {
     // Some requests never arrive; for others the write happens and the answer is lost, so the
     // SDK's retry meets what the first attempt already did.
     acct.behave(json!({"drop": 0.05, "drop_after": 0.15, "seed": 77}));
-    let run = acct
-        .tool()
-        .args(args(&inputs, &bucket))
-        .args(["--output", "json"])
-        .run();
+    let run = deploy_run(&acct, &inputs, &bucket);
     let lost = acct.requests().iter().filter(|r| r.fault.is_some()).count();
     acct.behave_normally();
     run.assert_code(0);
