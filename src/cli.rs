@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::kinds::{OnFailure, Trigger};
+
 /// Connect an AWS account's CloudTrail logs to Secureworks Taegis XDR.
 ///
 /// Does every step of the vendor's guide: uploads the Lambda zip, creates the shared
@@ -83,20 +85,6 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Trigger {
-    S3,
-    Sns,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OnFailure {
-    Delete,
-    Keep,
-}
-
 #[derive(Debug, Clone, Default, Args)]
 pub struct DeployArgs {
     /// Rollout file (YAML): defaults for every target and a list of targets
@@ -105,13 +93,8 @@ pub struct DeployArgs {
     /// Comma-separated regions (default: --region)
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub regions: Vec<String>,
-    /// Comma-separated account ids, each reached by assuming --role-arn
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "LIST",
-        requires = "role_arn"
-    )]
+    /// Comma-separated account ids, each reached by assuming --role-arn (or the rollout file's role_arn)
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub accounts: Vec<String>,
     /// Role to assume in each account ({account} placeholder allowed)
     #[arg(long, value_name = "ARN")]

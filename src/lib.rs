@@ -1,17 +1,22 @@
 //! taegis-cloudtrail: connect an AWS account's CloudTrail logs to Secureworks Taegis XDR.
 //!
 //! Who may import whom:
-//! - `template`, `secret`: nothing of ours.
-//! - `config`: `cli` (its argument types).
-//! - `plan`: `template`, `config`, `secret`; declares the `Cloud` trait the AWS room implements.
+//! - `kinds`, `input`, `secret`, `template`: nothing of ours (`template` is the one YAML parser).
+//! - `cli`: `kinds` (clap types only).
+//! - `config`: `cli` (its argument types), `kinds`, `input`, `template` (to read YAML).
+//! - `plan`: `config`, `input`, `kinds`, `secret`, `template`; never `cli`. It declares the
+//!   `Cloud` trait the AWS room implements.
 //! - `aws`: `plan` (to implement its trait and return its types); the only room with the SDK.
-//! - `ui`: renders `plan` types; never calls AWS; the only room with indicatif/dialoguer/console.
+//! - `ui`: renders `plan` and `input` types; never calls AWS; the only room with
+//!   indicatif/dialoguer/console.
 //! - `commands`: everything; glue only.
 
 pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod input;
+pub mod kinds;
 pub mod plan;
 pub mod secret;
 pub mod template;

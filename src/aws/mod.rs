@@ -17,9 +17,14 @@ use aws_sdk_s3::types as s3t;
 
 use crate::plan::ParamValue;
 use crate::plan::cloud::{
-    AccountSettings, Added, Cloud, FunctionInfo, Identity, NotificationEntry, OurNotification,
-    PolicyStatement, StackEvent, StackInfo, Subscription, UpdateStarted,
+    AccountSettings, Added, Cloud, FunctionInfo, Identity, NotificationEntry, NotificationKind,
+    ObjectState, OurNotification, PolicyStatement, StackEvent, StackInfo, Subscription,
+    TemplateSource, UpdateStarted,
 };
+use crate::plan::status::StackStatus;
+
+/// The S3 user-metadata key holding the SHA-256 of an object the tool stored.
+const HASH_METADATA: &str = "taegis-sha256";
 use errors::{classify, found};
 
 /// Where and as whom to call AWS.
@@ -157,6 +162,14 @@ impl AwsCloud {
     }
 }
 
+/// TemplateBody or TemplateURL.
+fn template_parts(t: &TemplateSource) -> (Option<String>, Option<String>) {
+    match t {
+        TemplateSource::Body(b) => (Some(b.clone()), None),
+        TemplateSource::Url(u) => (None, Some(u.clone())),
+    }
+}
+
 fn cfn_params(params: &BTreeMap<String, ParamValue>) -> Vec<CfnParameter> {
     params
         .iter()
@@ -201,9 +214,16 @@ fn events(e: &[s3t::Event]) -> Vec<String> {
 
 impl Cloud for AwsCloud {
     async fn identity(&self) -> Result<Identity> {
+        // The first call in a region: a region that does not exist never answers, so a few
+        // attempts are enough to tell.
         let out = self
             .sts
             .get_caller_identity()
+            .customize()
+            .config_override(
+                aws_sdk_sts::config::Builder::default()
+                    .retry_config(RetryConfig::standard().with_max_attempts(3)),
+            )
             .send()
             .await
             .map_err(classify)?;
@@ -218,13 +238,14 @@ impl Cloud for AwsCloud {
         Ok(out.map(|o| region_of(o.location_constraint())))
     }
 
-    async fn object_hash(&self, bucket: &str, key: &str) -> Result<Option<Option<String>>> {
+    async fn object(&self, bucket: &str, key: &str) -> Result<ObjectState> {
         let out = found(self.s3.head_object().bucket(bucket).key(key).send().await)?;
-        Ok(out.map(|o| {
-            o.metadata()
-                .and_then(|m| m.get(crate::plan::planner::HASH_METADATA))
-                .cloned()
-        }))
+        Ok(match out {
+            None => ObjectState::Absent,
+            Some(o) => ObjectState::Present {
+                sha256: o.metadata().and_then(|m| m.get(HASH_METADATA)).cloned(),
+            },
+        })
     }
 
     async fn stack(&self, name_or_id: &str) -> Result<Option<StackInfo>> {
@@ -248,11 +269,8 @@ impl Cloud for AwsCloud {
         let Some(s) = out.stacks().first() else {
             return Ok(None);
         };
-        let status = s
-            .stack_status()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default();
-        if status == "DELETE_COMPLETE" && !name_or_id.starts_with("arn:") {
+        let status = StackStatus::parse(s.stack_status().map(|s| s.as_str()).unwrap_or_default());
+        if status == StackStatus::DeleteComplete && !name_or_id.starts_with("arn:") {
             return Ok(None);
         }
         Ok(Some(StackInfo {
@@ -401,7 +419,7 @@ impl Cloud for AwsCloud {
         let mut v = Vec::new();
         for q in out.queue_configurations() {
             v.push(entry(
-                "queue",
+                NotificationKind::Queue,
                 q.id(),
                 q.queue_arn(),
                 q.events(),
@@ -410,7 +428,7 @@ impl Cloud for AwsCloud {
         }
         for t in out.topic_configurations() {
             v.push(entry(
-                "topic",
+                NotificationKind::Topic,
                 t.id(),
                 t.topic_arn(),
                 t.events(),
@@ -419,7 +437,7 @@ impl Cloud for AwsCloud {
         }
         for l in out.lambda_function_configurations() {
             v.push(entry(
-                "lambda",
+                NotificationKind::Lambda,
                 l.id(),
                 l.lambda_function_arn(),
                 l.events(),
@@ -546,8 +564,7 @@ impl Cloud for AwsCloud {
             .bucket(bucket)
             .key(key)
             .body(ByteStream::from(body.to_vec()))
-            .content_type("application/zip")
-            .metadata(crate::plan::planner::HASH_METADATA, sha256)
+            .metadata(HASH_METADATA, sha256)
             .send()
             .await
             .map_err(classify)?;
@@ -557,15 +574,17 @@ impl Cloud for AwsCloud {
     async fn create_stack(
         &self,
         name: &str,
-        body: &str,
+        template: &TemplateSource,
         params: &BTreeMap<String, ParamValue>,
     ) -> Result<String> {
+        let (body, url) = template_parts(template);
         let out = self
             .cfn
             .create_stack()
             .client_request_token(request_token())
             .stack_name(name)
-            .template_body(body)
+            .set_template_body(body)
+            .set_template_url(url)
             .set_parameters(Some(cfn_params(params)))
             .capabilities(Capability::CapabilityIam)
             .capabilities(Capability::CapabilityNamedIam)
@@ -585,7 +604,8 @@ impl Cloud for AwsCloud {
                 // stack being created is ours, follow it.
                 if e.code.as_deref() == Some("AlreadyExistsException")
                     && let Some(s) = self.stack(name).await?
-                    && (s.status.starts_with("CREATE_") || s.status.starts_with("ROLLBACK_"))
+                    && (s.status.as_str().starts_with("CREATE_")
+                        || s.status.as_str().starts_with("ROLLBACK_"))
                 {
                     return Ok(s.id);
                 }
@@ -597,15 +617,17 @@ impl Cloud for AwsCloud {
     async fn update_stack(
         &self,
         name: &str,
-        body: &str,
+        template: &TemplateSource,
         params: &BTreeMap<String, ParamValue>,
     ) -> Result<UpdateStarted> {
+        let (body, url) = template_parts(template);
         match self
             .cfn
             .update_stack()
             .client_request_token(request_token())
             .stack_name(name)
-            .template_body(body)
+            .set_template_body(body)
+            .set_template_url(url)
             .set_parameters(Some(cfn_params(params)))
             .capabilities(Capability::CapabilityIam)
             .capabilities(Capability::CapabilityNamedIam)
@@ -687,7 +709,12 @@ impl Cloud for AwsCloud {
         let mut entry = s3t::LambdaFunctionConfiguration::builder()
             .id(&ours.id)
             .lambda_function_arn(&ours.function_arn)
-            .events(s3t::Event::from(crate::plan::planner::OBJECT_CREATED));
+            .set_events(Some(
+                ours.events
+                    .iter()
+                    .map(|e| s3t::Event::from(e.as_str()))
+                    .collect(),
+            ));
         if !ours.prefix.is_empty() {
             entry = entry.filter(
                 s3t::NotificationConfigurationFilter::builder()

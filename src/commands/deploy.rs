@@ -1,5 +1,6 @@
-//! `deploy`: config → local inputs → preflight and plan per target → show → (confirm) → apply
-//! → report. The dry run is the same path, stopping after "show".
+//! `deploy`: config → local inputs → observe and decide per target → show → (confirm) → apply
+//! → report. The dry run is the same path, stopping after "show". Every problem of every stage
+//! and target is reported together, before anything changes.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,305 +12,429 @@ use super::Exit;
 use super::inputs;
 use crate::aws::{AwsCloud, Connection};
 use crate::cli::{DeployArgs, Global, OutputFormat};
-use crate::config::{self, CredentialsSource, TargetConfig};
+use crate::config::{self, CredentialsSource, DeployConfig, TargetConfig};
+use crate::input::{Input, Preflight, Problem};
+use crate::plan::deploy::{self, Decision, Local};
 use crate::plan::executor::Executor;
 use crate::plan::follow::Pace;
-use crate::plan::planner::{self, Shared};
+use crate::plan::ledger::{Ledger, Tee};
+use crate::plan::observe::observe;
 use crate::plan::{Action, Cancel, LambdaZip, Outcome, StepKind, TargetPlan, TargetResult, Watch};
 use crate::secret::Secret;
 use crate::template::Template;
 use crate::ui::{Printer, render};
-
-/// A target's preflight: its clients and plan, or every problem found.
-type Planned = Result<(AwsCloud, TargetPlan), planner::PreflightFailed>;
-
-/// Print a list of input problems and return exit 2 (with a JSON document when asked).
-fn bad_input(printer: &Printer, problems: &[String], failed: Vec<TargetResult>) -> Exit {
-    for p in problems {
-        printer.error(p);
-    }
-    if printer.format == OutputFormat::Json {
-        printer.out(&render::json("deploy", false, &failed));
-    }
-    Exit::BadInput
-}
 
 pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
     let conn = Connection {
         profile: g.profile.clone(),
         endpoint_url: g.endpoint_url.clone(),
     };
-
     // 1. Configuration: flags, rollout file, defaults.
-    let rollout = match &args.config {
-        None => None,
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(text) => match config::Rollout::parse(path, &text) {
-                Ok(r) => Some(r),
-                Err(e) => return bad_input(printer, &[e], Vec::new()),
-            },
-            Err(e) => {
-                return bad_input(
-                    printer,
-                    &[format!("--config {}: cannot read it ({e})", path.display())],
-                    Vec::new(),
-                );
-            }
-        },
+    let rollout = match load_rollout(args) {
+        Ok(r) => r,
+        Err(p) => return bad_input(printer, false, &[p], &[]),
     };
     let env_region = match &g.region {
         Some(_) => None,
         None => crate::aws::default_region(&conn).await,
     };
-    let cfg = match config::resolve(
+    let (mut cfg, mut pf) = config::resolve(
         args,
         g.region.as_deref(),
         env_region.as_deref(),
         rollout.as_ref(),
-    ) {
-        Ok(c) => c,
-        Err(problems) => return bad_input(printer, &problems, Vec::new()),
-    };
+    );
     for n in &cfg.notices {
         printer.info(n);
     }
 
     // 2. Local inputs, each read once.
-    let mut problems = Vec::new();
-    let mut secrets: BTreeMap<CredentialsSource, Arc<Secret>> = BTreeMap::new();
-    let mut zips: BTreeMap<PathBuf, Arc<LambdaZip>> = BTreeMap::new();
-    let mut templates: BTreeMap<(bool, Option<PathBuf>), Arc<Template>> = BTreeMap::new();
-    for t in &cfg.targets {
-        if !secrets.contains_key(&t.credentials) {
-            match inputs::read_credentials(&t.credentials) {
-                Ok(s) => {
-                    printer.redact(&s);
-                    secrets.insert(t.credentials.clone(), Arc::new(s));
-                }
-                Err(e) => problems.push(e),
-            }
-        }
-        if !zips.contains_key(&t.lambda_zip) {
-            match inputs::read_zip(&t.lambda_zip) {
-                Ok(z) => {
-                    zips.insert(t.lambda_zip.clone(), z);
-                }
-                Err(e) => problems.push(e),
-            }
-        }
-        for (shared, path) in [(true, &t.shared_template), (false, &t.lambda_template)] {
-            let key = (shared, path.clone());
-            if templates.contains_key(&key) {
-                continue;
-            }
-            let loaded = if shared {
-                inputs::read_template(
-                    path.as_deref(),
-                    "--shared-template",
-                    Template::bundled_shared,
-                )
-            } else {
-                inputs::read_template(
-                    path.as_deref(),
-                    "--lambda-template",
-                    Template::bundled_lambda,
-                )
-            };
-            match loaded {
-                Ok(t) => {
-                    templates.insert(key, t);
-                }
-                Err(e) => problems.push(e),
-            }
-        }
-    }
-    problems.dedup();
-    if !problems.is_empty() {
-        return bad_input(printer, &problems, Vec::new());
-    }
+    let files = LocalFiles::read(&mut cfg.targets, cfg.update_credentials, printer, &mut pf);
 
-    // 3. Preflight and plan, per target, reading only.
-    let today = inputs::today();
-    let pace = Pace {
-        interval: g.poll_interval.unwrap_or(Pace::default().interval),
-        timeout: cfg.timeout,
-        ..Pace::default()
-    };
-    let shared_for = |t: &TargetConfig| Shared {
-        zip: zips[&t.lambda_zip].clone(),
-        shared_template: templates[&(true, t.shared_template.clone())].clone(),
-        lambda_template: templates[&(false, t.lambda_template.clone())].clone(),
-        secret: secrets[&t.credentials].clone(),
-        update_credentials: cfg.update_credentials,
-        today: today.clone(),
-    };
+    // 3. Observe and decide, per target, reading only.
     let cancel = Arc::new(Cancel::default());
-    listen_for_interrupts(cancel.clone(), printer.clone());
+    let ledger = Arc::new(Ledger::default());
+    listen_for_interrupts(cancel.clone(), ledger.clone(), printer.clone(), cfg.dry_run);
     let progress = printer.progress();
+    let tee = Tee {
+        ledger: &ledger,
+        inner: &progress,
+    };
     let watch = Watch {
-        reporter: &progress,
-        pace,
+        reporter: &tee,
+        pace: Pace {
+            interval: g.poll_interval.unwrap_or(Pace::default().interval),
+            timeout: cfg.timeout,
+            ..Pace::default()
+        },
         cancel: &cancel,
     };
-    // The preflight only reads: an interruption stops it at once.
-    let planning = futures::stream::iter(cfg.targets.iter().cloned())
-        .map(|t| {
-            let conn = &conn;
-            let shared = shared_for(&t);
-            async move {
-                let res = async {
-                    let cloud = AwsCloud::connect(conn, &t.region, role_for(&t).as_deref())
-                        .await
-                        .map_err(|e| {
-                            planner::PreflightFailed::new(
-                                None,
-                                vec![format!(
-                                    "cannot set up AWS clients for {}: {e:#}",
-                                    t.label()
-                                )],
-                            )
-                        })?;
-                    let plan = planner::plan_target(&cloud, &t, &shared, watch).await?;
-                    Ok((cloud, plan))
-                }
-                .await;
-                (t, res)
-            }
-        })
-        .buffered(cfg.concurrency)
-        .collect::<Vec<(TargetConfig, Planned)>>();
-    let planned = tokio::select! {
-        planned = planning => planned,
+    let checked = tokio::select! {
+        checked = preflight(&conn, &cfg, &files, watch) => checked,
         _ = cancel.cancelled() => {
             progress.finish();
             printer.error("interrupted during the preflight; nothing was changed");
             if printer.format == OutputFormat::Json {
-                printer.out(&render::json("deploy", cfg.dry_run, &[]));
+                printer.out(&render::json("deploy", cfg.dry_run, &[], &[]));
             }
             return Exit::Interrupted;
         }
     };
-    let mut ready: Vec<(AwsCloud, TargetPlan)> = Vec::new();
-    let mut failed: Vec<TargetResult> = Vec::new();
-    let many = planned.len() > 1;
-    for (t, res) in planned {
-        match res {
-            Ok(p) => ready.push(p),
-            Err(failure) => {
-                let problems = &failure.problems;
-                for p in problems {
-                    printer.error(&if many {
-                        format!("[{}] {p}", t.label())
-                    } else {
-                        p.clone()
-                    });
-                }
-                failed.push(TargetResult::failed(
-                    failure.account.clone().or(t.account.clone()),
-                    &t.region,
-                    format!("preflight failed: {}", problems.join("; ")),
-                    Vec::new(),
-                ));
-            }
-        }
+    for p in &pf.problems {
+        printer.error(&p.to_string());
     }
-    for (_, p) in &ready {
-        for w in &p.warnings {
-            printer.warn(&if many {
-                format!("[{}] {w}", p.label())
-            } else {
-                w.clone()
-            });
-        }
-    }
-    if ready.is_empty() {
+    let (ready, failed) = sort_out(printer, checked);
+    if !pf.is_ok() || ready.is_empty() {
         progress.finish();
-        if printer.format == OutputFormat::Json {
-            printer.out(&render::json("deploy", cfg.dry_run, &failed));
-        }
-        return Exit::BadInput;
+        return input_exit(printer, cfg.dry_run, &pf.problems, &failed);
     }
 
-    // 4. Show.
+    // 4. Show, and confirm what needs it.
     let plans: Vec<TargetPlan> = ready.iter().map(|(_, p)| p.clone()).collect();
     if cfg.dry_run {
         progress.finish();
-        let mut results: Vec<TargetResult> = plans.iter().map(TargetResult::planned).collect();
-        results.extend(failed.iter().cloned());
-        match printer.format {
-            OutputFormat::Json => printer.out(&render::json("deploy", true, &results)),
-            OutputFormat::Text => printer.out(render::plan_text(&plans).trim_end()),
-        }
-        return if failed.is_empty() {
-            Exit::Ok
-        } else {
-            Exit::Failed
-        };
+        return show_dry_run(printer, &plans, failed);
     }
     if plans.iter().any(TargetPlan::changes) {
         printer.info(render::plan_text(&plans).trim_end());
     }
+    if let Err(why) = confirm_buckets(printer, g.yes, &plans) {
+        return bad_input(printer, false, &[why], &failed);
+    }
 
-    // 5. Confirm what needs it: creating buckets.
+    // 5. Apply, exactly the plan.
+    ledger.begin(&plans, &failed);
+    let mut results = apply(&ready, &cfg, watch, &ledger).await;
+    progress.finish();
+    results.extend(failed);
+
+    // 6. Report.
+    report(printer, &results, cancel.is_cancelled())
+}
+
+fn load_rollout(args: &DeployArgs) -> Result<Option<config::Rollout>, Problem> {
+    let Some(path) = &args.config else {
+        return Ok(None);
+    };
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Problem::value(Input::Config, &shown, format!("cannot read it ({e})")))?;
+    config::Rollout::parse(path, &text)
+        .map(Some)
+        .map_err(|e| Problem::about(Input::Config, "", e))
+}
+
+/// Print every problem and return exit 2, with a JSON document when asked.
+fn bad_input(
+    printer: &Printer,
+    dry_run: bool,
+    problems: &[Problem],
+    failed: &[TargetResult],
+) -> Exit {
+    for p in problems {
+        printer.error(&p.to_string());
+    }
+    input_exit(printer, dry_run, problems, failed)
+}
+
+/// Exit 2 for problems already printed, with a JSON document when asked.
+fn input_exit(
+    printer: &Printer,
+    dry_run: bool,
+    problems: &[Problem],
+    failed: &[TargetResult],
+) -> Exit {
+    if printer.format == OutputFormat::Json {
+        printer.out(&render::json("deploy", dry_run, failed, problems));
+    }
+    Exit::BadInput
+}
+
+/// The files every target shares, each read once. A file that could not be read is `None`:
+/// its problem is recorded, its input marked flawed on the targets that use it, and a stand-in
+/// lets the other checks run.
+struct LocalFiles {
+    secrets: BTreeMap<CredentialsSource, Option<Arc<Secret>>>,
+    zips: BTreeMap<PathBuf, Option<Arc<LambdaZip>>>,
+    templates: BTreeMap<(Input, Option<PathBuf>), Option<Arc<Template>>>,
+    update_credentials: bool,
+    today: String,
+}
+
+/// Read a file once per key: `Some` when it could be read, else `None` with its problem.
+fn once<K: Ord + Clone, T>(
+    map: &mut BTreeMap<K, Option<Arc<T>>>,
+    key: &K,
+    pf: &mut Preflight,
+    read: impl FnOnce() -> Result<Arc<T>, Problem>,
+) -> bool {
+    if !map.contains_key(key) {
+        let value = read().map_err(|p| pf.problem(p)).ok();
+        map.insert(key.clone(), value);
+    }
+    map[key].is_some()
+}
+
+impl LocalFiles {
+    fn read(
+        targets: &mut [TargetConfig],
+        cfg_update: bool,
+        printer: &Printer,
+        pf: &mut Preflight,
+    ) -> LocalFiles {
+        let mut f = LocalFiles {
+            secrets: BTreeMap::new(),
+            zips: BTreeMap::new(),
+            templates: BTreeMap::new(),
+            update_credentials: cfg_update,
+            today: inputs::today(),
+        };
+        for t in targets.iter_mut() {
+            let secret = once(&mut f.secrets, &t.credentials, pf, || {
+                let s = inputs::read_credentials(&t.credentials)?;
+                printer.redact(&s);
+                Ok(Arc::new(s))
+            });
+            let zip = once(&mut f.zips, &t.lambda_zip, pf, || {
+                inputs::read_zip(&t.lambda_zip)
+            });
+            let shared = once(
+                &mut f.templates,
+                &(Input::SharedTemplate, t.shared_template.clone()),
+                pf,
+                || {
+                    inputs::read_template(
+                        t.shared_template.as_deref(),
+                        Input::SharedTemplate,
+                        Template::bundled_shared,
+                    )
+                },
+            );
+            let lambda = once(
+                &mut f.templates,
+                &(Input::LambdaTemplate, t.lambda_template.clone()),
+                pf,
+                || {
+                    inputs::read_template(
+                        t.lambda_template.as_deref(),
+                        Input::LambdaTemplate,
+                        Template::bundled_lambda,
+                    )
+                },
+            );
+            for (ok, input) in [
+                (secret, Input::Credentials),
+                (zip, Input::LambdaZip),
+                (shared, Input::SharedTemplate),
+                (lambda, Input::LambdaTemplate),
+            ] {
+                if !ok {
+                    t.flawed.insert(input);
+                }
+            }
+        }
+        f
+    }
+
+    /// The inputs of one target, with stand-ins for files that could not be read.
+    fn local_for(&self, t: &TargetConfig) -> Local {
+        let template = |input, path: &Option<PathBuf>, bundled: fn() -> Template| {
+            self.templates[&(input, path.clone())]
+                .clone()
+                .unwrap_or_else(|| Arc::new(bundled()))
+        };
+        Local {
+            zip: self.zips[&t.lambda_zip].clone().unwrap_or_else(|| {
+                Arc::new(LambdaZip {
+                    bytes: Vec::new(),
+                    sha256: String::new(),
+                })
+            }),
+            shared_template: template(
+                Input::SharedTemplate,
+                &t.shared_template,
+                Template::bundled_shared,
+            ),
+            lambda_template: template(
+                Input::LambdaTemplate,
+                &t.lambda_template,
+                Template::bundled_lambda,
+            ),
+            secret: self.secrets[&t.credentials]
+                .clone()
+                .unwrap_or_else(|| Arc::new(Secret::new(String::new()))),
+            update_credentials: self.update_credentials,
+            today: self.today.clone(),
+        }
+    }
+}
+
+/// A target after its preflight: its clients (when they could be made) and the decision.
+struct Checked {
+    target: TargetConfig,
+    cloud: Option<AwsCloud>,
+    decision: Decision,
+}
+
+/// Observe and decide every target, a few at a time. Reads only.
+async fn preflight(
+    conn: &Connection,
+    cfg: &DeployConfig,
+    files: &LocalFiles,
+    watch: Watch<'_>,
+) -> Vec<Checked> {
+    futures::stream::iter(cfg.targets.iter().cloned())
+        .map(|t| async move {
+            let cloud = match AwsCloud::connect(conn, &t.region, t.role().as_deref()).await {
+                Ok(c) => c,
+                Err(e) => {
+                    let mut preflight = Preflight::default();
+                    preflight.problem(
+                        Problem::about(
+                            Input::AwsIdentity,
+                            t.label(),
+                            format!("cannot set up AWS clients: {e:#}"),
+                        )
+                        .fix("check the AWS credentials, --profile and --role-arn"),
+                    );
+                    let decision = Decision {
+                        plan: None,
+                        preflight,
+                    };
+                    return Checked {
+                        target: t,
+                        cloud: None,
+                        decision,
+                    };
+                }
+            };
+            let local = files.local_for(&t);
+            let seen = observe(&cloud, &t, |x| deploy::reads(x, &local), watch).await;
+            let decision = deploy::decide(&t, &local, &seen);
+            Checked {
+                target: t,
+                cloud: Some(cloud),
+                decision,
+            }
+        })
+        .buffered(cfg.concurrency.max(1))
+        .collect()
+        .await
+}
+
+/// Print each target's problems and warnings (labelled when there are several), and split
+/// the targets into those ready to apply and those that failed their preflight.
+fn sort_out(
+    printer: &Printer,
+    checked: Vec<Checked>,
+) -> (Vec<(AwsCloud, TargetPlan)>, Vec<TargetResult>) {
+    let many = checked.len() > 1;
+    let label = |t: &TargetConfig, plan: &Option<TargetPlan>, text: String| {
+        let who = plan
+            .as_ref()
+            .map(TargetPlan::label)
+            .unwrap_or_else(|| t.label());
+        if many {
+            format!("[{who}] {text}")
+        } else {
+            text
+        }
+    };
+    let mut ready = Vec::new();
+    let mut failed = Vec::new();
+    for c in checked {
+        let Decision { plan, preflight } = c.decision;
+        for p in &preflight.problems {
+            printer.error(&label(&c.target, &plan, p.to_string()));
+        }
+        for w in &preflight.warnings {
+            printer.warn(&label(&c.target, &plan, w.to_string()));
+        }
+        match (c.cloud, plan) {
+            (Some(cloud), Some(plan)) if preflight.is_ok() => ready.push((cloud, plan)),
+            (_, plan) => failed.push(TargetResult::failed(
+                plan.map(|p| p.account).or(c.target.account.clone()),
+                &c.target.region,
+                preflight.problems,
+                &preflight.warnings,
+            )),
+        }
+    }
+    (ready, failed)
+}
+
+fn show_dry_run(printer: &Printer, plans: &[TargetPlan], failed: Vec<TargetResult>) -> Exit {
+    let mut results: Vec<TargetResult> = plans.iter().map(TargetResult::planned).collect();
+    let any_failed = !failed.is_empty();
+    results.extend(failed);
+    match printer.format {
+        OutputFormat::Json => printer.out(&render::json("deploy", true, &results, &[])),
+        OutputFormat::Text => printer.out(render::plan_text(plans).trim_end()),
+    }
+    if any_failed { Exit::Failed } else { Exit::Ok }
+}
+
+/// Creating a bucket needs a yes: `--yes`, or an answer at the terminal.
+fn confirm_buckets(printer: &Printer, yes: bool, plans: &[TargetPlan]) -> Result<(), Problem> {
     let new_buckets: Vec<String> = plans
         .iter()
         .flat_map(|p| {
             p.steps
                 .iter()
                 .filter(|s| s.kind == StepKind::LambdaBucket && s.action == Action::Create)
-                .map(|_| format!("{} ({})", p.inputs.lambda_bucket, p.inputs.config.region))
+                .map(|_| format!("{} ({})", p.target.lambda_bucket, p.target.region))
         })
         .collect();
-    if !new_buckets.is_empty() && !g.yes {
-        let q = format!(
-            "Create bucket{} {}?",
-            if new_buckets.len() == 1 { "" } else { "s" },
-            new_buckets.join(", ")
-        );
-        match printer.confirm(&q) {
-            Some(true) => {}
-            Some(false) => {
-                return bad_input(
-                    printer,
-                    &["cancelled; nothing was changed".to_string()],
-                    failed,
-                );
-            }
-            None => {
-                return bad_input(
-                    printer,
-                    &[format!(
-                        "the plan creates bucket {}; pass --yes to allow it (or create the bucket yourself and give --lambda-bucket)",
-                        new_buckets.join(", ")
-                    )],
-                    failed,
-                );
-            }
-        }
+    if new_buckets.is_empty() || yes {
+        return Ok(());
     }
+    let s = if new_buckets.len() == 1 { "" } else { "s" };
+    match printer.confirm(&format!("Create bucket{s} {}?", new_buckets.join(", "))) {
+        Some(true) => Ok(()),
+        Some(false) => Err(Problem::about(
+            Input::Yes,
+            "",
+            "cancelled; nothing was changed",
+        )),
+        None => Err(Problem::about(
+            Input::Yes,
+            "",
+            format!("the plan creates bucket{s} {}", new_buckets.join(", ")),
+        )
+        .fix("pass --yes to allow it (or create the bucket yourself and give --lambda-bucket)")),
+    }
+}
 
-    // 6. Apply, exactly the plan.
-    let mut results: Vec<TargetResult> = futures::stream::iter(ready.iter())
+async fn apply(
+    ready: &[(AwsCloud, TargetPlan)],
+    cfg: &DeployConfig,
+    watch: Watch<'_>,
+    ledger: &Ledger,
+) -> Vec<TargetResult> {
+    futures::stream::iter(ready.iter())
         .map(|(cloud, plan)| {
             let exec = Executor {
                 cloud,
                 watch,
                 on_failure: cfg.on_failure,
             };
-            async move { exec.apply(plan).await }
+            async move {
+                let r = exec.apply(plan).await;
+                ledger.finish(&r);
+                r
+            }
         })
-        .buffered(cfg.concurrency)
+        .buffered(cfg.concurrency.max(1))
         .collect()
-        .await;
-    progress.finish();
-    results.extend(failed);
+        .await
+}
 
-    // 7. Report.
+fn report(printer: &Printer, results: &[TargetResult], interrupted: bool) -> Exit {
     match printer.format {
-        OutputFormat::Json => printer.out(&render::json("deploy", false, &results)),
-        OutputFormat::Text => printer.out(render::results_text(&results).trim_end()),
+        OutputFormat::Json => printer.out(&render::json("deploy", false, results, &[])),
+        OutputFormat::Text => printer.out(render::results_text(results).trim_end()),
     }
-    for r in &results {
+    for r in results {
         if let Some(e) = &r.error {
             let who = r
                 .account
@@ -319,17 +444,29 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
             printer.error(&format!("{who}: {e}"));
         }
     }
-    if cancel.is_cancelled() {
+    if interrupted {
         printer
             .error("interrupted: what is done is listed above; re-run the same command to resume");
         return Exit::Interrupted;
     }
-    exit_for(&results)
+    if results
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Failed | Outcome::InProgress))
+    {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    }
 }
 
 /// The first Ctrl-C (or SIGTERM) stops starting new steps and stops waiting; the write in
-/// flight finishes. A second one exits at once.
-fn listen_for_interrupts(cancel: Arc<Cancel>, printer: Printer) {
+/// flight finishes. A second one prints every target as it stands and exits at once.
+fn listen_for_interrupts(
+    cancel: Arc<Cancel>,
+    ledger: Arc<Ledger>,
+    printer: Printer,
+    dry_run: bool,
+) {
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let (Ok(mut int), Ok(mut term)) = (
@@ -348,26 +485,15 @@ fn listen_for_interrupts(cancel: Arc<Cancel>, printer: Printer) {
             _ = int.recv() => {}
             _ = term.recv() => {}
         }
+        let now = ledger.snapshot();
+        match printer.format {
+            OutputFormat::Json => printer.out(&render::json("deploy", dry_run, &now, &[])),
+            OutputFormat::Text if !now.is_empty() => {
+                printer.out(render::results_text(&now).trim_end())
+            }
+            OutputFormat::Text => {}
+        }
         printer.error("interrupted again: exiting now; re-run the same command to resume");
         std::process::exit(Exit::Interrupted as i32);
     });
-}
-
-fn role_for(t: &TargetConfig) -> Option<String> {
-    match (&t.role_arn, &t.account) {
-        (Some(r), Some(a)) => Some(config::expand(r, a, &t.region)),
-        (Some(r), None) => Some(r.clone()),
-        _ => None,
-    }
-}
-
-fn exit_for(results: &[TargetResult]) -> Exit {
-    if results
-        .iter()
-        .any(|r| matches!(r.outcome, Outcome::Failed | Outcome::InProgress))
-    {
-        Exit::Failed
-    } else {
-        Exit::Ok
-    }
 }

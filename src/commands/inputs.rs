@@ -8,70 +8,78 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::config::CredentialsSource;
+use crate::input::{Input, Problem};
 use crate::plan::LambdaZip;
 use crate::secret::Secret;
 use crate::template::Template;
 
-/// Read a file that must be a regular, readable file; `what` names the flag.
-fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-    let shown = path.display();
+/// Read a file that must be a regular, readable file; `input` names the flag.
+fn read_file(path: &Path, input: Input) -> Result<Vec<u8>, Problem> {
+    let about = |m: String| Problem::value(input, &path.display().to_string(), m);
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!("{what} {shown}: no such file"));
+            return Err(about("no such file".into()));
         }
-        Err(e) => return Err(format!("{what} {shown}: cannot read it ({e})")),
-        Ok(m) if m.is_dir() => return Err(format!("{what} {shown} is a directory; give the file")),
+        Err(e) => return Err(about(format!("cannot read it ({e})"))),
+        Ok(m) if m.is_dir() => return Err(about("is a directory".into()).fix("give the file")),
         Ok(_) => {}
     }
-    std::fs::read(path).map_err(|e| format!("{what} {shown}: cannot read it ({e})"))
+    std::fs::read(path).map_err(|e| about(format!("cannot read it ({e})")))
 }
 
 /// The credentials text, never shown. Empty or non-text files are refused.
-pub fn read_credentials(source: &CredentialsSource) -> Result<Secret, String> {
+pub fn read_credentials(source: &CredentialsSource) -> Result<Secret, Problem> {
+    let about = |m: &str| {
+        Problem::value(Input::Credentials, &source.to_string(), m)
+            .fix("give the credentials.txt downloaded from XDR")
+    };
     let bytes = match source {
         CredentialsSource::Stdin => {
             let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| format!("--credentials -: cannot read standard input ({e})"))?;
+            std::io::stdin().read_to_end(&mut buf).map_err(|e| {
+                Problem::value(
+                    Input::Credentials,
+                    "-",
+                    format!("cannot read standard input ({e})"),
+                )
+            })?;
             buf
         }
-        CredentialsSource::File(p) => read_file(p, "--credentials")?,
+        CredentialsSource::File(p) => read_file(p, Input::Credentials)?,
     };
-    let text = String::from_utf8(bytes).map_err(|_| {
-        format!(
-            "--credentials {source}: not a text file; give the credentials.txt downloaded from XDR"
-        )
-    })?;
+    let text = String::from_utf8(bytes).map_err(|_| about("not a text file"))?;
     if text.trim().is_empty() {
-        return Err(format!(
-            "--credentials {source} is empty; give the credentials.txt downloaded from XDR"
-        ));
+        return Err(about("is empty"));
     }
     Ok(Secret::new(text))
 }
 
 /// The zip, checked: a zip archive holding an executable `bootstrap` at its root.
-pub fn read_zip(path: &Path) -> Result<Arc<LambdaZip>, String> {
-    let bytes = read_file(path, "--lambda-zip")?;
-    let shown = path.display();
-    let mut archive = zip::ZipArchive::new(Cursor::new(&bytes))
-        .map_err(|_| format!("--lambda-zip {shown} is not a zip archive; give the taegis-lambda-amd64.zip downloaded from XDR"))?;
+pub fn read_zip(path: &Path) -> Result<Arc<LambdaZip>, Problem> {
+    let bytes = read_file(path, Input::LambdaZip)?;
+    let about = |m: String| Problem::value(Input::LambdaZip, &path.display().to_string(), m);
+    let mut archive = zip::ZipArchive::new(Cursor::new(&bytes)).map_err(|_| {
+        about("is not a zip archive".into())
+            .fix("give the taegis-lambda-amd64.zip downloaded from XDR")
+    })?;
     let entry = archive.by_name("bootstrap").map_err(|_| {
-        format!("--lambda-zip {shown} holds no `bootstrap` at its root; a custom-runtime Lambda zip needs one")
+        about("holds no `bootstrap` at its root".into())
+            .fix("a custom-runtime Lambda zip needs one")
     })?;
     match entry.unix_mode() {
         Some(mode) if mode & 0o111 != 0 => {}
         Some(mode) => {
-            return Err(format!(
-                "--lambda-zip {shown}: `bootstrap` is not executable (mode {:o}); rebuild the zip after chmod +x bootstrap",
+            return Err(about(format!(
+                "`bootstrap` is not executable (mode {:o})",
                 mode & 0o7777
-            ));
+            ))
+            .fix("rebuild the zip after chmod +x bootstrap"));
         }
         None => {
-            return Err(format!(
-                "--lambda-zip {shown}: `bootstrap` carries no Unix permissions, so Lambda cannot run it; rebuild the zip on Linux or macOS after chmod +x bootstrap"
-            ));
+            return Err(about(
+                "`bootstrap` carries no Unix permissions, so Lambda cannot run it".into(),
+            )
+            .fix("rebuild the zip on Linux or macOS after chmod +x bootstrap"));
         }
     }
     drop(entry);
@@ -82,20 +90,19 @@ pub fn read_zip(path: &Path) -> Result<Arc<LambdaZip>, String> {
 /// A template file given by the user, or the bundled one.
 pub fn read_template(
     path: Option<&Path>,
-    flag: &str,
+    input: Input,
     bundled: fn() -> Template,
-) -> Result<Arc<Template>, String> {
-    match path {
-        None => Ok(Arc::new(bundled())),
-        Some(p) => {
-            let bytes = read_file(p, flag)?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| format!("{flag} {}: not a text file", p.display()))?;
-            Template::parse(&format!("{flag} {}", p.display()), &text)
-                .map(Arc::new)
-                .map_err(|e| e.to_string())
-        }
-    }
+) -> Result<Arc<Template>, Problem> {
+    let Some(p) = path else {
+        return Ok(Arc::new(bundled()));
+    };
+    let bytes = read_file(p, input)?;
+    let shown = p.display().to_string();
+    let text =
+        String::from_utf8(bytes).map_err(|_| Problem::value(input, &shown, "not a text file"))?;
+    Template::parse(&format!("{} {shown}", input.flag()), &text)
+        .map(Arc::new)
+        .map_err(|e| Problem::about(input, e.source, e.reason))
 }
 
 /// Today as YYYY-MM-DD (UTC).
@@ -140,13 +147,16 @@ mod tests {
             ("other.zip", zip_with("main", 0o755), "no `bootstrap`"),
             ("text.zip", b"hello".to_vec(), "not a zip"),
         ] {
-            let e = read_zip(&write(name, &bytes)).unwrap_err();
+            let e = read_zip(&write(name, &bytes)).unwrap_err().to_string();
             assert!(e.contains(want) && e.contains(name), "{e}");
         }
-        assert!(read_zip(dir.path()).unwrap_err().contains("is a directory"));
+        let e = read_zip(dir.path()).unwrap_err();
+        assert_eq!(e.input, Input::LambdaZip);
+        assert!(e.to_string().contains("is a directory"));
         assert!(
             read_zip(&dir.path().join("missing.zip"))
                 .unwrap_err()
+                .to_string()
                 .contains("no such file")
         );
     }
@@ -157,7 +167,7 @@ mod tests {
         let p = dir.path().join("c.txt");
         std::fs::write(&p, "  \n").unwrap();
         let e = read_credentials(&CredentialsSource::File(p.clone())).unwrap_err();
-        assert!(e.contains("is empty"));
+        assert!(e.to_string().contains("is empty"));
         std::fs::write(&p, "id=1\nsecret=abcdef\n").unwrap();
         let s = read_credentials(&CredentialsSource::File(p)).unwrap();
         assert_eq!(s.expose(), "id=1\nsecret=abcdef\n");

@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::Exit;
 use super::inputs::read_template;
 use crate::cli::{OutputFormat, TemplateArgs, Which};
+use crate::input::Input;
 use crate::template::{self, Template};
 use crate::ui::Printer;
 
@@ -31,10 +32,10 @@ pub fn run(args: &TemplateArgs, printer: &Printer) -> Exit {
         );
         return Exit::Ok;
     };
-    let t = match read_template(Some(path), "--parameters", Template::bundled_lambda) {
+    let t = match read_template(Some(path), Input::TemplateFile, Template::bundled_lambda) {
         Ok(t) => t,
         Err(e) => {
-            printer.error(&e);
+            printer.error(&e.to_string());
             return Exit::BadInput;
         }
     };

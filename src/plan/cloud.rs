@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 
 use super::ParamValue;
+use super::status::StackStatus;
 
 /// A failed AWS call: the service's error code and message. `transient` marks throttling,
 /// server faults and dropped connections: worth waiting out, never a reason to fail a success.
@@ -35,50 +36,24 @@ impl CallError {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub account: String,
     pub arn: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackInfo {
     pub id: String,
     pub name: String,
-    pub status: String,
+    pub status: StackStatus,
     pub reason: Option<String>,
     /// Current parameter values (NoEcho ones as AWS shows them: `****`).
     pub parameters: BTreeMap<String, String>,
     pub outputs: BTreeMap<String, String>,
 }
 
-impl StackInfo {
-    /// Settled in a state that can be updated.
-    pub fn healthy(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "CREATE_COMPLETE"
-                | "UPDATE_COMPLETE"
-                | "UPDATE_ROLLBACK_COMPLETE"
-                | "IMPORT_COMPLETE"
-                | "IMPORT_ROLLBACK_COMPLETE"
-        )
-    }
-
-    /// A first create that failed, or an unexecuted change set: can only be deleted.
-    pub fn needs_recreate(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "ROLLBACK_COMPLETE" | "REVIEW_IN_PROGRESS"
-        )
-    }
-
-    pub fn in_progress(&self) -> bool {
-        self.status.ends_with("_IN_PROGRESS") && self.status != "REVIEW_IN_PROGRESS"
-    }
-}
-
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackEvent {
     pub id: String,
     pub stack_id: String,
@@ -95,9 +70,14 @@ impl StackEvent {
         self.resource_type == "AWS::CloudFormation::Stack"
             && (self.physical_id == self.stack_id || self.physical_id.is_empty())
     }
+
+    /// The stack's status, for an event of the stack itself.
+    pub fn stack_status(&self) -> Option<StackStatus> {
+        self.is_stack().then(|| StackStatus::parse(&self.status))
+    }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionInfo {
     pub name: String,
     pub arn: String,
@@ -114,11 +94,28 @@ pub struct PolicyStatement {
     pub source_account: Option<String>,
 }
 
+/// What a notification entry sends events to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationKind {
+    Queue,
+    Topic,
+    Lambda,
+}
+
+impl std::fmt::Display for NotificationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NotificationKind::Queue => "queue",
+            NotificationKind::Topic => "topic",
+            NotificationKind::Lambda => "lambda",
+        })
+    }
+}
+
 /// One entry of a bucket's notification configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationEntry {
-    /// "queue", "topic", "lambda".
-    pub kind: &'static str,
+    pub kind: NotificationKind,
     pub id: Option<String>,
     pub target_arn: String,
     pub events: Vec<String>,
@@ -131,6 +128,7 @@ pub struct NotificationEntry {
 pub struct OurNotification {
     pub id: String,
     pub function_arn: String,
+    pub events: Vec<String>,
     pub prefix: String,
     /// Other entries (by Id) that ours replaces.
     pub replaces: Vec<String>,
@@ -144,10 +142,36 @@ pub struct Subscription {
     pub arn: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountSettings {
     pub concurrent_executions: i32,
     pub unreserved_concurrent_executions: i32,
+}
+
+/// An object the tool stores (the zip, a large template), as found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectState {
+    Absent,
+    /// There, with the content hash the tool stored with it (none when someone else put it).
+    Present {
+        sha256: Option<String>,
+    },
+}
+
+impl ObjectState {
+    /// Holds exactly the content with this hash.
+    pub fn holds(&self, sha256: &str) -> bool {
+        matches!(self, ObjectState::Present { sha256: Some(h) } if h == sha256)
+    }
+}
+
+/// Where CloudFormation reads a template from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateSource {
+    /// Inline (up to 51,200 bytes).
+    Body(String),
+    /// An S3 object URL, for larger ones.
+    Url(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,9 +192,8 @@ pub trait Cloud {
     async fn identity(&self) -> Result<Identity>;
     /// The bucket's region, `None` when there is no such bucket.
     async fn bucket_region(&self, bucket: &str) -> Result<Option<String>>;
-    /// The content hash we stored with an object, `Some(None)` when the object exists without
-    /// one, `None` when there is no object.
-    async fn object_hash(&self, bucket: &str, key: &str) -> Result<Option<Option<String>>>;
+    /// An object, and the content hash `put_object` stored with it.
+    async fn object(&self, bucket: &str, key: &str) -> Result<ObjectState>;
     async fn stack(&self, name_or_id: &str) -> Result<Option<StackInfo>>;
     async fn template_body(&self, stack: &str) -> Result<String>;
     /// Newest first; stops paging once `until` (an event id) is reached, excluding it.
@@ -187,17 +210,18 @@ pub trait Cloud {
     // --- writes
     /// A private, encrypted bucket in `region`.
     async fn create_bucket(&self, bucket: &str, region: &str) -> Result<()>;
+    /// Store an object with its content hash, for `object` to read back.
     async fn put_object(&self, bucket: &str, key: &str, body: &[u8], sha256: &str) -> Result<()>;
     async fn create_stack(
         &self,
         name: &str,
-        body: &str,
+        template: &TemplateSource,
         params: &BTreeMap<String, ParamValue>,
     ) -> Result<String>;
     async fn update_stack(
         &self,
         name: &str,
-        body: &str,
+        template: &TemplateSource,
         params: &BTreeMap<String, ParamValue>,
     ) -> Result<UpdateStarted>;
     async fn delete_stack(&self, name_or_id: &str) -> Result<()>;

@@ -1,20 +1,24 @@
-//! Performs a target's planned steps in order, exactly as planned, and reports each one.
-//! An interruption stops it between steps (the write in flight finishes); a stack that is
-//! still running when the wait ends is reported as in progress, not as failed.
+//! Performs a target's planned steps in order, exactly as planned, and reports each one. One
+//! method per step kind. An interruption stops it between steps (the write in flight
+//! finishes); a stack that is still running when the wait ends is reported as in progress, not
+//! as failed.
 
+use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 
-use super::cloud::{Added, Cloud, OurNotification, UpdateStarted};
-use super::follow::{Follow, Settled, StillRunning, explain, hint, looks_transient};
-use super::planner::{OBJECT_CREATED, find_function};
+use super::cloud::{Added, Cloud, OurNotification, TemplateSource, UpdateStarted};
+use super::deploy::OBJECT_CREATED;
+use super::follow::{Follow, Settled, StillRunning, explain, looks_transient};
+use super::hints::with_hint;
+use super::observe::find_function;
+use super::status::Goal;
 use super::{
-    Action, Event, FunctionRef, Outcome, ParamValue, Status, Step, StepKind, StepResult,
-    TargetPlan, TargetResult, TriggerSpec, Watch,
+    Action, Event, FunctionRef, Outcome, ParamValue, StackParam, Status, Step, StepKind,
+    StepResult, TargetPlan, TargetResult, TriggerSpec, Watch,
 };
-use crate::cli::OnFailure;
+use crate::kinds::OnFailure;
 
 pub struct Executor<'a, C: Cloud> {
     pub cloud: &'a C,
@@ -22,348 +26,350 @@ pub struct Executor<'a, C: Cloud> {
     pub on_failure: OnFailure,
 }
 
-/// The message of a failed step, with what to do about a known cause.
-fn with_hint(e: &anyhow::Error) -> String {
-    let msg = format!("{e:#}");
-    match hint(&msg) {
-        Some(h) => format!("{msg}. Hint: {h}"),
-        None => msg,
-    }
+/// A target's run so far.
+struct Run<'p> {
+    plan: &'p TargetPlan,
+    label: String,
+    /// The function as it is now: a stack update may replace it.
+    function: Option<FunctionRef>,
+    results: Vec<StepResult>,
+    error: Option<String>,
+    still_running: bool,
 }
 
-impl<C: Cloud> Executor<'_, C> {
-    pub async fn apply(&self, plan: &TargetPlan) -> TargetResult {
-        let label = plan.label();
-        let mut function = plan.function.clone();
-        let mut results: Vec<StepResult> = Vec::new();
-        let mut error: Option<String> = None;
-        let mut still_running = false;
-        for planned in &plan.steps {
-            // A trigger step planned as "already in place" was about the function the stack
-            // had; when the stack update replaced the function (a new name), it is needed again.
-            let replaced =
-                function.as_ref().map(|f| &f.arn) != plan.function.as_ref().map(|f| &f.arn);
-            let redo = planned.action == Action::Skip && planned.kind.is_trigger() && replaced;
-            let redone;
-            let step = if redo {
-                redone = Step {
-                    kind: planned.kind,
-                    action: Action::Create,
-                    detail: format!(
-                        "the stack update replaced the function with {}: {}",
-                        function
-                            .as_ref()
-                            .map(|f| f.name.as_str())
-                            .unwrap_or("a new one"),
-                        planned.detail
-                    ),
-                };
-                &redone
-            } else {
-                planned
+impl Run<'_> {
+    /// The step to perform for `planned`: a trigger step planned as "already in place" was
+    /// about the function the stack had; when the stack update replaced the function (a new
+    /// name), it is needed again.
+    fn adjust(&self, planned: &Step) -> Step {
+        let replaced =
+            self.function.as_ref().map(|f| &f.arn) != self.plan.function.as_ref().map(|f| &f.arn);
+        if planned.action == Action::Skip && planned.kind.is_trigger() && replaced {
+            let name = self
+                .function
+                .as_ref()
+                .map(|f| f.name.as_str())
+                .unwrap_or("a new one");
+            return Step {
+                action: Action::Create,
+                detail: format!(
+                    "the stack update replaced the function with {name}: {}",
+                    planned.detail
+                ),
+                ..planned.clone()
             };
-            let stop = if error.is_some() {
-                Some("not started: an earlier step did not finish")
-            } else if step.action != Action::Skip && self.watch.cancel.is_cancelled() {
-                still_running = true;
-                error.get_or_insert_with(|| {
-                    "interrupted before this step: re-run the same command to resume".into()
-                });
-                Some("not started: interrupted")
-            } else {
-                None
-            };
-            if let Some(why) = stop {
-                results.push(StepResult {
-                    name: step.kind.name(),
-                    action: step.action,
-                    status: Status::Skipped,
-                    detail: why.into(),
-                });
-                continue;
-            }
-            if step.action == Action::Skip {
-                results.push(StepResult {
-                    name: step.kind.name(),
-                    action: step.action,
-                    status: Status::Skipped,
-                    detail: step.detail.clone(),
-                });
-                continue;
-            }
-            self.watch.reporter.event(Event::StepStarted {
-                target: label.clone(),
-                step: step.kind.name(),
-                action: step.action,
-                detail: step.detail.clone(),
-            });
-            let (status, detail) = match self.step(plan, step, &label, &mut function).await {
-                Ok(detail) => (Status::Done, detail),
-                Err(e) if e.downcast_ref::<StillRunning>().is_some() => {
-                    still_running = true;
-                    let msg = format!("{e:#}");
-                    error = Some(format!("{}: {msg}", step.kind.name()));
-                    (Status::InProgress, msg)
-                }
-                Err(e) => {
-                    let msg = with_hint(&e);
-                    error = Some(format!("{}: {msg}", step.kind.name()));
-                    (Status::Failed, msg)
-                }
-            };
-            self.watch.reporter.event(Event::StepFinished {
-                target: label.clone(),
-                step: step.kind.name(),
-                status,
-                detail: detail.clone(),
-            });
-            results.push(StepResult {
-                name: step.kind.name(),
-                action: step.action,
-                status,
-                detail,
-            });
         }
-        let failed = results.iter().any(|r| r.status == Status::Failed);
-        let outcome = if failed {
+        planned.clone()
+    }
+
+    /// Why `step` is not started, if it is not.
+    fn stop(&mut self, step: &Step, cancelled: bool) -> Option<&'static str> {
+        if self.error.is_some() {
+            Some("not started: an earlier step did not finish")
+        } else if step.action != Action::Skip && cancelled {
+            self.still_running = true;
+            self.error =
+                Some("interrupted before this step: re-run the same command to resume".into());
+            Some("not started: interrupted")
+        } else {
+            None
+        }
+    }
+
+    fn outcome(&self) -> Outcome {
+        if self.results.iter().any(|r| r.status == Status::Failed) {
             Outcome::Failed
-        } else if still_running {
+        } else if self.still_running {
             Outcome::InProgress
-        } else if plan
+        } else if self
+            .plan
             .steps
             .iter()
             .any(|s| s.kind == StepKind::LambdaStack && s.action == Action::Create)
         {
             Outcome::Created
-        } else if plan.changes() {
+        } else if self.plan.changes() {
             Outcome::Updated
         } else {
             Outcome::Unchanged
-        };
-        TargetResult {
-            account: Some(plan.inputs.account.clone()),
-            region: plan.inputs.config.region.clone(),
-            outcome,
-            steps: results,
-            function_name: function.as_ref().map(|f| f.name.clone()),
-            function_arn: function.as_ref().map(|f| f.arn.clone()),
-            warnings: plan.warnings.clone(),
-            error,
         }
     }
 
+    fn result(self) -> TargetResult {
+        TargetResult {
+            account: Some(self.plan.account.clone()),
+            region: self.plan.target.region.clone(),
+            outcome: self.outcome(),
+            function_name: self.function.as_ref().map(|f| f.name.clone()),
+            function_arn: self.function.as_ref().map(|f| f.arn.clone()),
+            warnings: self.plan.warnings.iter().map(ToString::to_string).collect(),
+            problems: Vec::new(),
+            steps: self.results,
+            error: self.error,
+        }
+    }
+}
+
+impl<C: Cloud> Executor<'_, C> {
+    pub async fn apply(&self, plan: &TargetPlan) -> TargetResult {
+        let mut run = Run {
+            plan,
+            label: plan.label(),
+            function: plan.function.clone(),
+            results: Vec::new(),
+            error: None,
+            still_running: false,
+        };
+        for planned in &plan.steps {
+            let step = run.adjust(planned);
+            if let Some(why) = run.stop(&step, self.watch.cancel.is_cancelled()) {
+                run.results
+                    .push(StepResult::of(&step, Status::Skipped, why));
+                continue;
+            }
+            if step.action == Action::Skip {
+                run.results
+                    .push(StepResult::of(&step, Status::Skipped, step.detail.clone()));
+                continue;
+            }
+            let result = self.perform(&mut run, &step).await;
+            run.results.push(result);
+        }
+        run.result()
+    }
+
+    /// Perform one step, with its start and end reported.
+    async fn perform(&self, run: &mut Run<'_>, step: &Step) -> StepResult {
+        let name = step.kind.name();
+        self.watch.reporter.event(Event::StepStarted {
+            target: run.label.clone(),
+            step: name,
+            action: step.action,
+            detail: step.detail.clone(),
+        });
+        let (status, detail) = match self.step(run, step).await {
+            Ok(detail) => (Status::Done, detail),
+            Err(e) if e.downcast_ref::<StillRunning>().is_some() => {
+                run.still_running = true;
+                let msg = format!("{e:#}");
+                run.error = Some(format!("{name}: {msg}"));
+                (Status::InProgress, msg)
+            }
+            Err(e) => {
+                let msg = with_hint(&e);
+                run.error = Some(format!("{name}: {msg}"));
+                (Status::Failed, msg)
+            }
+        };
+        self.watch.reporter.event(Event::StepFinished {
+            target: run.label.clone(),
+            step: name,
+            status,
+            detail: detail.clone(),
+        });
+        StepResult::of(step, status, detail)
+    }
+
+    /// One step; returns what was done, in a few words.
+    async fn step(&self, run: &mut Run<'_>, step: &Step) -> Result<String> {
+        let plan = run.plan;
+        let cfg = &plan.target;
+        match step.kind {
+            StepKind::LambdaBucket => self.create_bucket(plan).await,
+            StepKind::UploadZip => self.upload_zip(plan).await,
+            StepKind::UploadTemplate => self.upload_templates(plan).await,
+            StepKind::DeleteSharedStack => {
+                self.delete_stack(&run.label, &cfg.shared_stack_name).await
+            }
+            StepKind::DeleteLambdaStack => self.delete_stack(&run.label, &cfg.stack_name).await,
+            StepKind::SharedStack => {
+                let source = plan.template_source(&plan.shared_template);
+                let params = sent(&plan.shared_params);
+                let name = &cfg.shared_stack_name;
+                self.stack_op(&run.label, name, &source, &params, step.action)
+                    .await
+            }
+            StepKind::LambdaStack => self.lambda_stack(run, step.action).await,
+            StepKind::InvokePermission => self.invoke_permission(run, step.action).await,
+            StepKind::BucketNotification => self.bucket_notification(run).await,
+            StepKind::SnsSubscription => self.subscribe(run).await,
+            StepKind::RemoveOldTrigger => self.remove_old_trigger(run).await,
+        }
+    }
+
+    async fn create_bucket(&self, plan: &TargetPlan) -> Result<String> {
+        let bucket = &plan.target.lambda_bucket;
+        self.cloud
+            .create_bucket(bucket, &plan.target.region)
+            .await
+            .with_context(|| format!("failed to create bucket {bucket}"))?;
+        Ok(format!("created bucket {bucket} (private, encrypted)"))
+    }
+
+    async fn upload_zip(&self, plan: &TargetPlan) -> Result<String> {
+        let (bucket, key) = (&plan.target.lambda_bucket, &plan.zip_key);
+        self.cloud
+            .put_object(bucket, key, &plan.zip.bytes, &plan.zip.sha256)
+            .await
+            .with_context(|| format!("failed to upload the zip to s3://{bucket}/{key}"))?;
+        Ok(format!(
+            "uploaded s3://{bucket}/{key} ({} bytes)",
+            plan.zip.bytes.len()
+        ))
+    }
+
+    async fn upload_templates(&self, plan: &TargetPlan) -> Result<String> {
+        let bucket = &plan.target.lambda_bucket;
+        let mut done = Vec::new();
+        for (key, t) in plan.large_templates() {
+            self.cloud
+                .put_object(bucket, &key, t.body.as_bytes(), &t.sha256)
+                .await
+                .with_context(|| {
+                    format!("failed to upload the {} to s3://{bucket}/{key}", t.source)
+                })?;
+            done.push(format!("s3://{bucket}/{key} ({} bytes)", t.body.len()));
+        }
+        Ok(format!("uploaded {}", done.join(", ")))
+    }
+
+    /// The Lambda stack, then its function (a stack update may have replaced it).
+    async fn lambda_stack(&self, run: &mut Run<'_>, action: Action) -> Result<String> {
+        let plan = run.plan;
+        let name = &plan.target.stack_name;
+        let source = plan.template_source(&plan.lambda_template);
+        let params = sent(&plan.lambda_params);
+        let done = self
+            .stack_op(&run.label, name, &source, &params, action)
+            .await?;
+        let f = self
+            .persist(|| async {
+                let stack = self
+                    .cloud
+                    .stack(name)
+                    .await?
+                    .ok_or_else(|| anyhow!("stack {name} is gone after it settled"))?;
+                find_function(self.cloud, &stack).await
+            })
+            .await
+            .with_context(|| format!("failed to find the function of stack {name}"))?
+            .ok_or_else(|| anyhow!("stack {name} holds no Lambda function"))?;
+        run.function = Some(FunctionRef {
+            name: f.name.clone(),
+            arn: f.arn,
+        });
+        Ok(format!("{done}; function {}", f.name))
+    }
+
+    async fn invoke_permission(&self, run: &Run<'_>, action: Action) -> Result<String> {
+        let f = function(run)?;
+        let statement = run.plan.trigger.statement(&run.plan.account);
+        let (sid, principal) = (&statement.sid, &statement.principal);
+        let source_arn = statement.source_arn.clone().unwrap_or_default();
+        if action == Action::Update {
+            self.remove_statement(&f.name, sid).await?;
+        }
+        let added = self
+            .cloud
+            .add_permission(&f.name, &statement)
+            .await
+            .with_context(|| {
+                format!("failed to allow {principal} to invoke function {}", f.name)
+            })?;
+        Ok(match added {
+            Added::Added => format!("{principal} may invoke {} from {source_arn}", f.name),
+            Added::AlreadyThere => format!("statement {sid} was already in place"),
+        })
+    }
+
+    async fn bucket_notification(&self, run: &Run<'_>) -> Result<String> {
+        let f = function(run)?;
+        let TriggerSpec::S3 {
+            bucket,
+            prefix,
+            id,
+            replaces,
+            ..
+        } = &run.plan.trigger
+        else {
+            return Err(anyhow!("no S3 trigger in this plan"));
+        };
+        let ours = OurNotification {
+            id: id.clone(),
+            function_arn: f.arn.clone(),
+            events: vec![OBJECT_CREATED.to_string()],
+            prefix: prefix.clone(),
+            replaces: replaces.clone(),
+        };
+        self.cloud
+            .put_notification(bucket, &ours)
+            .await
+            .with_context(|| {
+                format!("failed to write the notification configuration of bucket {bucket}")
+            })?;
+        Ok(format!(
+            "bucket {bucket} sends {OBJECT_CREATED} (prefix {prefix:?}) to {}",
+            f.name
+        ))
+    }
+
+    async fn subscribe(&self, run: &Run<'_>) -> Result<String> {
+        let f = function(run)?;
+        let TriggerSpec::Sns { topic_arn, .. } = &run.plan.trigger else {
+            return Err(anyhow!("no SNS trigger in this plan"));
+        };
+        self.cloud
+            .subscribe(topic_arn, &f.arn)
+            .await
+            .with_context(|| format!("failed to subscribe {} to {topic_arn}", f.name))?;
+        Ok(format!("{} subscribed to {topic_arn}", f.name))
+    }
+
+    async fn remove_old_trigger(&self, run: &Run<'_>) -> Result<String> {
+        let f = function(run)?;
+        let old = &run.plan.old_trigger;
+        if let Some((bucket, id)) = &old.notification {
+            self.cloud
+                .remove_notification(bucket, id)
+                .await
+                .with_context(|| format!("failed to remove entry {id} from bucket {bucket}"))?;
+        }
+        for s in &old.subscriptions {
+            self.cloud
+                .unsubscribe(s)
+                .await
+                .with_context(|| format!("failed to remove subscription {s}"))?;
+        }
+        for sid in &old.statements {
+            self.remove_statement(&f.name, sid).await?;
+        }
+        Ok(old.describe().replacen(
+            "remove the earlier trigger",
+            "removed the earlier trigger",
+            1,
+        ))
+    }
+
     /// Retry a read that failed for a passing reason, so that a throttled status read never
-    /// turns a finished success into a failure.
+    /// turns a finished success into a failure. Waits at the injected pace.
     async fn persist<T, F, Fut>(&self, mut read: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let mut pause = self.watch.pace.interval.max(Duration::from_millis(100));
-        let mut attempt = 0;
-        loop {
+        let mut pause = self.watch.pace.interval;
+        for _ in 0..6 {
             match read().await {
-                Err(e) if looks_transient(&e) && attempt < 6 => {
-                    attempt += 1;
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(20));
+                Err(e) if looks_transient(&e) => {
+                    if !self.watch.pause(pause).await {
+                        return Err(e);
+                    }
+                    pause = (pause * 2).min(std::time::Duration::from_secs(20));
                 }
                 other => return other,
             }
         }
-    }
-
-    /// One step; returns what was done, in a few words.
-    async fn step(
-        &self,
-        plan: &TargetPlan,
-        step: &Step,
-        label: &str,
-        function: &mut Option<FunctionRef>,
-    ) -> Result<String> {
-        let inputs = &plan.inputs;
-        let cfg = &inputs.config;
-        match step.kind {
-            StepKind::LambdaBucket => {
-                self.cloud
-                    .create_bucket(&inputs.lambda_bucket, &cfg.region)
-                    .await
-                    .with_context(|| format!("failed to create bucket {}", inputs.lambda_bucket))?;
-                Ok(format!(
-                    "created bucket {} (private, encrypted)",
-                    inputs.lambda_bucket
-                ))
-            }
-            StepKind::UploadZip => {
-                self.cloud
-                    .put_object(
-                        &inputs.lambda_bucket,
-                        &inputs.zip_key,
-                        &inputs.zip.bytes,
-                        &inputs.zip.sha256,
-                    )
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "failed to upload the zip to s3://{}/{}",
-                            inputs.lambda_bucket, inputs.zip_key
-                        )
-                    })?;
-                Ok(format!(
-                    "uploaded s3://{}/{} ({} bytes)",
-                    inputs.lambda_bucket,
-                    inputs.zip_key,
-                    inputs.zip.bytes.len()
-                ))
-            }
-            StepKind::DeleteSharedStack | StepKind::DeleteLambdaStack => {
-                let name = if step.kind == StepKind::DeleteSharedStack {
-                    &cfg.shared_stack_name
-                } else {
-                    &cfg.stack_name
-                };
-                self.delete_stack(label, name).await
-            }
-            StepKind::SharedStack => {
-                self.stack_op(
-                    label,
-                    &cfg.shared_stack_name,
-                    &inputs.shared_template.body,
-                    &inputs.shared_params,
-                    step.action,
-                )
-                .await
-            }
-            StepKind::LambdaStack => {
-                let params = inputs
-                    .lambda_params
-                    .iter()
-                    .map(|(k, v)| (k.clone(), ParamValue::Plain(v.clone())))
-                    .collect();
-                let done = self
-                    .stack_op(
-                        label,
-                        &cfg.stack_name,
-                        &inputs.lambda_template.body,
-                        &params,
-                        step.action,
-                    )
-                    .await?;
-                let f = self
-                    .persist(|| async {
-                        let stack = self.cloud.stack(&cfg.stack_name).await?.ok_or_else(|| {
-                            anyhow!("stack {} is gone after it settled", cfg.stack_name)
-                        })?;
-                        find_function(self.cloud, &stack).await
-                    })
-                    .await
-                    .with_context(|| {
-                        format!("failed to find the function of stack {}", cfg.stack_name)
-                    })?
-                    .ok_or_else(|| anyhow!("stack {} holds no Lambda function", cfg.stack_name))?;
-                *function = Some(FunctionRef {
-                    name: f.name.clone(),
-                    arn: f.arn,
-                });
-                Ok(format!("{done}; function {}", f.name))
-            }
-            StepKind::InvokePermission => {
-                let f = function
-                    .as_ref()
-                    .ok_or_else(|| anyhow!("the function is not known"))?;
-                let statement = inputs.trigger.statement(&inputs.account);
-                let (sid, principal) = (&statement.sid, &statement.principal);
-                let source_arn = statement.source_arn.clone().unwrap_or_default();
-                if step.action == Action::Update {
-                    self.remove_statement(&f.name, sid).await?;
-                }
-                let added = self
-                    .cloud
-                    .add_permission(&f.name, &statement)
-                    .await
-                    .with_context(|| {
-                        format!("failed to allow {principal} to invoke function {}", f.name)
-                    })?;
-                Ok(match added {
-                    Added::Added => format!("{principal} may invoke {} from {source_arn}", f.name),
-                    Added::AlreadyThere => format!("statement {sid} was already in place"),
-                })
-            }
-            StepKind::BucketNotification => {
-                let f = function
-                    .as_ref()
-                    .ok_or_else(|| anyhow!("the function is not known"))?;
-                let TriggerSpec::S3 {
-                    bucket,
-                    prefix,
-                    id,
-                    replaces,
-                    ..
-                } = &inputs.trigger
-                else {
-                    return Err(anyhow!("no S3 trigger in this plan"));
-                };
-                self.cloud
-                    .put_notification(
-                        bucket,
-                        &OurNotification {
-                            id: id.clone(),
-                            function_arn: f.arn.clone(),
-                            prefix: prefix.clone(),
-                            replaces: replaces.clone(),
-                        },
-                    )
-                    .await
-                    .with_context(|| {
-                        format!("failed to write the notification configuration of bucket {bucket}")
-                    })?;
-                Ok(format!(
-                    "bucket {bucket} sends {OBJECT_CREATED} (prefix {prefix:?}) to {}",
-                    f.name
-                ))
-            }
-            StepKind::RemoveOldTrigger => {
-                let f = function
-                    .as_ref()
-                    .ok_or_else(|| anyhow!("the function is not known"))?;
-                let old = &plan.old_trigger;
-                if let Some((bucket, id)) = &old.notification {
-                    self.cloud
-                        .remove_notification(bucket, id)
-                        .await
-                        .with_context(|| {
-                            format!("failed to remove entry {id} from bucket {bucket}")
-                        })?;
-                }
-                for s in &old.subscriptions {
-                    self.cloud
-                        .unsubscribe(s)
-                        .await
-                        .with_context(|| format!("failed to remove subscription {s}"))?;
-                }
-                for sid in &old.statements {
-                    self.remove_statement(&f.name, sid).await?;
-                }
-                Ok(old.describe().replacen(
-                    "remove the earlier trigger",
-                    "removed the earlier trigger",
-                    1,
-                ))
-            }
-            StepKind::SnsSubscription => {
-                let f = function
-                    .as_ref()
-                    .ok_or_else(|| anyhow!("the function is not known"))?;
-                let TriggerSpec::Sns { topic_arn, .. } = &inputs.trigger else {
-                    return Err(anyhow!("no SNS trigger in this plan"));
-                };
-                self.cloud
-                    .subscribe(topic_arn, &f.arn)
-                    .await
-                    .with_context(|| format!("failed to subscribe {} to {topic_arn}", f.name))?;
-                Ok(format!("{} subscribed to {topic_arn}", f.name))
-            }
-        }
+        read().await
     }
 
     async fn remove_statement(&self, function: &str, sid: &str) -> Result<()> {
@@ -404,7 +410,7 @@ impl<C: Cloud> Executor<'_, C> {
             .with_context(|| format!("failed to delete stack {name}"))?;
         match self
             .follower(label)
-            .run(name, &stack.id, until.as_deref(), "DELETE_COMPLETE")
+            .run(name, &stack.id, until.as_deref(), Goal::Deleted)
             .await?
         {
             Settled::Done { .. } => Ok(format!("deleted stack {name} (was {})", stack.status)),
@@ -416,69 +422,97 @@ impl<C: Cloud> Executor<'_, C> {
         &self,
         label: &str,
         name: &str,
-        body: &str,
-        params: &std::collections::BTreeMap<String, ParamValue>,
+        template: &TemplateSource,
+        params: &BTreeMap<String, ParamValue>,
         action: Action,
     ) -> Result<String> {
         match action {
-            Action::Create => {
-                let id = self
-                    .cloud
-                    .create_stack(name, body, params)
-                    .await
-                    .with_context(|| format!("failed to create stack {name}"))?;
-                match self
-                    .follower(label)
-                    .run(name, &id, None, "CREATE_COMPLETE")
-                    .await?
-                {
-                    Settled::Done { .. } => Ok(format!("created stack {name}")),
-                    failed @ Settled::Failed { .. } => {
-                        let err = explain(name, &failed);
-                        if self.on_failure == OnFailure::Keep {
-                            return Err(err.context(format!(
-                                "stack {name} was kept for inspection (--on-failure keep); the next deploy deletes and re-creates it"
-                            )));
-                        }
-                        match self.delete_stack(label, name).await {
-                            Ok(_) => Err(anyhow!(
-                                "{err:#}; the failed stack was deleted so that a re-run starts clean (--on-failure keep keeps it)"
-                            )),
-                            Err(e) => Err(anyhow!(
-                                "{err:#}; deleting the failed stack also failed: {e:#}"
-                            )),
-                        }
-                    }
-                    other => Err(explain(name, &other)),
-                }
-            }
-            Action::Update => {
-                let before = self
-                    .persist(|| self.cloud.stack(name))
-                    .await
-                    .with_context(|| format!("failed to read stack {name}"))?
-                    .ok_or_else(|| anyhow!("stack {name} disappeared before its update"))?;
-                let until = self.newest_event(&before.id).await;
-                match self
-                    .cloud
-                    .update_stack(name, body, params)
-                    .await
-                    .with_context(|| format!("failed to update stack {name}"))?
-                {
-                    UpdateStarted::NoChanges => Ok(format!("stack {name} needed no update")),
-                    UpdateStarted::Started { stack_id } => {
-                        match self
-                            .follower(label)
-                            .run(name, &stack_id, until.as_deref(), "UPDATE_COMPLETE")
-                            .await?
-                        {
-                            Settled::Done { .. } => Ok(format!("updated stack {name}")),
-                            other => Err(explain(name, &other)),
-                        }
-                    }
-                }
-            }
+            Action::Create => self.create_stack(label, name, template, params).await,
+            Action::Update => self.update_stack(label, name, template, params).await,
             Action::Delete | Action::Skip => Err(anyhow!("no stack operation for {action:?}")),
         }
     }
+
+    async fn create_stack(
+        &self,
+        label: &str,
+        name: &str,
+        template: &TemplateSource,
+        params: &BTreeMap<String, ParamValue>,
+    ) -> Result<String> {
+        let id = self
+            .cloud
+            .create_stack(name, template, params)
+            .await
+            .with_context(|| format!("failed to create stack {name}"))?;
+        let failed = match self
+            .follower(label)
+            .run(name, &id, None, Goal::Created)
+            .await?
+        {
+            Settled::Done { .. } => return Ok(format!("created stack {name}")),
+            failed @ Settled::Failed { .. } => failed,
+            other => return Err(explain(name, &other)),
+        };
+        let err = explain(name, &failed);
+        if self.on_failure == OnFailure::Keep {
+            return Err(err.context(format!(
+                "stack {name} was kept for inspection (--on-failure keep); the next deploy deletes and re-creates it"
+            )));
+        }
+        match self.delete_stack(label, name).await {
+            Ok(_) => Err(anyhow!(
+                "{err:#}; the failed stack was deleted so that a re-run starts clean (--on-failure keep keeps it)"
+            )),
+            Err(e) => Err(anyhow!(
+                "{err:#}; deleting the failed stack also failed: {e:#}"
+            )),
+        }
+    }
+
+    async fn update_stack(
+        &self,
+        label: &str,
+        name: &str,
+        template: &TemplateSource,
+        params: &BTreeMap<String, ParamValue>,
+    ) -> Result<String> {
+        let before = self
+            .persist(|| self.cloud.stack(name))
+            .await
+            .with_context(|| format!("failed to read stack {name}"))?
+            .ok_or_else(|| anyhow!("stack {name} disappeared before its update"))?;
+        let until = self.newest_event(&before.id).await;
+        let started = self
+            .cloud
+            .update_stack(name, template, params)
+            .await
+            .with_context(|| format!("failed to update stack {name}"))?;
+        let UpdateStarted::Started { stack_id } = started else {
+            return Ok(format!("stack {name} needed no update"));
+        };
+        match self
+            .follower(label)
+            .run(name, &stack_id, until.as_deref(), Goal::Updated)
+            .await?
+        {
+            Settled::Done { .. } => Ok(format!("updated stack {name}")),
+            other => Err(explain(name, &other)),
+        }
+    }
+}
+
+/// The function the trigger steps work on.
+fn function<'r>(run: &'r Run<'_>) -> Result<&'r FunctionRef> {
+    run.function
+        .as_ref()
+        .ok_or_else(|| anyhow!("the function is not known"))
+}
+
+/// The parameters that are sent (the rest take the template's default).
+fn sent(params: &[StackParam]) -> BTreeMap<String, ParamValue> {
+    params
+        .iter()
+        .filter_map(|p| Some((p.name.clone(), p.sent.clone()?)))
+        .collect()
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 
 use super::cloud::{Cloud, StackEvent};
+use super::status::{Goal, StackStatus};
 use super::{Event, Watch};
 
 /// How often to poll, and how long to wait at most.
@@ -33,19 +34,13 @@ impl Default for Pace {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
     /// The stack reached the wanted status.
-    Done { status: String },
+    Done { status: StackStatus },
     /// It settled elsewhere: the failing resource and reason, when known.
-    Failed { status: String, reason: String },
+    Failed { status: StackStatus, reason: String },
     /// Still in progress when the wait ran out.
     TimedOut { status: String },
     /// The user interrupted the wait; the operation goes on in AWS.
     Interrupted { status: String },
-}
-
-/// `CREATE_COMPLETE`, `ROLLBACK_COMPLETE`, `UPDATE_ROLLBACK_FAILED` ... (not `..._IN_PROGRESS`).
-pub fn is_terminal(status: &str) -> bool {
-    !status.ends_with("_IN_PROGRESS")
-        && (status.ends_with("_COMPLETE") || status.ends_with("_FAILED"))
 }
 
 /// The first failed resource that was not merely cancelled: "Resource: reason".
@@ -55,9 +50,7 @@ pub fn first_failure(events_oldest_first: &[StackEvent]) -> Option<String> {
         .filter(|e| e.status.ends_with("_FAILED"))
         .filter(|e| {
             let r = e.reason.as_deref().unwrap_or("");
-            !r.contains("Resource creation cancelled")
-                && !r.contains("Resource update cancelled")
-                && !r.contains("cancelled")
+            !r.contains("cancelled")
         })
         .find(|e| !e.is_stack() || e.reason.is_some())
         .map(|e| {
@@ -77,39 +70,47 @@ pub struct Follow<'a, C: Cloud> {
     pub target: &'a str,
 }
 
-/// Any settled status will do (used when a stack is found mid-operation).
-pub const ANY: &str = "";
+/// What one follow has seen so far.
+struct Seen {
+    ids: HashSet<String>,
+    /// The operation's events, oldest first.
+    ours: Vec<StackEvent>,
+    /// The stack's latest status, as its events or DescribeStacks told.
+    last_status: String,
+}
 
 impl<C: Cloud> Follow<'_, C> {
     /// Follow the stack `stack_id` until it settles; `until` is the newest event before the
-    /// operation started (events up to it are not ours). `wanted` is the success status, or
-    /// [`ANY`].
+    /// operation started (events up to it are not ours).
     pub async fn run(
         &self,
         stack_name: &str,
         stack_id: &str,
         until: Option<&str>,
-        wanted: &str,
+        goal: Goal,
     ) -> Result<Settled> {
         let pace = self.watch.pace;
         let started = Instant::now();
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut ours: Vec<StackEvent> = Vec::new();
-        let mut last_status = String::from("IN_PROGRESS");
+        let mut seen = Seen {
+            ids: HashSet::new(),
+            ours: Vec::new(),
+            last_status: String::from("IN_PROGRESS"),
+        };
         let mut last_heartbeat = Instant::now();
         let mut quiet_polls = 0u32;
         let mut interval = pace.interval;
         loop {
-            let events = match self.cloud.stack_events(stack_id, until).await {
-                Ok(e) => {
+            let (fresh, terminal_seen) = match self.cloud.stack_events(stack_id, until).await {
+                Ok(events) => {
                     interval = pace.interval;
-                    e
+                    self.report(stack_name, events, &mut seen)
                 }
+                // Throttled or a passing fault: slow down instead of failing.
                 Err(e) if looks_transient(&e) => {
-                    // Throttled or a passing fault: slow down instead of failing.
-                    interval =
-                        (interval * 2).clamp(Duration::from_millis(200), Duration::from_secs(20));
-                    Vec::new()
+                    interval = (interval * 2)
+                        .min(Duration::from_secs(20))
+                        .max(pace.interval);
+                    (0, false)
                 }
                 Err(e) => {
                     return Err(
@@ -117,53 +118,20 @@ impl<C: Cloud> Follow<'_, C> {
                     );
                 }
             };
-            let (fresh, terminal_seen) =
-                self.report(stack_name, events, &mut seen, &mut ours, &mut last_status);
-            if fresh == 0 {
-                quiet_polls += 1;
-            } else {
-                quiet_polls = 0;
-            }
+            quiet_polls = if fresh == 0 { quiet_polls + 1 } else { 0 };
             // Confirm with DescribeStacks on a terminal event, and now and then while quiet
             // (an event stream can lag behind the stack's status).
-            if terminal_seen || quiet_polls % 5 == 4 {
-                match self.cloud.stack(stack_id).await {
-                    Ok(Some(s)) if is_terminal(&s.status) => {
-                        if !terminal_seen {
-                            // The status ran ahead of the events: show the rest of them.
-                            if let Ok(events) = self.cloud.stack_events(stack_id, until).await {
-                                self.report(
-                                    stack_name,
-                                    events,
-                                    &mut seen,
-                                    &mut ours,
-                                    &mut last_status,
-                                );
-                            }
-                        }
-                        return Ok(settle(&s.status, wanted, &ours, s.reason.as_deref()));
-                    }
-                    Ok(Some(s)) => last_status = s.status,
-                    Ok(None) if wanted == "DELETE_COMPLETE" || wanted == ANY => {
-                        return Ok(Settled::Done {
-                            status: "DELETE_COMPLETE".to_string(),
-                        });
-                    }
-                    Ok(None) => {
-                        return Ok(Settled::Failed {
-                            status: "DELETED".into(),
-                            reason: first_failure(&ours)
-                                .unwrap_or_else(|| format!("stack {stack_name} disappeared")),
-                        });
-                    }
-                    Err(e) if looks_transient(&e) => {}
-                    Err(e) => return Err(e.context(format!("failed to read stack {stack_name}"))),
-                }
+            if (terminal_seen || quiet_polls % 5 == 4)
+                && let Some(end) = self
+                    .confirm(stack_name, stack_id, until, goal, terminal_seen, &mut seen)
+                    .await?
+            {
+                return Ok(end);
             }
             let elapsed = started.elapsed();
             if elapsed >= pace.timeout {
                 return Ok(Settled::TimedOut {
-                    status: last_status,
+                    status: seen.last_status,
                 });
             }
             if last_heartbeat.elapsed() >= pace.heartbeat {
@@ -171,33 +139,76 @@ impl<C: Cloud> Follow<'_, C> {
                 self.watch.reporter.event(Event::Waiting {
                     target: self.target.to_string(),
                     stack: stack_name.to_string(),
-                    status: last_status.clone(),
+                    status: seen.last_status.clone(),
                     elapsed,
                 });
             }
-            tokio::select! {
-                _ = tokio::time::sleep(interval.min(pace.timeout.saturating_sub(elapsed))) => {}
-                _ = self.watch.cancel.cancelled() => return Ok(Settled::Interrupted { status: last_status }),
+            if !self
+                .watch
+                .pause(interval.min(pace.timeout.saturating_sub(elapsed)))
+                .await
+            {
+                return Ok(Settled::Interrupted {
+                    status: seen.last_status,
+                });
             }
         }
     }
-}
 
-impl<C: Cloud> Follow<'_, C> {
+    /// Ask DescribeStacks whether the stack has settled; `None` while it has not.
+    async fn confirm(
+        &self,
+        stack_name: &str,
+        stack_id: &str,
+        until: Option<&str>,
+        goal: Goal,
+        terminal_seen: bool,
+        seen: &mut Seen,
+    ) -> Result<Option<Settled>> {
+        match self.cloud.stack(stack_id).await {
+            Ok(Some(s)) if s.status.is_terminal() => {
+                if !terminal_seen {
+                    // The status ran ahead of the events: show the rest of them.
+                    if let Ok(events) = self.cloud.stack_events(stack_id, until).await {
+                        self.report(stack_name, events, seen);
+                    }
+                }
+                Ok(Some(settle(
+                    &s.status,
+                    goal,
+                    &seen.ours,
+                    s.reason.as_deref(),
+                )))
+            }
+            Ok(Some(s)) => {
+                seen.last_status = s.status.to_string();
+                Ok(None)
+            }
+            Ok(None) if matches!(goal, Goal::Deleted | Goal::Settled) => Ok(Some(Settled::Done {
+                status: StackStatus::DeleteComplete,
+            })),
+            Ok(None) => Ok(Some(Settled::Failed {
+                status: StackStatus::Other("DELETED".into()),
+                reason: first_failure(&seen.ours)
+                    .unwrap_or_else(|| format!("stack {stack_name} disappeared")),
+            })),
+            Err(e) if looks_transient(&e) => Ok(None),
+            Err(e) => Err(e.context(format!("failed to read stack {stack_name}"))),
+        }
+    }
+
     /// Report the events not seen yet (oldest first); returns how many were new and whether
     /// the stack's own terminal event was among them.
     fn report(
         &self,
         stack_name: &str,
         newest_first: Vec<StackEvent>,
-        seen: &mut HashSet<String>,
-        ours: &mut Vec<StackEvent>,
-        last_status: &mut String,
+        seen: &mut Seen,
     ) -> (usize, bool) {
         let mut fresh = 0;
         let mut terminal = false;
         for ev in newest_first.into_iter().rev() {
-            if !seen.insert(ev.id.clone()) {
+            if !seen.ids.insert(ev.id.clone()) {
                 continue;
             }
             fresh += 1;
@@ -209,24 +220,29 @@ impl<C: Cloud> Follow<'_, C> {
                 status: ev.status.clone(),
                 reason: ev.reason.clone(),
             });
-            if ev.is_stack() {
-                *last_status = ev.status.clone();
-                terminal |= is_terminal(&ev.status);
+            if let Some(status) = ev.stack_status() {
+                terminal |= status.is_terminal();
+                seen.last_status = status.to_string();
             }
-            ours.push(ev);
+            seen.ours.push(ev);
         }
         (fresh, terminal)
     }
 }
 
-fn settle(status: &str, wanted: &str, ours: &[StackEvent], stack_reason: Option<&str>) -> Settled {
-    if status == wanted || wanted == ANY {
+fn settle(
+    status: &StackStatus,
+    goal: Goal,
+    ours: &[StackEvent],
+    stack_reason: Option<&str>,
+) -> Settled {
+    if goal.reached_by(status) {
         Settled::Done {
-            status: status.to_string(),
+            status: status.clone(),
         }
     } else {
         Settled::Failed {
-            status: status.to_string(),
+            status: status.clone(),
             reason: first_failure(ours)
                 .or_else(|| stack_reason.map(str::to_string))
                 .unwrap_or_else(|| format!("the stack ended in {status}")),
@@ -266,64 +282,6 @@ pub fn explain(stack: &str, settled: &Settled) -> anyhow::Error {
     }
 }
 
-/// What to do about the known causes of a failure, from its message.
-pub fn hint(reason: &str) -> Option<&'static str> {
-    let r = reason.to_ascii_lowercase();
-    let has = |s: &str| r.contains(&s.to_ascii_lowercase());
-    if has("PermanentRedirect") || has("bucket is in this region") {
-        Some(
-            "the Lambda code bucket must be in the function's region: use a bucket per region, e.g. --lambda-bucket 'taegis-lambda-{account}-{region}'",
-        )
-    } else if has("ReservedConcurrentExecutions") && has("minimum value") {
-        Some(
-            "the account's unreserved Lambda concurrency is too low: request a higher \"Concurrent executions\" quota in Service Quotas, or lower --parameter ReservedConcurrency",
-        )
-    } else if has("kms")
-        && (has("AccessDenied")
-            || has("not authorized")
-            || has("access denied")
-            || has("KMS key is disabled"))
-    {
-        Some(
-            "the KMS key's policy does not let this role use it: allow kms:Decrypt (and kms:CreateGrant for the function's environment key) to the deploying role and the function's role",
-        )
-    } else if has("Unable to validate the following destination configurations") {
-        Some(
-            "S3 could not validate the function as a destination: the invoke permission for s3.amazonaws.com was missing; re-run the same command, which adds it first",
-        )
-    } else if has("Configurations overlap") {
-        Some(
-            "another notification on the bucket takes the same events and prefix: use --trigger sns with a topic that fans out to both, or a --prefix that does not overlap",
-        )
-    } else if has("cannot be deleted as it is in use by")
-        || (has("Cannot update export") && has("in use by"))
-    {
-        Some(
-            "another stack imports this stack's exports: delete or update the importing stack first",
-        )
-    } else if has("No export named") {
-        Some(
-            "the shared stack's exports are missing in this region: deploy the shared stack here first (same account and region)",
-        )
-    } else if has("already exists") {
-        Some(
-            "a resource with this name already exists (a leftover, or another deploy with the same names): delete it or choose another --stack-name",
-        )
-    } else if has("runtime")
-        && (has("no longer supported") || has("deprecated") || has("not supported"))
-    {
-        Some(
-            "AWS blocks this runtime for new functions: use provided.al2023 (--parameter LambdaRuntime=provided.al2023)",
-        )
-    } else if has("not authorized to perform") || has("AccessDenied") || has("Access Denied") {
-        Some(
-            "the deploying identity lacks the permission named above: add it to the role or user that runs taegis-cloudtrail",
-        )
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,27 +307,6 @@ mod tests {
     }
 
     #[test]
-    fn terminal_statuses() {
-        for s in [
-            "CREATE_COMPLETE",
-            "ROLLBACK_COMPLETE",
-            "UPDATE_ROLLBACK_FAILED",
-            "DELETE_COMPLETE",
-            "CREATE_FAILED",
-        ] {
-            assert!(is_terminal(s), "{s}");
-        }
-        for s in [
-            "CREATE_IN_PROGRESS",
-            "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
-            "ROLLBACK_IN_PROGRESS",
-            "REVIEW_IN_PROGRESS",
-        ] {
-            assert!(!is_terminal(s), "{s}");
-        }
-    }
-
-    #[test]
     fn first_real_failure_wins_over_cancellations() {
         let events = vec![
             ev("stack", "CREATE_IN_PROGRESS", Some("User Initiated")),
@@ -391,53 +328,6 @@ mod tests {
             "{f}"
         );
         assert_eq!(first_failure(&events[..2]), None);
-    }
-
-    #[test]
-    fn hints_for_known_causes() {
-        for (reason, want) in [
-            (
-                "Error occurred while GetObject. S3 Error Code: PermanentRedirect. S3 Error Message: The bucket is in this region: eu-west-1.",
-                "code bucket",
-            ),
-            (
-                "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].",
-                "Service Quotas",
-            ),
-            (
-                "User: arn:aws:sts::1:assumed-role/x is not authorized to perform: kms:CreateGrant (Service: Kms, AccessDeniedException)",
-                "KMS key",
-            ),
-            (
-                "InvalidArgument: Unable to validate the following destination configurations",
-                "invoke permission",
-            ),
-            (
-                "Configurations overlap. Configurations on the same bucket cannot share a common event type.",
-                "--trigger sns",
-            ),
-            (
-                "Export TaegisXdrSecretArn cannot be deleted as it is in use by taegis-cloudtrail",
-                "imports",
-            ),
-            ("No export named TaegisXdrSecretArn found", "shared stack"),
-            (
-                "Resource of type 'AWS::Logs::LogGroup' with identifier '/aws/lambda/x' already exists.",
-                "already exists",
-            ),
-            (
-                "The runtime parameter of provided.al2 is no longer supported for creating or updating AWS Lambda functions.",
-                "provided.al2023",
-            ),
-            (
-                "User: x is not authorized to perform: iam:CreateRole",
-                "permission",
-            ),
-        ] {
-            let h = hint(reason).unwrap_or_else(|| panic!("no hint for {reason}"));
-            assert!(h.contains(want), "{reason} -> {h}");
-        }
-        assert_eq!(hint("Internal failure"), None);
     }
 
     #[test]

@@ -1,19 +1,25 @@
-//! The plan as a value: per target, the steps with their action and reason. The planner
-//! (`planner`) only reads the cloud; the executor (`executor`) performs exactly the planned steps
-//! and reports progress as events. `cloud` declares the reads and writes both need; the `aws`
-//! module implements them.
+//! The plan as a value. A run is observe → decide → show → (confirm) → apply → report:
+//! `observe` is the only part of planning that reads the cloud (`cloud` declares the reads and
+//! writes, the `aws` room implements them); `deploy` decides, purely, from what was observed;
+//! the `executor` performs exactly the planned steps and reports progress as events, which the
+//! terminal layer (and the `ledger`) turn into output.
 
 pub mod cloud;
+pub mod deploy;
 pub mod executor;
 pub mod follow;
-pub mod planner;
+pub mod hints;
+pub mod ledger;
+pub mod observe;
+pub mod status;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::config::TargetConfig;
+use crate::input::{Problem, Source};
 use crate::secret::Secret;
 use crate::template::Template;
 
@@ -55,6 +61,7 @@ pub enum Outcome {
 pub enum StepKind {
     LambdaBucket,
     UploadZip,
+    UploadTemplate,
     DeleteSharedStack,
     SharedStack,
     DeleteLambdaStack,
@@ -78,6 +85,7 @@ impl StepKind {
         match self {
             StepKind::LambdaBucket => "lambda-bucket",
             StepKind::UploadZip => "upload-lambda-zip",
+            StepKind::UploadTemplate => "upload-template",
             StepKind::DeleteSharedStack => "delete-shared-stack",
             StepKind::SharedStack => "shared-stack",
             StepKind::DeleteLambdaStack => "delete-lambda-stack",
@@ -96,6 +104,19 @@ pub struct Step {
     pub action: Action,
     /// Why, in a few words: what was found and what will be done.
     pub detail: String,
+    /// For a stack step: every parameter its template declares, as it will be sent.
+    pub parameters: Vec<StackParam>,
+}
+
+impl Step {
+    pub fn new(kind: StepKind, action: Action, detail: impl Into<String>) -> Step {
+        Step {
+            kind,
+            action,
+            detail: detail.into(),
+            parameters: Vec::new(),
+        }
+    }
 }
 
 /// The Lambda function of a deployed stack.
@@ -106,12 +127,31 @@ pub struct FunctionRef {
 }
 
 /// A parameter value as sent to CloudFormation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ParamValue {
     Plain(String),
     Secret(Arc<Secret>),
     UsePrevious,
 }
+
+/// One parameter of a stack step: what is sent (nothing when the template's default applies),
+/// what the user is shown, where the value came from, and the stack's value it replaces.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StackParam {
+    pub name: String,
+    #[serde(skip)]
+    pub sent: Option<ParamValue>,
+    /// The value as shown: `****` for the credentials and every NoEcho parameter.
+    #[serde(rename = "value")]
+    pub shown: String,
+    pub source: Source,
+    /// On an update, the stack's current value when it changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+}
+
+/// What CloudFormation shows for a hidden value.
+pub const MASKED: &str = "****";
 
 /// The trigger wanted on the function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,52 +235,100 @@ pub struct LambdaZip {
     pub sha256: String,
 }
 
-/// Everything the executor needs for one target, resolved by the planner.
+/// Everything the executor needs for one target: what was decided, and the inputs it uses.
 #[derive(Debug, Clone)]
-pub struct TargetInputs {
-    pub config: TargetConfig,
+pub struct TargetPlan {
+    /// The target's settings, `{account}` expanded.
+    pub target: TargetConfig,
     pub account: String,
-    pub lambda_bucket: String,
+    /// aws, aws-us-gov, aws-cn: from the caller's ARN.
+    pub partition: String,
     pub zip: Arc<LambdaZip>,
     pub zip_key: String,
     pub shared_template: Arc<Template>,
     pub lambda_template: Arc<Template>,
-    pub shared_params: BTreeMap<String, ParamValue>,
-    pub lambda_params: BTreeMap<String, String>,
+    pub shared_params: Vec<StackParam>,
+    pub lambda_params: Vec<StackParam>,
     pub trigger: TriggerSpec,
-}
-
-#[derive(Debug, Clone)]
-pub struct TargetPlan {
-    pub inputs: TargetInputs,
     pub steps: Vec<Step>,
     /// Known when the Lambda stack already exists.
     pub function: Option<FunctionRef>,
     /// Removed by the `remove-old-trigger` step.
     pub old_trigger: OldTrigger,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Problem>,
 }
 
 impl TargetPlan {
     pub fn label(&self) -> String {
-        format!("{}/{}", self.inputs.account, self.inputs.config.region)
+        format!("{}/{}", self.account, self.target.region)
     }
 
     /// What the plan will do, as the outcome a dry run reports.
     pub fn changes(&self) -> bool {
         self.steps.iter().any(|s| s.action != Action::Skip)
     }
+
+    /// The templates too large to send inline: (key, template), stored next to the zip.
+    pub fn large_templates(&self) -> Vec<(String, &Arc<Template>)> {
+        [&self.shared_template, &self.lambda_template]
+            .into_iter()
+            .filter(|t| !t.fits_inline())
+            .map(|t| (template_key(t), t))
+            .collect()
+    }
+
+    /// Where CloudFormation reads `template` from: inline, or its object next to the zip.
+    pub fn template_source(&self, template: &Template) -> cloud::TemplateSource {
+        if template.fits_inline() {
+            return cloud::TemplateSource::Body(template.body.clone());
+        }
+        let domain = if self.partition == "aws-cn" {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        cloud::TemplateSource::Url(format!(
+            "https://{}.s3.{}.{domain}/{}",
+            self.target.lambda_bucket,
+            self.target.region,
+            template_key(template)
+        ))
+    }
 }
 
-/// One target's result, as rendered in text and JSON.
+/// The object key of a template stored for TemplateURL: content-addressed.
+pub fn template_key(template: &Template) -> String {
+    format!(
+        "taegis-cloudformation-template-{}.yaml",
+        &template.sha256[..16.min(template.sha256.len())]
+    )
+}
+
+/// One step's result, as rendered in text and JSON.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepResult {
     pub name: &'static str,
     pub action: Action,
     pub status: Status,
     pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<StackParam>,
 }
 
+impl StepResult {
+    /// The result of `step`, with the parameters it planned.
+    pub fn of(step: &Step, status: Status, detail: impl Into<String>) -> StepResult {
+        StepResult {
+            name: step.kind.name(),
+            action: step.action,
+            status,
+            detail: detail.into(),
+            parameters: step.parameters.clone(),
+        }
+    }
+}
+
+/// One target's result, as rendered in text and JSON.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetResult {
     pub account: Option<String>,
@@ -250,6 +338,9 @@ pub struct TargetResult {
     pub function_name: Option<String>,
     pub function_arn: Option<String>,
     pub warnings: Vec<String>,
+    /// What the preflight found, each with its input and fix.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
     pub error: Option<String>,
 }
 
@@ -257,37 +348,44 @@ impl TargetResult {
     /// The result of a plan that was only shown.
     pub fn planned(plan: &TargetPlan) -> TargetResult {
         TargetResult {
-            account: Some(plan.inputs.account.clone()),
-            region: plan.inputs.config.region.clone(),
+            account: Some(plan.account.clone()),
+            region: plan.target.region.clone(),
             outcome: Outcome::Planned,
             steps: plan
                 .steps
                 .iter()
-                .map(|s| StepResult {
-                    name: s.kind.name(),
-                    action: s.action,
-                    status: if s.action == Action::Skip {
+                .map(|s| {
+                    let status = if s.action == Action::Skip {
                         Status::Skipped
                     } else {
                         Status::Planned
-                    },
-                    detail: s.detail.clone(),
+                    };
+                    StepResult::of(s, status, s.detail.clone())
                 })
                 .collect(),
             function_name: plan.function.as_ref().map(|f| f.name.clone()),
             function_arn: plan.function.as_ref().map(|f| f.arn.clone()),
-            warnings: plan.warnings.clone(),
+            warnings: plan.warnings.iter().map(ToString::to_string).collect(),
+            problems: Vec::new(),
             error: None,
         }
     }
 
-    /// A target that failed before it had a plan (preflight).
+    /// A target that failed its preflight: nothing was changed.
     pub fn failed(
         account: Option<String>,
         region: &str,
-        error: String,
-        warnings: Vec<String>,
+        problems: Vec<Problem>,
+        warnings: &[Problem],
     ) -> TargetResult {
+        let error = format!(
+            "preflight failed: {}",
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
         TargetResult {
             account,
             region: region.to_string(),
@@ -295,7 +393,8 @@ impl TargetResult {
             steps: Vec::new(),
             function_name: None,
             function_arn: None,
-            warnings,
+            warnings: warnings.iter().map(ToString::to_string).collect(),
+            problems,
             error: Some(error),
         }
     }
@@ -330,7 +429,7 @@ pub enum Event {
         target: String,
         stack: String,
         status: String,
-        elapsed: std::time::Duration,
+        elapsed: Duration,
     },
     Notice {
         target: String,
@@ -378,6 +477,16 @@ pub struct Watch<'a> {
     pub reporter: &'a dyn Reporter,
     pub pace: follow::Pace,
     pub cancel: &'a Cancel,
+}
+
+impl Watch<'_> {
+    /// The one way the tool waits: `false` when interrupted before `d` passed.
+    pub async fn pause(&self, d: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            _ = self.cancel.cancelled() => false,
+        }
+    }
 }
 
 #[cfg(test)]

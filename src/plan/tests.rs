@@ -10,11 +10,13 @@ use anyhow::Result;
 use super::cloud::*;
 use super::executor::Executor;
 use super::follow::Pace;
+use super::status::StackStatus;
 use super::{
     Action, Cancel, Event, FunctionRef, LambdaZip, Outcome, ParamValue, Reporter, Status, Step,
-    StepKind, TargetInputs, TargetPlan, TriggerSpec, Watch,
+    StepKind, TargetPlan, TriggerSpec, Watch,
 };
-use crate::cli::{DeployArgs, OnFailure};
+use crate::cli::DeployArgs;
+use crate::kinds::OnFailure;
 use crate::template::Template;
 
 /// A cloud whose writes answer as scripted; reads describe one settled stack.
@@ -56,14 +58,14 @@ impl Cloud for Scripted {
     async fn bucket_region(&self, _: &str) -> Result<Option<String>> {
         Ok(Some("us-east-1".into()))
     }
-    async fn object_hash(&self, _: &str, _: &str) -> Result<Option<Option<String>>> {
-        Ok(None)
+    async fn object(&self, _: &str, _: &str) -> Result<ObjectState> {
+        Ok(ObjectState::Absent)
     }
     async fn stack(&self, name: &str) -> Result<Option<StackInfo>> {
         Ok(Some(StackInfo {
             id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
             name: name.into(),
-            status: self.stack_status.lock().unwrap().clone(),
+            status: StackStatus::parse(&self.stack_status.lock().unwrap()),
             reason: self.stack_reason.clone(),
             parameters: BTreeMap::new(),
             outputs: BTreeMap::from([("FunctionName".to_string(), "f".to_string())]),
@@ -113,7 +115,7 @@ impl Cloud for Scripted {
     async fn create_stack(
         &self,
         name: &str,
-        _: &str,
+        _: &TemplateSource,
         _: &BTreeMap<String, ParamValue>,
     ) -> Result<String> {
         self.write("create_stack")?;
@@ -124,7 +126,7 @@ impl Cloud for Scripted {
     async fn update_stack(
         &self,
         name: &str,
-        _: &str,
+        _: &TemplateSource,
         _: &BTreeMap<String, ParamValue>,
     ) -> Result<UpdateStarted> {
         self.write("update_stack")?;
@@ -170,42 +172,34 @@ fn plan(steps: &[(StepKind, Action)]) -> TargetPlan {
         credentials: Some("c.txt".into()),
         taegis_region: Some("foxtrot".into()),
         notification_bucket: Some("trail-logs".into()),
+        lambda_bucket: Some("zips".into()),
         ..Default::default()
     };
-    let config = crate::config::resolve(&args, None, Some("us-east-1"), None)
-        .unwrap()
-        .targets
-        .remove(0);
+    let (mut cfg, _) = crate::config::resolve(&args, None, Some("us-east-1"), None);
     TargetPlan {
-        inputs: TargetInputs {
-            config,
-            account: "123456789012".into(),
-            lambda_bucket: "zips".into(),
-            zip: Arc::new(LambdaZip {
-                bytes: vec![1, 2, 3],
-                sha256: "00".repeat(32),
-            }),
-            zip_key: "k.zip".into(),
-            shared_template: Arc::new(Template::bundled_shared()),
-            lambda_template: Arc::new(Template::bundled_lambda()),
-            shared_params: BTreeMap::new(),
-            lambda_params: BTreeMap::new(),
-            trigger: TriggerSpec::S3 {
-                bucket: "trail-logs".into(),
-                bucket_arn: "arn:aws:s3:::trail-logs".into(),
-                prefix: "AWSLogs/".into(),
-                id: "taegis-cloudtrail-taegis-cloudtrail".into(),
-                replaces: Vec::new(),
-                statement_id: "taegis-cloudtrail-s3-invoke".into(),
-            },
+        target: cfg.targets.remove(0).for_account("123456789012"),
+        account: "123456789012".into(),
+        partition: "aws".into(),
+        zip: Arc::new(LambdaZip {
+            bytes: vec![1, 2, 3],
+            sha256: "00".repeat(32),
+        }),
+        zip_key: "k.zip".into(),
+        shared_template: Arc::new(Template::bundled_shared()),
+        lambda_template: Arc::new(Template::bundled_lambda()),
+        shared_params: Vec::new(),
+        lambda_params: Vec::new(),
+        trigger: TriggerSpec::S3 {
+            bucket: "trail-logs".into(),
+            bucket_arn: "arn:aws:s3:::trail-logs".into(),
+            prefix: "AWSLogs/".into(),
+            id: "taegis-cloudtrail-taegis-cloudtrail".into(),
+            replaces: Vec::new(),
+            statement_id: "taegis-cloudtrail-s3-invoke".into(),
         },
         steps: steps
             .iter()
-            .map(|(kind, action)| Step {
-                kind: *kind,
-                action: *action,
-                detail: String::new(),
-            })
+            .map(|(kind, action)| Step::new(*kind, *action, ""))
             .collect(),
         function: Some(FunctionRef {
             name: "f".into(),

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_yaml::Value;
+use sha2::{Digest, Sha256};
 
 /// The bundled shared-resources template (Secrets Manager secret + exports).
 pub const BUNDLED_SHARED: &str =
@@ -22,6 +23,8 @@ pub const LAMBDA_FILE_NAME: &str = "taegis-cloudformation-lambda-template.yaml";
 
 /// CloudFormation's limit for an inline template body.
 pub const MAX_INLINE_BODY: usize = 51_200;
+/// CloudFormation's limit for a template read from S3 (TemplateURL).
+pub const MAX_URL_BODY: usize = 1_048_576;
 
 /// One declared template parameter.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +129,8 @@ pub struct Template {
     /// Where it came from: "bundled shared template" or a file path.
     pub source: String,
     pub body: String,
+    /// SHA-256 of the body, hex.
+    pub sha256: String,
     /// Declared parameters, in template order.
     pub parameters: Vec<Parameter>,
     /// `Runtime` of each `AWS::Lambda::Function`: a literal, or the name of the parameter it
@@ -137,6 +142,32 @@ pub struct Template {
 enum RuntimeRef {
     Literal(String),
     Param(String),
+}
+
+/// What is wrong with a value given for a template's parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueProblemKind {
+    /// The template declares no such parameter.
+    Undeclared,
+    /// The template does not allow the value.
+    Invalid,
+    /// Required, and no value was given.
+    Missing,
+}
+
+/// One problem with the values for a template, naming its parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueProblem {
+    pub parameter: String,
+    pub kind: ValueProblemKind,
+    /// A sentence that names the parameter; never quotes a hidden value.
+    pub message: String,
+}
+
+impl fmt::Display for ValueProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// Why a template could not be used.
@@ -195,9 +226,9 @@ impl Template {
         if body.trim().is_empty() {
             return Err(err("the template is empty".into()));
         }
-        if body.len() > MAX_INLINE_BODY {
+        if body.len() > MAX_URL_BODY {
             return Err(err(format!(
-                "the template is {} bytes; CloudFormation accepts at most {MAX_INLINE_BODY} bytes inline",
+                "the template is {} bytes; CloudFormation accepts at most {MAX_URL_BODY} bytes",
                 body.len()
             )));
         }
@@ -212,12 +243,16 @@ impl Template {
                 "not a CloudFormation template (the top level is not a mapping)".into(),
             ));
         };
-        match get(top, "Resources").map(untag) {
-            Some(Value::Mapping(m)) if !m.is_empty() => {}
+        let resources = match get(top, "Resources").map(untag) {
+            Some(Value::Mapping(m)) if !m.is_empty() => m,
             _ => return Err(err("the template has no Resources section".into())),
-        }
-        let params = match get(top, "Parameters").map(untag) {
-            Some(Value::Mapping(m)) => m,
+        };
+        let parameters = match get(top, "Parameters").map(untag) {
+            Some(Value::Mapping(m)) => m
+                .iter()
+                .map(|(k, v)| parse_parameter(k, v))
+                .collect::<Result<Vec<_>, String>>()
+                .map_err(err)?,
             Some(_) => {
                 return Err(err(
                     "the template's Parameters section is not a mapping".into()
@@ -225,89 +260,18 @@ impl Template {
             }
             None => return Err(err("the template declares no Parameters".into())),
         };
-        let mut parameters = Vec::new();
-        for (k, v) in params {
-            let Some(name) = scalar(k) else {
-                return Err(err("a parameter name is not a string".into()));
-            };
-            let Value::Mapping(p) = untag(v) else {
-                return Err(err(format!("parameter {name} is not a mapping")));
-            };
-            let kind = get(p, "Type")
-                .and_then(scalar)
-                .ok_or_else(|| err(format!("parameter {name} has no Type")))?;
-            let num = |key: &str| -> Result<Option<f64>, TemplateError> {
-                match get(p, key).and_then(scalar) {
-                    None => Ok(None),
-                    Some(s) => s
-                        .parse::<f64>()
-                        .map(Some)
-                        .map_err(|_| err(format!("parameter {name}: {key} is not a number"))),
-                }
-            };
-            let allowed_values = match get(p, "AllowedValues").map(untag) {
-                None => Vec::new(),
-                Some(Value::Sequence(s)) => s.iter().filter_map(scalar).collect(),
-                Some(_) => {
-                    return Err(err(format!(
-                        "parameter {name}: AllowedValues is not a list"
-                    )));
-                }
-            };
-            parameters.push(Parameter {
-                default: get(p, "Default").and_then(scalar),
-                allowed_values,
-                allowed_pattern: get(p, "AllowedPattern").and_then(scalar),
-                min_length: num("MinLength")?.map(|n| n as usize),
-                max_length: num("MaxLength")?.map(|n| n as usize),
-                min_value: num("MinValue")?,
-                max_value: num("MaxValue")?,
-                no_echo: get(p, "NoEcho")
-                    .and_then(scalar)
-                    .is_some_and(|s| s.eq_ignore_ascii_case("true")),
-                description: get(p, "Description").and_then(scalar),
-                name,
-                kind,
-            });
-        }
-        let mut runtimes = Vec::new();
-        if let Some(Value::Mapping(resources)) = get(top, "Resources").map(untag) {
-            for (_, r) in resources {
-                let Value::Mapping(r) = untag(r) else {
-                    continue;
-                };
-                if get(r, "Type").and_then(scalar).as_deref() != Some("AWS::Lambda::Function") {
-                    continue;
-                }
-                let Some(Value::Mapping(props)) = get(r, "Properties").map(untag) else {
-                    continue;
-                };
-                match get(props, "Runtime") {
-                    Some(Value::Tagged(t)) if t.tag == "!Ref" => {
-                        if let Some(p) = scalar(&t.value) {
-                            runtimes.push(RuntimeRef::Param(p));
-                        }
-                    }
-                    Some(Value::Mapping(m)) => {
-                        if let Some(p) = get(m, "Ref").and_then(scalar) {
-                            runtimes.push(RuntimeRef::Param(p));
-                        }
-                    }
-                    Some(v) => {
-                        if let Some(s) = scalar(v) {
-                            runtimes.push(RuntimeRef::Literal(s));
-                        }
-                    }
-                    None => {}
-                }
-            }
-        }
         Ok(Template {
             source: source.to_string(),
             body: body.to_string(),
+            sha256: hex::encode(Sha256::digest(body.as_bytes())),
             parameters,
-            runtimes,
+            runtimes: function_runtimes(resources),
         })
+    }
+
+    /// Small enough to send inline (TemplateBody); else it goes through S3 (TemplateURL).
+    pub fn fits_inline(&self) -> bool {
+        self.body.len() <= MAX_INLINE_BODY
     }
 
     pub fn parameter(&self, name: &str) -> Option<&Parameter> {
@@ -321,28 +285,48 @@ impl Template {
     /// Every problem with `values` against this template: undeclared names, values the template
     /// does not allow, required parameters without a value. The values of `hidden` parameters
     /// are never quoted, whatever the template says.
-    pub fn check_values(&self, values: &BTreeMap<String, String>, hidden: &[&str]) -> Vec<String> {
+    pub fn check_values(
+        &self,
+        values: &BTreeMap<String, String>,
+        hidden: &[&str],
+    ) -> Vec<ValueProblem> {
         let mut out = Vec::new();
         for (name, value) in values {
             match self.parameter(name) {
-                None => out.push(format!(
-                    "parameter {name} is not declared by the {}; declared: {}",
-                    self.source,
-                    self.parameters
-                        .iter()
-                        .map(|p| p.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-                Some(p) => out.extend(p.check(value, hidden.contains(&name.as_str()))),
+                None => out.push(ValueProblem {
+                    parameter: name.clone(),
+                    kind: ValueProblemKind::Undeclared,
+                    message: format!(
+                        "parameter {name} is not declared by the {}; declared: {}",
+                        self.source,
+                        self.parameters
+                            .iter()
+                            .map(|p| p.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }),
+                Some(p) => out.extend(
+                    p.check(value, hidden.contains(&name.as_str()))
+                        .into_iter()
+                        .map(|message| ValueProblem {
+                            parameter: name.clone(),
+                            kind: ValueProblemKind::Invalid,
+                            message,
+                        }),
+                ),
             }
         }
         for p in &self.parameters {
             if p.required() && !values.contains_key(&p.name) {
-                out.push(format!(
-                    "parameter {} of the {} is required and has no value; give it with --parameter {}=VALUE",
-                    p.name, self.source, p.name
-                ));
+                out.push(ValueProblem {
+                    parameter: p.name.clone(),
+                    kind: ValueProblemKind::Missing,
+                    message: format!(
+                        "parameter {} of the {} is required and has no value; give it with --parameter {}=VALUE",
+                        p.name, self.source, p.name
+                    ),
+                });
             }
         }
         out
@@ -361,6 +345,82 @@ impl Template {
             })
             .collect()
     }
+}
+
+/// One declared parameter, from its name and its mapping.
+fn parse_parameter(k: &Value, v: &Value) -> Result<Parameter, String> {
+    let name = scalar(k).ok_or("a parameter name is not a string")?;
+    let Value::Mapping(p) = untag(v) else {
+        return Err(format!("parameter {name} is not a mapping"));
+    };
+    let kind = get(p, "Type")
+        .and_then(scalar)
+        .ok_or_else(|| format!("parameter {name} has no Type"))?;
+    let num = |key: &str| -> Result<Option<f64>, String> {
+        match get(p, key).and_then(scalar) {
+            None => Ok(None),
+            Some(s) => s
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| format!("parameter {name}: {key} is not a number")),
+        }
+    };
+    let allowed_values = match get(p, "AllowedValues").map(untag) {
+        None => Vec::new(),
+        Some(Value::Sequence(s)) => s.iter().filter_map(scalar).collect(),
+        Some(_) => return Err(format!("parameter {name}: AllowedValues is not a list")),
+    };
+    Ok(Parameter {
+        default: get(p, "Default").and_then(scalar),
+        allowed_values,
+        allowed_pattern: get(p, "AllowedPattern").and_then(scalar),
+        min_length: num("MinLength")?.map(|n| n as usize),
+        max_length: num("MaxLength")?.map(|n| n as usize),
+        min_value: num("MinValue")?,
+        max_value: num("MaxValue")?,
+        no_echo: get(p, "NoEcho")
+            .and_then(scalar)
+            .is_some_and(|s| s.eq_ignore_ascii_case("true")),
+        description: get(p, "Description").and_then(scalar),
+        name,
+        kind,
+    })
+}
+
+/// The `Runtime` of each `AWS::Lambda::Function`: a literal or the parameter it refers to.
+fn function_runtimes(resources: &serde_yaml::Mapping) -> Vec<RuntimeRef> {
+    let mut runtimes = Vec::new();
+    for (_, r) in resources {
+        let Value::Mapping(r) = untag(r) else {
+            continue;
+        };
+        if get(r, "Type").and_then(scalar).as_deref() != Some("AWS::Lambda::Function") {
+            continue;
+        }
+        let Some(Value::Mapping(props)) = get(r, "Properties").map(untag) else {
+            continue;
+        };
+        let found = match get(props, "Runtime") {
+            Some(Value::Tagged(t)) if t.tag == "!Ref" => scalar(&t.value).map(RuntimeRef::Param),
+            Some(Value::Mapping(m)) => get(m, "Ref").and_then(scalar).map(RuntimeRef::Param),
+            Some(v) => scalar(v).map(RuntimeRef::Literal),
+            None => None,
+        };
+        runtimes.extend(found);
+    }
+    runtimes
+}
+
+/// Read any YAML document (a rollout file) into `T`: the one YAML parser of the tool lives
+/// here. The error is the parser's first line.
+pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_yaml::from_str(text).map_err(|e| {
+        e.to_string()
+            .lines()
+            .next()
+            .unwrap_or("not valid YAML")
+            .to_string()
+    })
 }
 
 #[cfg(test)]
@@ -449,6 +509,7 @@ Resources:
             &[],
         );
         assert_eq!(problems.len(), 5, "{problems:#?}");
+        let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
         assert!(
             problems
                 .iter()
@@ -481,12 +542,21 @@ Resources:
         let t = Template::parse("t", SMALL).unwrap();
         let p = t.check_values(&values(&[("Bucket", "abc"), ("Secret", "")]), &[]);
         assert_eq!(p.len(), 1);
+        assert_eq!(
+            (p[0].parameter.as_str(), p[0].kind),
+            ("Secret", ValueProblemKind::Invalid)
+        );
+        let p: Vec<String> = p.iter().map(ToString::to_string).collect();
         assert!(
             p[0].contains("the value") && !p[0].contains("\"\""),
             "{p:?}"
         );
         // A hidden parameter is not quoted even when the template forgets NoEcho.
-        let p = t.check_values(&values(&[("Bucket", "s3cr3t\"x")]), &["Bucket"]);
+        let p: Vec<String> = t
+            .check_values(&values(&[("Bucket", "s3cr3t\"x")]), &["Bucket"])
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert!(p.iter().all(|p| !p.contains("s3cr3t")), "{p:?}");
         assert!(!p.is_empty());
     }
@@ -511,6 +581,26 @@ Resources:
             assert!(e.to_string().contains(why), "{body:?}: {e}");
             assert!(e.to_string().starts_with("f.yaml: "));
         }
+    }
+
+    #[test]
+    fn large_templates_are_taken_and_go_through_s3() {
+        let big = format!("{BUNDLED_LAMBDA}\n# {}\n", "x".repeat(MAX_INLINE_BODY));
+        let t = Template::parse("big", &big).unwrap();
+        assert!(!t.fits_inline());
+        assert!(Template::bundled_lambda().fits_inline());
+        assert_ne!(t.sha256, Template::bundled_lambda().sha256);
+        let huge = format!("{BUNDLED_LAMBDA}\n# {}\n", "x".repeat(MAX_URL_BODY));
+        let e = Template::parse("huge", &huge).unwrap_err();
+        assert!(e.to_string().contains("at most 1048576 bytes"), "{e}");
+    }
+
+    #[test]
+    fn yaml_documents_read_into_types() {
+        let v: BTreeMap<String, u32> = from_yaml("a: 1\nb: 2\n").unwrap();
+        assert_eq!(v["b"], 2);
+        let e = from_yaml::<BTreeMap<String, u32>>("a: [").unwrap_err();
+        assert!(!e.contains('\n'), "{e}");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-use crate::plan::{Action, Outcome, Status, TargetPlan, TargetResult};
+use crate::input::{Problem, Source};
+use crate::plan::{Action, Outcome, StackParam, Status, TargetPlan, TargetResult};
 
 pub fn action_word(a: Action) -> &'static str {
     match a {
@@ -68,10 +69,49 @@ pub fn plan_text(plans: &[TargetPlan]) -> String {
                 action_word(s.action),
                 s.detail
             ));
+            out.push_str(&parameters_text(&s.parameters));
         }
         if let Some(f) = &p.function {
             out.push_str(&format!("  function: {} ({})\n", f.name, f.arn));
         }
+    }
+    out
+}
+
+fn source_word(s: Source) -> &'static str {
+    match s {
+        Source::Flag => "flag",
+        Source::File => "rollout file",
+        Source::Default => "default",
+        Source::Template => "template default",
+        Source::Previous => "kept from the stack",
+    }
+}
+
+/// A value as shown in text: quoted when empty or when it has spaces.
+fn shown(v: &str) -> String {
+    if v.is_empty() || v.contains(char::is_whitespace) {
+        format!("{v:?}")
+    } else {
+        v.to_string()
+    }
+}
+
+/// A stack step's parameters: name, value (the credentials as `****`), where it came from,
+/// and the value it replaces.
+pub fn parameters_text(params: &[StackParam]) -> String {
+    let width = params.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for p in params {
+        let value = match &p.previous {
+            Some(old) => format!("{} -> {}", shown(old), shown(&p.shown)),
+            None => shown(&p.shown),
+        };
+        out.push_str(&format!(
+            "        {:<width$}  {value}  ({})\n",
+            p.name,
+            source_word(p.source)
+        ));
     }
     out
 }
@@ -114,13 +154,22 @@ struct Document<'a> {
     command: &'a str,
     dry_run: bool,
     targets: &'a [TargetResult],
+    /// Problems with the input that are not about one target.
+    #[serde(skip_serializing_if = "<[Problem]>::is_empty")]
+    problems: &'a [Problem],
 }
 
-pub fn json(command: &str, dry_run: bool, targets: &[TargetResult]) -> String {
+pub fn json(
+    command: &str,
+    dry_run: bool,
+    targets: &[TargetResult],
+    problems: &[Problem],
+) -> String {
     serde_json::to_string_pretty(&Document {
         command,
         dry_run,
         targets,
+        problems,
     })
     .unwrap_or_else(|e| format!("{{\"error\":\"cannot render JSON: {e}\"}}"))
 }

@@ -4,8 +4,9 @@
     "$(scripts/emulator-venv.sh | tail -n1)" tests/emulator/selftest.py
 
 Starts the emulator on a free port, runs every check (in parallel, each in its own account made
-by sts:AssumeRole, as the Rust tests do), prints one line per check and a closing
-'N passed, N failed' line, and exits non-zero when a check fails.
+by sts:AssumeRole, as the Rust tests do; then SERIAL_CHECKS, which reset the whole emulator, alone),
+prints one line per check and a closing 'N passed, N failed' line, and exits non-zero when a check
+fails.
 """
 
 from __future__ import annotations
@@ -809,12 +810,12 @@ def check_injected_failures_and_rollback(acct: Account) -> None:
     reset_behaviour(acct)
 
 
-def raw_request(acct: Account, method: str, path: str, service: str, body: bytes = b"", headers: dict | None = None):  # type: ignore[no-untyped-def, type-arg]
+def raw_request(acct: Account, method: str, path: str, service: str, body: bytes = b"", headers: dict | None = None, region: str = REGION):  # type: ignore[no-untyped-def, type-arg]
     """(status, headers, body) of a request carrying the account's credential scope."""
     req = urllib.request.Request(ENDPOINT + path, data=body or None, method=method)
     req.add_header(
         "Authorization",
-        f"AWS4-HMAC-SHA256 Credential={acct.access_key}/20250101/{REGION}/{service}/aws4_request, "
+        f"AWS4-HMAC-SHA256 Credential={acct.access_key}/20250101/{region}/{service}/aws4_request, "
         f"SignedHeaders=host;x-amz-date, Signature={'0' * 64}",
     )
     req.add_header("X-Amz-Date", "20250101T000000Z")
@@ -1049,6 +1050,274 @@ def check_lambda_code_bucket_region_and_existing_log_group(acct: Account) -> Non
     assert groups == [f"/taken/{acct.id}"], groups  # the existing group is left alone
 
 
+# ------------------------------------------------------------------------------------ regions
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(HERE)), "templates")
+INVALID_TOKEN = "The security token included in the request is invalid."
+
+
+def bundled(name: str) -> str:
+    with open(os.path.join(TEMPLATES, f"taegis-cloudformation-{name}.yaml"), encoding="utf-8") as fh:
+        return fh.read()
+
+
+def code_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("bootstrap", "#!/bin/sh\n")
+    return buf.getvalue()
+
+
+def bucket_in(acct: Account, region: str, name: str) -> str:
+    """A bucket in `region` holding code.zip (what the tool uploads for the function)."""
+    s3 = acct.client("s3", region)
+    config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=name, **config)
+    s3.put_object(Bucket=name, Key="code.zip", Body=code_zip())
+    return name
+
+
+def params(**values: str) -> list[dict[str, str]]:
+    return [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
+
+
+SHARED_PARAMS = params(SecretValue="client_id=a\nclient_secret=b", TaegisRegion="echo")
+
+
+def lambda_params(bucket: str, concurrency: str = "5") -> list[dict[str, str]]:
+    return params(NotificationBucket=bucket, TaegisLambdaS3BucketName=bucket, TaegisLambdaS3Key="code.zip", ReservedConcurrency=concurrency)
+
+
+def check_unknown_regions_refused(acct: Account) -> None:
+    """(n) every call signed for a region that does not exist or is not enabled: 403 in the service's format."""
+    for region in ("us-east-7", "us-esat-1", "eu-future-1", "cn-north-9"):
+        exc = expect_error(acct.client("sts", region).get_caller_identity, "InvalidClientTokenId", INVALID_TOKEN, 403)
+        assert exc.response["Error"].get("Type") == "Sender", exc.response["Error"]
+    for region in ("cn-north-1", "us-gov-west-1", "ap-southeast-7"):  # known, in every partition
+        assert acct.client("sts", region).get_caller_identity()["Account"] == acct.id
+    status, _, body = raw_request(
+        acct, "POST", "/", "sts", b"Action=GetCallerIdentity&Version=2011-06-15",
+        {"Content-Type": "application/x-www-form-urlencoded"}, region="us-east-7",
+    )
+    ns = "{https://sts.amazonaws.com/doc/2011-06-15/}"
+    root = ET.fromstring(body)
+    assert status == 403 and root.tag == f"{ns}ErrorResponse", (status, body)
+    assert [(c.tag, c.text) for c in root.find(f"{ns}Error")] == [
+        (f"{ns}Type", "Sender"), (f"{ns}Code", "InvalidClientTokenId"), (f"{ns}Message", INVALID_TOKEN)
+    ], body
+    assert root.find(f"{ns}RequestId").text, body
+
+    s3, cfn = acct.client("s3", "us-east-7"), acct.client("cloudformation", "us-east-7")
+    denied = "The AWS Access Key Id you provided does not exist in our records."
+    bucket = f"r7-{acct.id}"
+    expect_error(lambda: s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-east-7"}), "InvalidAccessKeyId", denied, 403)
+    t0 = time.time()  # "Expect: 100-continue": refused at once, the body never sent
+    expect_error(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x" * 2_000_000), "InvalidAccessKeyId", None, 403)
+    assert time.time() - t0 < 5, time.time() - t0
+    expect_error(
+        lambda: acct.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-east-7"}),
+        "InvalidLocationConstraint", "The specified location-constraint is not valid", 400,
+    )
+    expect_error(cfn.describe_stacks, "InvalidClientTokenId", INVALID_TOKEN, 403)
+    expect_error(lambda: cfn.create_stack(StackName="x", TemplateBody=bundled("shared-resources"), Parameters=SHARED_PARAMS), "InvalidClientTokenId", None, 403)
+    exc = expect_error(acct.client("lambda", "us-east-7").get_account_settings, "UnrecognizedClientException", INVALID_TOKEN, 403)
+    assert exc.response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == "UnrecognizedClientException"
+    expect_error(acct.client("sns", "us-east-7").list_topics, "InvalidClientTokenId", INVALID_TOKEN, 403)
+    expect_error(acct.client("secretsmanager", "us-east-7").list_secrets, "UnrecognizedClientException", INVALID_TOKEN, 400)
+    expect_error(lambda: acct.client("s3").head_bucket(Bucket=bucket), "404")  # nothing was created
+
+    log = admin("GET", f"/_taegis/requests?account={acct.id}&region=us-east-7")["requests"]
+    seen = {(e["service"], e["action"], e["status"]) for e in log}
+    for want in [("sts", "GetCallerIdentity", 403), ("s3", "CreateBucket", 403), ("s3", "PutObject", 403),
+                 ("cloudformation", "DescribeStacks", 403), ("cloudformation", "CreateStack", 403), ("lambda", "GetAccountSettings", 403)]:
+        assert want in seen, (want, sorted(seen, key=str))
+    assert all(e["status"] in (400, 403) for e in log), log
+    # Admin and unsigned requests are never refused.
+    assert admin("GET", f"/_taegis/regions?account={acct.id}") == {"account": acct.id, "enabled": []}
+    with OPENER.open(ENDPOINT + "/moto-api/", timeout=10) as resp:
+        assert resp.status == 200
+
+
+def check_enabled_region_end_to_end(acct: Account) -> None:
+    """(n) a region enabled for the account through /_taegis/regions: the tool's calls work there."""
+    region = "eu-future-1"
+    other = Account()
+    got = admin("POST", "/_taegis/regions", {"account": acct.id, "enabled": [region, "ap-future-2"]})
+    assert got == {"account": acct.id, "enabled": [region, "ap-future-2"]}, got
+    assert admin("GET", f"/_taegis/regions?account={acct.id}") == got
+    assert admin("GET", "/_taegis/regions")["regions"][acct.id] == [region, "ap-future-2"]
+    expect_error(other.client("sts", region).get_caller_identity, "InvalidClientTokenId", None, 403)  # per account
+    assert acct.client("sts", region).get_caller_identity()["Account"] == acct.id
+
+    s3, cfn, lam = acct.client("s3", region), acct.client("cloudformation", region), acct.client("lambda", region)
+    bucket = bucket_in(acct, region, f"ef-{acct.id}")
+    assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] == region
+    assert s3.head_object(Bucket=bucket, Key="code.zip")["ContentLength"] > 0
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")})
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+
+    cfn.create_stack(StackName="taegis-shared", TemplateBody=bundled("shared-resources"), Parameters=SHARED_PARAMS)
+    shared = stack(cfn, "taegis-shared")
+    assert shared["StackStatus"] == "CREATE_COMPLETE", shared
+    assert outputs(shared)["SecretArn"].startswith(f"arn:aws:secretsmanager:{region}:{acct.id}:secret:"), outputs(shared)
+    sid = cfn.create_stack(StackName="taegis-lambda", TemplateBody=bundled("lambda-template"), Parameters=lambda_params(bucket), Capabilities=["CAPABILITY_IAM"])["StackId"]
+    st = stack(cfn, sid)
+    assert st["StackStatus"] == "CREATE_COMPLETE" and sid.startswith(f"arn:aws:cloudformation:{region}:"), st
+    assert cfn.get_template(StackName=sid)["TemplateBody"] == bundled("lambda-template")
+    assert events_of(cfn, sid)[-1][:2] == ("taegis-lambda", "CREATE_COMPLETE")
+    types = {r["ResourceType"] for r in cfn.describe_stack_resources(StackName=sid)["StackResources"]}
+    assert types == {"AWS::IAM::Role", "AWS::Logs::LogGroup", "AWS::Lambda::Function"}, types
+
+    fn = lam.get_function(FunctionName=outputs(st)["FunctionName"])
+    assert fn["Configuration"]["FunctionArn"] == outputs(st)["FunctionArn"] and f":{region}:" in outputs(st)["FunctionArn"], fn
+    assert lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == 995
+    lam.add_permission(
+        FunctionName=outputs(st)["FunctionName"], StatementId="s3", Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{bucket}", SourceAccount=acct.id,
+    )
+    assert "s3.amazonaws.com" in lam.get_policy(FunctionName=outputs(st)["FunctionName"])["Policy"]
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={"LambdaFunctionConfigurations": [{"Id": "t", "LambdaFunctionArn": outputs(st)["FunctionArn"], "Events": ["s3:ObjectCreated:*"]}]},
+    )
+    assert s3.get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"][0]["Id"] == "t"
+    sns = acct.client("sns", region)
+    topic = sns.create_topic(Name="trail")["TopicArn"]
+    assert topic.startswith(f"arn:aws:sns:{region}:{acct.id}:"), topic
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=outputs(st)["FunctionArn"])
+
+    # Replacing the list disables the region again.
+    assert admin("POST", "/_taegis/regions", {"account": acct.id, "enabled": []}) == {"account": acct.id, "enabled": []}
+    expect_error(cfn.describe_stacks, "InvalidClientTokenId", INVALID_TOKEN, 403)
+    for bad in ({"account": acct.id, "enabled": ["not a region"]}, {"account": "12", "enabled": []}, {"account": acct.id, "enabled": "eu-future-1"}):
+        try:
+            admin("POST", "/_taegis/regions", bad)
+            raise AssertionError(f"accepted {bad}")
+        except urllib.error.HTTPError as err:
+            assert err.code == 400 and "error" in json.loads(err.read()), err
+
+
+def check_reset_clears_enabled_regions(acct: Account) -> None:
+    """(n) POST /moto-api/reset clears the enabled regions (runs alone, after the other checks)."""
+    admin("POST", "/_taegis/regions", {"account": acct.id, "enabled": ["eu-future-1"]})
+    assert acct.client("sts", "eu-future-1").get_caller_identity()["Account"] == acct.id
+    req = urllib.request.Request(ENDPOINT + "/moto-api/reset", data=b"", method="POST")
+    with OPENER.open(req, timeout=30) as resp:
+        assert resp.status == 200
+    assert admin("GET", "/_taegis/regions") == {"regions": {}}
+    expect_error(acct.client("sts", "eu-future-1").get_caller_identity, "InvalidClientTokenId", INVALID_TOKEN, 403)
+
+
+# ------------------------------------------------------------------------------------ templates
+
+INLINE_LIMIT = "1 validation error detected: Value at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to 51200"
+
+
+def padded_lambda_template(marker: str) -> str:
+    """The bundled Lambda template with a Metadata blob that takes it over 51,200 bytes."""
+    lines = "".join(f"    - '{marker} line {i:04d} {'x' * 80}'\n" for i in range(560))
+    body = bundled("lambda-template").replace("\nMetadata:\n", f"\nMetadata:\n  TaegisPadding:\n{lines}", 1)
+    assert len(body.encode()) > 51_200, len(body)
+    return body
+
+
+def check_inline_limit_and_template_url(acct: Account) -> None:
+    """(o) TemplateBody over 51,200 bytes refused; TemplateURL forms, errors, updates (sync)."""
+    cfn, s3 = acct.client("cloudformation"), acct.client("s3")
+    big, big2 = padded_lambda_template("one"), padded_lambda_template("two")
+    bucket = bucket_in(acct, REGION, f"tu-{acct.id}")
+    s3.put_object(Bucket=bucket, Key="t/big.yaml", Body=big.encode())
+    s3.put_object(Bucket=bucket, Key="t/big2.yaml", Body=big2.encode())
+    cfn.create_stack(StackName="taegis-shared", TemplateBody=bundled("shared-resources"), Parameters=SHARED_PARAMS)
+    for call in (
+        lambda: cfn.create_stack(StackName="inline", TemplateBody=big, Parameters=lambda_params(bucket)),
+        lambda: cfn.update_stack(StackName="taegis-shared", TemplateBody=big, Parameters=lambda_params(bucket)),
+        lambda: cfn.validate_template(TemplateBody=big),
+    ):
+        exc = expect_error(call, "ValidationError", INLINE_LIMIT, 400)
+        assert exc.response["Error"]["Message"] == INLINE_LIMIT, exc.response["Error"]
+    expect_error(lambda: cfn.describe_stacks(StackName="inline"), "ValidationError", "does not exist")
+    small = "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n# é"  # the limit counts bytes
+    at_limit = small + "x" * (51_200 - len(small.encode()))
+    cfn.validate_template(TemplateBody=at_limit)
+    expect_error(lambda: cfn.validate_template(TemplateBody=at_limit + "x"), "ValidationError", INLINE_LIMIT, 400)
+
+    virtual, legacy, path = (
+        f"https://{bucket}.s3.{REGION}.amazonaws.com/t/big.yaml",
+        f"https://{bucket}.s3.amazonaws.com/t/big.yaml",
+        f"https://s3.{REGION}.amazonaws.com/{bucket}/t/big2.yaml",
+    )
+    for name, url in (("by-virtual", virtual), ("by-legacy", legacy), ("by-path", path)):
+        sid = cfn.create_stack(StackName=name, TemplateURL=url, Parameters=lambda_params(bucket, "2"), Capabilities=["CAPABILITY_IAM"])["StackId"]
+        assert stack(cfn, sid)["StackStatus"] == "CREATE_COMPLETE", (name, stack(cfn, sid))
+        assert cfn.get_template(StackName=sid)["TemplateBody"] == (big2 if url == path else big), name
+    # UpdateStack: the same template at another URL is a no-op; another template is an update.
+    expect_error(
+        lambda: cfn.update_stack(StackName="by-virtual", TemplateURL=legacy, Parameters=lambda_params(bucket, "2"), Capabilities=["CAPABILITY_IAM"]),
+        "ValidationError", "No updates are to be performed.",
+    )
+    cfn.update_stack(StackName="by-virtual", TemplateURL=path, Parameters=lambda_params(bucket, "3"), Capabilities=["CAPABILITY_IAM"])
+    assert stack(cfn, "by-virtual")["StackStatus"] == "UPDATE_COMPLETE"
+    assert cfn.get_template(StackName="by-virtual")["TemplateBody"] == big2
+    assert acct.client("lambda").get_function_concurrency(FunctionName="by-virtual-scwx-tdr-lambda-generic")["ReservedConcurrentExecutions"] == 3
+    check_template_url_refusals(acct, bucket)
+
+
+def check_template_url_refusals(acct: Account, bucket: str) -> None:
+    cfn = acct.client("cloudformation")
+    eu = bucket_in(acct, "eu-west-1", f"tu-eu-{acct.id}")
+    acct.client("s3", "eu-west-1").put_object(Bucket=eu, Key="t.yaml", Body=bundled("shared-resources").encode())
+    more = "\nFor more information check http://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"
+    wrong_endpoint = (
+        "S3 error: The bucket you are attempting to access must be addressed using the specified endpoint. "
+        "Please send all future requests to this endpoint." + more
+    )
+    for url, message in (
+        (f"https://{bucket}.s3.amazonaws.com/t/missing.yaml", "S3 error: Access Denied" + more),
+        (f"https://s3.{REGION}.amazonaws.com/no-such-bucket-{acct.id}/t.yaml", "S3 error: The specified bucket does not exist" + more),
+        (f"https://{eu}.s3.eu-west-1.amazonaws.com/t.yaml", wrong_endpoint),  # bucket in another region
+        (f"https://s3.eu-west-1.amazonaws.com/{bucket}/t/big.yaml", wrong_endpoint),  # URL names another region
+        (f"https://example.com/{bucket}/t/big.yaml", "TemplateURL must be a supported URL."),
+        (f"s3://{bucket}/t/big.yaml", "TemplateURL must be a supported URL."),
+    ):
+        for call in (
+            lambda: cfn.create_stack(StackName="refused", TemplateURL=url, Parameters=SHARED_PARAMS),
+            lambda: cfn.update_stack(StackName="taegis-shared", TemplateURL=url, Parameters=SHARED_PARAMS),
+        ):
+            exc = expect_error(call, "ValidationError", None, 400)
+            assert exc.response["Error"]["Message"] == message, (url, exc.response["Error"])
+    expect_error(lambda: cfn.describe_stacks(StackName="refused"), "ValidationError", "does not exist")
+    assert stack(cfn, "taegis-shared")["StackStatus"] == "CREATE_COMPLETE"
+
+
+def check_template_url_async(acct: Account) -> None:
+    """(o) TemplateURL with stack_seconds: background create/update, no-op update, GetTemplate."""
+    cfn = acct.client("cloudformation")
+    big, big2 = padded_lambda_template("async one"), padded_lambda_template("async two")
+    bucket = bucket_in(acct, REGION, f"ta-{acct.id}")
+    acct.client("s3").put_object(Bucket=bucket, Key="big.yaml", Body=big.encode())
+    acct.client("s3").put_object(Bucket=bucket, Key="big2.yaml", Body=big2.encode())
+    set_behaviour(acct, stack_seconds=1.0)
+    sid = cfn.create_stack(StackName="taegis-shared", TemplateBody=bundled("shared-resources"), Parameters=SHARED_PARAMS)["StackId"]
+    assert wait_stack(cfn, sid)["StackStatus"] == "CREATE_COMPLETE"
+    url = f"https://{bucket}.s3.{REGION}.amazonaws.com/big.yaml"
+    sid = cfn.create_stack(StackName="slow-url", TemplateURL=url, Parameters=lambda_params(bucket), Capabilities=["CAPABILITY_IAM"])["StackId"]
+    assert stack(cfn, sid)["StackStatus"] == "CREATE_IN_PROGRESS"
+    assert wait_stack(cfn, sid)["StackStatus"] == "CREATE_COMPLETE"
+    assert cfn.get_template(StackName=sid)["TemplateBody"] == big
+    expect_error(
+        lambda: cfn.update_stack(StackName=sid, TemplateURL=f"https://s3.amazonaws.com/{bucket}/big.yaml", Parameters=lambda_params(bucket), Capabilities=["CAPABILITY_IAM"]),
+        "ValidationError", "No updates are to be performed.",
+    )
+    cfn.update_stack(StackName=sid, TemplateURL=f"https://s3.{REGION}.amazonaws.com/{bucket}/big2.yaml", Parameters=lambda_params(bucket, "4"), Capabilities=["CAPABILITY_IAM"])
+    assert stack(cfn, sid)["StackStatus"] == "UPDATE_IN_PROGRESS", stack(cfn, sid)["StackStatus"]
+    assert cfn.get_template(StackName=sid)["TemplateBody"] == big2
+    assert wait_stack(cfn, sid)["StackStatus"] == "UPDATE_COMPLETE"
+    assert cfn.get_template(StackName=sid)["TemplateBody"] == big2
+    assert acct.client("lambda").get_function_concurrency(FunctionName="slow-url-scwx-tdr-lambda-generic")["ReservedConcurrentExecutions"] == 4
+    reset_behaviour(acct)
+
+
 CHECKS = [
     check_secret_model_exports_imports_and_delete,
     check_lambda_account_settings_and_concurrency,
@@ -1063,6 +1332,14 @@ CHECKS = [
     check_throttle_and_server_errors,
     check_drop_latency_and_isolation,
     check_lambda_code_bucket_region_and_existing_log_group,
+    check_unknown_regions_refused,
+    check_enabled_region_end_to_end,
+    check_inline_limit_and_template_url,
+    check_template_url_async,
+]
+# Run alone, after the others: they reset the whole emulator.
+SERIAL_CHECKS = [
+    check_reset_clears_enabled_regions,
 ]
 
 
@@ -1126,6 +1403,8 @@ def main() -> int:
         # The same checks once more, all at the same time, to shake out thread-safety issues.
         with ThreadPoolExecutor(max_workers=len(CHECKS)) as pool:
             list(pool.map(run, CHECKS))
+        for check in SERIAL_CHECKS:
+            run(check)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -21,6 +21,8 @@ Admin endpoints (not AWS):
                                 "errors_5xx": P, "drop": P, "drop_after": P, "latency_ms": N, "seed": N}
     GET    /_taegis/behaviour?account=...
     DELETE /_taegis/behaviour[?account=...]
+    POST   /_taegis/regions  {"account": "...", "enabled": ["eu-future-1", ...]}
+    GET    /_taegis/regions[?account=...]
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import collections
 import fnmatch
+import functools
 import io
 import json
 import os
@@ -45,9 +48,10 @@ import urllib.request
 import uuid
 import weakref
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 from xml.sax.saxutils import escape as _xml_escape
 
+import botocore.loaders
 from moto.awslambda import models as lambda_models
 from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClientError
 from moto.awslambda.policy import Policy as LambdaPolicy
@@ -63,6 +67,7 @@ from moto.cloudformation.exceptions import (
     ValidationError,
 )
 from moto.cloudformation.utils import generate_stack_id
+from moto.core.base_backend import AccountSpecificBackend, backend_lock
 from moto.core.common_models import CloudFormationModel
 from moto.core.request import Request as MotoRequest
 from moto.core.responses import ActionResult
@@ -74,8 +79,9 @@ from moto.moto_server.werkzeug_app import (
 )
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
-from moto.s3.exceptions import InvalidArgumentError
+from moto.s3.exceptions import InvalidArgumentError, InvalidLocationConstraintException, MissingBucket
 from moto.secretsmanager.models import secretsmanager_backends
+from moto.utilities.utils import get_partition
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 
@@ -1892,6 +1898,97 @@ def _describe_stack_events(self: Any, stack_name: str) -> list[Any]:
     return list(self.get_stack(stack_name).events)
 
 
+# ---------------------------------------------------------------------------------------------
+# (o) Inline template limit and TemplateURL.
+# AWS: a TemplateBody over 51,200 bytes is refused (400 ValidationError "1 validation error
+# detected: Value at 'templateBody' failed to satisfy constraint: Member must have length less
+# than or equal to 51200"); a TemplateURL must name an object in S3 (virtual-hosted or path
+# style, with or without the region) in a bucket of the stack's region, else ValidationError
+# with S3's own error.  moto took any body, read any host's first label as a bucket name, took a
+# bucket of any region, and answered a missing object with a 500.
+# ---------------------------------------------------------------------------------------------
+
+MAX_TEMPLATE_BODY = 51_200
+_TEMPLATE_BODY_ACTIONS = ("create_stack", "update_stack", "create_change_set", "validate_template", "get_template_summary", "estimate_template_cost")
+_S3_HOST_RE = re.compile(r"^(?:(?P<bucket>.+)\.)?s3(?:[.-](?P<region>[a-z0-9-]+))?\.amazonaws\.com(?:\.cn)?$")
+_S3_MORE_INFO = "\nFor more information check http://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"
+S3_ACCESS_DENIED = "S3 error: Access Denied" + _S3_MORE_INFO
+S3_NO_SUCH_BUCKET = "S3 error: The specified bucket does not exist" + _S3_MORE_INFO
+S3_WRONG_ENDPOINT = (
+    "S3 error: The bucket you are attempting to access must be addressed using the specified endpoint. "
+    "Please send all future requests to this endpoint." + _S3_MORE_INFO
+)
+UNSUPPORTED_TEMPLATE_URL = "TemplateURL must be a supported URL."
+
+
+def _check_template_body(self: Any) -> None:
+    body = self._get_param("TemplateBody")
+    if isinstance(body, str) and len(body.encode("utf-8")) > MAX_TEMPLATE_BODY:
+        raise ValidationError(
+            message="1 validation error detected: Value at 'templateBody' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_TEMPLATE_BODY}"
+        )
+
+
+def _limit_template_body(method: Any) -> Any:
+    @functools.wraps(method)
+    def wrapper(self: Any) -> Any:
+        _check_template_body(self)
+        return method(self)
+
+    return wrapper
+
+
+def _parse_template_url(url: str) -> tuple[str, str, str | None]:
+    """(bucket, key, region named by the host or None) of an S3 object URL."""
+    parts = urlsplit(url or "")
+    match = _S3_HOST_RE.match((parts.hostname or "").lower())
+    if parts.scheme not in ("https", "http") or not match:
+        raise ValidationError(message=UNSUPPORTED_TEMPLATE_URL)
+    path = unquote(parts.path)
+    if match.group("bucket"):
+        bucket, key = match.group("bucket"), path[1:]
+    else:
+        bucket, _, key = path[1:].partition("/")
+    if not bucket or not key:
+        raise ValidationError(message=UNSUPPORTED_TEMPLATE_URL)
+    region = match.group("region")
+    return bucket, key, ("us-east-1" if region == "external-1" else region)
+
+
+def _template_from_url(self: Any, template_url: str) -> str:
+    bucket_name, key_name, url_region = _parse_template_url(template_url)
+    backend = s3_models.s3_backends[self.current_account][self.partition]
+    try:
+        bucket = backend.get_bucket(bucket_name)
+    except MissingBucket:
+        raise ValidationError(message=S3_NO_SUCH_BUCKET)
+    except Exception:  # another account's bucket
+        raise ValidationError(message=S3_ACCESS_DENIED)
+    if bucket.account_id != self.current_account:
+        raise ValidationError(message=S3_ACCESS_DENIED)
+    if bucket.region_name != self.region or (url_region and url_region != bucket.region_name):
+        raise ValidationError(message=S3_WRONG_ENDPOINT)
+    try:
+        key = backend.get_object(bucket_name, key_name)
+    except Exception:
+        key = None
+    if key is None or not hasattr(key, "value"):
+        raise ValidationError(message=S3_ACCESS_DENIED)  # CloudFormation's read: no ListBucket
+    try:
+        return key.value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(message="Template format error: unsupported structure.")
+
+
+def _install_template_sources() -> None:
+    for name in _TEMPLATE_BODY_ACTIONS:
+        method = getattr(cfn_responses.CloudFormationResponse, name, None)
+        if method is not None:  # moto has no EstimateTemplateCost
+            setattr(cfn_responses.CloudFormationResponse, name, _limit_template_body(method))
+    cfn_responses.CloudFormationResponse._get_stack_from_s3_url = _template_from_url
+
+
 def _install_cloudformation() -> None:
     cfn_parsing.clean_json = _clean_json
     cfn_parsing.parse_and_create_resource = _parse_and_create_resource
@@ -1914,6 +2011,113 @@ def _install_cloudformation() -> None:
     cfn_responses.CloudFormationResponse.process_cfn_response = _process_cfn_response
     cfn_responses.CloudFormationResponse._validate_different_update = _validate_different_update
     cfn_responses.StackResourceDTO.__init__ = _dto_init
+    _install_template_sources()
+
+
+# ---------------------------------------------------------------------------------------------
+# (n) Regions that do not exist, or are not enabled for the account.
+# AWS: every call signed for such a region is refused (see _refusal_response): STS answers 403
+# InvalidClientTokenId "The security token included in the request is invalid.", the other
+# services their own 403 (400 for JSON services) in their own protocol; S3 CreateBucket with such
+# a LocationConstraint is 400 InvalidLocationConstraint.  moto answered STS and S3 as if the
+# region existed, and 500 for the regional services (no backend for the region).  A region is
+# known when botocore's endpoint data (what moto creates its backends from) lists it for the
+# service in the region's partition; regions enabled per account through /_taegis/regions work
+# end to end (moto's backend dicts create their backends on demand).
+# ---------------------------------------------------------------------------------------------
+
+_REGIONS_LOCK = threading.Lock()
+_ENABLED_REGIONS: dict[str, tuple[str, ...]] = {}
+_REGION_NAME_RE = re.compile(r"^[a-z]{2,5}(?:-[a-z]+)+-\d{1,2}$")
+
+
+@functools.lru_cache(maxsize=None)
+def _partition_regions(partition: str) -> frozenset[str]:
+    for entry in botocore.loaders.create_loader().load_data("endpoints").get("partitions", []):
+        if entry.get("partition") == partition:
+            return frozenset(entry.get("regions") or {})
+    return frozenset()
+
+
+@functools.lru_cache(maxsize=None)
+def _service_regions(service: str, partition: str) -> frozenset[str]:
+    """The regions moto creates backends for; every region of the partition for a global service
+    (IAM) or a signing name botocore's endpoint data does not know."""
+    try:
+        regions = AccountSpecificBackend.get_session().get_available_regions(service, partition_name=partition)
+    except Exception:
+        regions = []
+    return frozenset(regions) or _partition_regions(partition)
+
+
+def region_known(service: str, region: str) -> bool:
+    return bool(region) and region in _service_regions(service, get_partition(region))
+
+
+def enabled_regions(account_id: str) -> tuple[str, ...]:
+    with _REGIONS_LOCK:
+        return _ENABLED_REGIONS.get(account_id, ())
+
+
+def set_enabled_regions(account_id: str, regions: list[str]) -> tuple[str, ...]:
+    with _REGIONS_LOCK:
+        if regions:
+            _ENABLED_REGIONS[account_id] = tuple(dict.fromkeys(regions))
+        else:
+            _ENABLED_REGIONS.pop(account_id, None)
+        return _ENABLED_REGIONS.get(account_id, ())
+
+
+def region_allowed(account_id: str, service: str, region: str) -> bool:
+    return region_known(service, region) or region in enabled_regions(account_id)
+
+
+def _validate_regions(doc: Any) -> tuple[str, list[str]]:
+    if not isinstance(doc, dict):
+        raise ValueError("body must be a JSON object")
+    unknown = set(doc) - {"account", "enabled"}
+    if unknown:
+        raise ValueError(f"unknown field(s) {sorted(unknown)} (known: account, enabled)")
+    account = str(doc.get("account") or "")
+    if not re.fullmatch(r"\d{12}", account):
+        raise ValueError("account must be 12 digits")
+    regions = doc.get("enabled")
+    if not isinstance(regions, list) or not all(isinstance(r, str) and _REGION_NAME_RE.match(r) for r in regions):
+        raise ValueError("enabled must be a list of region names such as \"eu-future-1\"")
+    return account, regions
+
+
+_orig_asb_getitem = AccountSpecificBackend.__getitem__
+_orig_asb_contains = AccountSpecificBackend.__contains__
+
+
+def _asb_getitem(self: Any, region_name: str) -> Any:
+    # moto only creates a backend for the regions botocore lists (KeyError, i.e. 500, otherwise).
+    if region_name not in self.keys() and region_name not in self.regions and region_name in enabled_regions(self.account_id):
+        with backend_lock:
+            if region_name not in self.keys():
+                dict.__setitem__(self, region_name, self.backend(region_name, account_id=self.account_id))
+    return _orig_asb_getitem(self, region_name)
+
+
+def _asb_contains(self: Any, region: str) -> bool:
+    return _orig_asb_contains(self, region) or region in enabled_regions(self.account_id)
+
+
+_orig_location_constraint = s3_responses.S3Response._get_location_constraint
+
+
+def _location_constraint(self: Any) -> str | None:
+    constraint = _orig_location_constraint(self)
+    if constraint and constraint != "EU" and not region_allowed(self.current_account, "s3", constraint):
+        raise InvalidLocationConstraintException()
+    return constraint
+
+
+def _install_regions() -> None:
+    AccountSpecificBackend.__getitem__ = _asb_getitem
+    AccountSpecificBackend.__contains__ = _asb_contains
+    s3_responses.S3Response._get_location_constraint = _location_constraint
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1943,6 +2147,8 @@ def reset_state() -> None:
         _REQUEST_LOG.clear()
     with _CONCURRENCY_LOCK:
         _CONCURRENCY_LIMITS.clear()
+    with _REGIONS_LOCK:
+        _ENABLED_REGIONS.clear()
     reset_behaviour()
 
 
@@ -1974,73 +2180,135 @@ _JSON_5XX = {
 }
 
 
-def _fault_response(service: str, kind: str, variant: int, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+def _protocol(service: str, environ: dict[str, Any]) -> str:
+    if service in ("s3", "lambda", "ec2"):
+        return service
+    return "json" if environ.get("HTTP_X_AMZ_TARGET") else "query"
+
+
+def _s3_error(code: str, message: str, extra: str = "") -> tuple[list[tuple[str, str]], str]:
+    s3_request_id = uuid.uuid4().hex[:16].upper()
+    host_id = _secrets.token_urlsafe(48)
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>{extra}'
+        f"<RequestId>{s3_request_id}</RequestId><HostId>{host_id}</HostId></Error>"
+    )
+    return [("Content-Type", "application/xml"), ("x-amz-request-id", s3_request_id), ("x-amz-id-2", host_id)], body
+
+
+def _lambda_error(code: str, payload: dict[str, Any]) -> tuple[list[tuple[str, str]], str]:
+    body = json.dumps(payload, separators=(",", ":"))
+    return [("Content-Type", "application/json"), ("x-amzn-ErrorType", code), ("x-amzn-RequestId", str(uuid.uuid4()))], body
+
+
+def _json_error(environ: dict[str, Any], code: str, message: str) -> tuple[list[tuple[str, str]], str]:
+    content_type = environ.get("CONTENT_TYPE", "")
+    if not content_type.startswith("application/x-amz-json"):
+        content_type = "application/x-amz-json-1.1"
+    body = json.dumps({"__type": code, "message": message}, separators=(",", ":"))
+    return [("Content-Type", content_type), ("x-amzn-RequestId", str(uuid.uuid4()))], body
+
+
+def _ec2_error(code: str, message: str) -> tuple[list[tuple[str, str]], str]:
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
+        f"<Message>{message}</Message></Error></Errors><RequestID>{uuid.uuid4()}</RequestID></Response>"
+    )
+    return [("Content-Type", "text/xml")], body
+
+
+def _query_error(service: str, error_type: str, code: str, message: str) -> tuple[list[tuple[str, str]], str]:
     request_id = str(uuid.uuid4())
-    if service == "s3":
-        if kind == "throttle":
-            status, code, message = 503, "SlowDown", "Please reduce your request rate."
-        elif variant == 0:
-            status, code, message = 503, "ServiceUnavailable", "Please reduce your request rate."
-        else:
-            status, code, message = 500, "InternalError", "We encountered an internal error. Please try again."
-        s3_request_id = uuid.uuid4().hex[:16].upper()
-        host_id = _secrets.token_urlsafe(48)
-        body = (
-            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
-            f"<RequestId>{s3_request_id}</RequestId><HostId>{host_id}</HostId></Error>"
-        )
-        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", s3_request_id), ("x-amz-id-2", host_id)]
-    elif service == "lambda":
-        if kind == "throttle":
-            status, code = 429, "TooManyRequestsException"
-            payload: dict[str, Any] = {"Type": "User", "message": "Rate exceeded", "Reason": "CallerRateLimitExceeded"}
-        else:
-            status, code = 500, "ServiceException"
-            payload = {"Type": "Service", "message": "An error occurred and the request cannot be processed."}
-        body = json.dumps(payload, separators=(",", ":"))
-        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", code), ("x-amzn-RequestId", request_id)]
-    elif environ.get("HTTP_X_AMZ_TARGET"):
-        content_type = environ.get("CONTENT_TYPE", "")
-        if not content_type.startswith("application/x-amz-json"):
-            content_type = "application/x-amz-json-1.1"
-        if kind == "throttle":
-            status, code, message = 400, "ThrottlingException", "Rate exceeded"
-        else:
-            status, code, message = _JSON_5XX.get(
-                service, (500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure.")
-            )
-        body = json.dumps({"__type": code, "message": message}, separators=(",", ":"))
-        headers = [("Content-Type", content_type), ("x-amzn-RequestId", request_id)]
-    elif service == "ec2":
-        if kind == "throttle":
-            status, code, message = 503, "RequestLimitExceeded", "Request limit exceeded."
-        else:
-            status, code, message = 503, "Unavailable", "The server is overloaded and can't handle the request."
-        body = (
-            f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
-            f"<Message>{message}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>"
-        )
-        headers = [("Content-Type", "text/xml")]
-    else:  # query protocol (CloudFormation, SNS, STS, IAM, ...)
-        if kind == "throttle":
-            status, error_type, code, message = 400, "Sender", "Throttling", "Rate exceeded"
-        else:
-            status, code, message = _QUERY_5XX.get(service, (503, "ServiceUnavailable", "Service is unable to handle request."))
-            error_type = "Receiver"
-        namespace = _QUERY_NAMESPACES.get(service)
-        root = f'<ErrorResponse xmlns="{namespace}">' if namespace else "<ErrorResponse>"
-        body = (
-            f"{root}<Error><Type>{error_type}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
-            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
-        )
-        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
+    namespace = _QUERY_NAMESPACES.get(service)
+    root = f'<ErrorResponse xmlns="{namespace}">' if namespace else "<ErrorResponse>"
+    body = (
+        f"{root}<Error><Type>{error_type}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+        f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+    )
+    return [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body
+
+
+def _finish_error(status: int, headers: list[tuple[str, str]], body: str, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
     data = body.encode("utf-8")
     if environ.get("REQUEST_METHOD") == "HEAD":
         data = b""  # AWS: a HEAD error has headers only
     return status, headers + [("Content-Length", str(len(data)))], data
 
 
-_HTTP_REASONS = {400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+def _fault_response(service: str, kind: str, variant: int, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    protocol = _protocol(service, environ)
+    if protocol == "s3":
+        if kind == "throttle":
+            status, code, message = 503, "SlowDown", "Please reduce your request rate."
+        elif variant == 0:
+            status, code, message = 503, "ServiceUnavailable", "Please reduce your request rate."
+        else:
+            status, code, message = 500, "InternalError", "We encountered an internal error. Please try again."
+        headers, body = _s3_error(code, message)
+    elif protocol == "lambda":
+        if kind == "throttle":
+            status, code = 429, "TooManyRequestsException"
+            payload: dict[str, Any] = {"Type": "User", "message": "Rate exceeded", "Reason": "CallerRateLimitExceeded"}
+        else:
+            status, code = 500, "ServiceException"
+            payload = {"Type": "Service", "message": "An error occurred and the request cannot be processed."}
+        headers, body = _lambda_error(code, payload)
+    elif protocol == "json":
+        if kind == "throttle":
+            status, code, message = 400, "ThrottlingException", "Rate exceeded"
+        else:
+            status, code, message = _JSON_5XX.get(
+                service, (500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure.")
+            )
+        headers, body = _json_error(environ, code, message)
+    elif protocol == "ec2":
+        if kind == "throttle":
+            status, code, message = 503, "RequestLimitExceeded", "Request limit exceeded."
+        else:
+            status, code, message = 503, "Unavailable", "The server is overloaded and can't handle the request."
+        headers, body = _ec2_error(code, message)
+    else:  # query protocol (CloudFormation, SNS, STS, IAM, ...)
+        if kind == "throttle":
+            status, error_type, code, message = 400, "Sender", "Throttling", "Rate exceeded"
+        else:
+            status, code, message = _QUERY_5XX.get(service, (503, "ServiceUnavailable", "Service is unable to handle request."))
+            error_type = "Receiver"
+        headers, body = _query_error(service, error_type, code, message)
+    return _finish_error(status, headers, body, environ)
+
+
+_INVALID_TOKEN = "The security token included in the request is invalid."
+
+
+def _refusal_response(service: str, access_key: str, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    """(n) What AWS answers a request signed for a region that does not exist or is not enabled."""
+    protocol = _protocol(service, environ)
+    if protocol == "s3":
+        status = 403
+        headers, body = _s3_error(
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+            f"<AWSAccessKeyId>{_xml_escape(access_key)}</AWSAccessKeyId>",
+        )
+    elif protocol == "lambda":
+        status = 403
+        headers, body = _lambda_error("UnrecognizedClientException", {"Type": "User", "message": _INVALID_TOKEN})
+    elif protocol == "json":
+        status = 400
+        headers, body = _json_error(environ, "UnrecognizedClientException", _INVALID_TOKEN)
+    elif protocol == "ec2":
+        status = 401
+        headers, body = _ec2_error("AuthFailure", "AWS was not able to validate the provided access credentials")
+    else:  # query protocol: STS (the tool's first call in a region), CloudFormation, SNS, IAM, ...
+        status = 403
+        headers, body = _query_error(service, "Sender", "InvalidClientTokenId", _INVALID_TOKEN)
+    return _finish_error(status, headers, body, environ)
+
+
+_HTTP_REASONS = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests",
+    500: "Internal Server Error", 503: "Service Unavailable",
+}
 
 
 def _drain_body(environ: dict[str, Any]) -> None:
@@ -2057,22 +2325,31 @@ def _fault_exempt(path: str) -> bool:
     return path.startswith("/_taegis/") or path.startswith("/moto-api") or bool(_CFNRESPONSE_RE.match(path))
 
 
-def _predraw_fault(raw_path: str, headers: Any) -> tuple[float, str | None, int] | None:
-    """The fault of a request, from its request line and headers (before werkzeug answers
-    `Expect: 100-continue`); None when the request is not signed or is exempt."""
+def _scope_of(raw_path: str, headers: Any) -> tuple[str, str, str, str] | None:
+    """(access key, account, region, service) of a request from its request line and headers
+    (before werkzeug answers `Expect: 100-continue`); None when it is not signed or is exempt."""
     if _fault_exempt(raw_path):
         return None
     match = _CREDENTIAL_RE.search(headers.get("Authorization", "") or "")
-    if match:
-        access_key = match.group(1)
-    else:
+    if not match:
         query = parse_qs(raw_path.split("?", 1)[1]) if "?" in raw_path else {}
         credential = (query.get("X-Amz-Credential") or [""])[0]
-        if "/" not in credential:
-            return None
-        access_key = credential.split("/", 1)[0]
+        match = re.match(r"([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request", credential)
+    if not match:
+        return None
+    access_key, _, region, service = match.groups()
     account = _account_for_access_key(access_key, {"x-moto-account-id": headers.get("x-moto-account-id", "") or ""})
-    return _draw_fault(account)
+    return access_key, account, region, service
+
+
+def _predraw_fault(raw_path: str, headers: Any) -> tuple[float, str | None, int] | None:
+    scope = _scope_of(raw_path, headers)
+    return _draw_fault(scope[1]) if scope else None
+
+
+def _predraw_refusal(raw_path: str, headers: Any) -> bool:
+    scope = _scope_of(raw_path, headers)
+    return bool(scope) and not region_allowed(scope[1], scope[3], scope[2])
 
 
 class ConnectionDropped(ConnectionAbortedError):
@@ -2208,6 +2485,8 @@ class TaegisApp:
                 pass
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
+        if not _fault_exempt(path) and not region_allowed(entry["account"], entry["service"], entry["region"]):
+            return self._refuse(environ, logged_start_response, entry)
         fault = None
         if not _fault_exempt(path):
             # Drawn by the request handler already when the client expects 100-continue.
@@ -2244,6 +2523,15 @@ class TaegisApp:
                     result.close()
             _drop_connection(environ)  # (the body was read by moto; never read the socket again)
         return self._handle(environ, logged_start_response, entry, path, method)
+
+    def _refuse(self, environ: dict[str, Any], start_response: Any, entry: dict[str, Any]) -> list[bytes]:
+        # AWS (n): refused before anything else (no latency or fault), and without
+        # "100 Continue" (the request handler held it back, see _predraw_refusal).
+        if not environ.get("taegis.no_continue"):
+            _drain_body(environ)  # unread, so that the socket closes cleanly
+        status, headers, body = _refusal_response(entry["service"], entry["access_key"], environ)
+        start_response(f"{status} {_HTTP_REASONS.get(status, 'Error')}", headers)
+        return [body]
 
     def _handle(self, environ: dict[str, Any], start_response: Any, entry: dict[str, Any], path: str, method: str) -> Any:
         if entry["service"] == "lambda" and method == "GET" and _ACCOUNT_SETTINGS_RE.match(path):
@@ -2292,7 +2580,27 @@ class TaegisApp:
             )
         if path.rstrip("/") == "/_taegis/behaviour":
             return self._behaviour(environ, start_response, query, method)
+        if path.rstrip("/") == "/_taegis/regions":
+            return self._regions(environ, start_response, query, method)
         return _json_response(start_response, 404, {"error": f"unknown admin path {path}"})
+
+    def _regions(self, environ: dict[str, Any], start_response: Any, query: dict[str, str], method: str) -> list[bytes]:
+        if method == "GET":
+            account = query.get("account")
+            if account is None:
+                with _REGIONS_LOCK:
+                    everything = {a: list(r) for a, r in sorted(_ENABLED_REGIONS.items())}
+                return _json_response(start_response, 200, {"regions": everything})
+            if not re.fullmatch(r"\d{12}", account):
+                return _json_response(start_response, 400, {"error": "account must be 12 digits"})
+            return _json_response(start_response, 200, {"account": account, "enabled": list(enabled_regions(account))})
+        if method != "POST":
+            return _json_response(start_response, 405, {"error": "GET or POST"})
+        try:
+            account, regions = _validate_regions(_read_json(environ))
+        except (ValueError, TypeError) as exc:
+            return _json_response(start_response, 400, {"error": str(exc)})
+        return _json_response(start_response, 200, {"account": account, "enabled": list(set_enabled_regions(account, regions))})
 
     def _behaviour(self, environ: dict[str, Any], start_response: Any, query: dict[str, str], method: str) -> list[bytes]:
         account = query.get("account")
@@ -2325,6 +2633,7 @@ class TaegisApp:
 
 
 def install() -> None:
+    _install_regions()
     _install_secret_model()
     _install_lambda_concurrency()
     LambdaPolicy.add_statement = _add_statement
@@ -2386,9 +2695,17 @@ def main(argv: list[str] | None = None) -> None:
 
         def handle_expect_100(self) -> bool:
             # "Expect: 100-continue" is answered before the app runs.  A request that is to be
-            # dropped must not get even that, and AWS answers a throttled or failed request
-            # at once instead of "100 Continue" (the client then never sends the body), so the
-            # fault is drawn here and handed to the app.
+            # dropped must not get even that, and AWS answers a throttled, failed or refused
+            # request at once instead of "100 Continue" (the client then never sends the body),
+            # so the fault is drawn here and handed to the app.
+            try:
+                refused = _predraw_refusal(self.path, self.headers)
+            except Exception:
+                refused = False
+            if refused:
+                self._taegis_no_continue = True
+                del self.headers["Expect"]
+                return True
             try:
                 self._taegis_fault = _predraw_fault(self.path, self.headers)
             except Exception:
@@ -2403,7 +2720,8 @@ def main(argv: list[str] | None = None) -> None:
             environ = super().make_environ()
             if getattr(self, "_taegis_fault", None) is not None:
                 environ["taegis.fault"] = self._taegis_fault
-                environ["taegis.no_continue"] = self._taegis_no_continue
+            if getattr(self, "_taegis_no_continue", False):
+                environ["taegis.no_continue"] = True
             return environ
 
         def log_request(self, code: Any = "-", size: Any = "-") -> None:

@@ -1,0 +1,109 @@
+//! The rollout file: the keys of `deploy`'s flags in snake_case, at the top level (defaults for
+//! every target) and in each entry of `targets:`. YAML is parsed by the template room, the one
+//! place that holds a YAML parser.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::kinds::{OnFailure, Trigger};
+
+/// The keys of a rollout file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    pub account: Option<String>,
+    pub accounts: Option<Vec<String>>,
+    pub role_arn: Option<String>,
+    pub region: Option<String>,
+    pub regions: Option<Vec<String>>,
+    pub credentials: Option<PathBuf>,
+    pub taegis_region: Option<String>,
+    pub xdr_url: Option<String>,
+    pub lambda_zip: Option<PathBuf>,
+    pub lambda_bucket: Option<String>,
+    pub shared_template: Option<PathBuf>,
+    pub lambda_template: Option<PathBuf>,
+    pub shared_stack_name: Option<String>,
+    pub stack_name: Option<String>,
+    pub integration_type: Option<String>,
+    pub notification_bucket: Option<String>,
+    pub trigger: Option<Trigger>,
+    pub prefix: Option<String>,
+    pub sns_topic_arn: Option<String>,
+    pub bucket_kms_key_arn: Option<String>,
+    pub lambda_env_kms_key_arn: Option<String>,
+    pub parameters: Option<BTreeMap<String, String>>,
+    pub concurrency: Option<usize>,
+    pub timeout: Option<String>,
+    pub on_failure: Option<OnFailure>,
+    pub targets: Option<Vec<Keys>>,
+}
+
+/// A rollout file as read: its keys and the folder its relative paths start from.
+pub struct Rollout {
+    pub keys: Keys,
+    pub dir: PathBuf,
+    pub name: String,
+}
+
+impl Rollout {
+    /// Parse the text of a rollout file at `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Rollout, String> {
+        let name = path.display().to_string();
+        if text.trim().is_empty() {
+            return Err(format!(
+                "rollout file {name} is empty; see assets/rollout.example.yaml"
+            ));
+        }
+        let keys: Keys =
+            crate::template::from_yaml(text).map_err(|e| format!("rollout file {name}: {e}"))?;
+        if let Some(targets) = &keys.targets {
+            if targets.is_empty() {
+                return Err(format!(
+                    "rollout file {name}: `targets:` is empty; list at least one target or remove the key"
+                ));
+            }
+            if targets.iter().any(|t| t.targets.is_some()) {
+                return Err(format!(
+                    "rollout file {name}: a target may not have its own `targets:`"
+                ));
+            }
+        }
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(Rollout { keys, dir, name })
+    }
+
+    /// A path of the file, relative to the file's folder.
+    pub fn path(&self, p: &Path) -> PathBuf {
+        if p.is_relative() && p.as_os_str() != "-" {
+            self.dir.join(p)
+        } else {
+            p.to_path_buf()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollout_file_mistakes_name_the_file() {
+        for (text, want) in [
+            ("", "empty"),
+            ("taegis_regoin: echo\n", "unknown field `taegis_regoin`"),
+            ("targets: 3\n", "targets"),
+            ("targets: []\n", "`targets:` is empty"),
+            ("concurrency: lots\n", "concurrency"),
+            ("a: [\n", "prod.yaml"),
+        ] {
+            let e = Rollout::parse(Path::new("prod.yaml"), text).err().unwrap();
+            assert!(e.contains("prod.yaml") && e.contains(want), "{text:?}: {e}");
+        }
+    }
+}

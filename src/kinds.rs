@@ -1,0 +1,21 @@
+//! The small vocabulary every room shares: how events reach the function, and what to do with
+//! a stack whose first create failed. Imports nothing of ours.
+
+use clap::ValueEnum;
+use serde::Deserialize;
+
+/// How new log objects reach the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    S3,
+    Sns,
+}
+
+/// What to do with a new stack whose create failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    Delete,
+    Keep,
+}

@@ -1,0 +1,468 @@
+//! Decide, for `deploy`: a pure function of one target's settings, the local inputs and what
+//! was observed, returning the steps and every problem found. Each concern (identity, buckets
+//! and objects, the stacks, concurrency, the invoke permission, the trigger, the earlier
+//! trigger) is its own small function that adds steps and problems.
+
+mod params;
+mod stacks;
+#[cfg(test)]
+mod tests;
+mod trigger;
+
+use std::sync::Arc;
+
+pub use trigger::overlaps;
+
+use super::cloud::ObjectState;
+use super::observe::{Fact, Observed, Reads};
+use super::{
+    Action, FunctionRef, LambdaZip, OldTrigger, StackParam, Step, StepKind, TargetPlan,
+    TriggerSpec, template_key,
+};
+use crate::config::TargetConfig;
+use crate::input::{Input, Preflight, Problem};
+use crate::kinds::Trigger;
+use crate::secret::Secret;
+use crate::template::Template;
+
+pub const S3_STATEMENT_ID: &str = "taegis-cloudtrail-s3-invoke";
+pub const SNS_STATEMENT_ID: &str = "taegis-cloudtrail-sns-invoke";
+pub const OBJECT_CREATED: &str = "s3:ObjectCreated:*";
+
+/// What every target shares: the files read once by the command. When a file could not be
+/// read, the command puts a stand-in here and the target lists the input as flawed, so the
+/// other checks still run and the run still stops before any change.
+pub struct Local {
+    pub zip: Arc<LambdaZip>,
+    pub shared_template: Arc<Template>,
+    pub lambda_template: Arc<Template>,
+    pub secret: Arc<Secret>,
+    pub update_credentials: bool,
+    /// The date the run happens on (YYYY-MM-DD), for the runtime deprecation notice.
+    pub today: String,
+}
+
+/// Our notification entry's stable Id: one per Lambda stack.
+pub fn notification_id(stack_name: &str) -> String {
+    format!("taegis-cloudtrail-{stack_name}")
+}
+
+/// The zip's object key: content-addressed when the template can take the key.
+pub fn zip_key(template: &Template, sha256: &str) -> String {
+    if template.declares("TaegisLambdaS3Key") {
+        format!(
+            "taegis-lambda-amd64-{}.zip",
+            &sha256[..16.min(sha256.len())]
+        )
+    } else {
+        crate::config::DEFAULT_LAMBDA_ZIP.to_string()
+    }
+}
+
+/// What the deprecation of `provided.al2` means on `today` (YYYY-MM-DD).
+pub fn al2_warning(today: &str) -> String {
+    let stage = if today >= "2027-02-01" {
+        "creating new functions with it is blocked since 2027-02-01"
+    } else if today >= "2026-07-31" {
+        "it is deprecated since 2026-07-31 and AWS blocks creating new functions with it from 2027-02-01 (some older notices say earlier)"
+    } else {
+        "it is deprecated from 2026-07-31, and AWS blocks creating new functions with it from 2027-02-01"
+    };
+    format!(
+        "the Lambda template uses runtime provided.al2: {stage}; use provided.al2023 (--parameter LambdaRuntime=provided.al2023 with the bundled template)"
+    )
+}
+
+/// What `deploy` reads for a target (its account expanded): every input that has no problem.
+pub fn reads(t: &TargetConfig, local: &Local) -> Reads {
+    let ok = |i: Input| !t.flawed.contains(&i);
+    let mut objects = Vec::new();
+    if ok(Input::LambdaZip) && ok(Input::LambdaTemplate) {
+        objects.push(zip_key(&local.lambda_template, &local.zip.sha256));
+    }
+    for tpl in [&local.shared_template, &local.lambda_template] {
+        if !tpl.fits_inline() {
+            objects.push(template_key(tpl));
+        }
+    }
+    Reads {
+        notification_bucket: ok(Input::NotificationBucket).then(|| t.notification_bucket.clone()),
+        lambda_bucket: ok(Input::LambdaBucket).then(|| t.lambda_bucket.clone()),
+        objects,
+        topic: t.sns_topic_arn.clone().filter(|_| ok(Input::SnsTopicArn)),
+        shared_stack: ok(Input::SharedStackName).then(|| t.shared_stack_name.clone()),
+        lambda_stack: ok(Input::StackName).then(|| t.stack_name.clone()),
+        notifications: t.trigger == Trigger::S3,
+        earlier_trigger: true,
+        account_settings: true,
+    }
+}
+
+/// The plan (when the identity could be read) and everything the preflight found.
+#[derive(Debug)]
+pub struct Decision {
+    pub plan: Option<TargetPlan>,
+    pub preflight: Preflight,
+}
+
+/// Decide a target's deploy from what was observed. Pure: no AWS, no clock, no terminal.
+pub fn decide(target: &TargetConfig, local: &Local, seen: &Observed) -> Decision {
+    let account = match &seen.identity {
+        Fact::Known(i) => i.account.clone(),
+        Fact::Failed(e) => {
+            let mut preflight = Preflight::default();
+            preflight.problem(identity_problem(target, e));
+            return Decision {
+                plan: None,
+                preflight,
+            };
+        }
+        Fact::NotRead => {
+            return Decision {
+                plan: None,
+                preflight: Preflight::default(),
+            };
+        }
+    };
+    let mut cx = Ctx::new(target.for_account(&account), local, seen, account);
+    cx.identity();
+    cx.parameters();
+    cx.buckets();
+    cx.objects();
+    cx.topic();
+    cx.stacks();
+    cx.concurrency();
+    let trigger = cx.permission();
+    let trigger = cx.trigger(trigger);
+    let old_trigger = cx.earlier_trigger(&trigger);
+    cx.finish(trigger, old_trigger)
+}
+
+/// Why the first call in a region failed, and what to do.
+fn identity_problem(t: &TargetConfig, e: &super::observe::ReadError) -> Problem {
+    let refused = matches!(
+        e.code.as_deref(),
+        Some("InvalidClientTokenId" | "UnrecognizedClientException" | "InvalidAccessKeyId")
+    );
+    if refused || e.unreachable {
+        let input = if t.given(Input::Regions) {
+            Input::Regions
+        } else {
+            Input::Region
+        };
+        Problem::about(
+            input,
+            format!("region {}{}", t.region, t.origin),
+            format!(
+                "the first call there failed ({e}): {} is not an AWS region, or it is not enabled for this account, or the AWS credentials are not valid",
+                t.region
+            ),
+        )
+        .fix("check the region's name; enable an opt-in region in the account's settings (AWS Regions); else check the AWS credentials, --profile and --role-arn")
+    } else {
+        Problem::about(
+            Input::AwsIdentity,
+            format!("AWS credentials{}", t.origin),
+            format!("cannot read the caller's identity in {} ({e})", t.region),
+        )
+        .fix("check the AWS credentials, --profile and --role-arn")
+    }
+}
+
+/// One decision in the making.
+struct Ctx<'a> {
+    t: TargetConfig,
+    local: &'a Local,
+    seen: &'a Observed,
+    account: String,
+    steps: Vec<Step>,
+    pf: Preflight,
+    shared_params: Vec<StackParam>,
+    lambda_params: Vec<StackParam>,
+    /// The function of the Lambda stack, when it exists and is healthy.
+    function: Option<FunctionRef>,
+    /// What the function reserves today.
+    reserved_now: i32,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(t: TargetConfig, local: &'a Local, seen: &'a Observed, account: String) -> Ctx<'a> {
+        Ctx {
+            t,
+            local,
+            seen,
+            account,
+            steps: Vec::new(),
+            pf: Preflight::default(),
+            shared_params: Vec::new(),
+            lambda_params: Vec::new(),
+            function: None,
+            reserved_now: 0,
+        }
+    }
+
+    fn region(&self) -> &str {
+        &self.t.region
+    }
+
+    fn ok(&self, input: Input) -> bool {
+        !self.t.flawed.contains(&input)
+    }
+
+    fn problem(&mut self, p: Problem) {
+        self.pf.problem(p);
+    }
+
+    fn warn(&mut self, p: Problem) {
+        self.pf.warn(p);
+    }
+
+    fn step(&mut self, kind: StepKind, action: Action, detail: impl Into<String>) {
+        self.steps.push(Step::new(kind, action, detail));
+    }
+
+    fn zip_key(&self) -> String {
+        zip_key(&self.local.lambda_template, &self.local.zip.sha256)
+    }
+
+    /// The role answered for the account it was meant for.
+    fn identity(&mut self) {
+        if let Some(want) = &self.t.account
+            && *want != self.account
+        {
+            let p = Problem::about(
+                Input::RoleArn,
+                format!("the role for account {want}{}", self.t.origin),
+                format!("answered as account {}", self.account),
+            )
+            .fix("check --role-arn");
+            self.problem(p);
+        }
+    }
+
+    /// The notification bucket must be in the target region; the zip bucket too, or missing.
+    fn buckets(&mut self) {
+        let region = self.region().to_string();
+        let bucket = self.t.notification_bucket.clone();
+        let about = |m: String| Problem::value(Input::NotificationBucket, &bucket, m);
+        match &self.seen.notification_bucket {
+            Fact::Known(None) => self.problem(
+                about(format!(
+                    "no such bucket visible to account {}",
+                    self.account
+                ))
+                .fix("give the bucket CloudTrail writes to"),
+            ),
+            Fact::Known(Some(r)) if *r != region => self.problem(
+                about(format!("is in {r}, not in the target region {region}")).fix(format!(
+                    "the function must be in the bucket's region: deploy with --region {r}"
+                )),
+            ),
+            Fact::Failed(e) => self.problem(about(format!("cannot read its location ({e})"))),
+            Fact::Known(Some(_)) | Fact::NotRead => {}
+        }
+        let zips = self.t.lambda_bucket.clone();
+        let about = |m: String| Problem::value(Input::LambdaBucket, &zips, m);
+        match &self.seen.lambda_bucket {
+            Fact::Known(None) => self.step(
+                StepKind::LambdaBucket,
+                Action::Create,
+                format!("bucket {zips} is missing: create it in {region}, private and encrypted"),
+            ),
+            Fact::Known(Some(r)) if *r != region => self.problem(
+                about(format!("is in {r}; Lambda reads its code only from a bucket in the function's region {region}"))
+                    .fix("use a bucket per region, e.g. --lambda-bucket 'taegis-lambda-{account}-{region}'"),
+            ),
+            Fact::Known(Some(_)) => self.step(
+                StepKind::LambdaBucket,
+                Action::Skip,
+                format!("bucket {zips} exists in {region}"),
+            ),
+            Fact::Failed(e) => self.problem(about(format!("cannot read its location ({e})"))),
+            Fact::NotRead => {}
+        }
+    }
+
+    /// The state of an object in the zip bucket: absent when the bucket is to be created.
+    fn object(&mut self, key: &str) -> Option<ObjectState> {
+        match self.seen.objects.get(key) {
+            Some(Fact::Known(state)) => Some(state.clone()),
+            Some(Fact::Failed(e)) => {
+                let p = Problem::value(
+                    Input::LambdaBucket,
+                    &self.t.lambda_bucket,
+                    format!("cannot read object {key} ({e})"),
+                );
+                self.problem(p);
+                None
+            }
+            _ => Some(ObjectState::Absent),
+        }
+    }
+
+    /// Upload the zip (content-addressed) and any template too large to send inline.
+    fn objects(&mut self) {
+        let (bucket, key, sha) = (
+            self.t.lambda_bucket.clone(),
+            self.zip_key(),
+            self.local.zip.sha256.clone(),
+        );
+        let Some(zip) = self.object(&key) else {
+            return;
+        };
+        let (action, detail) = match &zip {
+            ObjectState::Absent => (Action::Create, format!("upload s3://{bucket}/{key}")),
+            s if s.holds(&sha) => (
+                Action::Skip,
+                format!("s3://{bucket}/{key} already has this content"),
+            ),
+            ObjectState::Present { .. } => (
+                Action::Update,
+                format!("s3://{bucket}/{key} differs: upload the new content"),
+            ),
+        };
+        self.step(StepKind::UploadZip, action, detail);
+        if !zip.holds(&sha)
+            && !self.local.lambda_template.declares("TaegisLambdaS3Key")
+            && self.seen.healthy_lambda_stack().is_some()
+        {
+            self.warn(Problem::about(
+                Input::LambdaTemplate,
+                "the Lambda template",
+                format!("has a fixed code key ({key}); a new zip reaches the function only when the stack updates it"),
+            ));
+        }
+        self.large_templates();
+    }
+
+    /// Templates over CloudFormation's inline limit are stored next to the zip.
+    fn large_templates(&mut self) {
+        let mut upload = Vec::new();
+        let mut there = Vec::new();
+        for tpl in [&self.local.shared_template, &self.local.lambda_template] {
+            if tpl.fits_inline() {
+                continue;
+            }
+            let key = template_key(tpl);
+            match self.object(&key) {
+                Some(s) if s.holds(&tpl.sha256) => there.push(key),
+                Some(_) => upload.push(key),
+                None => {}
+            }
+        }
+        let bucket = &self.t.lambda_bucket;
+        let list = |keys: &[String]| {
+            keys.iter()
+                .map(|k| format!("s3://{bucket}/{k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let step = if !upload.is_empty() {
+            Step::new(
+                StepKind::UploadTemplate,
+                Action::Create,
+                format!(
+                    "upload {} (over CloudFormation's 51,200-byte inline limit: passed as TemplateURL)",
+                    list(&upload)
+                ),
+            )
+        } else if !there.is_empty() {
+            Step::new(
+                StepKind::UploadTemplate,
+                Action::Skip,
+                format!("{} already has this content", list(&there)),
+            )
+        } else {
+            return;
+        };
+        self.steps.push(step);
+    }
+
+    /// The SNS topic must exist.
+    fn topic(&mut self) {
+        let Some(topic) = self.t.sns_topic_arn.clone() else {
+            return;
+        };
+        let about = |m: String| Problem::value(Input::SnsTopicArn, &topic, m);
+        match &self.seen.topic {
+            Fact::Known(false) => {
+                let p = about(format!("no such topic visible to account {}", self.account));
+                self.problem(p);
+            }
+            Fact::Failed(e) => self.problem(about(format!("cannot read it ({e})"))),
+            _ => {}
+        }
+    }
+
+    /// The account's unreserved concurrency must keep its minimum after the reservation.
+    fn concurrency(&mut self) {
+        let lambda_t = &self.local.lambda_template;
+        let reserve: i32 = self
+            .lambda_params
+            .iter()
+            .find(|p| p.name == "ReservedConcurrency")
+            .map(|p| p.shown.clone())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(if lambda_t.declares("ReservedConcurrency") {
+                0
+            } else {
+                5
+            });
+        let region = self.region().to_string();
+        match &self.seen.account_settings {
+            Fact::Known(a) => {
+                let minimum = a.concurrent_executions.min(100);
+                let after = a.unreserved_concurrent_executions + self.reserved_now - reserve;
+                if reserve > self.reserved_now && after < minimum {
+                    let p = Problem::about(
+                        Input::Account,
+                        format!("Lambda concurrency in {region}"),
+                        format!(
+                            "reserving {reserve} for the function leaves {after} unreserved, below the account's minimum of {minimum} (account limit {})",
+                            a.concurrent_executions
+                        ),
+                    )
+                    .fix("request a higher \"Concurrent executions\" quota in Service Quotas, or lower --parameter ReservedConcurrency");
+                    self.problem(p);
+                }
+            }
+            Fact::Failed(e) => self.problem(Problem::about(
+                Input::Account,
+                format!("Lambda account settings in {region}"),
+                format!("cannot read them ({e})"),
+            )),
+            Fact::NotRead => {}
+        }
+    }
+
+    fn finish(mut self, trigger: TriggerSpec, old_trigger: OldTrigger) -> Decision {
+        if !old_trigger.is_empty() {
+            self.step(
+                StepKind::RemoveOldTrigger,
+                Action::Delete,
+                old_trigger.describe(),
+            );
+        }
+        let warnings = self.pf.warnings.clone();
+        let plan = TargetPlan {
+            partition: self.seen.partition(),
+            zip_key: self.zip_key(),
+            target: self.t,
+            account: self.account,
+            zip: self.local.zip.clone(),
+            shared_template: self.local.shared_template.clone(),
+            lambda_template: self.local.lambda_template.clone(),
+            shared_params: self.shared_params,
+            lambda_params: self.lambda_params,
+            trigger,
+            steps: self.steps,
+            function: self.function,
+            old_trigger,
+            warnings,
+        };
+        Decision {
+            plan: Some(plan),
+            preflight: self.pf,
+        }
+    }
+}

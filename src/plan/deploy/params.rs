@@ -1,0 +1,268 @@
+//! The parameters of both stacks: every parameter each template declares, the value it will be
+//! sent (or the template's default), where the value came from, and the stack's value it
+//! replaces. Each problem names the input that gave the value.
+
+use std::collections::BTreeMap;
+
+use super::{Ctx, al2_warning};
+use crate::input::{Input, Problem, Source};
+use crate::plan::cloud::StackInfo;
+use crate::plan::{MASKED, ParamValue, StackParam};
+use crate::template::{Template, ValueProblemKind};
+
+/// A value for a template parameter and where it came from.
+type Given = BTreeMap<String, (ParamValue, Source)>;
+
+/// The input that gives each Lambda-template parameter a value of its own.
+const LAMBDA_INPUTS: &[(&str, Input)] = &[
+    ("NotificationBucket", Input::NotificationBucket),
+    ("TaegisLambdaS3BucketName", Input::LambdaBucket),
+    ("IntegrationType", Input::IntegrationType),
+    ("SNSNotificationarn", Input::SnsTopicArn),
+    (
+        "NotificationBucketCustomerManagedKMSarn",
+        Input::BucketKmsKeyArn,
+    ),
+    ("LambdaEnvKMSarn", Input::LambdaEnvKmsKeyArn),
+];
+
+/// The input of each shared-template parameter.
+const SHARED_INPUTS: &[(&str, Input)] = &[
+    ("SecretValue", Input::Credentials),
+    ("TaegisRegion", Input::TaegisRegion),
+];
+
+fn input_of(table: &[(&str, Input)], parameter: &str) -> Option<Input> {
+    table.iter().find(|(p, _)| *p == parameter).map(|(_, i)| *i)
+}
+
+fn plain(given: &Given) -> BTreeMap<String, String> {
+    given
+        .iter()
+        .map(|(k, (v, _))| {
+            let text = match v {
+                ParamValue::Plain(s) => s.clone(),
+                ParamValue::Secret(s) => s.expose().to_string(),
+                ParamValue::UsePrevious => String::new(),
+            };
+            (k.clone(), text)
+        })
+        .collect()
+}
+
+/// Every declared parameter in template order: what is sent, shown, and replaced.
+fn stack_params(template: &Template, given: &Given, stack: Option<&StackInfo>) -> Vec<StackParam> {
+    template
+        .parameters
+        .iter()
+        .filter_map(|p| {
+            let (sent, shown, source) = match given.get(&p.name) {
+                Some((v @ (ParamValue::Secret(_) | ParamValue::UsePrevious), src)) => {
+                    (Some(v.clone()), MASKED.to_string(), *src)
+                }
+                Some((ParamValue::Plain(v), src)) => {
+                    let shown = if p.no_echo { MASKED } else { v.as_str() };
+                    (Some(ParamValue::Plain(v.clone())), shown.to_string(), *src)
+                }
+                None => {
+                    let d = p.default.clone()?;
+                    let shown = if p.no_echo { MASKED.to_string() } else { d };
+                    (None, shown, Source::Template)
+                }
+            };
+            let previous = stack
+                .filter(|_| !p.no_echo && shown != MASKED)
+                .and_then(|s| s.parameters.get(&p.name))
+                .filter(|old| **old != shown)
+                .cloned();
+            Some(StackParam {
+                name: p.name.clone(),
+                sent,
+                shown,
+                source,
+                previous,
+            })
+        })
+        .collect()
+}
+
+impl Ctx<'_> {
+    pub(super) fn parameters(&mut self) {
+        self.shared_parameters();
+        self.lambda_parameters();
+        self.runtime_warnings();
+    }
+
+    /// The healthy stack of this name, whose parameters an update replaces.
+    fn healthy(&self, lambda: bool) -> Option<StackInfo> {
+        let stack = if lambda {
+            &self.seen.lambda_stack
+        } else {
+            &self.seen.shared_stack
+        };
+        stack
+            .known()
+            .and_then(Option::as_ref)
+            .filter(|s| s.info.status.healthy())
+            .map(|s| s.info.clone())
+    }
+
+    fn shared_parameters(&mut self) {
+        let tpl = self.local.shared_template.clone();
+        let stack = self.healthy(false);
+        if self.ok(Input::SharedTemplate)
+            && tpl.parameter("SecretValue").is_some_and(|p| !p.no_echo)
+        {
+            self.problem(
+                Problem::about(
+                    Input::SharedTemplate,
+                    format!("the {}", tpl.source),
+                    "parameter SecretValue is not NoEcho, so the credentials would show in the CloudFormation console and in DescribeStacks",
+                )
+                .fix("add `NoEcho: true` to it"),
+            );
+        }
+        let keep_secret = stack.is_some() && !self.local.update_credentials;
+        let secret = if keep_secret {
+            (ParamValue::UsePrevious, Source::Previous)
+        } else {
+            let s = ParamValue::Secret(self.local.secret.clone());
+            (s, self.t.source(Input::Credentials))
+        };
+        let mut given = Given::new();
+        given.insert("SecretValue".into(), secret);
+        given.insert(
+            "TaegisRegion".into(),
+            (
+                ParamValue::Plain(self.t.taegis_region.clone()),
+                self.t.source(Input::TaegisRegion),
+            ),
+        );
+        if self.ok(Input::SharedTemplate) {
+            // Checked as it would be sent the first time: the credentials themselves.
+            let mut check = plain(&given);
+            check.insert("SecretValue".into(), self.local.secret.expose().to_string());
+            self.check_values(&tpl, &check, SHARED_INPUTS, &["SecretValue"]);
+        }
+        self.shared_params = stack_params(&tpl, &given, stack.as_ref());
+    }
+
+    fn lambda_parameters(&mut self) {
+        let tpl = self.local.lambda_template.clone();
+        let t = &self.t;
+        let mut given = Given::new();
+        let mut put = |k: &str, v: &str, src: Source| {
+            given.insert(k.to_string(), (ParamValue::Plain(v.to_string()), src));
+        };
+        put(
+            "NotificationBucket",
+            &t.notification_bucket,
+            t.source(Input::NotificationBucket),
+        );
+        put(
+            "TaegisLambdaS3BucketName",
+            &t.lambda_bucket,
+            t.source(Input::LambdaBucket),
+        );
+        if t.given(Input::IntegrationType) || tpl.declares("IntegrationType") {
+            put(
+                "IntegrationType",
+                &t.integration_type,
+                t.source(Input::IntegrationType),
+            );
+        }
+        if tpl.declares("TaegisLambdaS3Key") {
+            put("TaegisLambdaS3Key", &self.zip_key(), Source::Default);
+        }
+        for (k, v, input) in [
+            ("SNSNotificationarn", &t.sns_topic_arn, Input::SnsTopicArn),
+            (
+                "NotificationBucketCustomerManagedKMSarn",
+                &t.bucket_kms_key_arn,
+                Input::BucketKmsKeyArn,
+            ),
+            (
+                "LambdaEnvKMSarn",
+                &t.lambda_env_kms_key_arn,
+                Input::LambdaEnvKmsKeyArn,
+            ),
+        ] {
+            if let Some(v) = v {
+                put(k, v, t.source(input));
+            }
+        }
+        let mut conflicts = Vec::new();
+        for (k, v) in &t.parameters {
+            let own = input_of(LAMBDA_INPUTS, k);
+            match (own, given.get(k)) {
+                (Some(input), Some((ParamValue::Plain(mine), _))) if *mine != v.value => {
+                    conflicts.push((k.clone(), input));
+                }
+                _ => {
+                    given.insert(k.clone(), (ParamValue::Plain(v.value.clone()), v.source));
+                }
+            }
+        }
+        for (k, input) in conflicts {
+            self.problem(
+                Problem::value(
+                    Input::Parameter,
+                    &k,
+                    format!("conflicts with {}", input.flag()),
+                )
+                .fix(format!("give the value once, with {}", input.flag())),
+            );
+        }
+        if self.ok(Input::LambdaTemplate) {
+            self.check_values(&tpl, &plain(&given), LAMBDA_INPUTS, &[]);
+        }
+        let stack = self.healthy(true);
+        self.lambda_params = stack_params(&tpl, &given, stack.as_ref());
+    }
+
+    /// The template's own rules for the values, each problem labelled with the input that
+    /// gave the value (`--parameter` for the rest); inputs that already have a problem are
+    /// not judged again.
+    fn check_values(
+        &mut self,
+        tpl: &Template,
+        values: &BTreeMap<String, String>,
+        inputs: &[(&str, Input)],
+        hidden: &[&str],
+    ) {
+        for vp in tpl.check_values(values, hidden) {
+            let input = input_of(inputs, &vp.parameter).unwrap_or(Input::Parameter);
+            if !self.ok(input) {
+                continue;
+            }
+            let p = match (vp.kind, input) {
+                (ValueProblemKind::Invalid, i) if i != Input::Parameter => {
+                    Problem::about(i, i.flag(), vp.message)
+                }
+                _ => Problem::about(input, "", vp.message),
+            };
+            self.problem(p);
+        }
+    }
+
+    /// The function's runtime: warn about provided.al2 and non-custom runtimes.
+    fn runtime_warnings(&mut self) {
+        let values: BTreeMap<String, String> = self
+            .lambda_params
+            .iter()
+            .map(|p| (p.name.clone(), p.shown.clone()))
+            .collect();
+        let runtimes = self.local.lambda_template.function_runtimes(&values);
+        if runtimes.iter().any(|r| r == "provided.al2") {
+            let w = al2_warning(&self.local.today);
+            self.warn(Problem::about(Input::Parameter, "", w));
+        }
+        for r in runtimes.iter().filter(|r| !r.starts_with("provided")) {
+            self.warn(Problem::about(
+                Input::LambdaTemplate,
+                "the Lambda template's function runtime",
+                format!("is {r}; the Taegis function is a custom runtime (provided.al2023)"),
+            ));
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Observe: the only part of planning that reads the cloud. Per target, everything the decisions
+//! need goes into one [`Observed`] value; a read that does not apply (no stack yet, an input
+//! that already has a problem) is simply absent, and a read that failed keeps its error for the
+//! decision to report. A stack found mid-operation is followed here until it settles.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Result;
+
+use super::cloud::{
+    AccountSettings, CallError, Cloud, FunctionInfo, Identity, NotificationEntry, ObjectState,
+    PolicyStatement, StackInfo, Subscription,
+};
+use super::follow::{Follow, Settled, explain};
+use super::status::Goal;
+use super::{Event, Watch};
+use crate::config::TargetConfig;
+
+/// A read that failed: AWS's error code, when it gave one, and the message on one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    pub code: Option<String>,
+    pub message: String,
+    /// The endpoint never answered (no such host, connection refused): a passing fault, or a
+    /// region that does not exist.
+    pub unreachable: bool,
+}
+
+impl ReadError {
+    pub fn of(e: &anyhow::Error) -> ReadError {
+        let call = e.chain().find_map(|c| c.downcast_ref::<CallError>());
+        ReadError {
+            code: call.and_then(|c| c.code.clone()),
+            message: one_line(e),
+            unreachable: call.is_some_and(|c| c.code.is_none() && c.transient),
+        }
+    }
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What one read found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Fact<T> {
+    /// Not read: it does not apply, or its input already has a problem.
+    #[default]
+    NotRead,
+    Failed(ReadError),
+    Known(T),
+}
+
+impl<T> Fact<T> {
+    pub fn from_result(r: Result<T>) -> Fact<T> {
+        match r {
+            Ok(v) => Fact::Known(v),
+            Err(e) => Fact::Failed(ReadError::of(&e)),
+        }
+    }
+
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            Fact::Known(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// A stack as found, settled, and the template it runs (read when it is healthy).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackSeen {
+    pub info: StackInfo,
+    pub template: Fact<String>,
+}
+
+/// Everything the decisions of one target need, as read.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub identity: Fact<Identity>,
+    /// The notification bucket's region; `Known(None)`: no such bucket.
+    pub notification_bucket: Fact<Option<String>>,
+    /// The zip bucket's region; `Known(None)`: no such bucket.
+    pub lambda_bucket: Fact<Option<String>>,
+    /// Objects in the zip bucket, by key: the zip, large templates.
+    pub objects: BTreeMap<String, Fact<ObjectState>>,
+    /// Does the wanted SNS topic exist?
+    pub topic: Fact<bool>,
+    pub shared_stack: Fact<Option<StackSeen>>,
+    pub lambda_stack: Fact<Option<StackSeen>>,
+    /// The Lambda stack's function.
+    pub function: Fact<Option<FunctionInfo>>,
+    /// The function's resource-policy statements.
+    pub statements: Fact<Vec<PolicyStatement>>,
+    /// Notification entries, by bucket: the wanted bucket and the earlier deploy's.
+    pub notifications: BTreeMap<String, Fact<Vec<NotificationEntry>>>,
+    /// Subscriptions, by topic: the wanted topic and the earlier deploy's.
+    pub subscriptions: BTreeMap<String, Fact<Vec<Subscription>>>,
+    pub account_settings: Fact<AccountSettings>,
+}
+
+impl Observed {
+    /// The account the tool runs in, once the identity was read.
+    pub fn account(&self) -> Option<&str> {
+        self.identity.known().map(|i| i.account.as_str())
+    }
+
+    /// aws, aws-us-gov, aws-cn: from the caller's own ARN.
+    pub fn partition(&self) -> String {
+        self.identity
+            .known()
+            .and_then(|i| i.arn.split(':').nth(1).map(str::to_string))
+            .filter(|p| p.starts_with("aws"))
+            .unwrap_or_else(|| "aws".to_string())
+    }
+
+    /// The Lambda stack, when it exists and is healthy.
+    pub fn healthy_lambda_stack(&self) -> Option<&StackSeen> {
+        self.lambda_stack
+            .known()
+            .and_then(Option::as_ref)
+            .filter(|s| s.info.status.healthy())
+    }
+}
+
+/// What a command wants read, once the target's names are known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reads {
+    pub notification_bucket: Option<String>,
+    pub lambda_bucket: Option<String>,
+    /// Object keys in the zip bucket.
+    pub objects: Vec<String>,
+    pub topic: Option<String>,
+    pub shared_stack: Option<String>,
+    pub lambda_stack: Option<String>,
+    /// Read the notification entries of `notification_bucket`, when it is in the region.
+    pub notifications: bool,
+    /// Also read the trigger the Lambda stack was last deployed with (its bucket and topic).
+    pub earlier_trigger: bool,
+    pub account_settings: bool,
+}
+
+/// Read what `reads` asks for (given the target with its account expanded). The identity comes
+/// first: without it, nothing else is read.
+pub async fn observe<C: Cloud>(
+    cloud: &C,
+    target: &TargetConfig,
+    reads: impl FnOnce(&TargetConfig) -> Reads,
+    watch: Watch<'_>,
+) -> Observed {
+    let mut seen = Observed {
+        identity: Fact::from_result(cloud.identity().await),
+        ..Observed::default()
+    };
+    let Some(account) = seen.account().map(str::to_string) else {
+        return seen;
+    };
+    let target = target.for_account(&account);
+    let reads = reads(&target);
+    let label = format!("{account}/{}", target.region);
+    read_buckets(cloud, &reads, &target.region, &mut seen).await;
+    if let Some(topic) = &reads.topic {
+        seen.topic = Fact::from_result(cloud.topic_exists(topic).await);
+    }
+    for (name, slot) in [
+        (&reads.shared_stack, &mut seen.shared_stack),
+        (&reads.lambda_stack, &mut seen.lambda_stack),
+    ] {
+        if let Some(name) = name {
+            *slot = settled_stack(cloud, watch, &label, name).await;
+        }
+    }
+    read_function(cloud, &mut seen).await;
+    read_triggers(cloud, &reads, &target.region, &mut seen).await;
+    if reads.account_settings {
+        seen.account_settings = Fact::from_result(cloud.account_settings().await);
+    }
+    seen
+}
+
+/// The buckets' regions, and the objects of the zip bucket when it is in the region.
+async fn read_buckets<C: Cloud>(cloud: &C, reads: &Reads, region: &str, seen: &mut Observed) {
+    if let Some(b) = &reads.notification_bucket {
+        seen.notification_bucket = Fact::from_result(cloud.bucket_region(b).await);
+    }
+    let Some(b) = &reads.lambda_bucket else {
+        return;
+    };
+    seen.lambda_bucket = Fact::from_result(cloud.bucket_region(b).await);
+    if seen.lambda_bucket.known() == Some(&Some(region.to_string())) {
+        for key in &reads.objects {
+            let state = Fact::from_result(cloud.object(b, key).await);
+            seen.objects.insert(key.clone(), state);
+        }
+    }
+}
+
+/// The Lambda stack's function and its policy.
+async fn read_function<C: Cloud>(cloud: &C, seen: &mut Observed) {
+    let Some(stack) = seen.healthy_lambda_stack() else {
+        return;
+    };
+    seen.function = Fact::from_result(find_function(cloud, &stack.info).await);
+    if let Some(Some(f)) = seen.function.known() {
+        seen.statements = Fact::from_result(cloud.policy_statements(&f.name).await);
+    }
+}
+
+/// The notification entries and subscriptions of the wanted trigger and the earlier one.
+async fn read_triggers<C: Cloud>(cloud: &C, reads: &Reads, region: &str, seen: &mut Observed) {
+    let mut buckets = BTreeSet::new();
+    let mut topics = BTreeSet::new();
+    if reads.notifications
+        && let Some(b) = &reads.notification_bucket
+        && seen.notification_bucket.known() == Some(&Some(region.to_string()))
+    {
+        buckets.insert(b.clone());
+    }
+    topics.extend(reads.topic.clone());
+    if reads.earlier_trigger
+        && let Some(stack) = seen.healthy_lambda_stack()
+        && matches!(seen.function, Fact::Known(Some(_)))
+    {
+        let param = |k: &str| stack.info.parameters.get(k).filter(|v| !v.is_empty());
+        buckets.extend(param("NotificationBucket").cloned());
+        topics.extend(param("SNSNotificationarn").cloned());
+    }
+    for b in buckets {
+        let entries = Fact::from_result(cloud.notifications(&b).await);
+        seen.notifications.insert(b, entries);
+    }
+    if !matches!(seen.function, Fact::Known(Some(_))) {
+        return;
+    }
+    for t in topics {
+        let subs = Fact::from_result(cloud.subscriptions(&t).await);
+        seen.subscriptions.insert(t, subs);
+    }
+}
+
+/// Read a stack; one found mid-operation (another run, or an interrupted one) is followed until
+/// it settles, then read again. A healthy one's template is read too. Following only reads.
+async fn settled_stack<C: Cloud>(
+    cloud: &C,
+    watch: Watch<'_>,
+    label: &str,
+    name: &str,
+) -> Fact<Option<StackSeen>> {
+    let read = |e: anyhow::Error| {
+        Fact::Failed(ReadError::of(
+            &e.context(format!("cannot read stack {name}")),
+        ))
+    };
+    let info = match cloud.stack(name).await {
+        Err(e) => return read(e),
+        Ok(Some(s)) if s.status.in_progress() => match follow(cloud, watch, label, &s).await {
+            Ok(info) => info,
+            Err(e) => return read(e),
+        },
+        Ok(other) => other,
+    };
+    let Some(info) = info else {
+        return Fact::Known(None);
+    };
+    let template = if info.status.healthy() {
+        Fact::from_result(cloud.template_body(name).await)
+    } else {
+        Fact::NotRead
+    };
+    Fact::Known(Some(StackSeen { info, template }))
+}
+
+/// Follow a stack found mid-operation until it settles, and read it again.
+async fn follow<C: Cloud>(
+    cloud: &C,
+    watch: Watch<'_>,
+    label: &str,
+    s: &StackInfo,
+) -> Result<Option<StackInfo>> {
+    watch.reporter.event(Event::Notice {
+        target: label.to_string(),
+        text: format!(
+            "stack {} is {} (another run, or an interrupted one): following it until it settles",
+            s.name, s.status
+        ),
+    });
+    let until = cloud
+        .stack_events(&s.id, None)
+        .await
+        .ok()
+        .and_then(|e| e.into_iter().next().map(|e| e.id));
+    let follow = Follow {
+        cloud,
+        watch,
+        target: label,
+    };
+    match follow
+        .run(&s.name, &s.id, until.as_deref(), Goal::Settled)
+        .await?
+    {
+        Settled::Done { .. } | Settled::Failed { .. } => cloud.stack(&s.name).await,
+        other => Err(explain(&s.name, &other)),
+    }
+}
+
+/// The function of a Lambda stack: from its outputs, else from its resources.
+pub async fn find_function<C: Cloud>(cloud: &C, stack: &StackInfo) -> Result<Option<FunctionInfo>> {
+    let name = match stack
+        .outputs
+        .get("FunctionName")
+        .or_else(|| stack.outputs.get("FunctionArn"))
+    {
+        Some(n) => Some(n.clone()),
+        None => cloud.stack_function(&stack.name).await?,
+    };
+    match name {
+        Some(n) => cloud.function(&n).await,
+        None => Ok(None),
+    }
+}
+
+/// The first line of an error chain, for messages that must stay on one line.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let s = format!("{e:#}");
+    s.lines().next().unwrap_or_default().to_string()
+}
