@@ -101,14 +101,18 @@ fn shown(v: &str) -> String {
 /// and the value it replaces.
 pub fn parameters_text(params: &[StackParam]) -> String {
     let width = params.iter().map(|p| p.name.len()).max().unwrap_or(0);
-    let mut out = String::new();
-    for p in params {
-        let value = match &p.previous {
+    let values: Vec<String> = params
+        .iter()
+        .map(|p| match &p.previous {
             Some(old) => format!("{} -> {}", shown(old), shown(&p.shown)),
             None => shown(&p.shown),
-        };
+        })
+        .collect();
+    let vwidth = values.iter().map(String::len).max().unwrap_or(0).min(48);
+    let mut out = String::new();
+    for (p, value) in params.iter().zip(values) {
         out.push_str(&format!(
-            "        {:<width$}  {value}  ({})\n",
+            "        {:<width$}  {value:<vwidth$}  ({})\n",
             p.name,
             source_word(p.source)
         ));

@@ -269,6 +269,13 @@ impl Account {
         assert_eq!(status, 200, "{answer}");
     }
 
+    /// Regions AWS launched after the emulator's list, enabled for this account.
+    pub fn enable_regions(&self, regions: &[&str]) {
+        let body = serde_json::json!({"account": self.id, "enabled": regions});
+        let (status, answer) = http("POST", "/_taegis/regions", Some(&body.to_string()));
+        assert_eq!(status, 200, "{answer}");
+    }
+
     /// Back to the emulator's plain behaviour for this account.
     pub fn behave_normally(&self) {
         let (status, answer) = http(

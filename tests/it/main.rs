@@ -3,6 +3,8 @@
 mod bad_input;
 mod deploy;
 mod harness;
+mod preflight;
+mod preview;
 mod resilience;
 mod rollout;
 mod seed;

@@ -457,3 +457,43 @@ async fn a_stack_left_in_review_in_progress_is_recovered() {
     );
     assert_eq!(final_state(&acct, &bucket, &inputs.secret_text).await, want);
 }
+
+#[tokio::test]
+async fn a_second_sigint_still_prints_every_target_as_json() {
+    let (acct, inputs, bucket) = setup("trail-sigint-json").await;
+    acct.behave(json!({"stack_seconds": 60.0}));
+    let child = acct
+        .tool()
+        .args(args(&inputs, &bucket))
+        .args(["--output", "json"])
+        .spawn();
+    wait_for_action(&acct, "CreateStack", 1).await;
+    acct.behave(json!({"latency_ms": 10000}));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    signal(&child, "-INT");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    acct.behave_normally();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    let t = &doc["targets"][0];
+    assert_eq!(t["outcome"], "in_progress", "{doc:#}");
+    assert_eq!(t["account"], acct.id.as_str());
+    let status = |name: &str| step(&doc, name)["status"].as_str().unwrap().to_string();
+    assert_eq!(status("upload-lambda-zip"), "done", "{doc:#}");
+    assert_eq!(status("shared-stack"), "in_progress", "{doc:#}");
+    assert_eq!(status("lambda-stack"), "skipped", "{doc:#}");
+    assert!(
+        step(&doc, "lambda-stack")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted")
+    );
+}
