@@ -87,10 +87,17 @@ where
                 || is_server_fault_code(&code)
                 || status == 429
                 || status >= 500;
+            let arguments = se
+                .raw()
+                .body()
+                .bytes()
+                .map(|b| s3_arguments(&String::from_utf8_lossy(b)))
+                .unwrap_or_default();
             CallError {
                 code: Some(code),
                 message,
                 transient,
+                arguments,
             }
         }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
@@ -98,14 +105,42 @@ where
                 code: None,
                 message: DisplayErrorContext(&err).to_string(),
                 transient: true,
+                arguments: Vec::new(),
             }
         }
         _ => CallError {
             code: None,
             message: DisplayErrorContext(&err).to_string(),
             transient: false,
+            arguments: Vec::new(),
         },
     }
+}
+
+/// The `<ArgumentNameN>`/`<ArgumentValueN>` pairs of an S3 error body, in order: S3 names
+/// there each destination it could not validate, and why.
+pub fn s3_arguments(body: &str) -> Vec<(String, String)> {
+    let element = |name: &str| -> Option<String> {
+        let open = format!("<{name}>");
+        let start = body.find(&open)? + open.len();
+        let end = body[start..].find(&format!("</{name}>"))? + start;
+        Some(xml_unescape(&body[start..end]))
+    };
+    (1..)
+        .map_while(|n| {
+            let name = element(&format!("ArgumentName{n}"))?;
+            let value = element(&format!("ArgumentValue{n}")).unwrap_or_default();
+            Some((name, value))
+        })
+        .collect()
+}
+
+fn xml_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
 }
 
 /// The answer of a read whose "not found" means absent: `Ok(None)`.
@@ -182,6 +217,17 @@ mod tests {
             "ValidationError",
             "No updates are to be performed."
         ));
+    }
+
+    #[test]
+    fn s3_error_arguments() {
+        let body = "<Error><Code>InvalidArgument</Code><Message>Unable to validate the following destination configurations</Message><ArgumentName1>arn:aws:sqs:us-east-1:1:audit</ArgumentName1><ArgumentValue1>Permissions on the destination queue do not allow S3 to publish notifications from this bucket</ArgumentValue1><ArgumentName2>arn:aws:sns:us-east-1:1:t&amp;x</ArgumentName2><ArgumentValue2>gone</ArgumentValue2><RequestId>r</RequestId></Error>";
+        let a = s3_arguments(body);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].0, "arn:aws:sqs:us-east-1:1:audit");
+        assert!(a[0].1.starts_with("Permissions on the destination queue"));
+        assert_eq!(a[1], ("arn:aws:sns:us-east-1:1:t&x".into(), "gone".into()));
+        assert!(s3_arguments("<Error><Code>X</Code></Error>").is_empty());
     }
 
     #[test]

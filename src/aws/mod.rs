@@ -17,9 +17,9 @@ use aws_sdk_s3::types as s3t;
 
 use crate::plan::ParamValue;
 use crate::plan::cloud::{
-    AccountSettings, Added, Cloud, FunctionInfo, Identity, NotificationEntry, NotificationKind,
-    ObjectState, OurNotification, PolicyStatement, StackEvent, StackInfo, Subscription,
-    TemplateSource, UpdateStarted,
+    AccountSettings, Added, Cloud, Export, FunctionInfo, Identity, NotificationEntry,
+    NotificationKind, ObjectState, OurNotification, PolicyStatement, RefusedDestination,
+    RefusedDestinations, StackEvent, StackInfo, Subscription, TemplateSource, UpdateStarted,
 };
 use crate::plan::status::StackStatus;
 
@@ -144,6 +144,7 @@ impl AwsCloud {
             .filter(|l| !l.id().is_some_and(|i| drop.contains(&i)))
             .cloned()
             .collect();
+        let our_arn = ours.as_ref().map(|o| o.lambda_function_arn().to_string());
         lambdas.extend(ours);
         let config = s3t::NotificationConfiguration::builder()
             .set_topic_configurations(Some(current.topic_configurations().to_vec()))
@@ -151,15 +152,57 @@ impl AwsCloud {
             .set_lambda_function_configurations(Some(lambdas))
             .set_event_bridge_configuration(current.event_bridge_configuration().cloned())
             .build();
-        self.s3
+        let entries = entry_ids(&config);
+        match self
+            .s3
             .put_bucket_notification_configuration()
             .bucket(bucket)
             .notification_configuration(config)
             .send()
             .await
-            .map_err(classify)?;
-        Ok(())
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = classify(e);
+                if e.arguments.is_empty() {
+                    return Err(e.into());
+                }
+                let refused = e
+                    .arguments
+                    .iter()
+                    .map(|(arn, reason)| RefusedDestination {
+                        arn: arn.clone(),
+                        reason: reason.clone(),
+                        entry: entries
+                            .iter()
+                            .find(|(_, a)| a == arn)
+                            .and_then(|(id, _)| id.clone()),
+                        ours: our_arn.as_deref() == Some(arn.as_str()),
+                    })
+                    .collect();
+                Err(anyhow::Error::new(RefusedDestinations(refused)))
+            }
+        }
     }
+}
+
+/// Each entry of a configuration: (its Id, its destination ARN).
+fn entry_ids(config: &s3t::NotificationConfiguration) -> Vec<(Option<String>, String)> {
+    let q = config
+        .queue_configurations()
+        .iter()
+        .map(|c| (c.id().map(str::to_string), c.queue_arn().to_string()));
+    let t = config
+        .topic_configurations()
+        .iter()
+        .map(|c| (c.id().map(str::to_string), c.topic_arn().to_string()));
+    let l = config.lambda_function_configurations().iter().map(|c| {
+        (
+            c.id().map(str::to_string),
+            c.lambda_function_arn().to_string(),
+        )
+    });
+    q.chain(t).chain(l).collect()
 }
 
 /// TemplateBody or TemplateURL.
@@ -233,8 +276,17 @@ impl Cloud for AwsCloud {
         })
     }
 
-    async fn bucket_region(&self, bucket: &str) -> Result<Option<String>> {
-        let out = found(self.s3.get_bucket_location().bucket(bucket).send().await)?;
+    async fn bucket_region(
+        &self,
+        bucket: &str,
+        expected_owner: Option<&str>,
+    ) -> Result<Option<String>> {
+        let req = self
+            .s3
+            .get_bucket_location()
+            .bucket(bucket)
+            .set_expected_bucket_owner(expected_owner.map(str::to_string));
+        let out = found(req.send().await)?;
         Ok(out.map(|o| region_of(o.location_constraint())))
     }
 
@@ -500,6 +552,28 @@ impl Cloud for AwsCloud {
                 .unreserved_concurrent_executions()
                 .unwrap_or(limit.concurrent_executions()),
         })
+    }
+
+    async fn exports(&self) -> Result<Vec<Export>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .cfn
+                .list_exports()
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            out.extend(page.exports().iter().map(|e| Export {
+                name: e.name().unwrap_or_default().to_string(),
+                exporting_stack_id: e.exporting_stack_id().unwrap_or_default().to_string(),
+            }));
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
     }
 
     async fn create_bucket(&self, bucket: &str, region: &str) -> Result<()> {

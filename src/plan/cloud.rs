@@ -10,11 +10,14 @@ use super::status::StackStatus;
 
 /// A failed AWS call: the service's error code and message. `transient` marks throttling,
 /// server faults and dropped connections: worth waiting out, never a reason to fail a success.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CallError {
     pub code: Option<String>,
     pub message: String,
     pub transient: bool,
+    /// The (name, value) pairs some S3 errors add: for a refused notification configuration,
+    /// each destination that could not be validated and why.
+    pub arguments: Vec<(String, String)>,
 }
 
 impl std::fmt::Display for CallError {
@@ -134,6 +137,54 @@ pub struct OurNotification {
     pub replaces: Vec<String>,
 }
 
+/// A destination of a bucket's notification configuration that S3 could not validate when
+/// the configuration was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedDestination {
+    pub arn: String,
+    pub reason: String,
+    /// The Id of the entry that names it, when one does.
+    pub entry: Option<String>,
+    /// The entry is ours (our function): our permission is at fault, not someone else's.
+    pub ours: bool,
+}
+
+/// S3 refused a notification configuration: it validates every destination of the whole
+/// configuration on every write, other people's entries too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedDestinations(pub Vec<RefusedDestination>);
+
+impl std::fmt::Display for RefusedDestinations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let named: Vec<String> = self
+            .0
+            .iter()
+            .map(|d| {
+                let who = match (&d.entry, d.ours) {
+                    (_, true) => "our entry".to_string(),
+                    (Some(id), false) => format!("entry {id:?}"),
+                    (None, false) => "an entry".to_string(),
+                };
+                format!("{who} -> {} ({})", d.arn, d.reason)
+            })
+            .collect();
+        write!(
+            f,
+            "S3 could not validate these destinations of the bucket's notification configuration: {}",
+            named.join("; ")
+        )
+    }
+}
+
+impl std::error::Error for RefusedDestinations {}
+
+impl RefusedDestinations {
+    /// Only other people's entries failed.
+    pub fn foreign_only(&self) -> bool {
+        !self.0.is_empty() && self.0.iter().all(|d| !d.ours)
+    }
+}
+
 /// One subscription of an SNS topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
@@ -174,6 +225,23 @@ pub enum TemplateSource {
     Url(String),
 }
 
+/// A CloudFormation export of this account and region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    pub name: String,
+    pub exporting_stack_id: String,
+}
+
+impl Export {
+    /// The exporting stack's name, from its id (`arn:...:stack/NAME/uuid`).
+    pub fn stack_name(&self) -> &str {
+        self.exporting_stack_id
+            .split('/')
+            .nth(1)
+            .unwrap_or(&self.exporting_stack_id)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpdateStarted {
     Started { stack_id: String },
@@ -190,8 +258,13 @@ pub enum Added {
 pub trait Cloud {
     // --- reads
     async fn identity(&self) -> Result<Identity>;
-    /// The bucket's region, `None` when there is no such bucket.
-    async fn bucket_region(&self, bucket: &str) -> Result<Option<String>>;
+    /// The bucket's region, `None` when there is no such bucket. With `expected_owner`, a
+    /// bucket of another account is refused (AccessDenied), whatever its policy allows.
+    async fn bucket_region(
+        &self,
+        bucket: &str,
+        expected_owner: Option<&str>,
+    ) -> Result<Option<String>>;
     /// An object, and the content hash `put_object` stored with it.
     async fn object(&self, bucket: &str, key: &str) -> Result<ObjectState>;
     async fn stack(&self, name_or_id: &str) -> Result<Option<StackInfo>>;
@@ -206,6 +279,8 @@ pub trait Cloud {
     async fn topic_exists(&self, topic_arn: &str) -> Result<bool>;
     async fn subscriptions(&self, topic_arn: &str) -> Result<Vec<Subscription>>;
     async fn account_settings(&self) -> Result<AccountSettings>;
+    /// Every export of this account and region.
+    async fn exports(&self) -> Result<Vec<Export>>;
 
     // --- writes
     /// A private, encrypted bucket in `region`.

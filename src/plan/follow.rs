@@ -337,6 +337,7 @@ mod tests {
             code: Some("Throttling".into()),
             message: "Rate exceeded".into(),
             transient,
+            ..Default::default()
         };
         assert!(looks_transient(
             &anyhow::Error::new(err(true)).context("failed to read")

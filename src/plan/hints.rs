@@ -2,7 +2,7 @@
 //! error code where AWS gives a telling one; the text is read only where it does not (a stack
 //! event's reason, or a generic code such as S3's `InvalidArgument`).
 
-use super::cloud::CallError;
+use super::cloud::{CallError, RefusedDestinations};
 
 /// A known cause of a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +11,8 @@ pub enum Cause {
     ConcurrencyQuota,
     KmsAccess,
     DestinationValidation,
+    /// S3 refused the configuration because of other people's entries.
+    ForeignDestinations,
     Overlap,
     ExportInUse,
     ExportMissing,
@@ -24,6 +26,13 @@ impl Cause {
     /// The cause of a failed step: the first AWS error code in the chain that tells, else the
     /// text of the whole chain.
     pub fn of_error(e: &anyhow::Error) -> Option<Cause> {
+        if let Some(r) = e.downcast_ref::<RefusedDestinations>() {
+            return Some(if r.foreign_only() {
+                Cause::ForeignDestinations
+            } else {
+                Cause::DestinationValidation
+            });
+        }
         let by_code = e
             .chain()
             .filter_map(|c| c.downcast_ref::<CallError>())
@@ -116,6 +125,9 @@ impl Cause {
             Cause::DestinationValidation => {
                 "S3 could not validate the function as a destination: the invoke permission for s3.amazonaws.com was missing; re-run the same command, which adds it first"
             }
+            Cause::ForeignDestinations => {
+                "S3 validates every destination of the bucket's configuration on every write, other people's entries too; the entries named are not this tool's: have their owners fix the destination or its permission for S3 (or remove the entry), then re-run"
+            }
             Cause::Overlap => {
                 "another notification on the bucket takes the same events and prefix: use --trigger sns with a topic that fans out to both, or a --prefix that does not overlap"
             }
@@ -153,6 +165,7 @@ pub fn with_hint(e: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::cloud::RefusedDestination;
 
     #[test]
     fn hints_for_known_causes_from_text() {
@@ -210,6 +223,7 @@ mod tests {
                 code: Some(code.into()),
                 message: message.into(),
                 transient: false,
+                ..Default::default()
             })
             .context("failed to create stack x")
         };
@@ -246,6 +260,31 @@ mod tests {
         );
         assert!(
             with_hint(&e("AccessDenied", "Access Denied")).contains("Hint: the deploying identity")
+        );
+        // S3 named the destinations it could not validate: ours, or only someone else's.
+        let refused = |ours: bool| {
+            anyhow::Error::new(RefusedDestinations(vec![RefusedDestination {
+                arn: "arn:aws:sqs:us-east-1:1:audit".into(),
+                reason: "Permissions on the destination queue do not allow S3".into(),
+                entry: Some("audit-queue".into()),
+                ours,
+            }]))
+            .context("failed to write the notification configuration of bucket b")
+        };
+        assert_eq!(
+            Cause::of_error(&refused(false)),
+            Some(Cause::ForeignDestinations)
+        );
+        assert_eq!(
+            Cause::of_error(&refused(true)),
+            Some(Cause::DestinationValidation)
+        );
+        let shown = with_hint(&refused(false));
+        assert!(
+            shown.contains("entry \"audit-queue\" -> arn:aws:sqs:us-east-1:1:audit")
+                && shown.contains("not this tool's")
+                && !shown.contains("invoke permission"),
+            "{shown}"
         );
     }
 }

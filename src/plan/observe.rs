@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Result;
 
 use super::cloud::{
-    AccountSettings, CallError, Cloud, FunctionInfo, Identity, NotificationEntry, ObjectState,
-    PolicyStatement, StackInfo, Subscription,
+    AccountSettings, CallError, Cloud, Export, FunctionInfo, Identity, NotificationEntry,
+    ObjectState, PolicyStatement, StackInfo, Subscription,
 };
 use super::follow::{Follow, Settled, explain};
 use super::status::Goal;
@@ -99,6 +99,8 @@ pub struct Observed {
     /// Subscriptions, by topic: the wanted topic and the earlier deploy's.
     pub subscriptions: BTreeMap<String, Fact<Vec<Subscription>>>,
     pub account_settings: Fact<AccountSettings>,
+    /// The exports of the account and region.
+    pub exports: Fact<Vec<Export>>,
 }
 
 impl Observed {
@@ -129,6 +131,9 @@ impl Observed {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reads {
     pub notification_bucket: Option<String>,
+    /// The notification bucket must be the caller's (an S3 trigger is made by the bucket's
+    /// owner). The zip bucket must always be the caller's.
+    pub own_notification_bucket: bool,
     pub lambda_bucket: Option<String>,
     /// Object keys in the zip bucket.
     pub objects: Vec<String>,
@@ -140,6 +145,7 @@ pub struct Reads {
     /// Also read the trigger the Lambda stack was last deployed with (its bucket and topic).
     pub earlier_trigger: bool,
     pub account_settings: bool,
+    pub exports: bool,
 }
 
 /// Read what `reads` asks for (given the target with its account expanded). The identity comes
@@ -177,18 +183,23 @@ pub async fn observe<C: Cloud>(
     if reads.account_settings {
         seen.account_settings = Fact::from_result(cloud.account_settings().await);
     }
+    if reads.exports {
+        seen.exports = Fact::from_result(cloud.exports().await);
+    }
     seen
 }
 
 /// The buckets' regions, and the objects of the zip bucket when it is in the region.
 async fn read_buckets<C: Cloud>(cloud: &C, reads: &Reads, region: &str, seen: &mut Observed) {
+    let account = seen.account().map(str::to_string);
     if let Some(b) = &reads.notification_bucket {
-        seen.notification_bucket = Fact::from_result(cloud.bucket_region(b).await);
+        let owner = account.as_deref().filter(|_| reads.own_notification_bucket);
+        seen.notification_bucket = Fact::from_result(cloud.bucket_region(b, owner).await);
     }
     let Some(b) = &reads.lambda_bucket else {
         return;
     };
-    seen.lambda_bucket = Fact::from_result(cloud.bucket_region(b).await);
+    seen.lambda_bucket = Fact::from_result(cloud.bucket_region(b, account.as_deref()).await);
     if seen.lambda_bucket.known() == Some(&Some(region.to_string())) {
         for key in &reads.objects {
             let state = Fact::from_result(cloud.object(b, key).await);

@@ -35,6 +35,7 @@ fn aws_error(code: &str, message: &str) -> CallError {
         code: Some(code.into()),
         message: message.into(),
         transient: false,
+        ..Default::default()
     }
 }
 
@@ -55,7 +56,7 @@ impl Cloud for Scripted {
             arn: "arn:aws:iam::123456789012:user/t".into(),
         })
     }
-    async fn bucket_region(&self, _: &str) -> Result<Option<String>> {
+    async fn bucket_region(&self, _: &str, _: Option<&str>) -> Result<Option<String>> {
         Ok(Some("us-east-1".into()))
     }
     async fn object(&self, _: &str, _: &str) -> Result<ObjectState> {
@@ -105,6 +106,9 @@ impl Cloud for Scripted {
             concurrent_executions: 1000,
             unreserved_concurrent_executions: 1000,
         })
+    }
+    async fn exports(&self) -> Result<Vec<Export>> {
+        Ok(Vec::new())
     }
     async fn create_bucket(&self, _: &str, _: &str) -> Result<()> {
         self.write("create_bucket")

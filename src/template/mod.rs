@@ -136,6 +136,8 @@ pub struct Template {
     /// `Runtime` of each `AWS::Lambda::Function`: a literal, or the name of the parameter it
     /// refers to.
     runtimes: Vec<RuntimeRef>,
+    /// The names of its outputs' exports, as written (`${AWS::StackName}` and the like kept).
+    exports: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -266,6 +268,7 @@ impl Template {
             sha256: hex::encode(Sha256::digest(body.as_bytes())),
             parameters,
             runtimes: function_runtimes(resources),
+            exports: export_names(top),
         })
     }
 
@@ -330,6 +333,20 @@ impl Template {
             }
         }
         out
+    }
+
+    /// The export names its outputs register for a stack of this name in this region and
+    /// account; a name built from anything else is left out.
+    pub fn export_names(&self, stack: &str, region: &str, account: &str) -> Vec<String> {
+        self.exports
+            .iter()
+            .map(|n| {
+                n.replace("${AWS::StackName}", stack)
+                    .replace("${AWS::Region}", region)
+                    .replace("${AWS::AccountId}", account)
+            })
+            .filter(|n| !n.contains("${"))
+            .collect()
     }
 
     /// The runtimes the template's functions will get with these parameter values.
@@ -409,6 +426,23 @@ fn function_runtimes(resources: &serde_yaml::Mapping) -> Vec<RuntimeRef> {
         runtimes.extend(found);
     }
     runtimes
+}
+
+/// `Outputs.*.Export.Name` of a template, where it is a string (short forms stripped).
+fn export_names(top: &serde_yaml::Mapping) -> Vec<String> {
+    let Some(Value::Mapping(outputs)) = get(top, "Outputs").map(untag) else {
+        return Vec::new();
+    };
+    outputs
+        .values()
+        .filter_map(|o| match untag(o) {
+            Value::Mapping(o) => match get(o, "Export").map(untag) {
+                Some(Value::Mapping(e)) => get(e, "Name").and_then(scalar),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 /// Read any YAML document (a rollout file) into `T`: the one YAML parser of the tool lives
@@ -593,6 +627,21 @@ Resources:
         let huge = format!("{BUNDLED_LAMBDA}\n# {}\n", "x".repeat(MAX_URL_BODY));
         let e = Template::parse("huge", &huge).unwrap_err();
         assert!(e.to_string().contains("at most 1048576 bytes"), "{e}");
+    }
+
+    #[test]
+    fn export_names_are_read_and_expanded() {
+        let s = Template::bundled_shared();
+        assert_eq!(
+            s.export_names("x", "us-east-1", "1"),
+            ["TaegisXdrSecretArn", "TaegisXdrRegion"]
+        );
+        let t = Template::parse(
+            "t",
+            "Parameters:\n  A:\n    Type: String\nResources:\n  X:\n    Type: AWS::SNS::Topic\nOutputs:\n  O:\n    Value: !Ref X\n    Export:\n      Name: !Sub \"${AWS::StackName}-topic\"\n  P:\n    Value: !Ref X\n    Export:\n      Name: !Sub \"${Other}-x\"\n",
+        )
+        .unwrap();
+        assert_eq!(t.export_names("shared", "us-east-1", "1"), ["shared-topic"]);
     }
 
     #[test]

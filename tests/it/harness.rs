@@ -269,6 +269,23 @@ impl Account {
         assert_eq!(status, 200, "{answer}");
     }
 
+    /// An AWS config file and a shared credentials file holding this account's credentials
+    /// as profile `name` (region us-east-1), as a user's machine would have them.
+    pub fn profile_files(&self, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+        let config = dir.join("aws-config");
+        let credentials = dir.join("aws-credentials");
+        std::fs::write(&config, format!("[profile {name}]\nregion = {REGION}\n")).unwrap();
+        std::fs::write(
+            &credentials,
+            format!(
+                "[{name}]\naws_access_key_id = {}\naws_secret_access_key = {}\naws_session_token = {}\n",
+                self.access_key, self.secret_key, self.session_token
+            ),
+        )
+        .unwrap();
+        (config, credentials)
+    }
+
     /// Regions AWS launched after the emulator's list, enabled for this account.
     pub fn enable_regions(&self, regions: &[&str]) {
         let body = serde_json::json!({"account": self.id, "enabled": regions});
@@ -370,6 +387,19 @@ impl Tool {
 
     pub fn env(mut self, k: &str, v: &str) -> Tool {
         self.cmd.env(k, v);
+        self
+    }
+
+    /// Without the account's keys in the environment: the credentials come from elsewhere.
+    pub fn without_keys(mut self) -> Tool {
+        for k in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_REGION",
+        ] {
+            self.cmd.env_remove(k);
+        }
         self
     }
 

@@ -7,5 +7,6 @@ mod preflight;
 mod preview;
 mod resilience;
 mod rollout;
+mod rules;
 mod seed;
 mod state;

@@ -87,6 +87,7 @@ pub fn reads(t: &TargetConfig, local: &Local) -> Reads {
     }
     Reads {
         notification_bucket: ok(Input::NotificationBucket).then(|| t.notification_bucket.clone()),
+        own_notification_bucket: t.trigger == Trigger::S3,
         lambda_bucket: ok(Input::LambdaBucket).then(|| t.lambda_bucket.clone()),
         objects,
         topic: t.sns_topic_arn.clone().filter(|_| ok(Input::SnsTopicArn)),
@@ -95,6 +96,7 @@ pub fn reads(t: &TargetConfig, local: &Local) -> Reads {
         notifications: t.trigger == Trigger::S3,
         earlier_trigger: true,
         account_settings: true,
+        exports: ok(Input::SharedStackName),
     }
 }
 
@@ -136,6 +138,11 @@ pub fn decide(target: &TargetConfig, local: &Local, seen: &Observed) -> Decision
     let trigger = cx.trigger(trigger);
     let old_trigger = cx.earlier_trigger(&trigger);
     cx.finish(trigger, old_trigger)
+}
+
+/// S3 refused a bucket read: another account's bucket, or no permission.
+fn denied(e: &super::observe::ReadError) -> bool {
+    matches!(e.code.as_deref(), Some("AccessDenied" | "403"))
 }
 
 /// Why the first call in a region failed, and what to do.
@@ -258,6 +265,13 @@ impl<'a> Ctx<'a> {
                     "the function must be in the bucket's region: deploy with --region {r}"
                 )),
             ),
+            Fact::Failed(e) if denied(e) && self.t.trigger == Trigger::S3 => self.problem(
+                about(format!(
+                    "belongs to another account than {}, or this account may not read it ({e}); an S3 trigger can only be made by the account that owns the bucket (with an organisation trail, the central log-archive account)",
+                    self.account
+                ))
+                .fix("deploy in the account that owns the bucket (--accounts with --role-arn), or use --trigger sns with a topic the owner publishes the bucket's events to"),
+            ),
             Fact::Failed(e) => self.problem(about(format!("cannot read its location ({e})"))),
             Fact::Known(Some(_)) | Fact::NotRead => {}
         }
@@ -277,6 +291,13 @@ impl<'a> Ctx<'a> {
                 StepKind::LambdaBucket,
                 Action::Skip,
                 format!("bucket {zips} exists in {region}"),
+            ),
+            Fact::Failed(e) if denied(e) => self.problem(
+                about(format!(
+                    "belongs to another account than {}, or this account may not read it ({e})",
+                    self.account
+                ))
+                .fix("give a bucket of this account with --lambda-bucket (bucket names are global: the default is taegis-lambda-{account}-{region})"),
             ),
             Fact::Failed(e) => self.problem(about(format!("cannot read its location ({e})"))),
             Fact::NotRead => {}

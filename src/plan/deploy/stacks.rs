@@ -72,8 +72,43 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Export names are unique per account and region: another stack that already exports
+    /// the shared stack's names makes its create fail after the fact.
+    fn exports_taken(&mut self, name: &str) {
+        let Fact::Known(exports) = &self.seen.exports else {
+            return;
+        };
+        let wanted = self
+            .local
+            .shared_template
+            .export_names(name, &self.t.region, &self.account);
+        for e in exports
+            .iter()
+            .filter(|e| wanted.contains(&e.name) && e.stack_name() != name)
+        {
+            let p = Problem::value(
+                Input::SharedStackName,
+                name,
+                format!(
+                    "stack {} already exports {} in {}; export names are unique per account and region, so a second shared stack cannot be created",
+                    e.stack_name(),
+                    e.name,
+                    self.t.region
+                ),
+            )
+            .fix(format!(
+                "use that stack (--shared-stack-name {}), or delete it if it is a leftover",
+                e.stack_name()
+            ));
+            self.problem(p);
+        }
+    }
+
     /// Create the stack; first delete one that can only be deleted.
     fn create(&mut self, which: Which, name: &str, recreate: bool) {
+        if which == Which::Shared {
+            self.exports_taken(name);
+        }
         let (delete, kind) = which.steps();
         if recreate && let Fact::Known(Some(s)) = self.stack_fact(which) {
             let detail = format!(

@@ -9,8 +9,8 @@ use crate::cli::DeployArgs;
 use crate::input::Source;
 use crate::plan::ParamValue;
 use crate::plan::cloud::{
-    AccountSettings, FunctionInfo, Identity, NotificationEntry, NotificationKind, PolicyStatement,
-    StackInfo, Subscription, TemplateSource,
+    AccountSettings, Export, FunctionInfo, Identity, NotificationEntry, NotificationKind,
+    PolicyStatement, StackInfo, Subscription, TemplateSource,
 };
 use crate::plan::observe::{ReadError, StackSeen};
 use crate::plan::status::StackStatus;
@@ -479,10 +479,70 @@ fn cases() -> Vec<Case> {
             want: Want::Problems(&[(Input::IntegrationType, "\"vpcflow\" is not allowed")]),
         },
         Case {
-            name: "reads that failed are each named",
+            name: "another stack already exports the shared stack's names",
+            args: |_| {},
+            seen: || Observed {
+                exports: Fact::Known(vec![Export {
+                    name: "TaegisXdrSecretArn".into(),
+                    exporting_stack_id: format!(
+                        "arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/old-shared/9"
+                    ),
+                }]),
+                ..fresh()
+            },
+            want: Want::Problems(&[(
+                Input::SharedStackName,
+                "stack old-shared already exports TaegisXdrSecretArn",
+            )]),
+        },
+        Case {
+            name: "our own shared stack's exports are no conflict",
+            args: |_| {},
+            seen: || {
+                let mut o = deployed();
+                o.exports = Fact::Known(vec![Export {
+                    name: "TaegisXdrSecretArn".into(),
+                    exporting_stack_id: format!(
+                        "arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/taegis-shared-resources/1"
+                    ),
+                }]);
+                set_stack_status(&mut o.shared_stack, StackStatus::RollbackComplete);
+                o
+            },
+            want: Want::Steps(vec![
+                ("lambda-bucket", Skip),
+                ("upload-lambda-zip", Skip),
+                ("delete-shared-stack", Delete),
+                ("shared-stack", Create),
+                ("lambda-stack", Skip),
+                ("invoke-permission", Skip),
+                ("bucket-notification", Skip),
+            ]),
+        },
+        Case {
+            name: "a trail bucket of another account, for an S3 trigger",
             args: |_| {},
             seen: || Observed {
                 notification_bucket: Fact::Failed(failed("AccessDenied", "Access Denied")),
+                notifications: BTreeMap::new(),
+                ..fresh()
+            },
+            want: Want::Problems(&[(Input::NotificationBucket, "account that owns the bucket")]),
+        },
+        Case {
+            name: "a zip bucket name taken by another account",
+            args: |_| {},
+            seen: || Observed {
+                lambda_bucket: Fact::Failed(failed("AccessDenied", "Access Denied")),
+                ..fresh()
+            },
+            want: Want::Problems(&[(Input::LambdaBucket, "belongs to another account")]),
+        },
+        Case {
+            name: "reads that failed are each named",
+            args: |_| {},
+            seen: || Observed {
+                notification_bucket: Fact::Failed(failed("SlowDown", "Please reduce your rate")),
                 account_settings: Fact::Failed(failed("AccessDeniedException", "no")),
                 ..fresh()
             },
