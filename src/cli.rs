@@ -76,6 +76,10 @@ pub enum ColorChoice {
 pub enum Command {
     /// Deploy the integration with no questions asked, to one or many regions and accounts
     Deploy(Box<DeployArgs>),
+    /// Check a deployed integration as the guide does: stacks, function, trigger, logs
+    Verify(Box<VerifyArgs>),
+    /// Remove what deploy made, in the safe order; other people's entries are never touched
+    Destroy(Box<DestroyArgs>),
     /// Print a bundled template, or the parameters a template file declares
     Template(TemplateArgs),
     /// Print a shell completion script
@@ -85,8 +89,10 @@ pub enum Command {
     },
 }
 
+/// Which targets: the accounts and regions, and the stacks' names. Every command that works
+/// on deployed targets takes these.
 #[derive(Debug, Clone, Default, Args)]
-pub struct DeployArgs {
+pub struct TargetArgs {
     /// Rollout file (YAML): defaults for every target and a list of targets
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -99,6 +105,24 @@ pub struct DeployArgs {
     /// Role to assume in each account ({account} placeholder allowed)
     #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
+    /// Shared stack name [default: taegis-shared-resources]
+    #[arg(long, value_name = "NAME")]
+    pub shared_stack_name: Option<String>,
+    /// Lambda stack name [default: taegis-cloudtrail]
+    #[arg(long, value_name = "NAME")]
+    pub stack_name: Option<String>,
+    /// Targets worked on at once [default: 8]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Longest wait for one stack [default: 30m]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
     /// The credentials file from XDR ("-" reads stdin); its text is never shown
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
@@ -120,12 +144,6 @@ pub struct DeployArgs {
     /// Lambda-stack template [default: bundled]
     #[arg(long, value_name = "FILE")]
     pub lambda_template: Option<PathBuf>,
-    /// Shared stack name [default: taegis-shared-resources]
-    #[arg(long, value_name = "NAME")]
-    pub shared_stack_name: Option<String>,
-    /// Lambda stack name [default: taegis-cloudtrail]
-    #[arg(long, value_name = "NAME")]
-    pub stack_name: Option<String>,
     /// What the log bucket holds: awscloudtrail or generic [default: awscloudtrail]
     #[arg(long, value_name = "TYPE")]
     pub integration_type: Option<String>,
@@ -150,12 +168,6 @@ pub struct DeployArgs {
     /// Any parameter the Lambda template declares (repeatable)
     #[arg(long = "parameter", value_name = "KEY=VALUE")]
     pub parameters: Vec<String>,
-    /// Targets worked on at once [default: 8]
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<usize>,
-    /// Longest wait for one stack [default: 30m]
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -165,6 +177,33 @@ pub struct DeployArgs {
     /// What to do with a new stack whose create failed [default: delete]
     #[arg(long, value_enum)]
     pub on_failure: Option<OnFailure>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// How far back to read the function's log
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub since: String,
+    /// Invoke the function with a synthetic S3 event for a log object under the prefix
+    #[arg(long)]
+    pub test_event: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Also delete the shared stack (and its secret) where no stack still imports its exports
+    #[arg(long)]
+    pub shared: bool,
+    /// Also delete the zip objects this tool uploaded
+    #[arg(long)]
+    pub delete_zip: bool,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -40,6 +40,8 @@ pub enum Input {
     Yes,
     /// `template --parameters FILE`.
     TemplateFile,
+    /// `verify --since DURATION`.
+    Since,
     /// The AWS credentials, profile or role the tool runs as.
     AwsIdentity,
     /// State found in the account that no flag changes (a stuck stack, a quota).
@@ -77,6 +79,7 @@ impl Input {
             Input::OnFailure => "--on-failure",
             Input::Yes => "--yes",
             Input::TemplateFile => "--parameters",
+            Input::Since => "--since",
             Input::AwsIdentity => "AWS credentials",
             Input::Account => "AWS account",
         }

@@ -52,6 +52,11 @@ pub fn is_update_in_progress(code: &str, message: &str) -> bool {
     code == "ValidationError" && message.contains("_IN_PROGRESS state and can not be updated")
 }
 
+/// CloudFormation ListImports: nothing imports the export.
+pub fn is_not_imported(code: &str, message: &str) -> bool {
+    code == "ValidationError" && message.contains("is not imported by any stack")
+}
+
 /// Lambda: a statement id that is already taken.
 pub fn is_conflict(code: &str) -> bool {
     code == "ResourceConflictException"
@@ -205,6 +210,15 @@ mod tests {
             "No updates are to be performed."
         ));
         assert!(!is_no_updates("ValidationError", "Stack does not exist"));
+    }
+
+    #[test]
+    fn not_imported() {
+        assert!(is_not_imported(
+            "ValidationError",
+            "Export 'TaegisXdrSecretArn' is not imported by any stack."
+        ));
+        assert!(!is_not_imported("ValidationError", "Stack does not exist"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! classification (`errors`).
 
 pub mod errors;
+mod verify;
 
 use std::collections::BTreeMap;
 
@@ -17,9 +18,10 @@ use aws_sdk_s3::types as s3t;
 
 use crate::plan::ParamValue;
 use crate::plan::cloud::{
-    AccountSettings, Added, Cloud, Export, FunctionInfo, Identity, NotificationEntry,
-    NotificationKind, ObjectState, OurNotification, PolicyStatement, RefusedDestination,
-    RefusedDestinations, StackEvent, StackInfo, Subscription, TemplateSource, UpdateStarted,
+    AccountSettings, Added, Cloud, Export, FunctionInfo, Identity, Invocation, LogSummary,
+    NotificationEntry, NotificationKind, ObjectState, OurNotification, PolicyStatement,
+    RefusedDestination, RefusedDestinations, StackEvent, StackInfo, Subscription, TemplateSource,
+    UpdateStarted,
 };
 use crate::plan::status::StackStatus;
 
@@ -59,6 +61,8 @@ pub struct AwsCloud {
     lambda: aws_sdk_lambda::Client,
     sts: aws_sdk_sts::Client,
     sns: aws_sdk_sns::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    kms: aws_sdk_kms::Client,
 }
 
 impl AwsCloud {
@@ -104,6 +108,8 @@ impl AwsCloud {
             lambda: aws_sdk_lambda::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            kms: aws_sdk_kms::Client::new(&config),
         })
     }
 }
@@ -167,17 +173,19 @@ impl AwsCloud {
                 if e.arguments.is_empty() {
                     return Err(e.into());
                 }
+                // S3 names a function as "ARN, null".
                 let refused = e
                     .arguments
                     .iter()
+                    .map(|(name, reason)| (name.split(", ").next().unwrap_or(name), reason))
                     .map(|(arn, reason)| RefusedDestination {
-                        arn: arn.clone(),
+                        arn: arn.to_string(),
                         reason: reason.clone(),
                         entry: entries
                             .iter()
                             .find(|(_, a)| a == arn)
                             .and_then(|(id, _)| id.clone()),
-                        ours: our_arn.as_deref() == Some(arn.as_str()),
+                        ours: our_arn.as_deref() == Some(arn),
                     })
                     .collect();
                 Err(anyhow::Error::new(RefusedDestinations(refused)))
@@ -350,6 +358,11 @@ impl Cloud for AwsCloud {
                     ))
                 })
                 .collect(),
+            export_names: s
+                .outputs()
+                .iter()
+                .filter_map(|o| o.export_name().map(str::to_string))
+                .collect(),
         }))
     }
 
@@ -435,6 +448,15 @@ impl Cloud for AwsCloud {
             reserved_concurrency: out
                 .concurrency()
                 .and_then(|c| c.reserved_concurrent_executions()),
+            state: c.and_then(|c| c.state()).map(|s| s.as_str().to_string()),
+            state_reason: c.and_then(|c| c.state_reason()).map(str::to_string),
+            role: c.and_then(|c| c.role()).map(str::to_string),
+            environment: c
+                .and_then(|c| c.environment())
+                .and_then(|e| e.variables())
+                .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            kms_key_arn: c.and_then(|c| c.kms_key_arn()).map(str::to_string),
         }))
     }
 
@@ -570,6 +592,78 @@ impl Cloud for AwsCloud {
                 exporting_stack_id: e.exporting_stack_id().unwrap_or_default().to_string(),
             }));
             match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn log_summary(&self, function: &str, start_ms: i64) -> Result<LogSummary> {
+        self.read_log_summary(function, start_ms).await
+    }
+
+    async fn key_policy(&self, key: &str) -> Result<String> {
+        self.read_key_policy(key).await
+    }
+
+    async fn bucket_kms_key(&self, bucket: &str) -> Result<Option<String>> {
+        self.read_bucket_kms_key(bucket).await
+    }
+
+    async fn invoke(&self, function: &str, payload: &str) -> Result<Invocation> {
+        self.invoke_function(function, payload).await
+    }
+
+    async fn imports(&self, export: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = match self
+                .cfn
+                .list_imports()
+                .export_name(export)
+                .set_next_token(token.take())
+                .send()
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    let e = classify(e);
+                    // "Export 'X' is not imported by any stack."
+                    return if errors::is_not_imported(e.code.as_deref().unwrap_or(""), &e.message) {
+                        Ok(out)
+                    } else {
+                        Err(e.into())
+                    };
+                }
+            };
+            out.extend(page.imports().iter().cloned());
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            out.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+            match page.next_continuation_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
                 _ => return Ok(out),
             }
@@ -811,8 +905,9 @@ impl Cloud for AwsCloud {
             .await
     }
 
-    async fn remove_notification(&self, bucket: &str, id: &str) -> Result<()> {
-        self.rewrite_notifications(bucket, &[id], None).await
+    async fn remove_notifications(&self, bucket: &str, ids: &[String]) -> Result<()> {
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.rewrite_notifications(bucket, &ids, None).await
     }
 
     async fn unsubscribe(&self, subscription_arn: &str) -> Result<()> {
@@ -824,6 +919,32 @@ impl Cloud for AwsCloud {
                 .send()
                 .await,
         )?;
+        Ok(())
+    }
+
+    async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<()> {
+        for chunk in keys.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|k| s3t::ObjectIdentifier::builder().key(k).build())
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = self
+                .s3
+                .delete_objects()
+                .bucket(bucket)
+                .delete(s3t::Delete::builder().set_objects(Some(objects)).build()?)
+                .send()
+                .await
+                .map_err(classify)?;
+            if let Some(e) = out.errors().first() {
+                return Err(anyhow!(
+                    "failed to delete {}: {} {}",
+                    e.key().unwrap_or_default(),
+                    e.code().unwrap_or_default(),
+                    e.message().unwrap_or_default()
+                ));
+            }
+        }
         Ok(())
     }
 

@@ -2,8 +2,11 @@
 //! terminal layer together. The only module that sees every other one.
 
 pub mod deploy;
+pub mod destroy;
 pub mod inputs;
+pub mod session;
 pub mod template;
+pub mod verify;
 
 use std::process::ExitCode;
 
@@ -36,6 +39,8 @@ pub async fn run(cli: Cli) -> Exit {
     let printer = Printer::new(g.output, g.quiet, g.verbose, g.color, g.no_input);
     match cli.command {
         Command::Deploy(args) => deploy::run(g, &args, &printer).await,
+        Command::Verify(args) => verify::run(g, &args, &printer).await,
+        Command::Destroy(args) => destroy::run(g, &args, &printer).await,
         Command::Template(args) => template::run(&args, &printer),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

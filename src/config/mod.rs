@@ -194,6 +194,15 @@ pub struct DeployConfig {
     pub notices: Vec<String>,
 }
 
+/// What a command needs of each target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Everything a deploy sends: the credentials, the XDR region, the bucket.
+    Deploy,
+    /// Only which targets and stacks (`verify`, `destroy`): the rest is read from the stacks.
+    Targets,
+}
+
 /// Merge flags, each target entry, the file's defaults and the built-in defaults (in that
 /// order) into targets. Regions: `--regions`, then the target's, then `region_flag`
 /// (`--region`), then the file's top level, then `env_region` (AWS_REGION or the profile's).
@@ -202,6 +211,7 @@ pub fn resolve(
     region_flag: Option<&str>,
     env_region: Option<&str>,
     rollout: Option<&Rollout>,
+    needs: Needs,
 ) -> (DeployConfig, Preflight) {
     let mut pf = Preflight::default();
     let empty = Keys::default();
@@ -218,6 +228,7 @@ pub fn resolve(
             entry,
             top,
             rollout,
+            needs,
             origin: match rollout {
                 Some(r) if top.targets.is_some() => {
                     format!(" (rollout file {}, target {})", r.name, i + 1)
@@ -277,11 +288,11 @@ struct RunSettings {
 
 impl RunSettings {
     fn resolve(args: &DeployArgs, top: &Keys, pf: &mut Preflight) -> RunSettings {
-        let concurrency = args.concurrency.or(top.concurrency).unwrap_or(8);
+        let concurrency = args.targets.concurrency.or(top.concurrency).unwrap_or(8);
         if concurrency == 0 {
             pf.problem(Problem::new(Input::Concurrency, "must be at least 1"));
         }
-        let timeout = match args.timeout.clone().or(top.timeout.clone()) {
+        let timeout = match args.targets.timeout.clone().or(top.timeout.clone()) {
             None => Duration::from_secs(30 * 60),
             Some(t) => match crate::cli::parse_duration(&t) {
                 Ok(d) if d.is_zero() => {
@@ -332,6 +343,7 @@ struct Layers<'a> {
     entry: &'a Keys,
     top: &'a Keys,
     rollout: Option<&'a Rollout>,
+    needs: Needs,
     origin: String,
 }
 
@@ -368,6 +380,13 @@ impl Layers<'_> {
         pf.problem(p.at(&self.origin));
     }
 
+    /// A value a deploy cannot do without is missing: a problem only for a deploy.
+    fn missing(&self, pf: &mut Preflight, p: Problem) {
+        if self.needs == Needs::Deploy {
+            self.problem(pf, p);
+        }
+    }
+
     /// Regions: `--regions` > the target's > `--region` > the file's top level > environment.
     fn regions(
         &self,
@@ -380,8 +399,8 @@ impl Layers<'_> {
                 .clone()
                 .or_else(|| k.region.clone().map(|r| vec![r]))
         };
-        let (regions, input) = if !self.args.regions.is_empty() {
-            (self.args.regions.clone(), Input::Regions)
+        let (regions, input) = if !self.args.targets.regions.is_empty() {
+            (self.args.targets.regions.clone(), Input::Regions)
         } else if let Some(r) = of(self.entry) {
             (r, Input::Regions)
         } else if let Some(r) = region_flag {
@@ -410,8 +429,9 @@ impl Layers<'_> {
 
     /// Accounts: `--accounts` > the target's account(s) > the file's > the caller's own.
     fn accounts(&self, pf: &mut Preflight) -> (Vec<Option<String>>, Option<String>) {
-        let accounts: Vec<Option<String>> = if !self.args.accounts.is_empty() {
+        let accounts: Vec<Option<String>> = if !self.args.targets.accounts.is_empty() {
             self.args
+                .targets
                 .accounts
                 .iter()
                 .map(|a| Some(a.trim().to_string()))
@@ -435,7 +455,9 @@ impl Layers<'_> {
                 ),
             );
         }
-        let role = self.pick(&self.args.role_arn, |k| &k.role_arn).map(|r| r.0);
+        let role = self
+            .pick(&self.args.targets.role_arn, |k| &k.role_arn)
+            .map(|r| r.0);
         if accounts.iter().any(Option::is_some) && role.is_none() {
             self.problem(
                 pf,
@@ -508,7 +530,7 @@ impl Layers<'_> {
                 }
             },
             _ => {
-                self.problem(
+                self.missing(
                     pf,
                     Problem::about(
                         Input::TaegisRegion,
@@ -560,7 +582,7 @@ impl Layers<'_> {
         let Some((raw, src)) =
             self.pick(&self.args.notification_bucket, |k| &k.notification_bucket)
         else {
-            self.problem(
+            self.missing(
                 pf,
                 Problem::about(
                     Input::NotificationBucket,
@@ -689,7 +711,7 @@ impl Layers<'_> {
         let given = &self.args.credentials;
         match self.picked_path(given, |k| &k.credentials, Input::Credentials, src) {
             None => {
-                self.problem(
+                self.missing(
                     pf,
                     Problem::about(
                         Input::Credentials,
@@ -752,14 +774,19 @@ impl Layers<'_> {
             ),
             shared_stack_name: self
                 .picked(
-                    &a.shared_stack_name,
+                    &a.targets.shared_stack_name,
                     |k| &k.shared_stack_name,
                     Input::SharedStackName,
                     src,
                 )
                 .unwrap_or_else(|| DEFAULT_SHARED_STACK.to_string()),
             stack_name: self
-                .picked(&a.stack_name, |k| &k.stack_name, Input::StackName, src)
+                .picked(
+                    &a.targets.stack_name,
+                    |k| &k.stack_name,
+                    Input::StackName,
+                    src,
+                )
                 .unwrap_or_else(|| DEFAULT_STACK.to_string()),
             integration_type: self
                 .picked(
@@ -879,6 +906,7 @@ fn sourced(value: String, source: Source) -> Sourced {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::TargetArgs;
     use std::path::Path;
 
     fn base() -> DeployArgs {
@@ -891,7 +919,7 @@ mod tests {
     }
 
     fn ok(args: &DeployArgs, region: Option<&str>, rollout: Option<&Rollout>) -> DeployConfig {
-        let (c, pf) = resolve(args, None, region, rollout);
+        let (c, pf) = resolve(args, None, region, rollout, Needs::Deploy);
         assert!(pf.is_ok(), "{:?}", pf.problems);
         c
     }
@@ -903,7 +931,7 @@ mod tests {
     }
 
     fn problems(args: &DeployArgs, region: Option<&str>, rollout: Option<&Rollout>) -> Vec<String> {
-        let (_, pf) = resolve(args, None, region, rollout);
+        let (_, pf) = resolve(args, None, region, rollout, Needs::Deploy);
         assert!(!pf.is_ok());
         pf.problems.iter().map(ToString::to_string).collect()
     }
@@ -943,7 +971,10 @@ mod tests {
         assert!(p.iter().any(|p| p.contains("no region")), "{p:?}");
         let p = problems(
             &DeployArgs {
-                regions: vec!["us-east-1".into()],
+                targets: TargetArgs {
+                    regions: vec!["us-east-1".into()],
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             None,
@@ -953,10 +984,10 @@ mod tests {
             assert!(p.iter().any(|p| p.contains(want)), "{want}: {p:?}");
         }
         let mut a = base();
-        a.regions = vec!["us-east-1".into(), "mars-1".into()];
+        a.targets.regions = vec!["us-east-1".into(), "mars-1".into()];
         a.parameters = vec!["NoEquals".into()];
         a.trigger = Some(Trigger::Sns);
-        a.timeout = Some("soon".into());
+        a.targets.timeout = Some("soon".into());
         let p = problems(&a, None, None);
         for want in ["\"mars-1\"", "NoEquals", "--sns-topic-arn", "--timeout"] {
             assert!(p.iter().any(|p| p.contains(want)), "{want}: {p:?}");
@@ -966,9 +997,9 @@ mod tests {
     #[test]
     fn targets_are_built_even_with_problems_and_know_which_inputs_are_flawed() {
         let mut a = base();
-        a.stack_name = Some("bad name".into());
+        a.targets.stack_name = Some("bad name".into());
         a.credentials = None;
-        let (c, pf) = resolve(&a, None, Some("us-east-1"), None);
+        let (c, pf) = resolve(&a, None, Some("us-east-1"), None, Needs::Deploy);
         assert_eq!(pf.problems.len(), 2, "{:?}", pf.problems);
         assert_eq!(c.targets.len(), 1);
         let flawed = &c.targets[0].flawed;
@@ -979,9 +1010,9 @@ mod tests {
     #[test]
     fn regions_and_accounts_multiply() {
         let mut a = base();
-        a.regions = vec!["us-east-1".into(), "eu-west-1".into()];
-        a.accounts = vec!["111111111111".into(), "222222222222".into()];
-        a.role_arn = Some("arn:aws:iam::{account}:role/Deployer".into());
+        a.targets.regions = vec!["us-east-1".into(), "eu-west-1".into()];
+        a.targets.accounts = vec!["111111111111".into(), "222222222222".into()];
+        a.targets.role_arn = Some("arn:aws:iam::{account}:role/Deployer".into());
         let c = ok(&a, None, None);
         let labels: Vec<_> = c.targets.iter().map(TargetConfig::label).collect();
         assert_eq!(
@@ -997,14 +1028,14 @@ mod tests {
             c.targets[1].role_arn.as_deref(),
             Some("arn:aws:iam::222222222222:role/Deployer")
         );
-        a.regions = vec!["us-east-1".into(), "us-east-1".into()];
+        a.targets.regions = vec!["us-east-1".into(), "us-east-1".into()];
         assert!(problems(&a, None, None).iter().any(|p| p.contains("twice")));
     }
 
     #[test]
     fn any_well_formed_region_is_taken() {
         let mut a = base();
-        a.regions = vec!["eu-future-1".into()];
+        a.targets.regions = vec!["eu-future-1".into()];
         assert_eq!(ok(&a, None, None).targets[0].region, "eu-future-1");
     }
 
@@ -1023,8 +1054,11 @@ mod tests {
         )
         .unwrap();
         let a = DeployArgs {
-            accounts: vec!["111111111111".into()],
-            regions: vec!["us-east-1".into()],
+            targets: TargetArgs {
+                accounts: vec!["111111111111".into()],
+                regions: vec!["us-east-1".into()],
+                ..Default::default()
+            },
             ..Default::default()
         };
         let c = ok(&a, None, Some(&r));
@@ -1077,7 +1111,10 @@ targets:
 "#;
         let r = Rollout::parse(Path::new("/etc/rollouts/prod.yaml"), text).unwrap();
         let mut a = DeployArgs {
-            stack_name: Some("ct".into()),
+            targets: TargetArgs {
+                stack_name: Some("ct".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let c = ok(&a, None, Some(&r));
@@ -1111,7 +1148,7 @@ targets:
             ..Default::default()
         };
         let resolve_ok = |region_flag, env| {
-            let (c, pf) = resolve(&a, region_flag, env, Some(&r));
+            let (c, pf) = resolve(&a, region_flag, env, Some(&r), Needs::Deploy);
             assert!(pf.is_ok(), "{:?}", pf.problems);
             c
         };
@@ -1134,7 +1171,13 @@ targets:
             "taegis_region: echo\ncredentials: c\nnotification_bucket: b-logs\ntargets:\n  - regions: [ca-central-1]\n",
         )
         .unwrap();
-        let (c, _) = resolve(&DeployArgs::default(), Some("us-east-2"), None, Some(&t));
+        let (c, _) = resolve(
+            &DeployArgs::default(),
+            Some("us-east-2"),
+            None,
+            Some(&t),
+            Needs::Deploy,
+        );
         assert_eq!(
             c.targets[0].region, "ca-central-1",
             "a target's regions beat --region"

@@ -54,6 +54,8 @@ pub struct StackInfo {
     /// Current parameter values (NoEcho ones as AWS shows them: `****`).
     pub parameters: BTreeMap<String, String>,
     pub outputs: BTreeMap<String, String>,
+    /// The names its outputs export.
+    pub export_names: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,12 +82,44 @@ impl StackEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FunctionInfo {
     pub name: String,
     pub arn: String,
     pub runtime: Option<String>,
     pub reserved_concurrency: Option<i32>,
+    /// Pending, Active, Inactive, Failed.
+    pub state: Option<String>,
+    pub state_reason: Option<String>,
+    /// The function's execution role.
+    pub role: Option<String>,
+    pub environment: BTreeMap<String, String>,
+    /// The key encrypting the environment, when a customer key is set.
+    pub kms_key_arn: Option<String>,
+}
+
+/// What the function's log says about a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogSummary {
+    /// The log group exists.
+    pub group: bool,
+    /// Invocations (REPORT lines).
+    pub invocations: usize,
+    /// `"Uploading data to s3"` lines, and when the last was written (ms since the epoch).
+    pub uploads: usize,
+    pub last_upload: Option<i64>,
+    /// Error lines (`"level":"error"`, `ERROR`, timeouts, runtime exits), and the last few.
+    pub errors: usize,
+    pub last_errors: Vec<String>,
+}
+
+/// The answer of a synchronous invocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invocation {
+    pub status: i32,
+    /// Set when the function failed (Unhandled, Handled).
+    pub function_error: Option<String>,
+    pub payload: String,
 }
 
 /// One statement of a function's resource policy, as far as we compare it.
@@ -281,6 +315,18 @@ pub trait Cloud {
     async fn account_settings(&self) -> Result<AccountSettings>;
     /// Every export of this account and region.
     async fn exports(&self) -> Result<Vec<Export>>;
+    /// The function's log events from `start_ms` on, summed up.
+    async fn log_summary(&self, function: &str, start_ms: i64) -> Result<LogSummary>;
+    /// A KMS key's policy document (JSON).
+    async fn key_policy(&self, key: &str) -> Result<String>;
+    /// The KMS key of the bucket's default encryption, if it uses one.
+    async fn bucket_kms_key(&self, bucket: &str) -> Result<Option<String>>;
+    /// Invoke the function with `payload`, waiting for its answer.
+    async fn invoke(&self, function: &str, payload: &str) -> Result<Invocation>;
+    /// The names of the stacks that import `export` (none when nothing does).
+    async fn imports(&self, export: &str) -> Result<Vec<String>>;
+    /// The keys of a bucket's objects under `prefix`.
+    async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<String>>;
 
     // --- writes
     /// A private, encrypted bucket in `region`.
@@ -306,7 +352,8 @@ pub trait Cloud {
     /// every other entry untouched.
     async fn put_notification(&self, bucket: &str, ours: &OurNotification) -> Result<()>;
     async fn subscribe(&self, topic_arn: &str, function_arn: &str) -> Result<()>;
-    /// Remove our entry (by Id) from the bucket's configuration, every other entry untouched.
-    async fn remove_notification(&self, bucket: &str, id: &str) -> Result<()>;
+    /// Remove entries (by Id) from the bucket's configuration, every other entry untouched.
+    async fn remove_notifications(&self, bucket: &str, ids: &[String]) -> Result<()>;
     async fn unsubscribe(&self, subscription_arn: &str) -> Result<()>;
+    async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<()>;
 }

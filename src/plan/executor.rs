@@ -15,8 +15,8 @@ use super::hints::with_hint;
 use super::observe::find_function;
 use super::status::Goal;
 use super::{
-    Action, Event, FunctionRef, Outcome, ParamValue, StackParam, Status, Step, StepKind,
-    StepResult, TargetPlan, TargetResult, TriggerSpec, Watch,
+    Action, Event, FunctionRef, OldTrigger, Outcome, ParamValue, StackParam, Status, Step,
+    StepKind, StepResult, TargetPlan, TargetResult, TriggerSpec, Watch, Work,
 };
 use crate::kinds::OnFailure;
 
@@ -77,21 +77,23 @@ impl Run<'_> {
     }
 
     fn outcome(&self) -> Outcome {
+        let created = self
+            .plan
+            .steps
+            .iter()
+            .any(|s| s.kind == StepKind::LambdaStack && s.action == Action::Create);
         if self.results.iter().any(|r| r.status == Status::Failed) {
             Outcome::Failed
         } else if self.still_running {
             Outcome::InProgress
-        } else if self
-            .plan
-            .steps
-            .iter()
-            .any(|s| s.kind == StepKind::LambdaStack && s.action == Action::Create)
-        {
-            Outcome::Created
-        } else if self.plan.changes() {
-            Outcome::Updated
-        } else {
+        } else if !self.plan.changes() {
             Outcome::Unchanged
+        } else if matches!(self.plan.work, Work::Destroy(_)) {
+            Outcome::Destroyed
+        } else if created {
+            Outcome::Created
+        } else {
+            Outcome::Updated
         }
     }
 
@@ -104,6 +106,8 @@ impl Run<'_> {
             function_arn: self.function.as_ref().map(|f| f.arn.clone()),
             warnings: self.plan.warnings.iter().map(ToString::to_string).collect(),
             problems: Vec::new(),
+            checks: Vec::new(),
+            notes: Vec::new(),
             steps: self.results,
             error: self.error,
         }
@@ -178,13 +182,12 @@ impl<C: Cloud> Executor<'_, C> {
             StepKind::LambdaBucket => self.create_bucket(plan).await,
             StepKind::UploadZip => self.upload_zip(plan).await,
             StepKind::UploadTemplate => self.upload_templates(plan).await,
-            StepKind::DeleteSharedStack => {
-                self.delete_stack(&run.label, &cfg.shared_stack_name).await
-            }
+            StepKind::DeleteSharedStack => self.delete_shared_stack(run).await,
             StepKind::DeleteLambdaStack => self.delete_stack(&run.label, &cfg.stack_name).await,
             StepKind::SharedStack => {
-                let source = plan.template_source(&plan.shared_template);
-                let params = sent(&plan.shared_params);
+                let w = plan.deploy()?;
+                let source = plan.template_source(&w.shared_template);
+                let params = sent(&w.shared_params);
                 let name = &cfg.shared_stack_name;
                 self.stack_op(&run.label, name, &source, &params, step.action)
                     .await
@@ -193,7 +196,15 @@ impl<C: Cloud> Executor<'_, C> {
             StepKind::InvokePermission => self.invoke_permission(run, step.action).await,
             StepKind::BucketNotification => self.bucket_notification(run).await,
             StepKind::SnsSubscription => self.subscribe(run).await,
-            StepKind::RemoveOldTrigger => self.remove_old_trigger(run).await,
+            StepKind::RemoveOldTrigger => {
+                let old = &plan.deploy()?.old_trigger;
+                let done = self.remove_trigger(function(run)?, old).await?;
+                Ok(format!("removed the earlier trigger: {done}"))
+            }
+            StepKind::RemoveNotification
+            | StepKind::RemovePermission
+            | StepKind::RemoveSubscription => self.remove_part(run, step.kind).await,
+            StepKind::DeleteZip => self.delete_zip(plan).await,
         }
     }
 
@@ -207,18 +218,20 @@ impl<C: Cloud> Executor<'_, C> {
     }
 
     async fn upload_zip(&self, plan: &TargetPlan) -> Result<String> {
-        let (bucket, key) = (&plan.target.lambda_bucket, &plan.zip_key);
+        let w = plan.deploy()?;
+        let (bucket, key) = (&plan.target.lambda_bucket, &w.zip_key);
         self.cloud
-            .put_object(bucket, key, &plan.zip.bytes, &plan.zip.sha256)
+            .put_object(bucket, key, &w.zip.bytes, &w.zip.sha256)
             .await
             .with_context(|| format!("failed to upload the zip to s3://{bucket}/{key}"))?;
         Ok(format!(
             "uploaded s3://{bucket}/{key} ({} bytes)",
-            plan.zip.bytes.len()
+            w.zip.bytes.len()
         ))
     }
 
     async fn upload_templates(&self, plan: &TargetPlan) -> Result<String> {
+        plan.deploy()?;
         let bucket = &plan.target.lambda_bucket;
         let mut done = Vec::new();
         for (key, t) in plan.large_templates() {
@@ -236,9 +249,10 @@ impl<C: Cloud> Executor<'_, C> {
     /// The Lambda stack, then its function (a stack update may have replaced it).
     async fn lambda_stack(&self, run: &mut Run<'_>, action: Action) -> Result<String> {
         let plan = run.plan;
+        let w = plan.deploy()?;
         let name = &plan.target.stack_name;
-        let source = plan.template_source(&plan.lambda_template);
-        let params = sent(&plan.lambda_params);
+        let source = plan.template_source(&w.lambda_template);
+        let params = sent(&w.lambda_params);
         let done = self
             .stack_op(&run.label, name, &source, &params, action)
             .await?;
@@ -263,7 +277,7 @@ impl<C: Cloud> Executor<'_, C> {
 
     async fn invoke_permission(&self, run: &Run<'_>, action: Action) -> Result<String> {
         let f = function(run)?;
-        let statement = run.plan.trigger.statement(&run.plan.account);
+        let statement = run.plan.deploy()?.trigger.statement(&run.plan.account);
         let (sid, principal) = (&statement.sid, &statement.principal);
         let source_arn = statement.source_arn.clone().unwrap_or_default();
         if action == Action::Update {
@@ -290,7 +304,7 @@ impl<C: Cloud> Executor<'_, C> {
             id,
             replaces,
             ..
-        } = &run.plan.trigger
+        } = &run.plan.deploy()?.trigger
         else {
             return Err(anyhow!("no S3 trigger in this plan"));
         };
@@ -315,7 +329,7 @@ impl<C: Cloud> Executor<'_, C> {
 
     async fn subscribe(&self, run: &Run<'_>) -> Result<String> {
         let f = function(run)?;
-        let TriggerSpec::Sns { topic_arn, .. } = &run.plan.trigger else {
+        let TriggerSpec::Sns { topic_arn, .. } = &run.plan.deploy()?.trigger else {
             return Err(anyhow!("no SNS trigger in this plan"));
         };
         self.cloud
@@ -325,14 +339,19 @@ impl<C: Cloud> Executor<'_, C> {
         Ok(format!("{} subscribed to {topic_arn}", f.name))
     }
 
-    async fn remove_old_trigger(&self, run: &Run<'_>) -> Result<String> {
-        let f = function(run)?;
-        let old = &run.plan.old_trigger;
-        if let Some((bucket, id)) = &old.notification {
+    /// Remove a trigger: its bucket entries, subscriptions and statements, in that order.
+    async fn remove_trigger(&self, f: &FunctionRef, old: &OldTrigger) -> Result<String> {
+        if let Some((bucket, ids)) = &old.notification {
             self.cloud
-                .remove_notification(bucket, id)
+                .remove_notifications(bucket, ids)
                 .await
-                .with_context(|| format!("failed to remove entry {id} from bucket {bucket}"))?;
+                .with_context(|| {
+                    format!(
+                        "failed to remove entr{} {} from bucket {bucket}",
+                        plural_y(ids.len()),
+                        ids.join(", ")
+                    )
+                })?;
         }
         for s in &old.subscriptions {
             self.cloud
@@ -343,11 +362,61 @@ impl<C: Cloud> Executor<'_, C> {
         for sid in &old.statements {
             self.remove_statement(&f.name, sid).await?;
         }
-        Ok(old.describe().replacen(
-            "remove the earlier trigger",
-            "removed the earlier trigger",
-            1,
-        ))
+        Ok(old.describe())
+    }
+
+    /// One part of our trigger (destroy): the bucket entries, the statements or the
+    /// subscriptions.
+    async fn remove_part(&self, run: &Run<'_>, kind: StepKind) -> Result<String> {
+        let all = &run.plan.destroy()?.trigger;
+        let part = match kind {
+            StepKind::RemoveNotification => OldTrigger {
+                notification: all.notification.clone(),
+                ..OldTrigger::default()
+            },
+            StepKind::RemovePermission => OldTrigger {
+                statements: all.statements.clone(),
+                ..OldTrigger::default()
+            },
+            _ => OldTrigger {
+                subscriptions: all.subscriptions.clone(),
+                ..OldTrigger::default()
+            },
+        };
+        let done = self.remove_trigger(function(run)?, &part).await?;
+        Ok(format!("removed {done}"))
+    }
+
+    /// The shared stack goes only when no stack imports its exports any more.
+    async fn delete_shared_stack(&self, run: &Run<'_>) -> Result<String> {
+        let name = &run.plan.target.shared_stack_name;
+        if let Work::Destroy(w) = &run.plan.work {
+            for export in &w.shared_exports {
+                let importers = self
+                    .persist(|| self.cloud.imports(export))
+                    .await
+                    .with_context(|| format!("failed to list the stacks that import {export}"))?;
+                if !importers.is_empty() {
+                    return Err(anyhow!(
+                        "stack {} still imports {export}; stack {name} (and the credentials in it) is kept: delete that stack first (destroy it with --stack-name {}), then re-run",
+                        importers.join(" and "),
+                        importers[0]
+                    ));
+                }
+            }
+        }
+        self.delete_stack(&run.label, name).await
+    }
+
+    async fn delete_zip(&self, plan: &TargetPlan) -> Result<String> {
+        let Some((bucket, keys)) = &plan.destroy()?.objects else {
+            return Ok("no objects to delete".into());
+        };
+        self.cloud
+            .delete_objects(bucket, keys)
+            .await
+            .with_context(|| format!("failed to delete objects of bucket {bucket}"))?;
+        Ok(format!("deleted {} from bucket {bucket}", keys.join(", ")))
     }
 
     /// Retry a read that failed for a passing reason, so that a throttled status read never
@@ -500,6 +569,10 @@ impl<C: Cloud> Executor<'_, C> {
             other => Err(explain(name, &other)),
         }
     }
+}
+
+fn plural_y(n: usize) -> &'static str {
+    if n == 1 { "y" } else { "ies" }
 }
 
 /// The function the trigger steps work on.

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use super::{Event, Outcome, Reporter, Status, TargetPlan, TargetResult};
+use super::{Event, Outcome, Status, TargetPlan, TargetResult};
 
 #[derive(Default)]
 pub struct Ledger {
@@ -46,7 +46,26 @@ impl Ledger {
         targets.iter().map(|(_, r)| r.clone()).collect()
     }
 
-    fn record(&self, target: &str, step: &str, status: Status, detail: &str) {
+    /// Keep a target's steps up to date from the executor's events.
+    pub fn record(&self, event: &Event) {
+        match event {
+            Event::StepStarted {
+                target,
+                step,
+                detail,
+                ..
+            } => self.set(target, step, Status::InProgress, detail),
+            Event::StepFinished {
+                target,
+                step,
+                status,
+                detail,
+            } => self.set(target, step, *status, detail),
+            _ => {}
+        }
+    }
+
+    fn set(&self, target: &str, step: &str, status: Status, detail: &str) {
         let mut targets = self.targets.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, r)) = targets.iter_mut().find(|(l, _)| l == target)
             && let Some(s) = r.steps.iter_mut().find(|s| s.name == step)
@@ -54,32 +73,5 @@ impl Ledger {
             s.status = status;
             s.detail = detail.to_string();
         }
-    }
-}
-
-/// Passes every event to the terminal layer and keeps the ledger up to date.
-pub struct Tee<'a> {
-    pub ledger: &'a Ledger,
-    pub inner: &'a dyn Reporter,
-}
-
-impl Reporter for Tee<'_> {
-    fn event(&self, event: Event) {
-        match &event {
-            Event::StepStarted {
-                target,
-                step,
-                detail,
-                ..
-            } => self.ledger.record(target, step, Status::InProgress, detail),
-            Event::StepFinished {
-                target,
-                step,
-                status,
-                detail,
-            } => self.ledger.record(target, step, *status, detail),
-            _ => {}
-        }
-        self.inner.event(event);
     }
 }

@@ -6,12 +6,14 @@
 
 pub mod cloud;
 pub mod deploy;
+pub mod destroy;
 pub mod executor;
 pub mod follow;
 pub mod hints;
 pub mod ledger;
 pub mod observe;
 pub mod status;
+pub mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +56,12 @@ pub enum Outcome {
     /// A stack operation is still running in AWS; re-running the command resumes.
     #[serde(rename = "in_progress")]
     InProgress,
+    /// `destroy` removed something.
+    Destroyed,
+    /// `verify`: every check ok (warnings allowed).
+    Healthy,
+    /// `verify`: a check failed.
+    Unhealthy,
 }
 
 /// What a step works on. The name is the step's stable name in output and JSON.
@@ -70,6 +78,10 @@ pub enum StepKind {
     BucketNotification,
     SnsSubscription,
     RemoveOldTrigger,
+    RemoveNotification,
+    RemovePermission,
+    RemoveSubscription,
+    DeleteZip,
 }
 
 impl StepKind {
@@ -94,6 +106,10 @@ impl StepKind {
             StepKind::BucketNotification => "bucket-notification",
             StepKind::SnsSubscription => "sns-subscription",
             StepKind::RemoveOldTrigger => "remove-old-trigger",
+            StepKind::RemoveNotification => "remove-bucket-notification",
+            StepKind::RemovePermission => "remove-invoke-permission",
+            StepKind::RemoveSubscription => "remove-sns-subscription",
+            StepKind::DeleteZip => "delete-lambda-zip",
         }
     }
 }
@@ -201,8 +217,8 @@ impl TriggerSpec {
 /// What is left of the trigger of an earlier deploy that this one no longer wants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OldTrigger {
-    /// (bucket, our entry's Id)
-    pub notification: Option<(String, String)>,
+    /// (bucket, the Ids of the entries to remove)
+    pub notification: Option<(String, Vec<String>)>,
     pub subscriptions: Vec<String>,
     /// Statement ids on the function.
     pub statements: Vec<String>,
@@ -215,8 +231,9 @@ impl OldTrigger {
 
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
-        if let Some((bucket, id)) = &self.notification {
-            parts.push(format!("entry {id} of bucket {bucket}"));
+        if let Some((bucket, ids)) = &self.notification {
+            let s = if ids.len() == 1 { "y" } else { "ies" };
+            parts.push(format!("entr{s} {} of bucket {bucket}", ids.join(", ")));
         }
         for s in &self.subscriptions {
             parts.push(format!("subscription {s}"));
@@ -224,7 +241,7 @@ impl OldTrigger {
         for s in &self.statements {
             parts.push(format!("statement {s}"));
         }
-        format!("remove the earlier trigger: {}", parts.join(", "))
+        parts.join(", ")
     }
 }
 
@@ -243,6 +260,24 @@ pub struct TargetPlan {
     pub account: String,
     /// aws, aws-us-gov, aws-cn: from the caller's ARN.
     pub partition: String,
+    pub steps: Vec<Step>,
+    /// Known when the Lambda stack already exists.
+    pub function: Option<FunctionRef>,
+    pub warnings: Vec<Problem>,
+    /// What the steps work with, per command.
+    pub work: Work,
+}
+
+/// What the steps of a command work with.
+#[derive(Debug, Clone)]
+pub enum Work {
+    Deploy(Box<DeployWork>),
+    Destroy(DestroyWork),
+}
+
+/// What a deploy's steps send.
+#[derive(Debug, Clone)]
+pub struct DeployWork {
     pub zip: Arc<LambdaZip>,
     pub zip_key: String,
     pub shared_template: Arc<Template>,
@@ -250,12 +285,19 @@ pub struct TargetPlan {
     pub shared_params: Vec<StackParam>,
     pub lambda_params: Vec<StackParam>,
     pub trigger: TriggerSpec,
-    pub steps: Vec<Step>,
-    /// Known when the Lambda stack already exists.
-    pub function: Option<FunctionRef>,
     /// Removed by the `remove-old-trigger` step.
     pub old_trigger: OldTrigger,
-    pub warnings: Vec<Problem>,
+}
+
+/// What a destroy's steps remove.
+#[derive(Debug, Clone, Default)]
+pub struct DestroyWork {
+    /// Our trigger: the bucket entries, subscriptions and statements.
+    pub trigger: OldTrigger,
+    /// The exports of the shared stack: its delete waits until nothing else imports them.
+    pub shared_exports: Vec<String>,
+    /// The zip bucket and the objects this tool stored there.
+    pub objects: Option<(String, Vec<String>)>,
 }
 
 impl TargetPlan {
@@ -268,9 +310,28 @@ impl TargetPlan {
         self.steps.iter().any(|s| s.action != Action::Skip)
     }
 
+    /// The deploy's work; an error for a plan of another command.
+    pub fn deploy(&self) -> anyhow::Result<&DeployWork> {
+        match &self.work {
+            Work::Deploy(w) => Ok(w),
+            Work::Destroy(_) => Err(anyhow::anyhow!("a destroy plan has no deploy steps")),
+        }
+    }
+
+    /// The destroy's work; an error for a plan of another command.
+    pub fn destroy(&self) -> anyhow::Result<&DestroyWork> {
+        match &self.work {
+            Work::Destroy(w) => Ok(w),
+            Work::Deploy(_) => Err(anyhow::anyhow!("a deploy plan has no destroy steps")),
+        }
+    }
+
     /// The templates too large to send inline: (key, template), stored next to the zip.
     pub fn large_templates(&self) -> Vec<(String, &Arc<Template>)> {
-        [&self.shared_template, &self.lambda_template]
+        let Ok(w) = self.deploy() else {
+            return Vec::new();
+        };
+        [&w.shared_template, &w.lambda_template]
             .into_iter()
             .filter(|t| !t.fits_inline())
             .map(|t| (template_key(t), t))
@@ -341,6 +402,12 @@ pub struct TargetResult {
     /// What the preflight found, each with its input and fix.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<Problem>,
+    /// `verify`: each check, ok, warning or failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<verify::Check>,
+    /// Things worth knowing that are not checks (where to look next).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub error: Option<String>,
 }
 
@@ -367,6 +434,8 @@ impl TargetResult {
             function_arn: plan.function.as_ref().map(|f| f.arn.clone()),
             warnings: plan.warnings.iter().map(ToString::to_string).collect(),
             problems: Vec::new(),
+            checks: Vec::new(),
+            notes: Vec::new(),
             error: None,
         }
     }
@@ -395,6 +464,8 @@ impl TargetResult {
             function_arn: None,
             warnings: warnings.iter().map(ToString::to_string).collect(),
             problems,
+            checks: Vec::new(),
+            notes: Vec::new(),
             error: Some(error),
         }
     }

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Result;
 
 use super::cloud::{
-    AccountSettings, CallError, Cloud, Export, FunctionInfo, Identity, NotificationEntry,
-    ObjectState, PolicyStatement, StackInfo, Subscription,
+    AccountSettings, CallError, Cloud, Export, FunctionInfo, Identity, Invocation, LogSummary,
+    NotificationEntry, ObjectState, PolicyStatement, StackInfo, Subscription,
 };
 use super::follow::{Follow, Settled, explain};
 use super::status::Goal;
@@ -69,6 +69,9 @@ impl<T> Fact<T> {
     }
 }
 
+/// A bucket and the objects of the kinds the tool stores there, each with its state.
+pub type Stored = (String, Vec<(String, ObjectState)>);
+
 /// A stack as found, settled, and the template it runs (read when it is healthy).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StackSeen {
@@ -101,6 +104,19 @@ pub struct Observed {
     pub account_settings: Fact<AccountSettings>,
     /// The exports of the account and region.
     pub exports: Fact<Vec<Export>>,
+    /// The stacks that import each export of the shared stack.
+    pub imports: BTreeMap<String, Fact<Vec<String>>>,
+    /// The zip bucket and the objects of the kinds the tool stores there, with their state;
+    /// `Known(None)` when there is no such bucket.
+    pub stored: Fact<Option<Stored>>,
+    /// The function's log over the period asked for.
+    pub logs: Fact<LogSummary>,
+    /// The KMS key of the notification bucket's default encryption.
+    pub bucket_key: Fact<Option<String>>,
+    /// The policies of the KMS keys the function uses, by key.
+    pub key_policies: BTreeMap<String, Fact<String>>,
+    /// A test invocation's answer (`verify --test-event`); not a read, but seen like one.
+    pub invocation: Fact<(String, Invocation)>,
 }
 
 impl Observed {
@@ -146,6 +162,14 @@ pub struct Reads {
     pub earlier_trigger: bool,
     pub account_settings: bool,
     pub exports: bool,
+    /// The stacks that import the shared stack's exports.
+    pub imports: bool,
+    /// List the objects the tool stores in the zip bucket: the Lambda stack's, else this one.
+    pub stored_objects: Option<String>,
+    /// Read the function's log from this time on (ms since the epoch).
+    pub logs_since: Option<i64>,
+    /// Read the KMS keys the function depends on, and their policies.
+    pub kms: bool,
 }
 
 /// Read what `reads` asks for (given the target with its account expanded). The identity comes
@@ -186,7 +210,86 @@ pub async fn observe<C: Cloud>(
     if reads.exports {
         seen.exports = Fact::from_result(cloud.exports().await);
     }
+    if reads.imports {
+        read_imports(cloud, &mut seen).await;
+    }
+    if let Some(fallback) = &reads.stored_objects {
+        read_stored(cloud, fallback, &mut seen).await;
+    }
+    if let (Some(since), Some(Some(f))) = (reads.logs_since, seen.function.known()) {
+        seen.logs = Fact::from_result(cloud.log_summary(&f.name, since).await);
+    }
+    if reads.kms {
+        read_keys(cloud, &mut seen).await;
+    }
     seen
+}
+
+/// The keys the function depends on: the stack's, the function's, the bucket's default.
+async fn read_keys<C: Cloud>(cloud: &C, seen: &mut Observed) {
+    let Some(stack) = seen.healthy_lambda_stack() else {
+        return;
+    };
+    let param = |k: &str| {
+        stack
+            .info
+            .parameters
+            .get(k)
+            .filter(|v| !v.is_empty())
+            .cloned()
+    };
+    let mut keys: BTreeSet<String> = ["NotificationBucketCustomerManagedKMSarn", "LambdaEnvKMSarn"]
+        .iter()
+        .filter_map(|k| param(k))
+        .collect();
+    if let Some(bucket) = param("NotificationBucket") {
+        seen.bucket_key = Fact::from_result(cloud.bucket_kms_key(&bucket).await);
+        keys.extend(seen.bucket_key.known().cloned().flatten());
+    }
+    if let Some(Some(f)) = seen.function.known() {
+        keys.extend(f.kms_key_arn.clone());
+    }
+    for key in keys {
+        let policy = Fact::from_result(cloud.key_policy(&key).await);
+        seen.key_policies.insert(key, policy);
+    }
+}
+
+/// Who imports each export of the shared stack.
+async fn read_imports<C: Cloud>(cloud: &C, seen: &mut Observed) {
+    let Some(Some(shared)) = seen.shared_stack.known() else {
+        return;
+    };
+    for export in shared.info.export_names.clone() {
+        let importers = Fact::from_result(cloud.imports(&export).await);
+        seen.imports.insert(export, importers);
+    }
+}
+
+/// The objects of the kinds the tool stores, in the Lambda stack's zip bucket (else
+/// `fallback`), each with its state.
+async fn read_stored<C: Cloud>(cloud: &C, fallback: &str, seen: &mut Observed) {
+    let bucket = seen
+        .lambda_stack
+        .known()
+        .and_then(Option::as_ref)
+        .and_then(|s| s.info.parameters.get("TaegisLambdaS3BucketName").cloned())
+        .unwrap_or_else(|| fallback.to_string());
+    let listed = async {
+        let mut found = Vec::new();
+        for prefix in super::destroy::STORED_PREFIXES {
+            for key in cloud.list_objects(&bucket, prefix).await? {
+                let state = cloud.object(&bucket, &key).await?;
+                found.push((key, state));
+            }
+        }
+        anyhow::Ok(found)
+    };
+    seen.stored = match listed.await {
+        Ok(found) => Fact::Known(Some((bucket, found))),
+        Err(e) if ReadError::of(&e).code.as_deref() == Some("NoSuchBucket") => Fact::Known(None),
+        Err(e) => Fact::Failed(ReadError::of(&e)),
+    };
 }
 
 /// The buckets' regions, and the objects of the zip bucket when it is in the region.

@@ -12,8 +12,8 @@ use super::executor::Executor;
 use super::follow::Pace;
 use super::status::StackStatus;
 use super::{
-    Action, Cancel, Event, FunctionRef, LambdaZip, Outcome, ParamValue, Reporter, Status, Step,
-    StepKind, TargetPlan, TriggerSpec, Watch,
+    Action, Cancel, DeployWork, Event, FunctionRef, LambdaZip, Outcome, ParamValue, Reporter,
+    Status, Step, StepKind, TargetPlan, TriggerSpec, Watch, Work,
 };
 use crate::cli::DeployArgs;
 use crate::kinds::OnFailure;
@@ -70,6 +70,7 @@ impl Cloud for Scripted {
             reason: self.stack_reason.clone(),
             parameters: BTreeMap::new(),
             outputs: BTreeMap::from([("FunctionName".to_string(), "f".to_string())]),
+            export_names: Vec::new(),
         }))
     }
     async fn template_body(&self, _: &str) -> Result<String> {
@@ -87,6 +88,7 @@ impl Cloud for Scripted {
             arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
             runtime: Some("provided.al2023".into()),
             reserved_concurrency: Some(5),
+            ..FunctionInfo::default()
         }))
     }
     async fn policy_statements(&self, _: &str) -> Result<Vec<PolicyStatement>> {
@@ -108,6 +110,24 @@ impl Cloud for Scripted {
         })
     }
     async fn exports(&self) -> Result<Vec<Export>> {
+        Ok(Vec::new())
+    }
+    async fn log_summary(&self, _: &str, _: i64) -> Result<LogSummary> {
+        Ok(LogSummary::default())
+    }
+    async fn key_policy(&self, _: &str) -> Result<String> {
+        Ok(String::new())
+    }
+    async fn bucket_kms_key(&self, _: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
+    async fn invoke(&self, _: &str, _: &str) -> Result<Invocation> {
+        Ok(Invocation::default())
+    }
+    async fn imports(&self, _: &str) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    async fn list_objects(&self, _: &str, _: &str) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
     async fn create_bucket(&self, _: &str, _: &str) -> Result<()> {
@@ -154,11 +174,14 @@ impl Cloud for Scripted {
     async fn subscribe(&self, _: &str, _: &str) -> Result<()> {
         self.write("subscribe")
     }
-    async fn remove_notification(&self, _: &str, _: &str) -> Result<()> {
+    async fn remove_notifications(&self, _: &str, _: &[String]) -> Result<()> {
         self.write("remove_notification")
     }
     async fn unsubscribe(&self, _: &str) -> Result<()> {
         self.write("unsubscribe")
+    }
+    async fn delete_objects(&self, _: &str, _: &[String]) -> Result<()> {
+        self.write("delete_objects")
     }
 }
 
@@ -179,11 +202,14 @@ fn plan(steps: &[(StepKind, Action)]) -> TargetPlan {
         lambda_bucket: Some("zips".into()),
         ..Default::default()
     };
-    let (mut cfg, _) = crate::config::resolve(&args, None, Some("us-east-1"), None);
-    TargetPlan {
-        target: cfg.targets.remove(0).for_account("123456789012"),
-        account: "123456789012".into(),
-        partition: "aws".into(),
+    let (mut cfg, _) = crate::config::resolve(
+        &args,
+        None,
+        Some("us-east-1"),
+        None,
+        crate::config::Needs::Deploy,
+    );
+    let work = DeployWork {
         zip: Arc::new(LambdaZip {
             bytes: vec![1, 2, 3],
             sha256: "00".repeat(32),
@@ -201,6 +227,13 @@ fn plan(steps: &[(StepKind, Action)]) -> TargetPlan {
             replaces: Vec::new(),
             statement_id: "taegis-cloudtrail-s3-invoke".into(),
         },
+        old_trigger: Default::default(),
+    };
+    TargetPlan {
+        target: cfg.targets.remove(0).for_account("123456789012"),
+        account: "123456789012".into(),
+        partition: "aws".into(),
+        work: Work::Deploy(Box::new(work)),
         steps: steps
             .iter()
             .map(|(kind, action)| Step::new(*kind, *action, ""))
@@ -209,7 +242,6 @@ fn plan(steps: &[(StepKind, Action)]) -> TargetPlan {
             name: "f".into(),
             arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
         }),
-        old_trigger: Default::default(),
         warnings: Vec::new(),
     }
 }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::input::{Problem, Source};
+use crate::plan::verify::{Check, CheckStatus};
 use crate::plan::{Action, Outcome, StackParam, Status, TargetPlan, TargetResult};
 
 pub fn action_word(a: Action) -> &'static str {
@@ -31,6 +32,9 @@ fn outcome_word(o: Outcome) -> &'static str {
         Outcome::Unchanged => "unchanged",
         Outcome::Failed => "failed",
         Outcome::InProgress => "in progress",
+        Outcome::Destroyed => "destroyed",
+        Outcome::Healthy => "healthy",
+        Outcome::Unhealthy => "unhealthy",
     }
 }
 
@@ -120,6 +124,22 @@ pub fn parameters_text(params: &[StackParam]) -> String {
     out
 }
 
+/// `verify`'s checks: a mark, the name, what was found.
+fn checks_text(checks: &[Check]) -> String {
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    checks
+        .iter()
+        .map(|c| {
+            let mark = match c.status {
+                CheckStatus::Ok => "ok  ",
+                CheckStatus::Warning => "warn",
+                CheckStatus::Failed => "FAIL",
+            };
+            format!("  {mark}  {:<width$}  {}\n", c.name, c.detail)
+        })
+        .collect()
+}
+
 /// The summary after a run.
 pub fn results_text(results: &[TargetResult]) -> String {
     let mut out = String::new();
@@ -138,6 +158,10 @@ pub fn results_text(results: &[TargetResult]) -> String {
                 status_word(s.status),
                 s.detail
             ));
+        }
+        out.push_str(&checks_text(&r.checks));
+        for n in &r.notes {
+            out.push_str(&format!("  note: {n}\n"));
         }
         if let Some(name) = &r.function_name {
             out.push_str(&format!("  function: {name}"));

@@ -59,23 +59,34 @@ pub fn emulator() -> &'static Emulator {
         assert!(port > 0, "the emulator did not report its port");
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Emulator {
+        let emu = Emulator {
             url: format!("http://127.0.0.1:{port}"),
             port,
             _child: child,
-        }
+        };
+        // There is no Docker here: Lambda invocations answer with the payload they got.
+        let (status, body) = request(
+            port,
+            "POST",
+            "/moto-api/config",
+            Some(r#"{"lambda": {"use_docker": false}}"#),
+        );
+        assert!((200..300).contains(&status), "{status} {body}");
+        emu
     })
 }
 
 /// A minimal HTTP/1.1 request to the emulator's admin API; returns (status, body).
 pub fn http(method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-    let emu = emulator();
-    let mut s = TcpStream::connect(("127.0.0.1", emu.port)).expect("connect to the emulator");
+    request(emulator().port, method, path, body)
+}
+
+fn request(port: u16, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the emulator");
     let body = body.unwrap_or("");
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        emu.port,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -205,6 +216,10 @@ impl Account {
 
     pub fn lambda(&self) -> aws_sdk_lambda::Client {
         aws_sdk_lambda::Client::new(&self.config)
+    }
+
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::new(&self.config)
     }
 
     pub fn sns(&self) -> aws_sdk_sns::Client {

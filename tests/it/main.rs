@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod deploy;
+mod destroy;
 mod harness;
 mod preflight;
 mod preview;
@@ -10,3 +11,4 @@ mod rollout;
 mod rules;
 mod seed;
 mod state;
+mod verify;

@@ -18,8 +18,11 @@ pub async fn bucket(acct: &Account, name: &str, region: &str) {
     req.send().await.expect("create a bucket");
 }
 
+/// A topic that S3 may publish the events of the account's buckets to (as AWS requires of a
+/// topic in a bucket's notification configuration).
 pub async fn topic(acct: &Account, name: &str) -> String {
-    acct.sns()
+    let arn = acct
+        .sns()
         .create_topic()
         .name(name)
         .send()
@@ -27,7 +30,74 @@ pub async fn topic(acct: &Account, name: &str) -> String {
         .expect("create a topic")
         .topic_arn()
         .unwrap()
-        .to_string()
+        .to_string();
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "s3-publishes",
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "SNS:Publish",
+            "Resource": arn,
+            "Condition": {"StringEquals": {"aws:SourceAccount": acct.id}},
+        }],
+    });
+    acct.sns()
+        .set_topic_attributes()
+        .topic_arn(&arn)
+        .attribute_name("Policy")
+        .attribute_value(policy.to_string())
+        .send()
+        .await
+        .expect("let S3 publish to the topic");
+    arn
+}
+
+/// A queue that S3 may send `bucket`'s events to: made through a stack, with its queue policy.
+pub async fn queue(acct: &Account, bucket: &str) -> String {
+    let template = format!(
+        r#"
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: {bucket}-audit
+  Allow:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Queue]
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {{ Service: s3.amazonaws.com }}
+            Action: sqs:SendMessage
+            Resource: !GetAtt Queue.Arn
+            Condition:
+              ArnLike: {{ "aws:SourceArn": "arn:aws:s3:::{bucket}" }}
+              StringEquals: {{ "aws:SourceAccount": !Ref AWS::AccountId }}
+Outputs:
+  Arn:
+    Value: !GetAtt Queue.Arn
+"#
+    );
+    stack_output(acct, "audit-queue", &template).await
+}
+
+/// Create a stack and return its first output.
+async fn stack_output(acct: &Account, name: &str, template: &str) -> String {
+    let cfn = acct.cfn();
+    cfn.create_stack()
+        .stack_name(name)
+        .template_body(template)
+        .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create stack {name}: {e:?}"));
+    let out = cfn.describe_stacks().stack_name(name).send().await.unwrap();
+    let stack = &out.stacks()[0];
+    assert_eq!(stack.stack_status().unwrap().as_str(), "CREATE_COMPLETE");
+    stack.outputs()[0].output_value().unwrap().to_string()
 }
 
 /// Someone else's Lambda that S3 may invoke from `bucket`: made through its own stack.
@@ -77,29 +147,15 @@ Outputs:
     Value: !GetAtt Fn.Arn
 "#
     );
-    let cfn = acct.cfn();
-    cfn.create_stack()
-        .stack_name("other-consumer")
-        .template_body(template)
-        .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
-        .send()
-        .await
-        .expect("create the other consumer's stack");
-    let out = cfn
-        .describe_stacks()
-        .stack_name("other-consumer")
-        .send()
-        .await
-        .unwrap();
-    let stack = &out.stacks()[0];
-    assert_eq!(stack.stack_status().unwrap().as_str(), "CREATE_COMPLETE");
-    stack.outputs()[0].output_value().unwrap().to_string()
+    stack_output(acct, "other-consumer", &template).await
 }
 
 /// A notification configuration with a queue, a topic and another Lambda, none overlapping
-/// `AWSLogs/` object-create events, plus EventBridge.
+/// `AWSLogs/` object-create events, plus EventBridge. Each destination exists and lets S3
+/// deliver, as AWS checks on every write.
 pub async fn foreign_notifications(acct: &Account, bucket: &str) -> s3t::NotificationConfiguration {
     let topic = topic(acct, &format!("{bucket}-other-topic")).await;
+    let queue = queue(acct, bucket).await;
     let other = other_function(acct, bucket).await;
     let filter = |prefix: &str, suffix: &str| {
         let mut rules = vec![
@@ -128,7 +184,7 @@ pub async fn foreign_notifications(acct: &Account, bucket: &str) -> s3t::Notific
         .queue_configurations(
             s3t::QueueConfiguration::builder()
                 .id("audit-queue")
-                .queue_arn(format!("arn:aws:sqs:us-east-1:{}:audit", acct.id))
+                .queue_arn(&queue)
                 .events(s3t::Event::from("s3:ObjectRemoved:*"))
                 .build()
                 .unwrap(),

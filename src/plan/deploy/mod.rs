@@ -16,8 +16,8 @@ pub use trigger::overlaps;
 use super::cloud::ObjectState;
 use super::observe::{Fact, Observed, Reads};
 use super::{
-    Action, FunctionRef, LambdaZip, OldTrigger, StackParam, Step, StepKind, TargetPlan,
-    TriggerSpec, template_key,
+    Action, DeployWork, FunctionRef, LambdaZip, OldTrigger, StackParam, Step, StepKind, TargetPlan,
+    TriggerSpec, Work, template_key,
 };
 use crate::config::TargetConfig;
 use crate::input::{Input, Preflight, Problem};
@@ -97,6 +97,7 @@ pub fn reads(t: &TargetConfig, local: &Local) -> Reads {
         earlier_trigger: true,
         account_settings: true,
         exports: ok(Input::SharedStackName),
+        ..Reads::default()
     }
 }
 
@@ -105,6 +106,17 @@ pub fn reads(t: &TargetConfig, local: &Local) -> Reads {
 pub struct Decision {
     pub plan: Option<TargetPlan>,
     pub preflight: Preflight,
+}
+
+impl Decision {
+    /// The problem of an identity that could not be read (none when it was, or was not read).
+    pub fn identity(target: &TargetConfig, seen: &Observed) -> Preflight {
+        let mut preflight = Preflight::default();
+        if let Fact::Failed(e) = &seen.identity {
+            preflight.problem(identity_problem(target, e));
+        }
+        preflight
+    }
 }
 
 /// Decide a target's deploy from what was observed. Pure: no AWS, no clock, no terminal.
@@ -146,7 +158,7 @@ fn denied(e: &super::observe::ReadError) -> bool {
 }
 
 /// Why the first call in a region failed, and what to do.
-fn identity_problem(t: &TargetConfig, e: &super::observe::ReadError) -> Problem {
+pub(crate) fn identity_problem(t: &TargetConfig, e: &super::observe::ReadError) -> Problem {
     let refused = matches!(
         e.code.as_deref(),
         Some("InvalidClientTokenId" | "UnrecognizedClientException" | "InvalidAccessKeyId")
@@ -461,25 +473,28 @@ impl<'a> Ctx<'a> {
             self.step(
                 StepKind::RemoveOldTrigger,
                 Action::Delete,
-                old_trigger.describe(),
+                format!("remove the earlier trigger: {}", old_trigger.describe()),
             );
         }
         let warnings = self.pf.warnings.clone();
-        let plan = TargetPlan {
-            partition: self.seen.partition(),
+        let work = DeployWork {
             zip_key: self.zip_key(),
-            target: self.t,
-            account: self.account,
             zip: self.local.zip.clone(),
             shared_template: self.local.shared_template.clone(),
             lambda_template: self.local.lambda_template.clone(),
             shared_params: self.shared_params,
             lambda_params: self.lambda_params,
             trigger,
+            old_trigger,
+        };
+        let plan = TargetPlan {
+            partition: self.seen.partition(),
+            target: self.t,
+            account: self.account,
             steps: self.steps,
             function: self.function,
-            old_trigger,
             warnings,
+            work: Work::Deploy(Box::new(work)),
         };
         Decision {
             plan: Some(plan),

@@ -39,7 +39,13 @@ fn args() -> DeployArgs {
 fn target(edit: fn(&mut DeployArgs)) -> TargetConfig {
     let mut a = args();
     edit(&mut a);
-    let (mut c, _) = crate::config::resolve(&a, None, Some("us-east-1"), None);
+    let (mut c, _) = crate::config::resolve(
+        &a,
+        None,
+        Some("us-east-1"),
+        None,
+        crate::config::Needs::Deploy,
+    );
     c.targets.remove(0)
 }
 
@@ -93,6 +99,7 @@ fn stack(
             reason: None,
             parameters: params,
             outputs: BTreeMap::new(),
+            export_names: Vec::new(),
         },
         template: Fact::Known(body.to_string()),
     }
@@ -113,6 +120,7 @@ fn our_entry(arn: &str) -> NotificationEntry {
 fn deployed() -> Observed {
     let l = local();
     let plan = decide(&target(|_| {}), &l, &fresh()).plan.unwrap();
+    let work = plan.deploy().unwrap();
     let values = |ps: &[crate::plan::StackParam]| -> BTreeMap<String, String> {
         ps.iter()
             .map(|p| (p.name.clone(), p.shown.clone()))
@@ -122,7 +130,7 @@ fn deployed() -> Observed {
     Observed {
         lambda_bucket: Fact::Known(Some("us-east-1".into())),
         objects: BTreeMap::from([(
-            plan.zip_key.clone(),
+            work.zip_key.clone(),
             Fact::Known(ObjectState::Present {
                 sha256: Some(l.zip.sha256.clone()),
             }),
@@ -130,13 +138,13 @@ fn deployed() -> Observed {
         shared_stack: Fact::Known(Some(stack(
             "taegis-shared-resources",
             StackStatus::CreateComplete,
-            values(&plan.shared_params),
+            values(&work.shared_params),
             &l.shared_template.body,
         ))),
         lambda_stack: Fact::Known(Some(stack(
             "taegis-cloudtrail",
             StackStatus::CreateComplete,
-            values(&plan.lambda_params),
+            values(&work.lambda_params),
             &l.lambda_template.body,
         ))),
         function: Fact::Known(Some(FunctionInfo {
@@ -144,8 +152,9 @@ fn deployed() -> Observed {
             arn: arn.clone(),
             runtime: Some("provided.al2023".into()),
             reserved_concurrency: Some(5),
+            ..FunctionInfo::default()
         })),
-        statements: Fact::Known(vec![plan.trigger.statement(ACCOUNT)]),
+        statements: Fact::Known(vec![work.trigger.statement(ACCOUNT)]),
         notifications: BTreeMap::from([(BUCKET.to_string(), Fact::Known(vec![our_entry(&arn)]))]),
         ..fresh()
     }
@@ -398,8 +407,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "a role that answers for another account",
             args: |a| {
-                a.accounts = vec!["111111111111".into()];
-                a.role_arn = Some("arn:aws:iam::{account}:role/D".into());
+                a.targets.accounts = vec!["111111111111".into()];
+                a.targets.role_arn = Some("arn:aws:iam::{account}:role/D".into());
             },
             seen: fresh,
             want: Want::Problems(&[(Input::RoleArn, "answered as account 123456789012")]),
@@ -593,7 +602,7 @@ fn decisions() {
 fn the_credentials_are_sent_once_and_shown_masked() {
     let d = decide(&target(|_| {}), &local(), &fresh());
     let plan = d.plan.unwrap();
-    let secret = &plan.shared_params[0];
+    let secret = &plan.deploy().unwrap().shared_params[0];
     assert_eq!(secret.name, "SecretValue");
     assert!(matches!(secret.sent, Some(ParamValue::Secret(_))));
     assert_eq!(
@@ -602,7 +611,8 @@ fn the_credentials_are_sent_once_and_shown_masked() {
     );
     // Deployed: kept, unless asked to re-send them.
     let d = decide(&target(|_| {}), &local(), &deployed());
-    let secret = &d.plan.unwrap().shared_params[0];
+    let plan = d.plan.unwrap();
+    let secret = &plan.deploy().unwrap().shared_params[0];
     assert_eq!(secret.sent, Some(ParamValue::UsePrevious));
     assert_eq!(secret.source, Source::Previous);
     let l = Local {
@@ -612,7 +622,7 @@ fn the_credentials_are_sent_once_and_shown_masked() {
     let d = decide(&target(|_| {}), &l, &deployed());
     let plan = d.plan.unwrap();
     assert!(matches!(
-        plan.shared_params[0].sent,
+        plan.deploy().unwrap().shared_params[0].sent,
         Some(ParamValue::Secret(_))
     ));
     assert_eq!(plan.steps[2].action, Action::Update);
@@ -638,6 +648,8 @@ fn every_parameter_is_previewed_with_its_source_and_previous_value() {
         .unwrap();
     let names: Vec<&str> = lambda.parameters.iter().map(|p| p.name.as_str()).collect();
     let declared: Vec<&str> = plan
+        .deploy()
+        .unwrap()
         .lambda_template
         .parameters
         .iter()
@@ -695,11 +707,11 @@ fn a_template_over_the_inline_limit_is_uploaded_and_passed_by_url() {
         .unwrap();
     assert_eq!(upload.action, Action::Create);
     assert_eq!(
-        plan.template_source(&plan.lambda_template),
+        plan.template_source(&plan.deploy().unwrap().lambda_template),
         TemplateSource::Url(format!("https://{ZIPS}.s3.us-east-1.amazonaws.com/{key}"))
     );
     assert!(matches!(
-        plan.template_source(&plan.shared_template),
+        plan.template_source(&plan.deploy().unwrap().shared_template),
         TemplateSource::Body(_)
     ));
     // Already there: nothing to upload.
@@ -777,7 +789,10 @@ fn the_earlier_subscription_is_removed_when_going_back_to_s3() {
         }]),
     );
     let plan = decide(&target(|_| {}), &local(), &seen).plan.unwrap();
-    assert_eq!(plan.old_trigger.subscriptions, [format!("{TOPIC}:sub-1")]);
+    assert_eq!(
+        plan.deploy().unwrap().old_trigger.subscriptions,
+        [format!("{TOPIC}:sub-1")]
+    );
     assert_eq!(plan.steps.last().unwrap().kind, StepKind::RemoveOldTrigger);
 }
 

@@ -252,7 +252,7 @@ impl Ctx<'_> {
                 .iter()
                 .any(|e| e.id.as_deref() == Some(id.as_str()) && e.target_arn == f.arn)
         {
-            old.notification = Some((b, id));
+            old.notification = Some((b, vec![id]));
         }
         let wanted_topic = match trigger {
             TriggerSpec::Sns { topic_arn, .. } => Some(topic_arn),

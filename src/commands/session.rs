@@ -1,0 +1,415 @@
+//! What every command that works on targets shares: reading the configuration, the interrupt
+//! handling, the per-target observe-and-decide pass, showing and confirming a plan, applying
+//! it, and reporting. The session is also the reporter the executor talks to: it keeps the
+//! ledger up to date and passes every event on to the terminal.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+use super::Exit;
+use crate::aws::{AwsCloud, Connection};
+use crate::cli::{DeployArgs, Global, OutputFormat};
+use crate::config::{self, DeployConfig, Needs, TargetConfig};
+use crate::input::{Input, Preflight, Problem};
+use crate::kinds::OnFailure;
+use crate::plan::deploy::Decision;
+use crate::plan::executor::Executor;
+use crate::plan::follow::Pace;
+use crate::plan::ledger::Ledger;
+use crate::plan::{Cancel, Event, Outcome, Reporter, TargetPlan, TargetResult, Watch};
+use crate::ui::{Printer, Progress, render};
+
+/// A target after its preflight: its clients and what was decided, or why its clients could
+/// not be made.
+pub struct Checked<T> {
+    pub target: TargetConfig,
+    pub outcome: Result<(AwsCloud, T), Problem>,
+}
+
+/// A target ready to apply: its clients and its plan.
+pub type Ready = (AwsCloud, TargetPlan);
+
+pub struct Session {
+    pub command: &'static str,
+    pub printer: Printer,
+    pub dry_run: bool,
+    pub conn: Connection,
+    pace: Pace,
+    cancel: Arc<Cancel>,
+    ledger: Arc<Ledger>,
+    progress: Progress,
+}
+
+impl Reporter for Session {
+    fn event(&self, event: Event) {
+        self.ledger.record(&event);
+        crate::plan::Reporter::event(&self.progress, event);
+    }
+}
+
+/// Read the rollout file, if one is given.
+fn load_rollout(path: Option<&std::path::Path>) -> Result<Option<config::Rollout>, Problem> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Problem::value(Input::Config, &shown, format!("cannot read it ({e})")))?;
+    config::Rollout::parse(path, &text)
+        .map(Some)
+        .map_err(|e| Problem::about(Input::Config, "", e))
+}
+
+impl Session {
+    /// The configuration (flags, rollout file, defaults), and a session for it. A rollout file
+    /// that cannot be read ends the run (exit 2).
+    pub async fn configure(
+        command: &'static str,
+        g: &Global,
+        args: &DeployArgs,
+        needs: Needs,
+        printer: &Printer,
+    ) -> Result<(Session, DeployConfig, Preflight), Exit> {
+        let conn = Connection {
+            profile: g.profile.clone(),
+            endpoint_url: g.endpoint_url.clone(),
+        };
+        let rollout = match load_rollout(args.targets.config.as_deref()) {
+            Ok(r) => r,
+            Err(p) => {
+                printer.error(&p.to_string());
+                if printer.format == OutputFormat::Json {
+                    printer.out(&render::json(command, args.dry_run, &[], &[p]));
+                }
+                return Err(Exit::BadInput);
+            }
+        };
+        let env_region = match &g.region {
+            Some(_) => None,
+            None => crate::aws::default_region(&conn).await,
+        };
+        let (cfg, pf) = config::resolve(
+            args,
+            g.region.as_deref(),
+            env_region.as_deref(),
+            rollout.as_ref(),
+            needs,
+        );
+        for n in &cfg.notices {
+            printer.info(n);
+        }
+        let session = Session {
+            command,
+            printer: printer.clone(),
+            dry_run: cfg.dry_run,
+            conn,
+            pace: Pace {
+                interval: g.poll_interval.unwrap_or(Pace::default().interval),
+                timeout: cfg.timeout,
+                ..Pace::default()
+            },
+            cancel: Arc::new(Cancel::default()),
+            ledger: Arc::new(Ledger::default()),
+            progress: printer.progress(),
+        };
+        session.listen_for_interrupts();
+        Ok((session, cfg, pf))
+    }
+
+    pub fn watch(&self) -> Watch<'_> {
+        Watch {
+            reporter: self,
+            pace: self.pace,
+            cancel: &self.cancel,
+        }
+    }
+
+    pub fn interrupted(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Observe and decide every target, a few at a time; reads only. `None` when interrupted
+    /// (then the run is over: exit 130).
+    pub async fn preflight<T>(
+        &self,
+        cfg: &DeployConfig,
+        decide: impl AsyncFn(&TargetConfig, &AwsCloud, Watch<'_>) -> T,
+    ) -> Result<Vec<Checked<T>>, Exit> {
+        let decide = &decide;
+        let watch = self.watch();
+        let conn = &self.conn;
+        let all = futures::stream::iter(cfg.targets.iter().cloned())
+            .map(|t| async move {
+                let outcome = match AwsCloud::connect(conn, &t.region, t.role().as_deref()).await {
+                    Ok(cloud) => {
+                        let decided = decide(&t, &cloud, watch).await;
+                        Ok((cloud, decided))
+                    }
+                    Err(e) => Err(unconnected(&t, e)),
+                };
+                Checked { target: t, outcome }
+            })
+            .buffered(cfg.concurrency.max(1))
+            .collect::<Vec<Checked<T>>>();
+        tokio::select! {
+            all = all => Ok(all),
+            _ = self.cancel.cancelled() => {
+                self.progress.finish();
+                self.printer.error("interrupted during the preflight; nothing was changed");
+                if self.printer.format == OutputFormat::Json {
+                    self.printer.out(&render::json(self.command, self.dry_run, &[], &[]));
+                }
+                Err(Exit::Interrupted)
+            }
+        }
+    }
+
+    /// Print each target's problems and warnings (labelled when there are several), and split
+    /// the targets into those ready to apply and those that failed their preflight.
+    pub fn sort_out(&self, checked: Vec<Checked<Decision>>) -> (Vec<Ready>, Vec<TargetResult>) {
+        let many = checked.len() > 1;
+        let label = |t: &TargetConfig, plan: &Option<TargetPlan>, text: String| {
+            let who = plan
+                .as_ref()
+                .map(TargetPlan::label)
+                .unwrap_or_else(|| t.label());
+            if many {
+                format!("[{who}] {text}")
+            } else {
+                text
+            }
+        };
+        let mut ready = Vec::new();
+        let mut failed = Vec::new();
+        for c in checked {
+            let (cloud, Decision { plan, preflight }) = match c.outcome {
+                Ok((cloud, d)) => (Some(cloud), d),
+                Err(p) => {
+                    let mut preflight = Preflight::default();
+                    preflight.problem(p);
+                    (
+                        None,
+                        Decision {
+                            plan: None,
+                            preflight,
+                        },
+                    )
+                }
+            };
+            for p in &preflight.problems {
+                self.printer.error(&label(&c.target, &plan, p.to_string()));
+            }
+            for w in &preflight.warnings {
+                self.printer.warn(&label(&c.target, &plan, w.to_string()));
+            }
+            match (cloud, plan) {
+                (Some(cloud), Some(plan)) if preflight.is_ok() => ready.push((cloud, plan)),
+                (_, plan) => failed.push(TargetResult::failed(
+                    plan.map(|p| p.account).or(c.target.account.clone()),
+                    &c.target.region,
+                    preflight.problems,
+                    &preflight.warnings,
+                )),
+            }
+        }
+        (ready, failed)
+    }
+
+    /// Print the problems of the whole run, then each target's; `Err(exit 2)` when the input
+    /// has problems or no target is left.
+    pub fn checked(
+        &self,
+        pf: &Preflight,
+        checked: Vec<Checked<Decision>>,
+    ) -> Result<(Vec<Ready>, Vec<TargetResult>), Exit> {
+        for p in &pf.problems {
+            self.printer.error(&p.to_string());
+        }
+        let (ready, failed) = self.sort_out(checked);
+        if !pf.is_ok() || ready.is_empty() {
+            self.progress.finish();
+            return Err(self.input_exit(&pf.problems, &failed));
+        }
+        Ok((ready, failed))
+    }
+
+    /// Print every problem and return exit 2, with a JSON document when asked.
+    pub fn bad_input(&self, problems: &[Problem], failed: &[TargetResult]) -> Exit {
+        for p in problems {
+            self.printer.error(&p.to_string());
+        }
+        self.input_exit(problems, failed)
+    }
+
+    /// Exit 2 for problems already printed, with a JSON document when asked.
+    fn input_exit(&self, problems: &[Problem], failed: &[TargetResult]) -> Exit {
+        if self.printer.format == OutputFormat::Json {
+            self.printer
+                .out(&render::json(self.command, self.dry_run, failed, problems));
+        }
+        Exit::BadInput
+    }
+
+    /// The dry run's result: the plans, on stdout.
+    pub fn show_dry_run(&self, plans: &[TargetPlan], failed: Vec<TargetResult>) -> Exit {
+        self.progress.finish();
+        let mut results: Vec<TargetResult> = plans.iter().map(TargetResult::planned).collect();
+        let any_failed = !failed.is_empty();
+        results.extend(failed);
+        match self.printer.format {
+            OutputFormat::Json => {
+                self.printer
+                    .out(&render::json(self.command, true, &results, &[]))
+            }
+            OutputFormat::Text => self.printer.out(render::plan_text(plans).trim_end()),
+        }
+        if any_failed { Exit::Failed } else { Exit::Ok }
+    }
+
+    /// The plan before a run, on stderr (stdout carries only the result).
+    pub fn show_plan(&self, plans: &[TargetPlan]) {
+        if plans.iter().any(TargetPlan::changes) {
+            self.printer.info(render::plan_text(plans).trim_end());
+        }
+    }
+
+    /// A yes from `--yes` or from the terminal; without either, a problem naming `--yes`.
+    pub fn confirm(&self, yes: bool, question: &str, why: &str) -> Result<(), Problem> {
+        if yes {
+            return Ok(());
+        }
+        match self.printer.confirm(question) {
+            Some(true) => Ok(()),
+            Some(false) => Err(Problem::about(
+                Input::Yes,
+                "",
+                "cancelled; nothing was changed",
+            )),
+            None => Err(Problem::about(Input::Yes, "", why.to_string())
+                .fix("pass --yes to allow it when no one can be asked")),
+        }
+    }
+
+    /// Apply every ready plan, a few targets at a time, exactly as planned.
+    pub async fn apply(
+        &self,
+        ready: &[Ready],
+        failed: &[TargetResult],
+        concurrency: usize,
+        on_failure: OnFailure,
+    ) -> Vec<TargetResult> {
+        let plans: Vec<TargetPlan> = ready.iter().map(|(_, p)| p.clone()).collect();
+        self.ledger.begin(&plans, failed);
+        let watch = self.watch();
+        let ledger = &self.ledger;
+        let mut results: Vec<TargetResult> = futures::stream::iter(ready.iter())
+            .map(|(cloud, plan)| {
+                let exec = Executor {
+                    cloud,
+                    watch,
+                    on_failure,
+                };
+                async move {
+                    let r = exec.apply(plan).await;
+                    ledger.finish(&r);
+                    r
+                }
+            })
+            .buffered(concurrency.max(1))
+            .collect()
+            .await;
+        self.progress.finish();
+        results.extend(failed.iter().cloned());
+        results
+    }
+
+    /// The results on stdout, the errors on stderr, and the exit code.
+    pub fn report(&self, results: &[TargetResult]) -> Exit {
+        self.progress.finish();
+        match self.printer.format {
+            OutputFormat::Json => {
+                self.printer
+                    .out(&render::json(self.command, self.dry_run, results, &[]))
+            }
+            OutputFormat::Text => self.printer.out(render::results_text(results).trim_end()),
+        }
+        for r in results {
+            if let Some(e) = &r.error {
+                let who = r
+                    .account
+                    .as_ref()
+                    .map(|a| format!("{a}/{}", r.region))
+                    .unwrap_or_else(|| r.region.clone());
+                self.printer.error(&format!("{who}: {e}"));
+            }
+        }
+        if self.interrupted() {
+            self.printer.error(
+                "interrupted: what is done is listed above; re-run the same command to resume",
+            );
+            return Exit::Interrupted;
+        }
+        let failed = |o: Outcome| {
+            matches!(
+                o,
+                Outcome::Failed | Outcome::InProgress | Outcome::Unhealthy
+            )
+        };
+        if results.iter().any(|r| failed(r.outcome)) {
+            Exit::Failed
+        } else {
+            Exit::Ok
+        }
+    }
+
+    /// The first Ctrl-C (or SIGTERM) stops starting new steps and stops waiting; the write in
+    /// flight finishes. A second one prints every target as it stands and exits at once.
+    fn listen_for_interrupts(&self) {
+        let (cancel, ledger, printer) = (
+            self.cancel.clone(),
+            self.ledger.clone(),
+            self.printer.clone(),
+        );
+        let (command, dry_run) = (self.command, self.dry_run);
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            printer.warn("interrupted: finishing the call in flight, starting nothing new (press Ctrl-C again to exit at once)");
+            cancel.cancel();
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            let now = ledger.snapshot();
+            match printer.format {
+                OutputFormat::Json => printer.out(&render::json(command, dry_run, &now, &[])),
+                OutputFormat::Text if !now.is_empty() => {
+                    printer.out(render::results_text(&now).trim_end())
+                }
+                OutputFormat::Text => {}
+            }
+            printer.error("interrupted again: exiting now; re-run the same command to resume");
+            std::process::exit(Exit::Interrupted as i32);
+        });
+    }
+}
+
+/// Why a target's clients could not be made.
+fn unconnected(t: &TargetConfig, e: anyhow::Error) -> Problem {
+    Problem::about(
+        Input::AwsIdentity,
+        t.label(),
+        format!("cannot set up AWS clients: {e:#}"),
+    )
+    .fix("check the AWS credentials, --profile and --role-arn")
+}
