@@ -259,3 +259,161 @@ async fn credentials_come_from_web_identity_as_in_ci() {
     assert_eq!(doc["targets"][0]["account"], acct.id.as_str(), "{doc:#}");
     assert_eq!(doc["targets"][0]["outcome"], "created");
 }
+
+/// Rules 3 and 23: a bucket of another account (an organisation trail's central bucket) is
+/// refused before anything is made, with the way out.
+#[tokio::test]
+async fn a_bucket_of_another_account_is_refused_for_an_s3_trigger() {
+    let owner = Account::new().await;
+    let (acct, inputs, _own) = setup("trail-not-mine").await;
+    let central = crate::harness::bucket_name("org-trail-central");
+    crate::seed::bucket(&owner, &central, REGION).await;
+    let before = acct.requests().len();
+    let run = acct.tool().args(inputs.deploy_args(&central)).run();
+    run.assert_code(2);
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: --notification-bucket") && l.contains(&central))
+        .unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(
+        line.contains("belongs to another account")
+            && line.contains(&acct.id)
+            && line.contains("--trigger sns"),
+        "{line}"
+    );
+    assert!(acct.writes_since(before).is_empty());
+    assert!(
+        acct.cfn()
+            .describe_stacks()
+            .send()
+            .await
+            .unwrap()
+            .stacks()
+            .is_empty(),
+        "nothing was created"
+    );
+}
+
+/// Rule 1: S3 validates every destination on every write. When someone else's entry no longer
+/// lets S3 deliver, our write fails: the tool names that entry and does not blame our
+/// permission.
+#[tokio::test]
+async fn a_broken_foreign_destination_is_named_and_our_permission_not_blamed() {
+    let (acct, inputs, bucket) = setup("trail-foreign-broken").await;
+    let topic = crate::seed::topic(&acct, "reports-feed").await;
+    let config = aws_sdk_s3::types::NotificationConfiguration::builder()
+        .topic_configurations(
+            aws_sdk_s3::types::TopicConfiguration::builder()
+                .id("reports-topic")
+                .topic_arn(&topic)
+                .events(aws_sdk_s3::types::Event::from("s3:ObjectRemoved:*"))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    crate::seed::put_notifications(&acct, &bucket, config).await;
+    // The topic's owner takes S3's right to publish away.
+    acct.sns()
+        .set_topic_attributes()
+        .topic_arn(&topic)
+        .attribute_name("Policy")
+        .attribute_value(
+            json!({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": acct.id},
+                "Action": "SNS:Publish", "Resource": topic}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let run = acct
+        .tool()
+        .args(inputs.deploy_args(&bucket))
+        .args(["--output", "json"])
+        .run();
+    run.assert_code(1);
+    let doc = run.json();
+    let notification = step(&doc, "bucket-notification");
+    assert_eq!(notification["status"], "failed", "{doc:#}");
+    let detail = notification["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("entry \"reports-topic\"")
+            && detail.contains(&topic)
+            && detail.contains("not this tool's")
+            && !detail.contains("invoke permission for s3.amazonaws.com was missing"),
+        "{detail}"
+    );
+    assert_eq!(step(&doc, "invoke-permission")["status"], "done");
+}
+
+/// The stack's events are paged (100 a page): the reason of a failure that many later events
+/// pushed off the first page is still found.
+#[tokio::test]
+async fn the_failure_reason_is_found_past_the_first_page_of_events() {
+    let (acct, inputs, bucket) = setup("trail-many-events").await;
+    let bundled = include_str!("../../templates/taegis-cloudformation-lambda-template.yaml");
+    let (head, tail) = bundled.split_once("\nResources:\n").unwrap();
+    let topics: String = (0..70)
+        .map(|i| format!("  Extra{i:02}:\n    Type: AWS::SNS::Topic\n"))
+        .collect();
+    let template = inputs.write("many.yaml", format!("{head}\nResources:\n{topics}{tail}"));
+    acct.behave(json!({"failures": [{
+        "stack": "taegis-cloudtrail", "resource": "TaegisLambdaFunction",
+        "reason": "Simulated: the last resource failed.", "operation": "create"}]}));
+    let run = acct
+        .tool()
+        .args(inputs.deploy_args(&bucket))
+        .args(["--lambda-template", &s(&template), "--output", "json"])
+        .run();
+    acct.behave_normally();
+    run.assert_code(1);
+    let error = run.json()["targets"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("TaegisLambdaFunction")
+            && error.contains("Simulated: the last resource failed."),
+        "{error}"
+    );
+    // The failure really was past the first page: newest first, more than 100 events after it.
+    let cfn = acct.cfn();
+    let stacks = cfn.list_stacks().send().await.unwrap();
+    let id = stacks
+        .stack_summaries()
+        .iter()
+        .find(|s| s.stack_name() == Some("taegis-cloudtrail"))
+        .and_then(|s| s.stack_id())
+        .unwrap()
+        .to_string();
+    let mut newest_first = Vec::new();
+    let mut token = None;
+    loop {
+        let page = cfn
+            .describe_stack_events()
+            .stack_name(&id)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        newest_first.extend(
+            page.stack_events()
+                .iter()
+                .map(|e| e.resource_status_reason().unwrap_or_default().to_string()),
+        );
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let at = newest_first
+        .iter()
+        .position(|r| r.contains("Simulated: the last resource failed."))
+        .unwrap();
+    assert!(
+        at >= 100,
+        "the failure is event {at} of {}",
+        newest_first.len()
+    );
+}
