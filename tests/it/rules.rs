@@ -417,3 +417,47 @@ async fn the_failure_reason_is_found_past_the_first_page_of_events() {
         newest_first.len()
     );
 }
+
+/// Rule 1: switching S3 -> SNS and back, with the removal of the earlier trigger each time, on
+/// a bucket seeded with other people's entries: theirs survive byte for byte.
+#[tokio::test]
+async fn switching_triggers_leaves_other_peoples_entries_byte_for_byte() {
+    let (acct, inputs, bucket) = setup("trail-switch-foreign").await;
+    crate::seed::foreign_notifications(&acct, &bucket).await;
+    let before = crate::seed::notifications(&acct, &bucket).await;
+    let topic = crate::seed::topic(&acct, "switch-foreign-news").await;
+    let ours = |o: &aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput| {
+        o.lambda_function_configurations()
+            .iter()
+            .filter(|l| l.lambda_function_arn().contains(FUNCTION))
+            .count()
+    };
+    let theirs = |o: &aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput| {
+        (
+            o.queue_configurations().to_vec(),
+            o.topic_configurations().to_vec(),
+            o.lambda_function_configurations()
+                .iter()
+                .filter(|l| !l.lambda_function_arn().contains(FUNCTION))
+                .cloned()
+                .collect::<Vec<_>>(),
+            o.event_bridge_configuration().cloned(),
+        )
+    };
+    let want = theirs(&before);
+    let deploy = |extra: &[&str]| {
+        let mut a = inputs.deploy_args(&bucket);
+        a.extend(["--prefix", "AWSLogs/"].map(String::from));
+        a.extend(extra.iter().map(|s| s.to_string()));
+        acct.tool().args(a).run()
+    };
+    deploy(&[]).assert_code(0);
+    let now = crate::seed::notifications(&acct, &bucket).await;
+    assert_eq!((ours(&now), theirs(&now)), (1, want.clone()));
+    deploy(&["--trigger", "sns", "--sns-topic-arn", &topic]).assert_code(0);
+    let now = crate::seed::notifications(&acct, &bucket).await;
+    assert_eq!((ours(&now), theirs(&now)), (0, want.clone()));
+    deploy(&[]).assert_code(0);
+    let now = crate::seed::notifications(&acct, &bucket).await;
+    assert_eq!((ours(&now), theirs(&now)), (1, want));
+}
