@@ -21,7 +21,7 @@ use crate::plan::cloud::{
     AccountSettings, Added, Cloud, Export, FunctionInfo, Identity, Invocation, LogSummary,
     NotificationEntry, NotificationKind, ObjectState, OurNotification, PolicyStatement,
     RefusedDestination, RefusedDestinations, StackEvent, StackInfo, Subscription, TemplateSource,
-    UpdateStarted,
+    Trail, UpdateStarted,
 };
 use crate::plan::status::StackStatus;
 
@@ -63,6 +63,7 @@ pub struct AwsCloud {
     sns: aws_sdk_sns::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
     kms: aws_sdk_kms::Client,
+    cloudtrail: aws_sdk_cloudtrail::Client,
 }
 
 impl AwsCloud {
@@ -110,6 +111,7 @@ impl AwsCloud {
             sns: aws_sdk_sns::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             kms: aws_sdk_kms::Client::new(&config),
+            cloudtrail: aws_sdk_cloudtrail::Client::new(&config),
         })
     }
 }
@@ -596,6 +598,10 @@ impl Cloud for AwsCloud {
                 _ => return Ok(out),
             }
         }
+    }
+
+    async fn trails(&self) -> Result<Vec<Trail>> {
+        self.read_trails().await
     }
 
     async fn log_summary(&self, function: &str, start_ms: i64) -> Result<LogSummary> {

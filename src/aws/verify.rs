@@ -1,12 +1,12 @@
-//! The reads `verify` adds: the function's log, KMS key policies, the bucket's default
-//! encryption, and the test invocation.
+//! The reads `verify` and `setup` add: the trails, the function's log, KMS key policies, the
+//! bucket's default encryption, and the test invocation.
 
 use anyhow::Result;
 use aws_sdk_lambda::primitives::Blob;
 
 use super::AwsCloud;
 use super::errors::{classify, found};
-use crate::plan::cloud::{Invocation, LogSummary};
+use crate::plan::cloud::{Invocation, LogSummary, Trail};
 
 /// How many log pages one verify reads at most (10,000 events each).
 const MAX_LOG_PAGES: usize = 20;
@@ -39,6 +39,41 @@ pub fn tally(summary: &mut LogSummary, message: &str, timestamp: i64) {
 }
 
 impl AwsCloud {
+    pub(super) async fn read_trails(&self) -> Result<Vec<Trail>> {
+        let out = self
+            .cloudtrail
+            .describe_trails()
+            .include_shadow_trails(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        let mut trails = Vec::new();
+        for t in out.trail_list() {
+            let arn = t.trail_arn().unwrap_or_default().to_string();
+            let logging = match self.cloudtrail.get_trail_status().name(&arn).send().await {
+                Ok(s) => s.is_logging(),
+                Err(_) => None,
+            };
+            trails.push(Trail {
+                name: t.name().unwrap_or_default().to_string(),
+                home_region: t.home_region().unwrap_or_default().to_string(),
+                bucket: t.s3_bucket_name().unwrap_or_default().to_string(),
+                prefix: t
+                    .s3_key_prefix()
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string),
+                kms_key: t.kms_key_id().map(str::to_string),
+                sns_topic: t.sns_topic_arn().map(str::to_string),
+                multi_region: t.is_multi_region_trail().unwrap_or(false),
+                organization: t.is_organization_trail().unwrap_or(false),
+                global_events: t.include_global_service_events().unwrap_or(false),
+                logging,
+                arn,
+            });
+        }
+        Ok(trails)
+    }
+
     pub(super) async fn read_log_summary(
         &self,
         function: &str,

@@ -98,6 +98,32 @@ pub struct FunctionInfo {
     pub kms_key_arn: Option<String>,
 }
 
+/// A CloudTrail trail as a region sees it (its own, or a shadow of a multi-region or
+/// organisation trail).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trail {
+    pub name: String,
+    pub arn: String,
+    pub home_region: String,
+    pub bucket: String,
+    /// `S3KeyPrefix`: the logs land under `{prefix}/AWSLogs/`.
+    pub prefix: Option<String>,
+    pub kms_key: Option<String>,
+    pub sns_topic: Option<String>,
+    pub multi_region: bool,
+    pub organization: bool,
+    pub global_events: bool,
+    /// From GetTrailStatus; `None` when it could not be read.
+    pub logging: Option<bool>,
+}
+
+impl Trail {
+    /// The account the trail belongs to (an organisation trail: the management account).
+    pub fn account(&self) -> &str {
+        self.arn.split(':').nth(4).unwrap_or_default()
+    }
+}
+
 /// What the function's log says about a period.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogSummary {
@@ -315,6 +341,8 @@ pub trait Cloud {
     async fn account_settings(&self) -> Result<AccountSettings>;
     /// Every export of this account and region.
     async fn exports(&self) -> Result<Vec<Export>>;
+    /// The trails this region sees, shadow trails included, each with its logging status.
+    async fn trails(&self) -> Result<Vec<Trail>>;
     /// The function's log events from `start_ms` on, summed up.
     async fn log_summary(&self, function: &str, start_ms: i64) -> Result<LogSummary>;
     /// A KMS key's policy document (JSON).

@@ -112,6 +112,9 @@ impl Cloud for Scripted {
     async fn exports(&self) -> Result<Vec<Export>> {
         Ok(Vec::new())
     }
+    async fn trails(&self) -> Result<Vec<Trail>> {
+        Ok(Vec::new())
+    }
     async fn log_summary(&self, _: &str, _: i64) -> Result<LogSummary> {
         Ok(LogSummary::default())
     }

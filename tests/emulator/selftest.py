@@ -132,6 +132,34 @@ def outputs(st) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {o["OutputKey"]: o["OutputValue"] for o in st.get("Outputs") or []}
 
 
+def s3_may_deliver(arn: str, bucket: str, account: str) -> str:
+    """A queue or topic policy that lets S3 deliver this bucket's notifications (as AWS requires)."""
+    action = "sqs:SendMessage" if ":sqs:" in arn else "SNS:Publish"
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "s3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": action, "Resource": arn,
+            "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}, "StringEquals": {"aws:SourceAccount": account}},
+        }],
+    })
+
+
+def topic_for(acct: Account, name: str, bucket: str, region: str = REGION) -> str:
+    """A topic whose policy lets S3 publish from `bucket`."""
+    sns = acct.client("sns", region)
+    arn = sns.create_topic(Name=name)["TopicArn"]
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=s3_may_deliver(arn, bucket, acct.id))
+    return arn
+
+
+def queue_for(acct: Account, name: str, bucket: str, region: str = REGION) -> str:
+    """A queue whose policy lets S3 send from `bucket`."""
+    sqs = acct.client("sqs", region)
+    arn = f"arn:aws:sqs:{region}:{acct.id}:{name}"
+    sqs.create_queue(QueueName=name, Attributes={"Policy": s3_may_deliver(arn, bucket, acct.id)})
+    return arn
+
+
 # ------------------------------------------------------------------------------------ checks
 
 SECRET_STACK = """
@@ -338,7 +366,7 @@ def check_s3_notification_xml_and_eventbridge(acct: Account) -> None:
     assert root.tag == "{http://s3.amazonaws.com/doc/2006-03-01/}NotificationConfiguration", raw[-1]
     assert len(root) == 0, raw[-1]
 
-    topic = acct.client("sns").create_topic(Name="t")["TopicArn"]
+    topic = topic_for(acct, "t", bucket)
     s3.put_bucket_notification_configuration(
         Bucket=bucket,
         NotificationConfiguration={
@@ -396,7 +424,7 @@ def check_s3_notification_refusals(acct: Account) -> None:
         409,
     )
 
-    topic = acct.client("sns").create_topic(Name="t")["TopicArn"]
+    topic = topic_for(acct, "t", bucket)
     overlap = "Configurations overlap. Configurations on the same bucket cannot share a common event type."
 
     def cfgs(lambda_filter: list, topic_filter: list, lambda_events: list, topic_events: list) -> dict:  # type: ignore[type-arg]
@@ -467,7 +495,8 @@ def check_novalue_noecho_and_noop_update(acct: Account) -> None:
     """(d) NoValue in lists, (e) NoEcho, (h) UpdateStack with nothing to change."""
     cfn, ssm, iam = acct.client("cloudformation"), acct.client("ssm"), acct.client("iam")
     params = [{"ParameterKey": "Token", "ParameterValue": "s3cr3t"}]
-    cfn.create_stack(StackName="nv", TemplateBody=NOVALUE_STACK, Parameters=params)
+    iam_ok = ["CAPABILITY_IAM"]  # the template has an AWS::IAM::ManagedPolicy
+    cfn.create_stack(StackName="nv", TemplateBody=NOVALUE_STACK, Parameters=params, Capabilities=iam_ok)
     st = stack(cfn, "nv")
     assert st["StackStatus"] == "CREATE_COMPLETE", st
     assert outputs(st)["Joined"] == "a,c", outputs(st)
@@ -483,22 +512,22 @@ def check_novalue_noecho_and_noop_update(acct: Account) -> None:
     assert doc["Statement"][0]["Resource"] == ["arn:aws:s3:::always/*"], doc
 
     nothing = "No updates are to be performed."
-    expect_error(lambda: cfn.update_stack(StackName="nv", TemplateBody=NOVALUE_STACK, Parameters=params), "ValidationError", nothing)
+    expect_error(lambda: cfn.update_stack(StackName="nv", TemplateBody=NOVALUE_STACK, Parameters=params, Capabilities=iam_ok), "ValidationError", nothing)
     expect_error(
-        lambda: cfn.update_stack(StackName="nv", TemplateBody=NOVALUE_STACK, Parameters=[{"ParameterKey": "Token", "UsePreviousValue": True}]),
+        lambda: cfn.update_stack(StackName="nv", TemplateBody=NOVALUE_STACK, Parameters=[{"ParameterKey": "Token", "UsePreviousValue": True}], Capabilities=iam_ok),
         "ValidationError",
         nothing,
     )
     expect_error(
         lambda: cfn.update_stack(
-            StackName="nv", UsePreviousTemplate=True,
+            StackName="nv", UsePreviousTemplate=True, Capabilities=iam_ok,
             Parameters=[{"ParameterKey": "Token", "UsePreviousValue": True}, {"ParameterKey": "Plain", "ParameterValue": "visible"}],
         ),
         "ValidationError",
         nothing,
     )
     cfn.update_stack(
-        StackName="nv", UsePreviousTemplate=True,
+        StackName="nv", UsePreviousTemplate=True, Capabilities=iam_ok,
         Parameters=[{"ParameterKey": "Token", "UsePreviousValue": True}, {"ParameterKey": "Extra", "ParameterValue": "more"}],
     )
     st = stack(cfn, "nv")
@@ -1006,8 +1035,8 @@ def check_lambda_code_bucket_region_and_existing_log_group(acct: Account) -> Non
     eu, us = f"eu-code-{acct.id}", f"us-code-{acct.id}"
     acct.client("s3", "eu-west-1").create_bucket(Bucket=eu, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     acct.client("s3").create_bucket(Bucket=us)
-    for bucket in (eu, us):
-        acct.client("s3").put_object(Bucket=bucket, Key="code.zip", Body=buf.getvalue())
+    for bucket, region in ((eu, "eu-west-1"), (us, REGION)):
+        acct.client("s3", region).put_object(Bucket=bucket, Key="code.zip", Body=buf.getvalue())
     message = (
         "Error occurred while GetObject. S3 Error Code: PermanentRedirect. S3 Error Message: "
         "The bucket is in this region: eu-west-1. Please use this region to retry the request"
@@ -1318,6 +1347,454 @@ def check_template_url_async(acct: Account) -> None:
     reset_behaviour(acct)
 
 
+# ------------------------------------------------------------------------------------ destinations
+
+UNABLE = "Unable to validate the following destination configurations"
+REGION_NOT_VALID = "The notification destination service region is not valid for the bucket location constraint"
+
+
+def error_pairs(exc: ClientError) -> list[tuple[str, str]]:
+    """The ArgumentNameN/ArgumentValueN pairs of an S3 error, in order."""
+    err, pairs, n = exc.response["Error"], [], 1
+    while f"ArgumentName{n}" in err:
+        pairs.append((err[f"ArgumentName{n}"], err.get(f"ArgumentValue{n}", "")))
+        n += 1
+    return pairs
+
+
+def check_notification_destinations(acct: Account) -> None:
+    """(p) every destination validated on every write; cross-region destinations refused."""
+    s3, sns, sqs, lam = acct.client("s3"), acct.client("sns"), acct.client("sqs"), acct.client("lambda")
+    bucket = f"nd-{acct.id}"
+    s3.create_bucket(Bucket=bucket)
+    raw: list[bytes] = []
+    s3.meta.events.register("after-call.s3.PutBucketNotificationConfiguration", lambda http_response, **kw: raw.append(http_response.content))
+
+    def put(**configs) -> None:  # type: ignore[no-untyped-def]
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=configs)
+
+    def refused(**configs) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+        return error_pairs(expect_error(lambda: put(**configs), "InvalidArgument", UNABLE, 400))
+
+    q_missing = f"arn:aws:sqs:{REGION}:{acct.id}:missing"
+    t_missing = f"arn:aws:sns:{REGION}:{acct.id}:missing"
+    bare_q = sqs.create_queue(QueueName="bare")["QueueUrl"]
+    bare_q_arn = f"arn:aws:sqs:{REGION}:{acct.id}:bare"
+    bare_t = sns.create_topic(Name="bare")["TopicArn"]  # default policy: the owner account only
+    fn = acct.function("dest")
+    q = lambda arn, i="q", ev="s3:ObjectRemoved:*": {"Id": i, "QueueArn": arn, "Events": [ev]}  # noqa: E731
+    t = lambda arn, i="t", ev="s3:ObjectCreated:*": {"Id": i, "TopicArn": arn, "Events": [ev]}  # noqa: E731
+    f = {"Id": "f", "LambdaFunctionArn": fn, "Events": ["s3:ObjectRestore:*"]}
+    assert refused(QueueConfigurations=[q(q_missing)]) == [(q_missing, "The destination queue does not exist")]
+    assert refused(TopicConfigurations=[t(t_missing)]) == [(t_missing, "The destination topic does not exist")]
+    assert refused(QueueConfigurations=[q(bare_q_arn)]) == [(bare_q_arn, "Permissions on the destination queue do not allow S3 to publish notifications from this bucket")]
+    assert refused(TopicConfigurations=[t(bare_t)]) == [(bare_t, "Permissions on the destination topic do not allow S3 to publish notifications from this bucket")]
+    # All at once: one numbered pair per destination (a function is named "ARN, null").
+    pairs = refused(TopicConfigurations=[t(bare_t)], QueueConfigurations=[q(q_missing)], LambdaFunctionConfigurations=[f])
+    assert pairs == [
+        (bare_t, "Permissions on the destination topic do not allow S3 to publish notifications from this bucket"),
+        (q_missing, "The destination queue does not exist"),
+        (f"{fn}, null", f"Not authorized to invoke function [{fn}]"),
+    ], pairs
+    body = raw[-1].decode()
+    assert body.startswith("<?xml") and f"<Message>{UNABLE}</Message><ArgumentName1>{bare_t}</ArgumentName1><ArgumentValue1>" in body, body
+    assert f"<ArgumentName3>{fn}, null</ArgumentName3><ArgumentValue3>Not authorized to invoke function [{fn}]</ArgumentValue3><RequestId>" in body, body
+    assert s3.get_bucket_notification_configuration(Bucket=bucket).get("QueueConfigurations") is None  # nothing stored
+
+    # A policy for another bucket or account does not do; one for this bucket does.
+    other_bucket = s3_may_deliver(bare_q_arn, "someone-else", acct.id)
+    sqs.set_queue_attributes(QueueUrl=bare_q, Attributes={"Policy": other_bucket})
+    assert refused(QueueConfigurations=[q(bare_q_arn)])[0][0] == bare_q_arn
+    sqs.set_queue_attributes(QueueUrl=bare_q, Attributes={"Policy": s3_may_deliver(bare_q_arn, bucket, "000000000000")})
+    assert refused(QueueConfigurations=[q(bare_q_arn)])[0][0] == bare_q_arn
+    sqs.set_queue_attributes(QueueUrl=bare_q, Attributes={"Policy": s3_may_deliver(bare_q_arn, bucket, acct.id)})
+    topic = topic_for(acct, "fine", bucket)
+    lam.add_permission(FunctionName="dest", StatementId="s3", Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+                       SourceArn=f"arn:aws:s3:::{bucket}", SourceAccount=acct.id)
+    put(TopicConfigurations=[t(topic)], QueueConfigurations=[q(bare_q_arn)], LambdaFunctionConfigurations=[f], EventBridgeConfiguration={})
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert [len(got[k]) for k in ("TopicConfigurations", "QueueConfigurations", "LambdaFunctionConfigurations")] == [1, 1, 1], got
+    # A Deny wins over the Allow.
+    deny = json.loads(s3_may_deliver(bare_q_arn, bucket, acct.id))
+    deny["Statement"].append({"Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": bare_q_arn})
+    sqs.set_queue_attributes(QueueUrl=bare_q, Attributes={"Policy": json.dumps(deny)})
+    # Every write checks the whole configuration: the queue entry that is already there too.
+    assert refused(TopicConfigurations=[t(topic)], QueueConfigurations=[q(bare_q_arn)], LambdaFunctionConfigurations=[f]) == [
+        (bare_q_arn, "Permissions on the destination queue do not allow S3 to publish notifications from this bucket")
+    ]
+    put(EventBridgeConfiguration={})  # no destination to validate
+    assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=bucket)
+
+    # Destinations in another region: refused before anything else, nothing stored.
+    eu_topic = topic_for(acct, "far", bucket, "eu-west-1")
+    eu_fn = acct.client("lambda", "eu-west-1").create_function(
+        FunctionName="far", Runtime="provided.al2023", Role=acct.role_arn(), Handler="bootstrap", Code={"ZipFile": code_zip()}
+    )["FunctionArn"]
+    eu_queue = f"arn:aws:sqs:eu-west-1:{acct.id}:far"
+    for kind, arn, configs in (
+        ("Topic", eu_topic, {"TopicConfigurations": [t(eu_topic)]}),
+        ("CloudFunction", eu_fn, {"LambdaFunctionConfigurations": [{"Id": "f", "LambdaFunctionArn": eu_fn, "Events": ["s3:ObjectCreated:*"]}]}),
+        # Before the destinations are validated: the missing topic is not named.
+        ("Queue", eu_queue, {"QueueConfigurations": [q(eu_queue)], "TopicConfigurations": [t(t_missing)]}),
+    ):
+        err = expect_error(lambda: put(**configs), "InvalidArgument", REGION_NOT_VALID, 400).response["Error"]
+        assert (err.get("ArgumentName"), err.get("ArgumentValue"), "ArgumentName1" in err) == (kind, arn, False), err
+    assert s3.get_bucket_notification_configuration(Bucket=bucket).get("TopicConfigurations") is None
+
+
+# ------------------------------------------------------------------------------------ bucket access
+
+REDIRECT_MESSAGE = (
+    "The bucket you are attempting to access must be addressed using the specified endpoint. "
+    "Please send all future requests to this endpoint."
+)
+
+
+def check_bucket_owner_policy_and_region(acct: Account) -> None:
+    """(q) another account: AccessDenied unless the bucket policy grants it; ExpectedBucketOwner;
+    another region: 301 PermanentRedirect (GetBucketLocation answers from anywhere)."""
+    other = Account()
+    s3, theirs = acct.client("s3"), other.client("s3")
+    bucket = f"ow-{acct.id}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    for call in (
+        lambda: theirs.get_bucket_location(Bucket=bucket),
+        lambda: theirs.get_bucket_notification_configuration(Bucket=bucket),
+        lambda: theirs.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={}),
+        lambda: theirs.get_bucket_policy(Bucket=bucket),
+        lambda: theirs.get_bucket_encryption(Bucket=bucket),
+        lambda: theirs.list_objects_v2(Bucket=bucket),
+        lambda: theirs.put_object(Bucket=bucket, Key="theirs", Body=b"x"),
+        lambda: theirs.get_object(Bucket=bucket, Key="k"),
+    ):
+        expect_error(call, "AccessDenied", "Access Denied", 403)
+    exc = expect_error(lambda: theirs.head_bucket(Bucket=bucket), "403", None, 403)
+    assert exc.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == REGION
+    status, _, body = raw_request(other, "GET", f"/{bucket}?location", "s3")
+    root = ET.fromstring(body)
+    assert status == 403 and [c.tag for c in root] == ["Code", "Message", "RequestId", "HostId"], body
+    assert (root.find("Code").text, root.find("Message").text) == ("AccessDenied", "Access Denied"), body
+
+    # The bucket policy grants the other account some actions (wildcards apply).
+    resource = f"arn:aws:s3:::{bucket}"
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{other.id}:root"}, "Action": ["s3:GetBucketLocation", "s3:Get*"], "Resource": resource},
+        {"Effect": "Allow", "Principal": {"AWS": other.id}, "Action": "s3:PutObject", "Resource": f"{resource}/*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"{resource}/locked/*"},
+    ]}))
+    assert theirs.get_bucket_location(Bucket=bucket)["LocationConstraint"] is None
+    theirs.get_bucket_notification_configuration(Bucket=bucket)
+    theirs.put_object(Bucket=bucket, Key="theirs", Body=b"x")
+    expect_error(lambda: theirs.put_object(Bucket=bucket, Key="locked/x", Body=b"x"), "AccessDenied", "Access Denied", 403)
+    expect_error(lambda: theirs.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={}), "AccessDenied", None, 403)
+    expect_error(lambda: theirs.list_objects_v2(Bucket=bucket), "AccessDenied", None, 403)
+    expect_error(lambda: theirs.get_bucket_policy(Bucket=bucket), "MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
+
+    # ExpectedBucketOwner: another account refused even where the policy allows.
+    assert s3.get_bucket_location(Bucket=bucket, ExpectedBucketOwner=acct.id)["LocationConstraint"] is None
+    assert theirs.get_bucket_location(Bucket=bucket, ExpectedBucketOwner=acct.id)["LocationConstraint"] is None
+    expect_error(lambda: s3.get_bucket_location(Bucket=bucket, ExpectedBucketOwner=other.id), "AccessDenied", "Access Denied", 403)
+    expect_error(lambda: theirs.get_bucket_location(Bucket=bucket, ExpectedBucketOwner=other.id), "AccessDenied", None, 403)
+    expect_error(lambda: s3.get_bucket_notification_configuration(Bucket=bucket, ExpectedBucketOwner=other.id), "AccessDenied", None, 403)
+    check_bucket_region_redirect(acct)
+
+
+def check_bucket_region_redirect(acct: Account) -> None:
+    eu = bucket_in(acct, "eu-west-1", f"rd-{acct.id}")
+    assert acct.client("s3").get_bucket_location(Bucket=eu)["LocationConstraint"] == "eu-west-1"  # from any region
+    for method, path in (
+        ("GET", f"/{eu}?notification"), ("PUT", f"/{eu}?notification"), ("GET", f"/{eu}?encryption"),
+        ("PUT", f"/{eu}/new"), ("GET", f"/{eu}/code.zip"), ("GET", f"/{eu}?list-type=2"),
+    ):
+        status, headers, body = raw_request(acct, method, path, "s3", b"<NotificationConfiguration/>" if method == "PUT" else b"")
+        assert status == 301 and headers.get("x-amz-bucket-region") == "eu-west-1", (path, status, headers)
+        root = ET.fromstring(body)
+        assert [(c.tag, c.text) for c in root][:4] == [
+            ("Code", "PermanentRedirect"), ("Message", REDIRECT_MESSAGE), ("Endpoint", f"{eu}.s3.eu-west-1.amazonaws.com"), ("Bucket", eu)
+        ], body
+    for path in (f"/{eu}", f"/{eu}/code.zip"):  # HeadBucket, HeadObject: headers only
+        status, headers, body = raw_request(acct, "HEAD", path, "s3")
+        assert (status, body, headers.get("x-amz-bucket-region")) == (301, b"", "eu-west-1"), (path, status, headers, body)
+    assert acct.client("s3", "eu-west-1").head_object(Bucket=eu, Key="code.zip")["ContentLength"] > 0
+    # boto3 follows the redirect by itself (the Rust SDK does not): a 301, then the answer.
+    acct.client("s3").get_bucket_notification_configuration(Bucket=eu)
+    log = admin("GET", f"/_taegis/requests?account={acct.id}&action=GetBucketNotificationConfiguration")["requests"]
+    assert [(e["region"], e["status"]) for e in log if e["path"] == f"/{eu}"][-2:] == [(REGION, 301), ("eu-west-1", 200)], log
+    status, _, _ = raw_request(acct, "PUT", f"/{eu}/never", "s3", b"x")
+    assert status == 301
+    expect_error(lambda: acct.client("s3", "eu-west-1").head_object(Bucket=eu, Key="never"), "404")
+
+
+# ------------------------------------------------------------------------------------ capabilities
+
+ROLE = "  Role:\n    Type: AWS::IAM::Role\n    Properties:\n{name}      AssumeRolePolicyDocument: {{Version: '2012-10-17', Statement: []}}\n"
+TOPIC_ONLY = "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n"
+
+
+def check_capabilities(acct: Account) -> None:
+    """(r) IAM resources need CAPABILITY_IAM, named ones CAPABILITY_NAMED_IAM."""
+    cfn = acct.client("cloudformation")
+    unnamed = TOPIC_ONLY + ROLE.format(name="")
+    named = TOPIC_ONLY + ROLE.format(name=f"      RoleName: named-{acct.id}\n")
+    managed = TOPIC_ONLY + (
+        "  Managed:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      ManagedPolicyName: mine\n"
+        "      PolicyDocument: {Version: '2012-10-17', Statement: [{Effect: Allow, Action: 's3:GetObject', Resource: '*'}]}\n"
+    )
+    inline = unnamed + (  # an inline policy's PolicyName names nothing on its own
+        "  Inline:\n    Type: AWS::IAM::Policy\n    Properties:\n      PolicyName: inline\n      Roles: [!Ref Role]\n"
+        "      PolicyDocument: {Version: '2012-10-17', Statement: [{Effect: Allow, Action: 's3:GetObject', Resource: '*'}]}\n"
+    )
+    iam, named_iam = "Requires capabilities : [CAPABILITY_IAM]", "Requires capabilities : [CAPABILITY_NAMED_IAM]"
+    for body, caps, message in (
+        (unnamed, [], iam), (inline, [], iam), (named, [], named_iam), (named, ["CAPABILITY_IAM"], named_iam),
+        (managed, ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"], named_iam),
+    ):
+        exc = expect_error(lambda: cfn.create_stack(StackName="caps", TemplateBody=body, Capabilities=caps), "InsufficientCapabilitiesException", None, 400)
+        assert exc.response["Error"]["Message"] == message and exc.response["Error"].get("Type") == "Sender", exc.response["Error"]
+        expect_error(lambda: cfn.create_change_set(StackName="caps", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=body, Capabilities=caps),
+                     "InsufficientCapabilitiesException", message, 400)
+    expect_error(lambda: cfn.describe_stacks(StackName="caps"), "ValidationError", "does not exist")
+    cfn.create_stack(StackName="caps-named", TemplateBody=named, Capabilities=["CAPABILITY_NAMED_IAM"])
+    cfn.create_stack(StackName="caps-inline", TemplateBody=inline, Capabilities=["CAPABILITY_IAM"])
+    cfn.create_stack(StackName="caps", TemplateBody=TOPIC_ONLY)  # nothing needed
+    expect_error(lambda: cfn.update_stack(StackName="caps", TemplateBody=unnamed), "InsufficientCapabilitiesException", iam, 400)
+    assert stack(cfn, "caps")["StackStatus"] == "CREATE_COMPLETE"
+    cfn.update_stack(StackName="caps", TemplateBody=unnamed, Capabilities=["CAPABILITY_NAMED_IAM"])
+    assert stack(cfn, "caps")["StackStatus"] == "UPDATE_COMPLETE"
+    # UsePreviousTemplate: the stack's template decides (and comes before "No updates").
+    expect_error(lambda: cfn.update_stack(StackName="caps", UsePreviousTemplate=True), "InsufficientCapabilitiesException", iam, 400)
+    expect_error(lambda: cfn.update_stack(StackName="caps", UsePreviousTemplate=True, Capabilities=["CAPABILITY_IAM"]), "ValidationError", "No updates are to be performed.")
+    expect_error(lambda: cfn.create_change_set(StackName="caps", ChangeSetName="u", ChangeSetType="UPDATE", UsePreviousTemplate=True),
+                 "InsufficientCapabilitiesException", iam, 400)
+
+
+# ------------------------------------------------------------------------------------ pages
+
+PARAM_STACK = """
+Parameters:
+  Value:
+    Type: String
+Resources:
+  Param:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Name: !Sub '${AWS::StackName}-value'
+      Type: String
+      Value: !Ref Value
+"""
+
+
+def check_stack_event_and_export_pages(acct: Account) -> None:
+    """(s) DescribeStackEvents: 100 per page, newest first, a token that resumes where it was;
+    ListExports: 100 per page, each with ExportingStackId, Name and Value."""
+    cfn = acct.client("cloudformation")
+    value = lambda v: [{"ParameterKey": "Value", "ParameterValue": v}]  # noqa: E731
+    sid = cfn.create_stack(StackName="chatty", TemplateBody=PARAM_STACK, Parameters=value("v0"))["StackId"]
+    for i in range(1, 27):  # 4 events for the create, 5 for each update: 134
+        cfn.update_stack(StackName="chatty", TemplateBody=PARAM_STACK, Parameters=value(f"v{i}"))
+    first = cfn.describe_stack_events(StackName=sid)
+    assert len(first["StackEvents"]) == 100 and first.get("NextToken"), (len(first["StackEvents"]), first.get("NextToken"))
+    assert (first["StackEvents"][0]["LogicalResourceId"], first["StackEvents"][0]["ResourceStatus"]) == ("chatty", "UPDATE_COMPLETE")
+    cfn.update_stack(StackName="chatty", TemplateBody=PARAM_STACK, Parameters=value("late"))  # 5 more meanwhile
+    second = cfn.describe_stack_events(StackName=sid, NextToken=first["NextToken"])
+    assert len(second["StackEvents"]) == 34 and not second.get("NextToken"), (len(second["StackEvents"]), second.get("NextToken"))
+    assert second["StackEvents"][-1]["ResourceStatus"] == "CREATE_IN_PROGRESS", second["StackEvents"][-1]
+    seen = [e["EventId"] for e in first["StackEvents"] + second["StackEvents"]]
+    assert len(set(seen)) == 134, len(set(seen))
+    stamps = [e["Timestamp"] for e in first["StackEvents"] + second["StackEvents"]]
+    assert stamps == sorted(stamps, reverse=True)
+    everything = [e["EventId"] for page in cfn.get_paginator("describe_stack_events").paginate(StackName=sid) for e in page["StackEvents"]]
+    assert len(everything) == len(set(everything)) == 139 and set(seen) < set(everything), len(everything)
+    expect_error(lambda: cfn.describe_stack_events(StackName=sid, NextToken="not-a-token"), "ValidationError", None, 400)
+
+    outputs_yaml = "".join(f"  O{i:03d}:\n    Value: value-{i}\n    Export:\n      Name: !Sub '${{AWS::StackName}}-{i:03d}'\n" for i in range(130))
+    eid = cfn.create_stack(StackName="exporter", TemplateBody=TOPIC_ONLY + "Outputs:\n" + outputs_yaml)["StackId"]
+    page = cfn.list_exports()
+    assert len(page["Exports"]) == 100 and page.get("NextToken"), len(page["Exports"])
+    rest = cfn.list_exports(NextToken=page["NextToken"])
+    assert len(rest["Exports"]) == 30 and not rest.get("NextToken"), len(rest["Exports"])
+    exports = {e["Name"]: e for e in page["Exports"] + rest["Exports"]}
+    assert len(exports) == 130 and exports["exporter-007"] == {"ExportingStackId": eid, "Name": "exporter-007", "Value": "value-7"}, exports.get("exporter-007")
+
+
+# ------------------------------------------------------------------------------------ policy resources
+
+S3_MAY_SEND = """
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {{Service: s3.amazonaws.com}}
+            Action: {action}
+            Resource: {resource}
+            Condition:
+              ArnLike: {{aws:SourceArn: !Sub 'arn:aws:s3:::${{Bucket}}'}}
+              StringEquals: {{aws:SourceAccount: !Ref AWS::AccountId}}"""
+POLICY_TARGETS = """
+Parameters:
+  Bucket: {Type: String}
+Resources:
+  Q:
+    Type: AWS::SQS::Queue
+    DeletionPolicy: Retain
+    Properties: {QueueName: bkt-x1-audit}
+  Spare:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: bkt-x1-spare}
+  T:
+    Type: AWS::SNS::Topic
+    DeletionPolicy: Retain
+    Properties: {TopicName: bkt-x1-alerts}
+"""
+QUEUE_TOPIC_POLICY_STACK = POLICY_TARGETS + """  QP:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Q, !Ref Spare]
+      PolicyDocument:""" + S3_MAY_SEND.format(action="sqs:SendMessage", resource="!GetAtt Q.Arn") + """
+  TP:
+    Type: AWS::SNS::TopicPolicy
+    Properties:
+      Topics: [!Ref T]
+      PolicyDocument:""" + S3_MAY_SEND.format(action="SNS:Publish", resource="!Ref T") + """
+Outputs:
+  QueuePolicy: {Value: !Ref QP}
+  TopicPolicy: {Value: !GetAtt TP.Id}
+"""
+# The update: TP dropped; QP for Q alone, with a new document given as a JSON string.
+QUEUE_V2_DOCUMENT = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Sid": "v2", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": "${Q.Arn}",
+        "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::${Bucket}"}, "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"}},
+    }],
+})
+QUEUE_POLICY_ONLY_STACK = POLICY_TARGETS + f"""  QP:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Q]
+      PolicyDocument: !Sub '{QUEUE_V2_DOCUMENT}'
+Outputs:
+  QueuePolicy: {{Value: !Ref QP}}
+"""
+
+
+def check_queue_and_topic_policy_resources(acct: Account) -> None:
+    """(t) AWS::SQS::QueuePolicy / AWS::SNS::TopicPolicy set, replace and remove the policies that
+    S3 notifications are validated against (row p); Ref is the generated id."""
+    s3, cfn, sqs, sns = acct.client("s3"), acct.client("cloudformation"), acct.client("sqs"), acct.client("sns")
+    bucket = f"bkt-x1-{acct.id}"
+    s3.create_bucket(Bucket=bucket)
+    queue_arn = f"arn:aws:sqs:{REGION}:{acct.id}:bkt-x1-audit"
+    topic_arn = f"arn:aws:sns:{REGION}:{acct.id}:bkt-x1-alerts"
+    config = {
+        "QueueConfigurations": [{"Id": "q", "QueueArn": queue_arn, "Events": ["s3:ObjectRemoved:*"]}],
+        "TopicConfigurations": [{"Id": "t", "TopicArn": topic_arn, "Events": ["s3:ObjectCreated:*"],
+                                 "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "reports/"}]}}}],
+    }
+    put = lambda: s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)  # noqa: E731
+    refused = lambda: error_pairs(expect_error(put, "InvalidArgument", UNABLE, 400))  # noqa: E731
+    queue_policy = lambda name: sqs.get_queue_attributes(  # noqa: E731
+        QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"], AttributeNames=["Policy"]).get("Attributes", {}).get("Policy")
+    topic_policy = lambda: json.loads(sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]["Policy"])  # noqa: E731
+    assert refused() == [(topic_arn, "The destination topic does not exist"), (queue_arn, "The destination queue does not exist")]
+
+    sid = cfn.create_stack(StackName="seed", TemplateBody=QUEUE_TOPIC_POLICY_STACK, Parameters=params(Bucket=bucket))["StackId"]
+    st = stack(cfn, sid)
+    assert st["StackStatus"] == "CREATE_COMPLETE", (st["StackStatus"], events_of(cfn, sid))
+    put()  # what was refused with the policies unset
+    assert [len(s3.get_bucket_notification_configuration(Bucket=bucket)[k]) for k in ("QueueConfigurations", "TopicConfigurations")] == [1, 1]
+    expected = {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": queue_arn,
+            "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}, "StringEquals": {"aws:SourceAccount": acct.id}},
+        }],
+    }
+    assert json.loads(queue_policy("bkt-x1-audit")) == expected, queue_policy("bkt-x1-audit")
+    assert json.loads(queue_policy("bkt-x1-spare")) == expected  # every queue listed
+    expected["Statement"][0].update(Action="SNS:Publish", Resource=topic_arn)
+    assert topic_policy() == expected, topic_policy()
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in cfn.describe_stack_resources(StackName=sid)["StackResources"]}
+    assert physical["QP"].startswith("seed-QP-") and physical["TP"].startswith("seed-TP-"), physical
+    assert outputs(st) == {"QueuePolicy": physical["QP"], "TopicPolicy": physical["TP"]}, outputs(st)
+    summaries = {r["LogicalResourceId"]: r for r in cfn.list_stack_resources(StackName=sid)["StackResourceSummaries"]}
+    assert summaries["TP"]["ResourceType"] == "AWS::SNS::TopicPolicy" and summaries["TP"]["ResourceStatus"] == "CREATE_COMPLETE", summaries["TP"]
+
+    # Update in the background: TP removed, QP for Q alone with a new document (a JSON string).
+    set_behaviour(acct, stack_seconds=1.0)
+    cfn.update_stack(StackName="seed", TemplateBody=QUEUE_POLICY_ONLY_STACK, Parameters=params(Bucket=bucket))
+    while stack(cfn, sid)["StackStatus"].endswith("_IN_PROGRESS"):
+        during = {r["LogicalResourceId"]: r for r in cfn.describe_stack_resources(StackName=sid)["StackResources"]}
+        assert during["QP"]["PhysicalResourceId"] == physical["QP"], during["QP"]  # updated in place, never replaced
+        time.sleep(0.05)
+    st = stack(cfn, sid)
+    assert st["StackStatus"] == "UPDATE_COMPLETE", (st["StackStatus"], events_of(cfn, sid))
+    assert outputs(st) == {"QueuePolicy": physical["QP"]}, outputs(st)
+    assert ("TP", "DELETE_COMPLETE") in [e[:2] for e in events_of(cfn, sid)]
+    assert [s["Sid"] for s in json.loads(queue_policy("bkt-x1-audit"))["Statement"]] == ["v2"], queue_policy("bkt-x1-audit")
+    assert queue_policy("bkt-x1-spare") is None  # no longer listed
+    assert topic_policy()["Id"] == "__default_policy_ID", topic_policy()  # the policy a new topic has
+    assert refused() == [(topic_arn, "Permissions on the destination topic do not allow S3 to publish notifications from this bucket")]
+
+    # Delete (background): the retained queue and topic stay, without the stack's policies.
+    cfn.delete_stack(StackName="seed")
+    assert stack(cfn, sid)["StackStatus"] == "DELETE_IN_PROGRESS"
+    st = wait_stack(cfn, sid)
+    assert st["StackStatus"] == "DELETE_COMPLETE", (st["StackStatus"], events_of(cfn, sid))
+    reset_behaviour(acct)
+    assert queue_policy("bkt-x1-audit") is None
+    expect_error(lambda: sqs.get_queue_url(QueueName="bkt-x1-spare"), "AWS.SimpleQueueService.NonExistentQueue")
+    assert topic_policy()["Id"] == "__default_policy_ID", topic_policy()
+    assert refused() == [
+        (topic_arn, "Permissions on the destination topic do not allow S3 to publish notifications from this bucket"),
+        (queue_arn, "Permissions on the destination queue do not allow S3 to publish notifications from this bucket"),
+    ]
+
+
+# ------------------------------------------------------------------------------------ identities
+
+
+def check_web_identity_and_profiles(acct: Account) -> None:
+    """(i) AssumeRoleWithWebIdentity (unsigned, any token) and profile role chains act in the
+    role's account, and the log names that account."""
+    import tempfile
+
+    import botocore.session
+    from botocore import UNSIGNED
+
+    sts = boto3.client("sts", endpoint_url=ENDPOINT, region_name=REGION, config=botocore.config.Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))
+    creds = sts.assume_role_with_web_identity(RoleArn=f"arn:aws:iam::{acct.id}:role/ci", RoleSessionName="gha", WebIdentityToken="not even a JWT")["Credentials"]
+    web = boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+    who = web.client("sts", endpoint_url=ENDPOINT, region_name=REGION, config=CONFIG).get_caller_identity()
+    assert (who["Account"], who["Arn"]) == (acct.id, f"arn:aws:sts::{acct.id}:assumed-role/ci/gha"), who
+    web.client("s3", endpoint_url=ENDPOINT, region_name=REGION, config=CONFIG).create_bucket(Bucket=f"wi-{acct.id}")
+    assert acct.client("s3").get_bucket_location(Bucket=f"wi-{acct.id}")["LocationConstraint"] is None  # same account
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "token"), "w") as fh:
+            fh.write("opaque OIDC token")
+        with open(os.path.join(tmp, "config"), "w") as fh:
+            fh.write(
+                f"[profile base]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+                f"[profile chained]\nrole_arn = arn:aws:iam::{acct.id}:role/deployer\nsource_profile = base\nregion = {REGION}\nendpoint_url = {ENDPOINT}\n"
+                f"[profile oidc]\nrole_arn = arn:aws:iam::{acct.id}:role/oidc\nweb_identity_token_file = {tmp}/token\nregion = {REGION}\nendpoint_url = {ENDPOINT}\n"
+            )
+        for profile, role in (("chained", "deployer"), ("oidc", "oidc")):
+            session = botocore.session.Session()
+            for var, value in (("config_file", os.path.join(tmp, "config")), ("credentials_file", os.devnull), ("profile", profile)):
+                session.set_config_variable(var, value)
+            arn = boto3.session.Session(botocore_session=session).client("sts").get_caller_identity()["Arn"]
+            assert arn.startswith(f"arn:aws:sts::{acct.id}:assumed-role/{role}/"), arn
+    log = admin("GET", f"/_taegis/requests?account={acct.id}&service=sts")["requests"]
+    unsigned = [e for e in log if e["action"] == "AssumeRoleWithWebIdentity"]
+    assert len(unsigned) == 2 and all((e["access_key"], e["region"], e["status"], e["method"]) == (None, None, 200, "POST") for e in unsigned), unsigned
+    calls = [e for e in log if e["action"] == "GetCallerIdentity"]
+    assert len(calls) == 3 and all(e["access_key"].startswith("ASIA") and e["region"] == REGION for e in calls), calls
+    # The chained profile's AssumeRole is signed with the source profile's keys: their account.
+    chained = admin("GET", "/_taegis/requests?action=AssumeRole&access_key=testing")["requests"]
+    assert chained and all(e["account"] == "123456789012" for e in chained), chained[:2]
+
+
 CHECKS = [
     check_secret_model_exports_imports_and_delete,
     check_lambda_account_settings_and_concurrency,
@@ -1336,6 +1813,12 @@ CHECKS = [
     check_enabled_region_end_to_end,
     check_inline_limit_and_template_url,
     check_template_url_async,
+    check_notification_destinations,
+    check_bucket_owner_policy_and_region,
+    check_capabilities,
+    check_stack_event_and_export_pages,
+    check_queue_and_topic_policy_resources,
+    check_web_identity_and_profiles,
 ]
 # Run alone, after the others: they reset the whole emulator.
 SERIAL_CHECKS = [

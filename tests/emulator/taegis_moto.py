@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import fnmatch
 import functools
 import io
 import json
@@ -462,7 +461,7 @@ class TaegisSecret(CloudFormationModel):
         _force_delete_secret(account_id, region_name, self.name)
 
 
-def _install_secret_model() -> None:
+def _refresh_model_maps() -> None:
     # moto builds its type map from CloudFormationModel.__subclasses__() behind lru_caches.
     for fn in (
         cfn_parsing.get_model_list,
@@ -470,7 +469,214 @@ def _install_secret_model() -> None:
         cfn_parsing.get_name_type_map,
     ):
         fn.cache_clear()
+
+
+def _install_secret_model() -> None:
+    _refresh_model_maps()
     assert cfn_parsing.get_model_map()["AWS::SecretsManager::Secret"] is TaegisSecret
+
+
+# ---------------------------------------------------------------------------------------------
+# (t) AWS::SQS::QueuePolicy and AWS::SNS::TopicPolicy in CloudFormation.
+# AWS: the PolicyDocument becomes the Policy of every queue (Queues: URLs, what !Ref of a queue
+# gives) or topic (Topics: ARNs) listed; an update replaces it and clears it on the ones no
+# longer listed; deleting the resource removes it (a queue has no Policy any more, a topic gets
+# back the default policy AWS gives a new topic).  Ref and Fn::GetAtt Id are the id the stack
+# generates (STACK-LOGICALID-SUFFIX).  moto had neither type: the stack skipped them and the
+# policies were never set.  Every step runs under the account's CloudFormation lock (API call
+# or background worker); a policy is replaced as a whole, never changed in place.
+# ---------------------------------------------------------------------------------------------
+
+
+class PropertiesValidationFailed(Exception):
+    """AWS's schema check of a resource's properties; the text is the whole ResourceStatusReason."""
+
+    def __init__(self, logical_id: str, message: str):
+        reason = f"Properties validation failed for resource {logical_id} with message:\n{message}"
+        super().__init__(reason)
+        self.message = reason
+        self._taegis_reason = reason
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "JSONObject", list: "JSONArray", str: "String", bool: "Boolean"}.get(type(value), type(value).__name__)
+
+
+def _policy_document_text(document: Any, logical_id: str) -> str:
+    """PolicyDocument, given as an object or as a string holding one, as JSON text."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            raise ValueError("Invalid value for the parameter Policy.") from None
+    if not isinstance(document, dict):
+        raise PropertiesValidationFailed(logical_id, f"#/PolicyDocument: expected type: JSONObject, found: {_json_type(document)}")
+    return json.dumps(document)
+
+
+def _sqs_queue_at(url: str, account_id: str, region_name: str) -> Any:
+    """The queue a QueueUrl names, in the stack's account and region."""
+    from moto.sqs.exceptions import QueueDoesNotExist
+    from moto.sqs.models import sqs_backends
+
+    parts = str(url).rstrip("/").split("/")
+    if len(parts) < 2 or parts[-2] != account_id:
+        raise QueueDoesNotExist()
+    return sqs_backends[account_id][region_name].get_queue(parts[-1])
+
+
+def _set_queue_policy(queue: Any, text: str | None) -> None:
+    queue.policy = text  # None: no Policy attribute any more
+
+
+def _sns_topic_at(arn: str, account_id: str, region_name: str) -> Any:
+    """The topic an ARN names, in the stack's account and region."""
+    from moto.sns.exceptions import TopicNotFound
+    from moto.sns.models import sns_backends
+
+    topic = sns_backends[account_id][region_name].topics.get(str(arn))
+    if topic is None:
+        raise TopicNotFound
+    return topic
+
+
+def _set_topic_policy(topic: Any, text: str | None) -> None:
+    if text is None:  # AWS: back to the policy of a new topic
+        topic._policy_json = topic._create_default_topic_policy(topic.sns_backend.region_name, topic.account_id, topic.name)
+    else:
+        topic.policy = text
+
+
+class _ResourcePolicyModel:
+    """What AWS::SQS::QueuePolicy and AWS::SNS::TopicPolicy share (a mixin: moto's type map
+    takes only direct subclasses of CloudFormationModel)."""
+
+    TARGETS = ""  # the property that lists the queues / topics
+    find: Any = None  # (target, account_id, region_name) -> queue / topic; raises when missing
+    apply: Any = None  # (queue / topic, JSON text or None)
+
+    def __init__(self, account_id: str, region_name: str, policy_id: str, targets: list[str], text: str):
+        self.account_id = account_id
+        self.region_name = region_name
+        self.policy_id = policy_id
+        self.targets = targets
+        self.text = text
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""  # no name property: moto generates STACK-LOGICALID-SUFFIX, as AWS does
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.policy_id
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ["Id"]
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        if attribute_name == "Id":
+            return self.policy_id
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def _properties(cls, logical_id: str, cloudformation_json: dict[str, Any]) -> tuple[list[str], str]:
+        properties = cloudformation_json.get("Properties") or {}
+        for key in (cls.TARGETS, "PolicyDocument"):
+            if properties.get(key) is None:
+                raise PropertiesValidationFailed(logical_id, f"#: required key [{key}] not found")
+        targets = properties[cls.TARGETS]
+        if not isinstance(targets, list):
+            raise PropertiesValidationFailed(logical_id, f"#/{cls.TARGETS}: expected type: JSONArray, found: {_json_type(targets)}")
+        return [str(t) for t in targets], _policy_document_text(properties["PolicyDocument"], logical_id)
+
+    @classmethod
+    def _set_all(cls, targets: list[str], text: str, account_id: str, region_name: str) -> None:
+        found = [cls.find(t, account_id, region_name) for t in targets]  # all exist, or nothing changes
+        for item in found:
+            cls.apply(item, text)
+
+    def _clear(self, targets: list[str]) -> None:
+        for target in targets:
+            try:
+                found = type(self).find(target, self.account_id, self.region_name)
+            except Exception:  # gone already: nothing to remove
+                continue
+            type(self).apply(found, None)
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        targets, text = cls._properties(kwargs.get("LogicalId") or resource_name, cloudformation_json)
+        cls._set_all(targets, text, account_id, region_name)
+        return cls(account_id, region_name, resource_name, targets, text)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        # AWS: no replacement (same physical id); the targets left out lose the policy.
+        logical_id = getattr(original_resource, "logical_resource_id", None) or new_resource_name
+        targets, text = cls._properties(logical_id, cloudformation_json)
+        cls._set_all(targets, text, account_id, region_name)
+        original_resource._clear([t for t in original_resource.targets if t not in targets])
+        original_resource.targets, original_resource.text = targets, text
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        pass  # moto calls delete() on the model; the targets are known only there
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self._clear(self.targets)
+
+
+class TaegisQueuePolicy(_ResourcePolicyModel, CloudFormationModel):
+    __module__ = "taegis.sqs.models"  # see TaegisSecret
+    TARGETS = "Queues"
+    find = staticmethod(_sqs_queue_at)
+    apply = staticmethod(_set_queue_policy)
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SQS::QueuePolicy"
+
+
+class TaegisTopicPolicy(_ResourcePolicyModel, CloudFormationModel):
+    __module__ = "taegis.sns.models"
+    TARGETS = "Topics"
+    find = staticmethod(_sns_topic_at)
+    apply = staticmethod(_set_topic_policy)
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::TopicPolicy"
+
+
+def _install_resource_policy_models() -> None:
+    _refresh_model_maps()
+    model_map = cfn_parsing.get_model_map()
+    assert model_map["AWS::SQS::QueuePolicy"] is TaegisQueuePolicy
+    assert model_map["AWS::SNS::TopicPolicy"] is TaegisTopicPolicy
 
 
 # ---------------------------------------------------------------------------------------------
@@ -644,7 +850,7 @@ def _set_function_code(self: Any, updated_spec: dict[str, Any]) -> None:
 # (c) + (h) S3 bucket notifications.
 # AWS: GetBucketNotificationConfiguration answers <NotificationConfiguration> (empty when there
 # is none) and returns EventBridgeConfiguration; PutBucketNotificationConfiguration refuses
-# overlapping configurations and Lambda destinations that S3 may not invoke.
+# overlapping configurations (and destinations S3 cannot deliver to, see (p)).
 # ---------------------------------------------------------------------------------------------
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -721,41 +927,240 @@ def _check_overlap(entries: list[tuple[str, dict[str, Any]]]) -> None:
                 )
 
 
-def _lambda_allows_s3(function_arn: str, bucket: Any) -> bool:
-    parts = function_arn.split(":")
-    if len(parts) < 7:
+# ---------------------------------------------------------------------------------------------
+# Resource policies (queue, topic, function and bucket policies), as far as the checks below
+# need them.  AWS: an explicit Deny wins; otherwise a matching Allow grants.  A statement applies
+# when its principal, action, resource and every condition match.  Only the condition keys the
+# caller knows (aws:SourceArn, aws:SourceAccount, aws:PrincipalAccount) can hold: a statement with
+# any other key (e.g. SNS's default AWS:SourceOwner statement) grants and denies nothing, and
+# NotPrincipal/NotAction/NotResource statements are left out likewise.
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+@functools.lru_cache(maxsize=4096)
+def _wildcard_re(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(f"^{body}$", (re.IGNORECASE if ignore_case else 0) | re.DOTALL)
+
+
+def _wildcard(pattern: Any, value: str, ignore_case: bool = False) -> bool:
+    """IAM wildcards: * any run of characters, ? one character."""
+    return bool(_wildcard_re(str(pattern), ignore_case).match(value))
+
+
+_CONDITION_TESTS = {
+    "StringEquals": lambda actual, expected: actual == expected,
+    "StringEqualsIgnoreCase": lambda actual, expected: actual.lower() == expected.lower(),
+    "StringLike": lambda actual, expected: _wildcard(expected, actual),
+    "ArnEquals": lambda actual, expected: _wildcard(expected, actual),
+    "ArnLike": lambda actual, expected: _wildcard(expected, actual),
+}
+
+
+def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, str]) -> bool:
+    op = operator.split(":", 1)[-1]  # ForAnyValue:/ForAllValues: (the keys here are single-valued)
+    if_exists = op.endswith("IfExists")
+    op = op[: -len("IfExists")] if if_exists else op
+    actual = context.get(key.lower())
+    if actual is None:
+        return if_exists
+    negated = "Not" in op
+    test = _CONDITION_TESTS.get(op.replace("Not", "", 1))
+    if test is None:
         return False
-    region, account = parts[3], parts[4]
-    try:
-        fn = get_lambda_backend(account, region).get_function(function_arn)
-    except Exception:
+    return any(test(actual, str(e)) for e in _as_list(expected)) != negated
+
+
+def _principal_matches(principal: Any, who: dict[str, set[str]]) -> bool:
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
         return False
-    bucket_arn = f"arn:aws:s3:::{bucket.name}"
-    for st in list(fn.policy.statements):
-        if st.get("Effect", "Allow") != "Allow":
-            continue
-        principal = st.get("Principal")
-        services = principal.get("Service") if isinstance(principal, dict) else principal
-        if isinstance(services, str):
-            services = [services]
-        if not services or not ({"s3.amazonaws.com", "*"} & set(services)):
-            continue
-        actions = st.get("Action")
-        actions = [actions] if isinstance(actions, str) else (actions or [])
-        if not ({"lambda:InvokeFunction", "lambda:*", "*"} & set(actions)):
-            continue
-        ok = True
-        for operator, conditions in (st.get("Condition") or {}).items():
-            for key, expected in conditions.items():
-                expected_values = expected if isinstance(expected, list) else [expected]
-                if key.lower() == "aws:sourcearn":
-                    if operator.startswith("Arn") or operator.startswith("String"):
-                        ok &= any(fnmatch.fnmatchcase(bucket_arn, str(v)) for v in expected_values)
-                elif key.lower() == "aws:sourceaccount":
-                    ok &= bucket.account_id in [str(v) for v in expected_values]
-        if ok:
-            return True
+    for kind, values in principal.items():
+        for value in _as_list(values):
+            if (kind == "AWS" and value == "*") or str(value) in who.get(kind, set()):
+                return True
     return False
+
+
+def _statement_applies(st: dict[str, Any], action: str, resource: str | None, who: dict[str, set[str]], context: dict[str, str]) -> bool:
+    if any(k in st for k in ("NotPrincipal", "NotAction", "NotResource")):
+        return False
+    if not _principal_matches(st.get("Principal"), who):
+        return False
+    if not any(_wildcard(p, action, ignore_case=True) for p in _as_list(st.get("Action"))):
+        return False
+    if resource is not None and "Resource" in st and not any(_wildcard(p, resource) for p in _as_list(st["Resource"])):
+        return False
+    conditions = st.get("Condition") or {}
+    return all(
+        _condition_holds(op, key, expected, context)
+        for op, pairs in conditions.items()
+        for key, expected in (pairs or {}).items()
+    )
+
+
+def policy_allows(statements: Any, action: str, resource: str | None, who: dict[str, set[str]], context: dict[str, str]) -> bool:
+    allowed = False
+    for st in _as_list(statements):
+        if not isinstance(st, dict) or not _statement_applies(st, action, resource, who, context):
+            continue
+        if st.get("Effect") == "Deny":
+            return False
+        allowed = allowed or st.get("Effect") == "Allow"
+    return allowed
+
+
+def _policy_statements(policy: Any) -> Any:
+    """The statements of a policy given as JSON text (str/bytes) or a parsed document."""
+    if isinstance(policy, (bytes, str)):
+        try:
+            policy = json.loads(policy)
+        except ValueError:
+            return []
+    return (policy or {}).get("Statement") if isinstance(policy, dict) else []
+
+
+# ---------------------------------------------------------------------------------------------
+# (p) PutBucketNotificationConfiguration validates every destination of the configuration.
+# AWS: each write checks the whole configuration: an ARN that does not parse, or one in another
+# region than the bucket, is refused first (400 InvalidArgument, one ArgumentName/ArgumentValue);
+# then each queue, topic and function must exist and let s3.amazonaws.com deliver from this
+# bucket (aws:SourceArn / aws:SourceAccount honoured): 400 InvalidArgument "Unable to validate
+# the following destination configurations" with one ArgumentNameN/ArgumentValueN pair per
+# refused destination.  moto checked nothing but the region, and stored the refused
+# configuration anyway.
+# ---------------------------------------------------------------------------------------------
+
+
+class S3Refusal(Exception):
+    """An S3 error answered with AWS's exact body (numbered arguments, Endpoint, ...)."""
+
+    def __init__(self, status: int, code: str, message: str, extra: str = "", headers: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.extra, self.headers = extra, list(headers or [])
+
+    def parts(self, method: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        headers, body = _s3_error(self.code, self.message, self.extra)
+        data = b"" if method == "HEAD" else body.encode("utf-8")  # AWS: a HEAD error has headers only
+        return self.status, headers + self.headers + [("Content-Length", str(len(data)))], data
+
+
+def _answer_refusals(method: Any) -> Any:
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any, full_url: str) -> Any:
+        try:
+            return method(self, request, full_url)
+        except S3Refusal as refusal:
+            status, headers, body = refusal.parts(request.method)
+            return status, {k: v for k, v in headers if k.lower() != "content-length"}, body
+
+    return wrapper
+
+
+NOTIFICATION_REGION_MESSAGE = "The notification destination service region is not valid for the bucket location constraint"
+UNABLE_TO_VALIDATE = "Unable to validate the following destination configurations"
+QUEUE_MISSING = "The destination queue does not exist"
+QUEUE_REFUSES = "Permissions on the destination queue do not allow S3 to publish notifications from this bucket"
+TOPIC_MISSING = "The destination topic does not exist"
+TOPIC_REFUSES = "Permissions on the destination topic do not allow S3 to publish notifications from this bucket"
+
+
+def _argument(name: str, value: str, n: int | str = "") -> str:
+    return f"<ArgumentName{n}>{_xml_escape(name)}</ArgumentName{n}><ArgumentValue{n}>{_xml_escape(value)}</ArgumentValue{n}>"
+
+
+def _notification_entries(config: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
+    """(kind, entry) of each destination: kind is the ARN's element (Topic, Queue, CloudFunction)."""
+    entries = []
+    for kind in ("Topic", "Queue", "CloudFunction"):
+        for entry in (config or {}).get(f"{kind}Configuration") or []:
+            entries.append((kind, entry))
+    return entries
+
+
+def _check_destination_arns(bucket: Any, entries: list[tuple[str, dict[str, Any]]]) -> None:
+    for kind, entry in entries:
+        arn = str(entry.get(kind) or "")
+        parts = arn.split(":")
+        if len(parts) < 6 or not parts[3] or not parts[4]:
+            raise S3Refusal(400, "InvalidArgument", "The ARN could not be parsed", _argument(kind, arn))
+        if parts[3] != bucket.region_name:
+            raise S3Refusal(400, "InvalidArgument", NOTIFICATION_REGION_MESSAGE, _argument(kind, arn))
+
+
+def _s3_sender(bucket: Any) -> tuple[dict[str, set[str]], dict[str, str]]:
+    """S3 delivering for this bucket: (principal, condition context)."""
+    context = {"aws:sourcearn": f"arn:{bucket.partition}:s3:::{bucket.name}", "aws:sourceaccount": bucket.account_id}
+    return {"Service": {"s3.amazonaws.com"}}, context
+
+
+def _queue_refusal(arn: str, bucket: Any) -> tuple[str, str] | None:
+    from moto.sqs.models import sqs_backends
+
+    _, _, _, region, account, name = arn.split(":", 5)
+    try:
+        queue = sqs_backends[account][region].queues.get(name)
+    except Exception:
+        queue = None
+    if queue is None:
+        return arn, QUEUE_MISSING
+    who, context = _s3_sender(bucket)
+    if not policy_allows(_policy_statements(queue.policy), "sqs:SendMessage", arn, who, context):
+        return arn, QUEUE_REFUSES
+    return None
+
+
+def _topic_refusal(arn: str, bucket: Any) -> tuple[str, str] | None:
+    from moto.sns.models import sns_backends
+
+    _, _, _, region, account, _ = arn.split(":", 5)
+    try:
+        topic = sns_backends[account][region].topics.get(arn)
+    except Exception:
+        topic = None
+    if topic is None:
+        return arn, TOPIC_MISSING
+    who, context = _s3_sender(bucket)
+    if not policy_allows(_policy_statements(topic.policy), "sns:Publish", arn, who, context):
+        return arn, TOPIC_REFUSES
+    return None
+
+
+def _function_refusal(arn: str, bucket: Any) -> tuple[str, str] | None:
+    # AWS names a function "ARN, null" and gives the same reason whether it is missing or only
+    # closed to S3.
+    refused = (f"{arn}, null", f"Not authorized to invoke function [{arn}]")
+    _, _, _, region, account, _ = arn.split(":", 5)
+    try:
+        fn = get_lambda_backend(account, region).get_function(arn)
+    except Exception:
+        return refused
+    with _POLICY_LOCK:
+        statements = list(fn.policy.statements)
+    who, context = _s3_sender(bucket)
+    return None if policy_allows(statements, "lambda:InvokeFunction", None, who, context) else refused
+
+
+_DESTINATION_CHECKS = {"Queue": _queue_refusal, "Topic": _topic_refusal, "CloudFunction": _function_refusal}
+
+
+def _check_destinations(bucket: Any, entries: list[tuple[str, dict[str, Any]]]) -> None:
+    refused: dict[str, str] = {}
+    for kind, entry in entries:
+        found = _DESTINATION_CHECKS[kind](str(entry[kind]), bucket)
+        if found is not None:
+            refused.setdefault(*found)
+    if refused:
+        extra = "".join(_argument(name, reason, n) for n, (name, reason) in enumerate(refused.items(), 1))
+        raise S3Refusal(400, "InvalidArgument", UNABLE_TO_VALIDATE, extra)
 
 
 _orig_put_notification = s3_models.S3Backend.put_bucket_notification_configuration
@@ -763,20 +1168,136 @@ _orig_put_notification = s3_models.S3Backend.put_bucket_notification_configurati
 
 def _put_bucket_notification_configuration(self: Any, bucket_name: str, notification_config: dict[str, Any]) -> None:
     bucket = self.get_bucket(bucket_name)
-    entries: list[tuple[str, dict[str, Any]]] = []
-    for kind, arn_key in (("TopicConfiguration", "Topic"), ("QueueConfiguration", "Queue"), ("CloudFunctionConfiguration", "CloudFunction")):
-        for entry in (notification_config or {}).get(kind) or []:
-            entries.append((arn_key, entry))
+    entries = _notification_entries(notification_config)
+    _check_destination_arns(bucket, entries)
     _check_overlap(entries)
-    failed = [e["CloudFunction"] for k, e in entries if k == "CloudFunction" and not _lambda_allows_s3(e["CloudFunction"], bucket)]
-    if failed:
-        err = InvalidArgumentError(
-            "Unable to validate the following destination configurations",
-            failed[0],
-            "Not authorized to invoke function [" + failed[0] + "]",
-        )
-        raise err
+    _check_destinations(bucket, entries)
     return _orig_put_notification(self, bucket_name, notification_config)
+
+
+# ---------------------------------------------------------------------------------------------
+# (q) S3 bucket ownership, ExpectedBucketOwner, bucket policies and the bucket's region.
+# AWS: a bucket belongs to the account that created it.  A request signed for another region
+# than the bucket's gets 301 PermanentRedirect (with x-amz-bucket-region), except GetBucketLocation
+# (any region).  x-amz-expected-bucket-owner naming another account: 403 AccessDenied.  Another
+# account's request: 403 AccessDenied unless the bucket policy grants that account the action
+# (Get/Put/DeleteBucketPolicy then answer 405: only the owner's account may use them).  moto
+# served every request whatever its account, region or expected owner.
+# ---------------------------------------------------------------------------------------------
+
+PERMANENT_REDIRECT = (
+    "The bucket you are attempting to access must be addressed using the specified endpoint. "
+    "Please send all future requests to this endpoint."
+)
+# Operations that name no existing bucket, or that AWS answers from any region.
+_S3_UNGUARDED = frozenset({"CreateBucket", "ListBuckets", "ListDirectoryBuckets"})
+_S3_ANY_REGION = frozenset({"GetBucketLocation"})
+_S3_OWNER_ACCOUNT_ONLY = frozenset({"GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"})
+# The IAM action a bucket policy must grant, by operation ("s3:" + the operation otherwise).
+_S3_IAM_ACTIONS = {
+    "HeadBucket": "s3:ListBucket",
+    "ListObjects": "s3:ListBucket",
+    "ListObjectsV2": "s3:ListBucket",
+    "ListObjectVersions": "s3:ListBucketVersions",
+    "ListMultipartUploads": "s3:ListBucketMultipartUploads",
+    "HeadObject": "s3:GetObject",
+    "CopyObject": "s3:PutObject",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+    "AbortMultipartUpload": "s3:AbortMultipartUpload",
+    "DeleteObjects": "s3:DeleteObject",
+    "GetBucketNotificationConfiguration": "s3:GetBucketNotification",
+    "PutBucketNotificationConfiguration": "s3:PutBucketNotification",
+    "GetBucketEncryption": "s3:GetEncryptionConfiguration",
+    "PutBucketEncryption": "s3:PutEncryptionConfiguration",
+    "DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
+    "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
+    "PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
+    "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+}
+
+
+def _s3_route(environ: dict[str, Any]) -> dict[str, str]:
+    """The URI parameters (Bucket, Key) of an S3 request, path-style or virtual-hosted."""
+    try:
+        _, params = get_service_router("s3").match(MotoRequest(environ, shallow=True))
+    except Exception:
+        return {}
+    return params or {}
+
+
+def _bucket_named(name: str | None) -> Any:
+    info = s3_models.s3_backends.bucket_accounts.get(name or "")
+    if info is None:
+        return None
+    partition, account = info
+    return s3_models.s3_backends[account][partition].buckets.get(name)
+
+
+def _s3_endpoint(bucket: Any) -> str:
+    suffix = ".amazonaws.com.cn" if bucket.partition == "aws-cn" else ".amazonaws.com"
+    region = "" if bucket.region_name == "us-east-1" else f".{bucket.region_name}"
+    return f"{bucket.name}.s3{region}{suffix}"
+
+
+def _permanent_redirect(bucket: Any) -> S3Refusal:
+    extra = f"<Endpoint>{_xml_escape(_s3_endpoint(bucket))}</Endpoint><Bucket>{_xml_escape(bucket.name)}</Bucket>"
+    return S3Refusal(301, "PermanentRedirect", PERMANENT_REDIRECT, extra, [("x-amz-bucket-region", bucket.region_name)])
+
+
+def _access_denied(bucket: Any, action: str) -> S3Refusal:
+    # HeadBucket tells the bucket's region even when it refuses.
+    headers = [("x-amz-bucket-region", bucket.region_name)] if action == "HeadBucket" else []
+    return S3Refusal(403, "AccessDenied", "Access Denied", headers=headers)
+
+
+def _caller(entry: dict[str, Any]) -> tuple[dict[str, set[str]], dict[str, str]]:
+    """The requester as a bucket policy's principal: its account, account root, assumed role."""
+    from moto.sts.models import sts_backends
+
+    account, partition = entry["account"], get_partition(entry["region"])
+    names = {account, f"arn:{partition}:iam::{account}:root"}
+    try:
+        role = sts_backends[account][partition].get_assumed_role_from_access_key(entry["access_key"])
+    except Exception:
+        role = None
+    if role is not None:
+        names.update({role.role_arn, role.arn})
+    return {"AWS": names}, {"aws:principalaccount": account}
+
+
+def _cross_account_refusal(bucket: Any, entry: dict[str, Any], key: str | None) -> S3Refusal | None:
+    action = entry["action"]
+    resource = f"arn:{bucket.partition}:s3:::{bucket.name}" + (f"/{key}" if key else "")
+    who, context = _caller(entry)
+    if not policy_allows(_policy_statements(bucket.policy), _S3_IAM_ACTIONS.get(action, f"s3:{action}"), resource, who, context):
+        return _access_denied(bucket, action)
+    if action in _S3_OWNER_ACCOUNT_ONLY:
+        method = f"<Method>{_xml_escape(entry['method'])}</Method>"
+        return S3Refusal(405, "MethodNotAllowed", "The specified method is not allowed against this resource.", method)
+    return None
+
+
+def s3_refusal(environ: dict[str, Any], entry: dict[str, Any]) -> S3Refusal | None:
+    """What AWS answers instead of the operation, or None when it goes ahead."""
+    action = entry.get("action")
+    if not action or action in _S3_UNGUARDED:
+        return None
+    params = _s3_route(environ)
+    bucket = _bucket_named(params.get("Bucket"))
+    if bucket is None:
+        return None  # moto answers NoSuchBucket
+    if action not in _S3_ANY_REGION and bucket.region_name != entry["region"]:
+        return _permanent_redirect(bucket)
+    expected = environ.get("HTTP_X_AMZ_EXPECTED_BUCKET_OWNER")
+    if expected and expected != bucket.account_id:
+        return _access_denied(bucket, action)
+    if entry["account"] == bucket.account_id:
+        return None
+    return _cross_account_refusal(bucket, entry, params.get("Key"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -896,7 +1417,12 @@ def _validate_different_update(self: Any, incoming_params: Any, stack_body: Any,
         new_template = cfn_models.Stack.parse_template(stack_body)
     except Exception:
         return
-    if new_template != old_stack.template_dict:
+    try:
+        # moto fills in the stack's template_dict (e.g. "Properties": {}): compare the texts' parses.
+        old_template = cfn_models.Stack.parse_template(old_stack.template)
+    except Exception:
+        old_template = old_stack.template_dict
+    if new_template != old_template:
         return
     given = {}
     for p in incoming_params or []:
@@ -1989,6 +2515,114 @@ def _install_template_sources() -> None:
     cfn_responses.CloudFormationResponse._get_stack_from_s3_url = _template_from_url
 
 
+# ---------------------------------------------------------------------------------------------
+# (r) Capabilities.
+# AWS: CreateStack, UpdateStack and CreateChangeSet of a template with IAM resources need
+# CAPABILITY_IAM (or CAPABILITY_NAMED_IAM); one that names an IAM resource needs
+# CAPABILITY_NAMED_IAM: 400 InsufficientCapabilitiesException "Requires capabilities :
+# [CAPABILITY_IAM]" / "[CAPABILITY_NAMED_IAM]".  moto took any template without capabilities.
+# ---------------------------------------------------------------------------------------------
+
+# The resource types AWS documents as needing a capability, and the property that names each.
+_IAM_CAPABILITY_TYPES = {
+    "AWS::IAM::AccessKey": None,
+    "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::Policy": None,
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::UserToGroupAddition": None,
+}
+
+
+class InsufficientCapabilities(CloudFormationError):
+    code = "InsufficientCapabilitiesException"
+
+    def __init__(self, capability: str):
+        super().__init__(f"Requires capabilities : [{capability}]")
+
+
+def required_capability(template_dict: Any) -> str | None:
+    """CAPABILITY_NAMED_IAM, CAPABILITY_IAM or None for a parsed template."""
+    needed = None
+    resources = (template_dict or {}).get("Resources") if isinstance(template_dict, dict) else None
+    for resource in (resources or {}).values():
+        rtype = (resource or {}).get("Type") if isinstance(resource, dict) else None
+        if rtype not in _IAM_CAPABILITY_TYPES:
+            continue
+        name_property, properties = _IAM_CAPABILITY_TYPES[rtype], resource.get("Properties")
+        if name_property and isinstance(properties, dict) and name_property in properties:
+            return "CAPABILITY_NAMED_IAM"
+        needed = "CAPABILITY_IAM"
+    return needed
+
+
+def _requested_template(self: Any) -> Any:
+    """The template a create/update/change-set call asks for, parsed (None when unreadable:
+    the call itself then answers)."""
+    body = self._get_param("TemplateBody")
+    if self._get_param("TemplateURL"):
+        body = self._get_stack_from_s3_url(self._get_param("TemplateURL"))
+    elif not body and self._get_bool_param("UsePreviousTemplate", False):
+        try:
+            body = self.cloudformation_backend.get_stack(self._get_param("StackName")).template
+        except Exception:
+            return None
+    try:
+        return cfn_models.Stack.parse_template(body) if body else None
+    except Exception:
+        return None
+
+
+def _check_capabilities(self: Any) -> None:
+    needed = required_capability(_requested_template(self))
+    given = set(self._get_param("Capabilities", []) or [])
+    if needed == "CAPABILITY_NAMED_IAM" and needed not in given:
+        raise InsufficientCapabilities(needed)
+    if needed == "CAPABILITY_IAM" and not given & {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"}:
+        raise InsufficientCapabilities(needed)
+
+
+def _require_capabilities(method: Any) -> Any:
+    @functools.wraps(method)
+    def wrapper(self: Any) -> Any:
+        _check_capabilities(self)
+        return method(self)
+
+    return wrapper
+
+
+# ---------------------------------------------------------------------------------------------
+# (s) DescribeStackEvents pages.
+# AWS: at most 100 events per call, newest first, with NextToken for the older ones; the token
+# resumes after the last event returned, so events added meanwhile do not shift the pages.
+# moto returned every event at once.  (ListExports is moto's own: 100 per page with NextToken.)
+# ---------------------------------------------------------------------------------------------
+
+STACK_EVENTS_PAGE = 100
+
+
+def _events_end(events: list[Any], token: str | None) -> int:
+    """Index (oldest first) just past the events a page may return: those older than `token`."""
+    if not token:
+        return len(events)
+    for index, event in enumerate(events):
+        if str(event.event_id) == token:
+            return index
+    raise ValidationError(message=f"Invalid NextToken: {token}")
+
+
+def _describe_stack_events_page(self: Any) -> ActionResult:
+    events = self.cloudformation_backend.describe_stack_events(self._get_param("StackName"))
+    end = _events_end(events, self._get_param("NextToken"))
+    start = max(0, end - STACK_EVENTS_PAGE)
+    result: dict[str, Any] = {"StackEvents": events[start:end][::-1]}
+    if start > 0:
+        result["NextToken"] = str(events[start].event_id)
+    return ActionResult(result)
+
+
 def _install_cloudformation() -> None:
     cfn_parsing.clean_json = _clean_json
     cfn_parsing.parse_and_create_resource = _parse_and_create_resource
@@ -2011,7 +2645,11 @@ def _install_cloudformation() -> None:
     cfn_responses.CloudFormationResponse.process_cfn_response = _process_cfn_response
     cfn_responses.CloudFormationResponse._validate_different_update = _validate_different_update
     cfn_responses.StackResourceDTO.__init__ = _dto_init
-    _install_template_sources()
+    cfn_responses.CloudFormationResponse.describe_stack_events = _describe_stack_events_page
+    for name in ("create_stack", "update_stack", "create_change_set"):
+        method = getattr(cfn_responses.CloudFormationResponse, name)
+        setattr(cfn_responses.CloudFormationResponse, name, _require_capabilities(method))
+    _install_template_sources()  # the body size is checked before the capabilities
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2306,8 +2944,8 @@ def _refusal_response(service: str, access_key: str, environ: dict[str, Any]) ->
 
 
 _HTTP_REASONS = {
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests",
-    500: "Internal Server Error", 503: "Service Unavailable",
+    301: "Moved Permanently", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 405: "Method Not Allowed",
+    429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
 }
 
 
@@ -2430,6 +3068,34 @@ def _describe_request(environ: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+# AWS: STS calls that carry no signature (the token or assertion is the credential).  They act
+# in the role's account, so the log names that account (access key and region: null).
+_UNSIGNED_STS_ACTIONS = ("AssumeRoleWithWebIdentity", "AssumeRoleWithSAML")
+
+
+def _describe_unsigned_sts(environ: dict[str, Any]) -> dict[str, Any] | None:
+    if environ.get("HTTP_AUTHORIZATION") or "X-Amz-Credential" in environ.get("QUERY_STRING", ""):
+        return None
+    params = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+    if "Action" not in params:
+        params.update(parse_qsl(_buffer_form_body(environ)))
+    if params.get("Action") not in _UNSIGNED_STS_ACTIONS:
+        return None
+    parts = str(params.get("RoleArn", "")).split(":")
+    account = parts[4] if len(parts) > 5 and re.fullmatch(r"\d{12}", parts[4]) else None
+    return {
+        "service": "sts",
+        "action": params["Action"],
+        "method": environ.get("REQUEST_METHOD", ""),
+        "path": environ.get("PATH_INFO", ""),
+        "query": environ.get("QUERY_STRING", ""),
+        "access_key": None,
+        "account": account,
+        "region": None,
+        "status": None,
+    }
+
+
 def _json_response(start_response: Any, status: int, payload: Any, extra: list[tuple[str, str]] | None = None) -> list[bytes]:
     body = json.dumps(payload).encode("utf-8")
     reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}.get(status, "OK")
@@ -2470,7 +3136,7 @@ class TaegisApp:
 
         entry = None
         try:
-            entry = _describe_request(environ)
+            entry = _describe_request(environ) or _describe_unsigned_sts(environ)
         except Exception as exc:  # never let the log break a request
             print(f"taegis_moto: request log failed: {exc!r}", file=sys.stderr)
         if entry is None:
@@ -2485,6 +3151,9 @@ class TaegisApp:
                 pass
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
+        if entry["access_key"] is None:
+            # Unsigned (AssumeRoleWithWebIdentity): no region to refuse, no faults.
+            return self.inner(environ, logged_start_response)
         if not _fault_exempt(path) and not region_allowed(entry["account"], entry["service"], entry["region"]):
             return self._refuse(environ, logged_start_response, entry)
         fault = None
@@ -2538,6 +3207,14 @@ class TaegisApp:
             # AWS: Lambda GetAccountSettings (moto has no route for it).
             entry["action"] = "GetAccountSettings"
             return _json_response(start_response, 200, lambda_account_settings(entry["account"], entry["region"]))
+        refusal = s3_refusal(environ, entry) if entry["service"] == "s3" else None
+        if refusal is not None:
+            # (q) answered before moto sees the request.
+            if not environ.get("taegis.no_continue"):
+                _drain_body(environ)
+            status, headers, body = refusal.parts(method)
+            start_response(f"{status} {_HTTP_REASONS.get(status, 'Error')}", headers)
+            return [body]
         return self.inner(environ, start_response)
 
     def _admin(self, environ: dict[str, Any], start_response: Any, path: str, method: str) -> list[bytes]:
@@ -2635,11 +3312,14 @@ class TaegisApp:
 def install() -> None:
     _install_regions()
     _install_secret_model()
+    _install_resource_policy_models()
     _install_lambda_concurrency()
     LambdaPolicy.add_statement = _add_statement
     lambda_models.LambdaFunction._set_function_code = _set_function_code
     s3_responses.S3Response.get_bucket_notification = _get_bucket_notification
     s3_models.S3Backend.put_bucket_notification_configuration = _put_bucket_notification_configuration
+    s3_responses.S3Response._bucket_response = _answer_refusals(s3_responses.S3Response._bucket_response)
+    s3_responses.S3Response._key_response = _answer_refusals(s3_responses.S3Response._key_response)
     _install_cloudformation()
 
 
