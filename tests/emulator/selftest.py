@@ -1795,6 +1795,40 @@ def check_web_identity_and_profiles(acct: Account) -> None:
     assert chained and all(e["account"] == "123456789012" for e in chained), chained[:2]
 
 
+def check_targeted_faults(acct: Account) -> None:
+    """faults: one action's next calls fail as asked; the write of a drop_after happens; other
+    actions and accounts are untouched; bad fields are refused."""
+    lam = acct.session.client("lambda", endpoint_url=ENDPOINT, config=NO_RETRY)
+    acct.function("targeted")
+    set_behaviour(acct, faults=[{"action": "AddPermission", "fault": "drop_after", "times": 1}])
+    statement = dict(
+        FunctionName="targeted",
+        StatementId="s3-invoke",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn="arn:aws:s3:::some-bucket",
+    )
+    try:
+        lam.add_permission(**statement)
+        raise AssertionError("the answer was not lost")
+    except (botocore.exceptions.ConnectionClosedError, botocore.exceptions.EndpointConnectionError):
+        pass
+    lam.get_function(FunctionName="targeted")  # another action: untouched
+    policy = json.loads(lam.get_policy(FunctionName="targeted")["Policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["s3-invoke"], policy  # it was applied
+    expect_error(lambda: lam.add_permission(**statement), "ResourceConflictException")  # used up
+    assert admin("GET", f"/_taegis/behaviour?account={acct.id}")["faults"][0]["times"] == 0
+    log = admin("GET", f"/_taegis/requests?account={acct.id}&action=AddPermission")["requests"]
+    assert [e.get("fault") for e in log] == ["drop_after", None], log
+    for bad in ([{"action": "X", "fault": "boom"}], [{"action": "X", "fault": "5xx", "times": 0}], "x"):
+        try:
+            admin("POST", "/_taegis/behaviour", {"account": acct.id, "faults": bad})
+            raise AssertionError(f"accepted {bad!r}")
+        except urllib.error.HTTPError as err:
+            assert err.code == 400 and "error" in json.loads(err.read()), err
+    reset_behaviour(acct)
+
+
 CHECKS = [
     check_secret_model_exports_imports_and_delete,
     check_lambda_account_settings_and_concurrency,
@@ -1819,6 +1853,7 @@ CHECKS = [
     check_stack_event_and_export_pages,
     check_queue_and_topic_policy_resources,
     check_web_identity_and_profiles,
+    check_targeted_faults,
 ]
 # Run alone, after the others: they reset the whole emulator.
 SERIAL_CHECKS = [

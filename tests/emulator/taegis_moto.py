@@ -18,7 +18,8 @@ Admin endpoints (not AWS):
     POST   /_taegis/account-settings  {"account": "...", "region": "...", "concurrent_executions": N}
     GET    /_taegis/account-settings?account=...&region=...
     POST   /_taegis/behaviour  {"account": "...", "stack_seconds": S, "failures": [...], "throttle": P,
-                                "errors_5xx": P, "drop": P, "drop_after": P, "latency_ms": N, "seed": N}
+                                "errors_5xx": P, "drop": P, "drop_after": P, "latency_ms": N, "seed": N,
+                                "faults": [{"action": A, "fault": F, "times": N}]}
     GET    /_taegis/behaviour?account=...
     DELETE /_taegis/behaviour[?account=...]
     POST   /_taegis/regions  {"account": "...", "enabled": ["eu-future-1", ...]}
@@ -177,7 +178,9 @@ BEHAVIOUR_DEFAULTS: dict[str, Any] = {
     "drop_after": 0.0,
     "latency_ms": 0,
     "seed": None,
+    "faults": [],
 }
+_FAULT_KINDS = ("throttle", "5xx", "drop_after")
 _SHARE_FIELDS = ("throttle", "errors_5xx", "drop", "drop_after")
 _FAILURE_OPERATIONS = ("create", "update", "any")
 _BEHAVIOUR_LOCK = threading.Lock()
@@ -227,8 +230,40 @@ def _validate_behaviour(doc: dict[str, Any]) -> dict[str, Any]:
                     raise ValueError("failure reason must be a string")
                 checked.append({"stack": item["stack"], "resource": item["resource"], "reason": reason, "operation": operation})
             value = checked
+        elif key == "faults":
+            value = _validate_faults(value)
         fields[key] = value
     return fields
+
+
+def _validate_faults(value: Any) -> list[dict[str, Any]]:
+    """`faults`: [{"action": "AddPermission", "fault": "drop_after", "times": 1}, ...]."""
+    if not isinstance(value, list):
+        raise ValueError("faults must be a list")
+    checked = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) - {"action", "fault", "times"}:
+            raise ValueError("each fault is an object with 'action', 'fault' and 'times'")
+        if not isinstance(item.get("action"), str) or item.get("fault") not in _FAULT_KINDS:
+            raise ValueError(f"a fault needs an 'action' string and a 'fault' in {list(_FAULT_KINDS)}")
+        times = item.get("times", 1)
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            raise ValueError("fault 'times' must be an integer >= 1")
+        checked.append({"action": item["action"], "fault": item["fault"], "times": times})
+    return checked
+
+
+def _take_targeted_fault(account_id: str, action: str | None) -> str | None:
+    """AWS: a fault that hits one action, the next `times` calls of it: as when exactly the
+    answer of one write is lost. Each use is consumed."""
+    if not action:
+        return None
+    with _BEHAVIOUR_LOCK:
+        for fault in (_BEHAVIOURS.get(account_id) or {}).get("faults") or []:
+            if fault["action"] == action and fault["times"] > 0:
+                fault["times"] -= 1
+                return str(fault["fault"])
+    return None
 
 
 def get_behaviour(account_id: str) -> dict[str, Any]:
@@ -236,6 +271,7 @@ def get_behaviour(account_id: str) -> dict[str, Any]:
         current = _BEHAVIOURS.get(account_id) or {}
         merged = dict(BEHAVIOUR_DEFAULTS, **current)
         merged["failures"] = [dict(f) for f in merged["failures"]]
+        merged["faults"] = [dict(f) for f in merged["faults"]]
     return merged
 
 
@@ -3162,6 +3198,7 @@ class TaegisApp:
             latency, fault, variant = environ.get("taegis.fault") or _draw_fault(entry["account"])
             if latency > 0:
                 time.sleep(latency)
+            fault = fault or _take_targeted_fault(entry["account"], entry.get("action"))
         if fault in ("drop", "throttle", "5xx") and not environ.get("taegis.no_continue"):
             _drain_body(environ)  # unread, so that the socket closes cleanly
         if fault == "drop":

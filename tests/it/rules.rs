@@ -461,3 +461,38 @@ async fn switching_triggers_leaves_other_peoples_entries_byte_for_byte() {
     let now = crate::seed::notifications(&acct, &bucket).await;
     assert_eq!((ours(&now), theirs(&now)), (1, want));
 }
+
+/// Rule 9: AddPermission whose answer is lost after AWS applied it: the retry finds the
+/// identical statement, which is done, not an error.
+#[tokio::test]
+async fn a_permission_whose_answer_was_lost_is_found_in_place() {
+    let (acct, inputs, bucket) = setup("trail-lost-permission").await;
+    acct.behave(
+        json!({"faults": [{"action": "AddPermission", "fault": "drop_after", "times": 1}]}),
+    );
+    let run = acct
+        .tool()
+        .args(inputs.deploy_args(&bucket))
+        .args(["--output", "json"])
+        .run();
+    acct.behave_normally();
+    run.assert_code(0);
+    let doc = run.json();
+    let permission = step(&doc, "invoke-permission");
+    assert_eq!(permission["status"], "done", "{doc:#}");
+    assert!(
+        permission["detail"]
+            .as_str()
+            .unwrap()
+            .contains("was already in place"),
+        "{permission}"
+    );
+    let faults: Vec<_> = acct
+        .requests()
+        .into_iter()
+        .filter(|r| r.action == "AddPermission")
+        .map(|r| r.fault)
+        .collect();
+    assert_eq!(faults, [Some("drop_after".to_string()), None]);
+    assert_eq!(doc["targets"][0]["outcome"], "created");
+}
