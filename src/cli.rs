@@ -150,6 +150,9 @@ pub struct DeployArgs {
     /// The CloudTrail log bucket, by name ({account}, {region} allowed)
     #[arg(long, value_name = "NAME")]
     pub notification_bucket: Option<String>,
+    /// Read the bucket, the prefix, the KMS key and the SNS topic from this CloudTrail trail
+    #[arg(long, value_name = "NAME")]
+    pub trail: Option<String>,
     /// How new log objects reach the function [default: s3]
     #[arg(long, value_enum, value_name = "s3|sns")]
     pub trigger: Option<Trigger>,

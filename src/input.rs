@@ -28,6 +28,7 @@ pub enum Input {
     StackName,
     IntegrationType,
     NotificationBucket,
+    Trail,
     Trigger,
     Prefix,
     SnsTopicArn,
@@ -68,6 +69,7 @@ impl Input {
             Input::StackName => "--stack-name",
             Input::IntegrationType => "--integration-type",
             Input::NotificationBucket => "--notification-bucket",
+            Input::Trail => "--trail",
             Input::Trigger => "--trigger",
             Input::Prefix => "--prefix",
             Input::SnsTopicArn => "--sns-topic-arn",
@@ -109,6 +111,8 @@ pub enum Source {
     Template,
     /// The value the stack already has (sent as UsePreviousValue).
     Previous,
+    /// Read from the CloudTrail trail named by `--trail`.
+    Trail,
 }
 
 /// A problem (or a warning) about one input: what is wrong and what to do.

@@ -32,7 +32,7 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
     let decide =
         async |t: &TargetConfig, cloud: &crate::aws::AwsCloud, watch: crate::plan::Watch<'_>| {
             let local = files.local_for(t);
-            let seen = observe(cloud, t, |x| deploy::reads(x, &local), watch).await;
+            let seen = observe(cloud, t, |x, seen| deploy::reads(x, seen, &local), watch).await;
             deploy::decide(t, &local, &seen)
         };
     let checked = match session.preflight(&cfg, decide).await {

@@ -27,7 +27,7 @@ pub async fn run(g: &Global, args: &DestroyArgs, printer: &Printer) -> Exit {
         zip: args.delete_zip,
     };
     let decide = async |t: &TargetConfig, cloud: &AwsCloud, watch: Watch<'_>| {
-        let seen = observe(cloud, t, |x| destroy::reads(x, scope), watch).await;
+        let seen = observe(cloud, t, |x, seen| destroy::reads(x, seen, scope), watch).await;
         destroy::decide(t, scope, &seen)
     };
     let checked = match session.preflight(&cfg, decide).await {

@@ -40,7 +40,7 @@ pub async fn run(g: &Global, args: &VerifyArgs, printer: &Printer) -> Exit {
         today: super::inputs::today(),
     };
     let check = async |t: &TargetConfig, cloud: &AwsCloud, watch: Watch<'_>| {
-        let mut seen = observe(cloud, t, |x| verify::reads(x, &opts), watch).await;
+        let mut seen = observe(cloud, t, |x, seen| verify::reads(x, seen, &opts), watch).await;
         if let (true, Some(account)) = (opts.test_event, seen.account().map(str::to_string)) {
             verify::probe(cloud, &t.for_account(&account), &mut seen).await;
         }

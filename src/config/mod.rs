@@ -84,6 +84,8 @@ pub struct TargetConfig {
     pub stack_name: String,
     pub integration_type: String,
     pub notification_bucket: String,
+    /// `--trail`: the bucket, prefix, KMS key and topic not given come from this trail.
+    pub trail: Option<String>,
     pub trigger: Trigger,
     pub prefix: String,
     pub sns_topic_arn: Option<String>,
@@ -582,6 +584,10 @@ impl Layers<'_> {
         let Some((raw, src)) =
             self.pick(&self.args.notification_bucket, |k| &k.notification_bucket)
         else {
+            if self.pick(&self.args.trail, |k| &k.trail).is_some() {
+                // The trail names it.
+                return (String::new(), None);
+            }
             self.missing(
                 pf,
                 Problem::about(
@@ -619,8 +625,9 @@ impl Layers<'_> {
         if let Some((_, src)) = trigger {
             sources.insert(Input::Trigger, src);
         }
+        let trail = self.pick(&self.args.trail, |k| &k.trail).is_some();
         match (trigger.map(|t| t.0), &topic) {
-            (Some(Trigger::Sns), None) => {
+            (Some(Trigger::Sns), None) if !trail => {
                 self.problem(
                     pf,
                     Problem::new(Input::SnsTopicArn, "--trigger sns needs a topic")
@@ -797,6 +804,7 @@ impl Layers<'_> {
                 )
                 .unwrap_or_else(|| DEFAULT_INTEGRATION_TYPE.to_string()),
             notification_bucket,
+            trail: self.picked(&a.trail, |k| &k.trail, Input::Trail, src),
             trigger,
             prefix: self
                 .picked(&a.prefix, |k| &k.prefix, Input::Prefix, src)

@@ -29,6 +29,7 @@ pub struct Keys {
     pub stack_name: Option<String>,
     pub integration_type: Option<String>,
     pub notification_bucket: Option<String>,
+    pub trail: Option<String>,
     pub trigger: Option<Trigger>,
     pub prefix: Option<String>,
     pub sns_topic_arn: Option<String>,

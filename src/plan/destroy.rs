@@ -23,7 +23,7 @@ pub struct Scope {
 }
 
 /// What `destroy` reads for a target (its account expanded).
-pub fn reads(t: &TargetConfig, scope: Scope) -> Reads {
+pub fn reads(t: &TargetConfig, _seen: &Observed, scope: Scope) -> Reads {
     let ok = |i: Input| !t.flawed.contains(&i);
     Reads {
         // A bucket named in the flags or the file is looked at too: our entry may outlive a

@@ -13,6 +13,7 @@ pub mod hints;
 pub mod ledger;
 pub mod observe;
 pub mod status;
+pub mod trail;
 pub mod verify;
 
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use super::cloud::{
     AccountSettings, CallError, Cloud, Export, FunctionInfo, Identity, Invocation, LogSummary,
-    NotificationEntry, ObjectState, PolicyStatement, StackInfo, Subscription,
+    NotificationEntry, ObjectState, PolicyStatement, StackInfo, Subscription, Trail,
 };
 use super::follow::{Follow, Settled, explain};
 use super::status::Goal;
@@ -83,6 +83,8 @@ pub struct StackSeen {
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
     pub identity: Fact<Identity>,
+    /// The trails the region sees (read when the target names one).
+    pub trails: Fact<Vec<Trail>>,
     /// The notification bucket's region; `Known(None)`: no such bucket.
     pub notification_bucket: Fact<Option<String>>,
     /// The zip bucket's region; `Known(None)`: no such bucket.
@@ -170,6 +172,10 @@ pub struct Reads {
     pub logs_since: Option<i64>,
     /// Read the KMS keys the function depends on, and their policies.
     pub kms: bool,
+    /// Read these keys' policies.
+    pub keys: Vec<String>,
+    /// Read the notification bucket's default encryption (and its key's policy).
+    pub bucket_encryption: bool,
 }
 
 /// Read what `reads` asks for (given the target with its account expanded). The identity comes
@@ -177,7 +183,7 @@ pub struct Reads {
 pub async fn observe<C: Cloud>(
     cloud: &C,
     target: &TargetConfig,
-    reads: impl FnOnce(&TargetConfig) -> Reads,
+    reads: impl FnOnce(&TargetConfig, &Observed) -> Reads,
     watch: Watch<'_>,
 ) -> Observed {
     let mut seen = Observed {
@@ -188,7 +194,10 @@ pub async fn observe<C: Cloud>(
         return seen;
     };
     let target = target.for_account(&account);
-    let reads = reads(&target);
+    if target.trail.is_some() {
+        seen.trails = Fact::from_result(cloud.trails().await);
+    }
+    let reads = reads(&target, &seen);
     let label = format!("{account}/{}", target.region);
     read_buckets(cloud, &reads, &target.region, &mut seen).await;
     if let Some(topic) = &reads.topic {
@@ -222,7 +231,26 @@ pub async fn observe<C: Cloud>(
     if reads.kms {
         read_keys(cloud, &mut seen).await;
     }
+    read_given_keys(cloud, &reads, &target.region, &mut seen).await;
     seen
+}
+
+/// The keys a deploy names, and the notification bucket's default key: their policies.
+async fn read_given_keys<C: Cloud>(cloud: &C, reads: &Reads, region: &str, seen: &mut Observed) {
+    let mut keys: BTreeSet<String> = reads.keys.iter().cloned().collect();
+    if reads.bucket_encryption
+        && let Some(b) = &reads.notification_bucket
+        && seen.notification_bucket.known() == Some(&Some(region.to_string()))
+    {
+        seen.bucket_key = Fact::from_result(cloud.bucket_kms_key(b).await);
+        keys.extend(seen.bucket_key.known().cloned().flatten());
+    }
+    for key in keys {
+        if !seen.key_policies.contains_key(&key) {
+            let policy = Fact::from_result(cloud.key_policy(&key).await);
+            seen.key_policies.insert(key, policy);
+        }
+    }
 }
 
 /// The keys the function depends on: the stack's, the function's, the bucket's default.

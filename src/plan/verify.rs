@@ -40,7 +40,7 @@ pub struct Options {
 }
 
 /// What `verify` reads for a target (its account expanded).
-pub fn reads(t: &TargetConfig, o: &Options) -> Reads {
+pub fn reads(t: &TargetConfig, _seen: &Observed, o: &Options) -> Reads {
     let ok = |i: Input| !t.flawed.contains(&i);
     Reads {
         lambda_stack: ok(Input::StackName).then(|| t.stack_name.clone()),
@@ -689,6 +689,19 @@ pub fn key_allows(policy: &str, account: &str, role: &str) -> bool {
             let the_role = principals.iter().any(|p| p == role || p == "*");
             decrypts && (root || the_role)
         })
+}
+
+/// The key policy statement that delegates the key to IAM (the guide's "Enable IAM User
+/// Permissions"): the role's own policy then decides.
+pub fn delegation_statement(account: &str) -> String {
+    serde_json::json!({
+        "Sid": "Enable IAM User Permissions",
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+        "Action": "kms:*",
+        "Resource": "*",
+    })
+    .to_string()
 }
 
 /// The key policy statement that lets the function's role decrypt.

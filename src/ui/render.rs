@@ -89,6 +89,7 @@ fn source_word(s: Source) -> &'static str {
         Source::Default => "default",
         Source::Template => "template default",
         Source::Previous => "kept from the stack",
+        Source::Trail => "from the trail",
     }
 }
 

@@ -11,4 +11,5 @@ mod rollout;
 mod rules;
 mod seed;
 mod state;
+mod trails;
 mod verify;

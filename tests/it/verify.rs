@@ -246,15 +246,14 @@ async fn a_test_event_invokes_the_function_for_a_real_log_object() {
 #[tokio::test]
 async fn a_key_whose_policy_keeps_the_function_out_is_reported_with_the_statement_to_add() {
     let (acct, inputs, bucket) = setup("trail-kms").await;
-    let kms = aws_sdk_kms::Client::new(&acct.config);
-    // A key policy that neither delegates to IAM nor names the function's role.
-    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
-        "Sid": "OnlyTheAdmins", "Effect": "Allow",
-        "Principal": {"AWS": format!("arn:aws:iam::{}:role/KeyAdmins", acct.id)},
+    let kms = acct.kms();
+    let delegated = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "Enable IAM User Permissions", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{}:root", acct.id)},
         "Action": "kms:*", "Resource": "*"}]});
     let key = kms
         .create_key()
-        .policy(policy.to_string())
+        .policy(delegated.to_string())
         .send()
         .await
         .unwrap()
@@ -269,6 +268,22 @@ async fn a_key_whose_policy_keeps_the_function_out_is_reported_with_the_statemen
         .run()
         .assert_code(0);
     let run = verify(&acct, &[]);
+    run.assert_code(0);
+    assert_eq!(check(&run, "kms").0, "ok");
+    // Later, someone replaces the policy with one that neither delegates to IAM nor names the
+    // function's role.
+    let closed = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "OnlyTheAdmins", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{}:role/KeyAdmins", acct.id)},
+        "Action": "kms:*", "Resource": "*"}]});
+    kms.put_key_policy()
+        .key_id(&key)
+        .policy_name("default")
+        .policy(closed.to_string())
+        .send()
+        .await
+        .unwrap();
+    let run = verify(&acct, &[]);
     run.assert_code(1);
     let (status, detail) = check(&run, "kms");
     assert_eq!(status, "failed");
@@ -276,19 +291,4 @@ async fn a_key_whose_policy_keeps_the_function_out_is_reported_with_the_statemen
         detail.contains(&key) && detail.contains("\"kms:Decrypt\"") && detail.contains("role/"),
         "{detail}"
     );
-    // With the guide's "Enable IAM User Permissions" statement, the key passes.
-    let delegated = serde_json::json!({"Version": "2012-10-17", "Statement": [{
-        "Sid": "Enable IAM User Permissions", "Effect": "Allow",
-        "Principal": {"AWS": format!("arn:aws:iam::{}:root", acct.id)},
-        "Action": "kms:*", "Resource": "*"}]});
-    kms.put_key_policy()
-        .key_id(&key)
-        .policy_name("default")
-        .policy(delegated.to_string())
-        .send()
-        .await
-        .unwrap();
-    let run = verify(&acct, &[]);
-    run.assert_code(0);
-    assert_eq!(check(&run, "kms").0, "ok");
 }

@@ -73,8 +73,11 @@ pub fn al2_warning(today: &str) -> String {
     )
 }
 
-/// What `deploy` reads for a target (its account expanded): every input that has no problem.
-pub fn reads(t: &TargetConfig, local: &Local) -> Reads {
+/// What `deploy` reads for a target (its account expanded, its trail read): every input that
+/// has no problem.
+pub fn reads(t: &TargetConfig, seen: &Observed, local: &Local) -> Reads {
+    let (t, _) = super::trail::filled(t, seen);
+    let t = &t;
     let ok = |i: Input| !t.flawed.contains(&i);
     let mut objects = Vec::new();
     if ok(Input::LambdaZip) && ok(Input::LambdaTemplate) {
@@ -97,6 +100,15 @@ pub fn reads(t: &TargetConfig, local: &Local) -> Reads {
         earlier_trigger: true,
         account_settings: true,
         exports: ok(Input::SharedStackName),
+        keys: [
+            (Input::BucketKmsKeyArn, &t.bucket_kms_key_arn),
+            (Input::LambdaEnvKmsKeyArn, &t.lambda_env_kms_key_arn),
+        ]
+        .into_iter()
+        .filter(|(i, _)| ok(*i))
+        .filter_map(|(_, k)| k.clone())
+        .collect(),
+        bucket_encryption: true,
         ..Reads::default()
     }
 }
@@ -138,10 +150,13 @@ pub fn decide(target: &TargetConfig, local: &Local, seen: &Observed) -> Decision
             };
         }
     };
-    let mut cx = Ctx::new(target.for_account(&account), local, seen, account);
+    let (t, trail_problem) = super::trail::filled(&target.for_account(&account), seen);
+    let mut cx = Ctx::new(t, local, seen, account);
+    cx.trail(trail_problem);
     cx.identity();
     cx.parameters();
     cx.buckets();
+    cx.kms();
     cx.objects();
     cx.topic();
     cx.stacks();
@@ -242,6 +257,19 @@ impl<'a> Ctx<'a> {
 
     fn zip_key(&self) -> String {
         zip_key(&self.local.lambda_template, &self.local.zip.sha256)
+    }
+
+    /// The trail named: found, and what is worth saying about it and the region's others.
+    fn trail(&mut self, problem: Option<Problem>) {
+        if let Some(p) = problem {
+            self.problem(p);
+        }
+        if let (Some(name), Fact::Known(trails)) = (&self.t.trail, &self.seen.trails) {
+            let chosen = super::trail::find(trails, name, &self.t.region);
+            for w in super::trail::warnings(trails, chosen, &self.account, &self.t.region) {
+                self.warn(w);
+            }
+        }
     }
 
     /// The role answered for the account it was meant for.
@@ -409,6 +437,48 @@ impl<'a> Ctx<'a> {
             return;
         };
         self.steps.push(step);
+    }
+
+    /// A KMS key the function depends on must delegate to IAM (or the function's role could
+    /// never decrypt); a bucket encrypted with a key by default needs that key given.
+    fn kms(&mut self) {
+        let account = self.account.clone();
+        if let Fact::Known(Some(key)) = &self.seen.bucket_key
+            && self.t.bucket_kms_key_arn.is_none()
+        {
+            let p = Problem::value(
+                Input::NotificationBucket,
+                &self.t.notification_bucket,
+                format!("its objects are encrypted with KMS key {key} by default, and the function could not read them without it"),
+            )
+            .fix(format!("give --bucket-kms-key-arn {key}"));
+            self.problem(p);
+        }
+        for (input, key) in [
+            (Input::BucketKmsKeyArn, self.t.bucket_kms_key_arn.clone()),
+            (
+                Input::LambdaEnvKmsKeyArn,
+                self.t.lambda_env_kms_key_arn.clone(),
+            ),
+        ] {
+            let Some(key) = key else { continue };
+            match self.seen.key_policies.get(&key) {
+                Some(Fact::Known(policy)) if !super::verify::key_allows(policy, &account, "") => {
+                    let p = Problem::value(input, &key, "the key's policy does not delegate to IAM, so the function's role could never use it (its own kms:Decrypt grant is not enough)")
+                        .fix(format!(
+                            "add this statement to the key policy (the guide's \"Enable IAM User Permissions\"): {}",
+                            super::verify::delegation_statement(&account)
+                        ));
+                    self.problem(p);
+                }
+                Some(Fact::Failed(e)) => self.warn(Problem::value(
+                    input,
+                    &key,
+                    format!("cannot read its policy ({e}); make sure it delegates to IAM, or the function cannot decrypt"),
+                )),
+                _ => {}
+            }
+        }
     }
 
     /// The SNS topic must exist.

@@ -696,7 +696,7 @@ fn a_template_over_the_inline_limit_is_uploaded_and_passed_by_url() {
         ..local()
     };
     let t = target(|_| {});
-    let r = reads(&t.for_account(ACCOUNT), &l);
+    let r = reads(&t.for_account(ACCOUNT), &fresh(), &l);
     let key = template_key(&l.lambda_template);
     assert!(r.objects.contains(&key), "{r:?}");
     let plan = decide(&t, &l, &fresh()).plan.unwrap();
@@ -739,7 +739,7 @@ fn inputs_that_already_have_a_problem_are_neither_read_nor_judged_again() {
     let mut t = target(|a| a.taegis_region = Some(String::new()));
     t.flawed.insert(Input::Credentials);
     t.flawed.insert(Input::StackName);
-    let r = reads(&t, &local());
+    let r = reads(&t, &fresh(), &local());
     assert_eq!(r.lambda_stack, None);
     assert!(r.shared_stack.is_some());
     let l = Local {
