@@ -245,11 +245,9 @@ async fn read_given_keys<C: Cloud>(cloud: &C, reads: &Reads, region: &str, seen:
         seen.bucket_key = Fact::from_result(cloud.bucket_kms_key(b).await);
         keys.extend(seen.bucket_key.known().cloned().flatten());
     }
-    for key in keys {
-        if !seen.key_policies.contains_key(&key) {
-            let policy = Fact::from_result(cloud.key_policy(&key).await);
-            seen.key_policies.insert(key, policy);
-        }
+    for key in keys.into_iter().filter(|k| !seen.key_policies.contains_key(k)) {
+        let policy = Fact::from_result(cloud.key_policy(&key).await);
+        seen.key_policies.insert(key, policy);
     }
 }
 
