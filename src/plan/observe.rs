@@ -245,7 +245,8 @@ async fn read_given_keys<C: Cloud>(cloud: &C, reads: &Reads, region: &str, seen:
         seen.bucket_key = Fact::from_result(cloud.bucket_kms_key(b).await);
         keys.extend(seen.bucket_key.known().cloned().flatten());
     }
-    for key in keys.into_iter().filter(|k| !seen.key_policies.contains_key(k)) {
+    keys.retain(|k| !seen.key_policies.contains_key(k));
+    for key in keys {
         let policy = Fact::from_result(cloud.key_policy(&key).await);
         seen.key_policies.insert(key, policy);
     }
