@@ -63,7 +63,9 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
 /// its problem is recorded, its input marked flawed on the targets that use it, and a stand-in
 /// lets the other checks run.
 struct LocalFiles {
-    secrets: BTreeMap<CredentialsSource, Option<Arc<Secret>>>,
+    /// The credentials: needed only where a shared stack is created or they are re-sent, so
+    /// their problem is the decision's to report.
+    secrets: BTreeMap<CredentialsSource, Result<Arc<Secret>, Problem>>,
     zips: BTreeMap<PathBuf, Option<Arc<LambdaZip>>>,
     templates: BTreeMap<(Input, Option<PathBuf>), Option<Arc<Template>>>,
     update_credentials: bool,
@@ -99,11 +101,13 @@ impl LocalFiles {
             today: inputs::today(),
         };
         for t in targets.iter_mut() {
-            let secret = once(&mut f.secrets, &t.credentials, pf, || {
-                let s = inputs::read_credentials(&t.credentials)?;
-                printer.redact(&s);
-                Ok(Arc::new(s))
-            });
+            if !f.secrets.contains_key(&t.credentials) {
+                let secret = inputs::read_credentials(&t.credentials).map(|s| {
+                    printer.redact(&s);
+                    Arc::new(s)
+                });
+                f.secrets.insert(t.credentials.clone(), secret);
+            }
             let zip = once(&mut f.zips, &t.lambda_zip, pf, || {
                 inputs::read_zip(&t.lambda_zip)
             });
@@ -132,7 +136,6 @@ impl LocalFiles {
                 },
             );
             for (ok, input) in [
-                (secret, Input::Credentials),
                 (zip, Input::LambdaZip),
                 (shared, Input::SharedTemplate),
                 (lambda, Input::LambdaTemplate),
@@ -169,9 +172,7 @@ impl LocalFiles {
                 &t.lambda_template,
                 Template::bundled_lambda,
             ),
-            secret: self.secrets[&t.credentials]
-                .clone()
-                .unwrap_or_else(|| Arc::new(Secret::new(String::new()))),
+            secret: self.secrets[&t.credentials].clone(),
             update_credentials: self.update_credentials,
             today: self.today.clone(),
         }

@@ -46,6 +46,13 @@ pub fn read_credentials(source: &CredentialsSource) -> Result<Secret, Problem> {
             buf
         }
         CredentialsSource::File(p) => read_file(p, Input::Credentials)?,
+        CredentialsSource::Missing => {
+            return Err(Problem::about(
+                Input::Credentials,
+                "missing --credentials FILE",
+                "the credentials file downloaded from XDR (\"-\" reads stdin)",
+            ));
+        }
     };
     let text = String::from_utf8(bytes).map_err(|_| about("not a text file"))?;
     if text.trim().is_empty() {

@@ -48,6 +48,8 @@ pub const XDR_REGIONS: &[(&str, &str)] = &[
 pub enum CredentialsSource {
     File(PathBuf),
     Stdin,
+    /// None given: needed only where the shared stack is created or the credentials re-sent.
+    Missing,
 }
 
 impl std::fmt::Display for CredentialsSource {
@@ -55,6 +57,7 @@ impl std::fmt::Display for CredentialsSource {
         match self {
             CredentialsSource::File(p) => write!(f, "{}", p.display()),
             CredentialsSource::Stdin => f.write_str("standard input"),
+            CredentialsSource::Missing => f.write_str("(none given)"),
         }
     }
 }
@@ -713,21 +716,12 @@ impl Layers<'_> {
         out
     }
 
-    /// Where the credentials text comes from: a file, or `-` for stdin.
-    fn credentials(&self, pf: &mut Preflight, src: &mut Sources) -> CredentialsSource {
+    /// Where the credentials text comes from: a file, or `-` for stdin. None given is no
+    /// problem yet: only a shared stack to create (or `--update-credentials`) needs them.
+    fn credentials(&self, src: &mut Sources) -> CredentialsSource {
         let given = &self.args.credentials;
         match self.picked_path(given, |k| &k.credentials, Input::Credentials, src) {
-            None => {
-                self.missing(
-                    pf,
-                    Problem::about(
-                        Input::Credentials,
-                        "missing --credentials FILE",
-                        "the credentials file downloaded from XDR (\"-\" reads stdin)",
-                    ),
-                );
-                CredentialsSource::Stdin
-            }
+            None => CredentialsSource::Missing,
             Some(p) if p.as_os_str() == "-" => CredentialsSource::Stdin,
             Some(p) => CredentialsSource::File(p),
         }
@@ -743,7 +737,7 @@ impl Layers<'_> {
         let a = self.args;
         let mut sources = Sources::new();
         let src = &mut sources;
-        let credentials = self.credentials(pf, src);
+        let credentials = self.credentials(src);
         let taegis_region = self.taegis_region(pf, src);
         let (notification_bucket, url_prefix) = self.notification_bucket(pf, src);
         let (trigger, sns_topic_arn) = self.trigger(pf, src);
@@ -988,7 +982,7 @@ mod tests {
             None,
             None,
         );
-        for want in ["--credentials", "--taegis-region", "--notification-bucket"] {
+        for want in ["--taegis-region", "--notification-bucket"] {
             assert!(p.iter().any(|p| p.contains(want)), "{want}: {p:?}");
         }
         let mut a = base();
@@ -1006,12 +1000,12 @@ mod tests {
     fn targets_are_built_even_with_problems_and_know_which_inputs_are_flawed() {
         let mut a = base();
         a.targets.stack_name = Some("bad name".into());
-        a.credentials = None;
+        a.prefix = Some("/x".into());
         let (c, pf) = resolve(&a, None, Some("us-east-1"), None, Needs::Deploy);
         assert_eq!(pf.problems.len(), 2, "{:?}", pf.problems);
         assert_eq!(c.targets.len(), 1);
         let flawed = &c.targets[0].flawed;
-        assert!(flawed.contains(&Input::StackName) && flawed.contains(&Input::Credentials));
+        assert!(flawed.contains(&Input::StackName) && flawed.contains(&Input::Prefix));
         assert!(!flawed.contains(&Input::NotificationBucket));
     }
 

@@ -48,15 +48,29 @@ async fn a_bad_flag_a_missing_file_and_a_bucket_in_another_region_come_out_toget
                 .iter()
                 .map(|p| p["input"].as_str().unwrap())
                 .collect();
-            assert_eq!(global, ["stack_name", "credentials"], "{doc:#}");
+            assert_eq!(global, ["stack_name"], "{doc:#}");
             let t = &doc["targets"][0];
             assert_eq!(t["outcome"], "failed");
-            assert_eq!(t["problems"][0]["input"], "notification_bucket", "{doc:#}");
+            let of = |input: &str| {
+                t["problems"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|p| p["input"] == input)
+                    .unwrap_or_else(|| panic!("no {input} problem: {doc:#}"))
+                    .clone()
+            };
             assert!(
-                t["problems"][0]["fix"]
+                of("notification_bucket")["fix"]
                     .as_str()
                     .unwrap()
                     .contains("--region eu-west-1")
+            );
+            assert!(
+                of("credentials")["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no such file")
             );
         } else {
             assert!(run.stdout.trim().is_empty(), "{}", run.stdout);
@@ -236,4 +250,36 @@ async fn a_lambda_template_over_the_inline_limit_goes_through_s3() {
     let again = acct.tool().args(args()).run();
     again.assert_code(0);
     assert_eq!(again.json()["targets"][0]["outcome"], "unchanged");
+}
+
+#[tokio::test]
+async fn once_the_shared_stack_holds_them_the_credentials_file_may_go() {
+    let (acct, inputs, bucket) = setup("trail-creds-gone").await;
+    acct.tool()
+        .args(inputs.deploy_args(&bucket))
+        .run()
+        .assert_code(0);
+    // As the guide says: discard credentials.txt once the stack holds it.
+    std::fs::remove_file(&inputs.credentials).unwrap();
+    let run = acct
+        .tool()
+        .args(inputs.deploy_args(&bucket))
+        .args(["--output", "json"])
+        .run();
+    run.assert_code(0);
+    assert_eq!(run.json()["targets"][0]["outcome"], "unchanged");
+    // Re-sending them needs them.
+    let run = acct
+        .tool()
+        .args(inputs.deploy_args(&bucket))
+        .args(["--update-credentials"])
+        .run();
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("error: --credentials") && l.contains("no such file")),
+        "{}",
+        run.stderr
+    );
 }

@@ -36,7 +36,8 @@ pub struct Local {
     pub zip: Arc<LambdaZip>,
     pub shared_template: Arc<Template>,
     pub lambda_template: Arc<Template>,
-    pub secret: Arc<Secret>,
+    /// The credentials text, or why it could not be read (a problem only where it is needed).
+    pub secret: Result<Arc<Secret>, Problem>,
     pub update_credentials: bool,
     /// The date the run happens on (YYYY-MM-DD), for the runtime deprecation notice.
     pub today: String,

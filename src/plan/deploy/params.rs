@@ -36,6 +36,7 @@ fn input_of(table: &[(&str, Input)], parameter: &str) -> Option<Input> {
     table.iter().find(|(p, _)| *p == parameter).map(|(_, i)| *i)
 }
 
+/// The values given, as text (a kept value is empty: only a first send is judged).
 fn plain(given: &Given) -> BTreeMap<String, String> {
     given
         .iter()
@@ -123,14 +124,20 @@ impl Ctx<'_> {
             );
         }
         let keep_secret = stack.is_some() && !self.local.update_credentials;
-        let secret = if keep_secret {
-            (ParamValue::UsePrevious, Source::Previous)
-        } else {
-            let s = ParamValue::Secret(self.local.secret.clone());
-            (s, self.t.source(Input::Credentials))
+        let secret = match (&self.local.secret, keep_secret) {
+            (_, true) => Some((ParamValue::UsePrevious, Source::Previous)),
+            (Ok(s), false) => Some((
+                ParamValue::Secret(s.clone()),
+                self.t.source(Input::Credentials),
+            )),
+            (Err(p), false) => {
+                // Needed: the shared stack is to be created, or the credentials re-sent.
+                self.problem(p.clone());
+                None
+            }
         };
         let mut given = Given::new();
-        given.insert("SecretValue".into(), secret);
+        given.extend(secret.map(|s| ("SecretValue".to_string(), s)));
         given.insert(
             "TaegisRegion".into(),
             (
@@ -141,8 +148,19 @@ impl Ctx<'_> {
         if self.ok(Input::SharedTemplate) {
             // Checked as it would be sent the first time: the credentials themselves.
             let mut check = plain(&given);
-            check.insert("SecretValue".into(), self.local.secret.expose().to_string());
-            self.check_values(&tpl, &check, SHARED_INPUTS, &["SecretValue"]);
+            let mut hidden = vec!["SecretValue"];
+            match &self.local.secret {
+                Ok(s) => {
+                    check.insert("SecretValue".into(), s.expose().to_string());
+                }
+                Err(_) => hidden.clear(),
+            }
+            let skip = if self.local.secret.is_err() {
+                Some("SecretValue")
+            } else {
+                None
+            };
+            self.check_values(&tpl, &check, SHARED_INPUTS, &hidden, skip);
         }
         self.shared_params = stack_params(&tpl, &given, stack.as_ref());
     }
@@ -214,7 +232,7 @@ impl Ctx<'_> {
             );
         }
         if self.ok(Input::LambdaTemplate) {
-            self.check_values(&tpl, &plain(&given), LAMBDA_INPUTS, &[]);
+            self.check_values(&tpl, &plain(&given), LAMBDA_INPUTS, &[], None);
         }
         let stack = self.healthy(true);
         self.lambda_params = stack_params(&tpl, &given, stack.as_ref());
@@ -229,8 +247,13 @@ impl Ctx<'_> {
         values: &BTreeMap<String, String>,
         inputs: &[(&str, Input)],
         hidden: &[&str],
+        skip: Option<&str>,
     ) {
-        for vp in tpl.check_values(values, hidden) {
+        let judged = tpl
+            .check_values(values, hidden)
+            .into_iter()
+            .filter(|vp| Some(vp.parameter.as_str()) != skip);
+        for vp in judged {
             let input = input_of(inputs, &vp.parameter).unwrap_or(Input::Parameter);
             if !self.ok(input) {
                 continue;

@@ -57,9 +57,9 @@ fn local() -> Local {
         }),
         shared_template: Arc::new(Template::bundled_shared()),
         lambda_template: Arc::new(Template::bundled_lambda()),
-        secret: Arc::new(Secret::new(
+        secret: Ok(Arc::new(Secret::new(
             "client_id=x\nclient_secret=very-secret\n".into(),
-        )),
+        ))),
         update_credentials: false,
         today: "2026-12-01".into(),
     }
@@ -737,15 +737,11 @@ fn a_template_over_the_inline_limit_is_uploaded_and_passed_by_url() {
 #[test]
 fn inputs_that_already_have_a_problem_are_neither_read_nor_judged_again() {
     let mut t = target(|a| a.taegis_region = Some(String::new()));
-    t.flawed.insert(Input::Credentials);
     t.flawed.insert(Input::StackName);
     let r = reads(&t, &fresh(), &local());
     assert_eq!(r.lambda_stack, None);
     assert!(r.shared_stack.is_some());
-    let l = Local {
-        secret: Arc::new(Secret::new(String::new())),
-        ..local()
-    };
+    let l = local();
     let seen = Observed {
         notification_bucket: Fact::Known(Some("eu-west-1".into())),
         lambda_stack: Fact::NotRead,
@@ -758,6 +754,34 @@ fn inputs_that_already_have_a_problem_are_neither_read_nor_judged_again() {
         [Input::NotificationBucket],
         "{:?}",
         d.preflight.problems
+    );
+}
+
+#[test]
+fn the_credentials_are_needed_only_to_create_the_shared_stack_or_re_send_them() {
+    let missing = || Local {
+        secret: Err(crate::input::Problem::about(
+            Input::Credentials,
+            "missing --credentials FILE",
+            "the credentials file downloaded from XDR",
+        )),
+        ..local()
+    };
+    let inputs =
+        |d: &Decision| -> Vec<Input> { d.preflight.problems.iter().map(|p| p.input).collect() };
+    assert_eq!(
+        inputs(&decide(&target(|_| {}), &missing(), &fresh())),
+        [Input::Credentials]
+    );
+    let d = decide(&target(|_| {}), &missing(), &deployed());
+    assert!(d.preflight.is_ok(), "{:?}", d.preflight.problems);
+    let again = Local {
+        update_credentials: true,
+        ..missing()
+    };
+    assert_eq!(
+        inputs(&decide(&target(|_| {}), &again, &deployed())),
+        [Input::Credentials]
     );
 }
 
