@@ -74,6 +74,8 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Walk through the whole guide at the terminal: discover, ask, show the plan, deploy, verify
+    Setup(Box<DeployArgs>),
     /// Deploy the integration with no questions asked, to one or many regions and accounts
     Deploy(Box<DeployArgs>),
     /// Check a deployed integration as the guide does: stacks, function, trigger, logs

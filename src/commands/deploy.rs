@@ -19,7 +19,21 @@ use crate::secret::Secret;
 use crate::template::Template;
 use crate::ui::Printer;
 
+/// What a deploy asks before it changes anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    /// Only creating a bucket needs a yes (`--yes`, or the terminal).
+    Buckets,
+    /// The whole plan, at the terminal (`setup`).
+    Plan,
+}
+
 pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
+    execute(g, args, printer, Confirm::Buckets).await
+}
+
+/// The deploy, asking what `confirm` says before the first change.
+pub async fn execute(g: &Global, args: &DeployArgs, printer: &Printer, confirm: Confirm) -> Exit {
     // 1. Configuration: flags, rollout file, defaults.
     let (session, mut cfg, mut pf) =
         match Session::configure("deploy", g, args, Needs::Deploy, printer).await {
@@ -49,7 +63,14 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
         return session.show_dry_run(&plans, failed);
     }
     session.show_plan(&plans);
-    if let Err(why) = confirm_buckets(&session, g.yes, &plans) {
+    let asked = match confirm {
+        Confirm::Buckets => confirm_buckets(&session, g.yes, &plans),
+        Confirm::Plan if plans.iter().any(TargetPlan::changes) => {
+            session.confirm(false, "Deploy this plan?", "setup asks before it deploys")
+        }
+        Confirm::Plan => Ok(()),
+    };
+    if let Err(why) = asked {
         return session.bad_input(&[why], &failed);
     }
     // 5. Apply, exactly the plan; 6. report.

@@ -5,6 +5,7 @@ pub mod deploy;
 pub mod destroy;
 pub mod inputs;
 pub mod session;
+pub mod setup;
 pub mod template;
 pub mod verify;
 
@@ -38,6 +39,7 @@ pub async fn run(cli: Cli) -> Exit {
     let g = &cli.global;
     let printer = Printer::new(g.output, g.quiet, g.verbose, g.color, g.no_input);
     match cli.command {
+        Command::Setup(args) => setup::run(g, &args, &printer).await,
         Command::Deploy(args) => deploy::run(g, &args, &printer).await,
         Command::Verify(args) => verify::run(g, &args, &printer).await,
         Command::Destroy(args) => destroy::run(g, &args, &printer).await,

@@ -10,6 +10,7 @@ mod resilience;
 mod rollout;
 mod rules;
 mod seed;
+mod setup;
 mod state;
 mod trails;
 mod verify;
