@@ -2,16 +2,16 @@
 //! region, endpoint, role), thin per-service calls returning our own types, and SDK-error
 //! classification (`errors`).
 
+mod connect;
 pub mod errors;
 mod verify;
+
+pub use connect::Connection;
 
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, anyhow};
-use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
-use aws_config::sts::AssumeRoleProvider;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_cloudformation::types::{Capability, Parameter as CfnParameter};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types as s3t;
@@ -28,13 +28,6 @@ use crate::plan::status::StackStatus;
 /// The S3 user-metadata key holding the SHA-256 of an object the tool stored.
 const HASH_METADATA: &str = "taegis-sha256";
 use errors::{classify, found};
-
-/// Where and as whom to call AWS.
-#[derive(Debug, Clone, Default)]
-pub struct Connection {
-    pub profile: Option<String>,
-    pub endpoint_url: Option<String>,
-}
 
 /// The region when `--region` is not given: AWS_REGION, then the profile (`--profile` or the
 /// SDK's default chain), as the `aws` CLI does.
@@ -64,56 +57,6 @@ pub struct AwsCloud {
     logs: aws_sdk_cloudwatchlogs::Client,
     kms: aws_sdk_kms::Client,
     cloudtrail: aws_sdk_cloudtrail::Client,
-}
-
-impl AwsCloud {
-    pub async fn connect(
-        conn: &Connection,
-        region: &str,
-        role_arn: Option<&str>,
-    ) -> Result<AwsCloud> {
-        let region = aws_config::Region::new(region.to_string());
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(region.clone())
-            // Standard retries: exponential backoff with jitter on throttling and 5xx.
-            .retry_config(RetryConfig::standard().with_max_attempts(8));
-        if let Some(p) = &conn.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(url) = &conn.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let mut config = loader.load().await;
-        if let Some(role) = role_arn {
-            let provider = AssumeRoleProvider::builder(role)
-                .session_name("taegis-cloudtrail")
-                .region(region)
-                .configure(&config)
-                .build()
-                .await;
-            config = config
-                .into_builder()
-                .credentials_provider(SharedCredentialsProvider::new(provider))
-                .build();
-        }
-        // An overridden endpoint (an emulator) needs path-style S3 addressing.
-        let path_style = conn.endpoint_url.is_some()
-            || config.endpoint_url().is_some()
-            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
-        let s3_config = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(path_style)
-            .build();
-        Ok(AwsCloud {
-            cfn: aws_sdk_cloudformation::Client::new(&config),
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
-            lambda: aws_sdk_lambda::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
-            sns: aws_sdk_sns::Client::new(&config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
-            kms: aws_sdk_kms::Client::new(&config),
-            cloudtrail: aws_sdk_cloudtrail::Client::new(&config),
-        })
-    }
 }
 
 /// A token for one CloudFormation operation: the SDK's retries of the same call carry it, so

@@ -71,10 +71,7 @@ impl Session {
         needs: Needs,
         printer: &Printer,
     ) -> Result<(Session, DeployConfig, Preflight), Exit> {
-        let conn = Connection {
-            profile: g.profile.clone(),
-            endpoint_url: g.endpoint_url.clone(),
-        };
+        let conn = Connection::new(g.profile.clone(), g.endpoint_url.clone());
         let rollout = match load_rollout(args.targets.config.as_deref()) {
             Ok(r) => r,
             Err(p) => {

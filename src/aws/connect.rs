@@ -1,0 +1,115 @@
+//! The client factory: one base configuration per run (profile, endpoint, credentials chain,
+//! and one HTTP client shared by every target), and per target its region, its role, and
+//! retry budgets of its own: throttling in one account and region never spends the retries of
+//! another.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_sts::config::retry::RetryPartition;
+use tokio::sync::OnceCell;
+
+use super::AwsCloud;
+
+/// Where and as whom to call AWS. Cheap to clone: the base configuration is loaded once and
+/// shared.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    base: Arc<OnceCell<SdkConfig>>,
+}
+
+impl Connection {
+    pub fn new(profile: Option<String>, endpoint_url: Option<String>) -> Connection {
+        Connection {
+            profile,
+            endpoint_url,
+            base: Arc::default(),
+        }
+    }
+
+    /// The run's base configuration, loaded on first use.
+    async fn base(&self) -> &SdkConfig {
+        self.base
+            .get_or_init(|| async {
+                let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                    // Standard retries: exponential backoff with jitter on throttling and 5xx.
+                    .retry_config(RetryConfig::standard().with_max_attempts(8));
+                if let Some(p) = &self.profile {
+                    loader = loader.profile_name(p);
+                }
+                if let Some(url) = &self.endpoint_url {
+                    loader = loader.endpoint_url(url);
+                }
+                loader.load().await
+            })
+            .await
+    }
+}
+
+/// Each service's client, with the target's own retry partition.
+macro_rules! client {
+    ($sdk:ident, $config:expr, $partition:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($config)
+                .retry_partition(RetryPartition::new(format!(
+                    "{}/{}",
+                    stringify!($sdk),
+                    $partition
+                )))
+                .build(),
+        )
+    };
+}
+
+impl AwsCloud {
+    /// Clients for one target: a region, and optionally a role assumed in another account.
+    pub async fn connect(
+        conn: &Connection,
+        region: &str,
+        role_arn: Option<&str>,
+    ) -> Result<AwsCloud> {
+        let base = conn.base().await;
+        let region = aws_config::Region::new(region.to_string());
+        let mut config = base.to_builder().region(region.clone()).build();
+        if let Some(role) = role_arn {
+            let provider = AssumeRoleProvider::builder(role)
+                .session_name("taegis-cloudtrail")
+                .region(region.clone())
+                .configure(&config)
+                .build()
+                .await;
+            config = config
+                .into_builder()
+                .credentials_provider(SharedCredentialsProvider::new(provider))
+                .build();
+        }
+        // Retry budgets per account (the role, or the caller's own) and region.
+        let partition = format!("{}/{region}", role_arn.unwrap_or("caller"));
+        // An overridden endpoint (an emulator) needs path-style S3 addressing.
+        let path_style = conn.endpoint_url.is_some()
+            || config.endpoint_url().is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(path_style)
+                .retry_partition(RetryPartition::new(format!("aws_sdk_s3/{partition}")))
+                .build(),
+        );
+        Ok(AwsCloud {
+            cfn: client!(aws_sdk_cloudformation, &config, partition),
+            s3,
+            lambda: client!(aws_sdk_lambda, &config, partition),
+            sts: client!(aws_sdk_sts, &config, partition),
+            sns: client!(aws_sdk_sns, &config, partition),
+            logs: client!(aws_sdk_cloudwatchlogs, &config, partition),
+            kms: client!(aws_sdk_kms, &config, partition),
+            cloudtrail: client!(aws_sdk_cloudtrail, &config, partition),
+        })
+    }
+}
