@@ -182,6 +182,9 @@ pub struct DeployArgs {
     /// What to do with a new stack whose create failed [default: delete]
     #[arg(long, value_enum)]
     pub on_failure: Option<OnFailure>,
+    /// The JSON result of an earlier run: work only on its targets that did not finish
+    #[arg(long, value_name = "FILE")]
+    pub retry_from: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -38,6 +38,7 @@ pub enum Input {
     Concurrency,
     Timeout,
     OnFailure,
+    RetryFrom,
     Yes,
     /// `template --parameters FILE`.
     TemplateFile,
@@ -79,6 +80,7 @@ impl Input {
             Input::Concurrency => "--concurrency",
             Input::Timeout => "--timeout",
             Input::OnFailure => "--on-failure",
+            Input::RetryFrom => "--retry-from",
             Input::Yes => "--yes",
             Input::TemplateFile => "--parameters",
             Input::Since => "--since",

@@ -40,6 +40,15 @@ pub async fn execute(g: &Global, args: &DeployArgs, printer: &Printer, confirm: 
             Ok(c) => c,
             Err(exit) => return exit,
         };
+    if let Some(path) = &args.retry_from {
+        match unfinished(path) {
+            Ok(left) => retain_unfinished(&mut cfg.targets, &left, printer),
+            Err(p) => pf.problem(p),
+        }
+        if cfg.targets.is_empty() && pf.is_ok() {
+            return session.report(&[]);
+        }
+    }
     // 2. Local inputs, each read once.
     let files = LocalFiles::read(&mut cfg.targets, cfg.update_credentials, printer, &mut pf);
     // 3. Observe and decide, per target, reading only.
@@ -198,6 +207,51 @@ impl LocalFiles {
             today: self.today.clone(),
         }
     }
+}
+
+/// The targets of an earlier run's JSON result that did not finish: (account, region, stack).
+fn unfinished(path: &std::path::Path) -> Result<Vec<(Option<String>, String, String)>, Problem> {
+    let shown = path.display().to_string();
+    let bad = |m: String| Problem::value(Input::RetryFrom, &shown, m);
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it ({e})")))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| bad(format!("is not a JSON result of taegis-cloudtrail ({e})")))?;
+    let targets = doc["targets"].as_array().ok_or_else(|| {
+        bad("has no `targets` list: give the --output json result of a deploy".into())
+    })?;
+    let finished = ["created", "updated", "unchanged", "planned"];
+    Ok(targets
+        .iter()
+        .filter(|t| !finished.contains(&t["outcome"].as_str().unwrap_or_default()))
+        .map(|t| {
+            let text = |k: &str| t[k].as_str().map(str::to_string);
+            (
+                text("account"),
+                text("region").unwrap_or_default(),
+                text("stack_name").unwrap_or(crate::config::DEFAULT_STACK.to_string()),
+            )
+        })
+        .collect())
+}
+
+/// Keep only the targets that did not finish last time.
+fn retain_unfinished(
+    targets: &mut Vec<TargetConfig>,
+    left: &[(Option<String>, String, String)],
+    printer: &Printer,
+) {
+    let before = targets.len();
+    targets.retain(|t| {
+        left.iter().any(|(account, region, stack)| {
+            *region == t.region
+                && *stack == t.stack_name
+                && (t.account.is_none() || account.is_none() || *account == t.account)
+        })
+    });
+    printer.info(&format!(
+        "--retry-from: {} of {before} targets did not finish last time; working on those only",
+        targets.len()
+    ));
 }
 
 /// Creating a bucket needs a yes: `--yes`, or an answer at the terminal.

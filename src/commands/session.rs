@@ -204,7 +204,7 @@ impl Session {
                 (Some(cloud), Some(plan)) if preflight.is_ok() => ready.push((cloud, plan)),
                 (_, plan) => failed.push(TargetResult::failed(
                     plan.map(|p| p.account).or(c.target.account.clone()),
-                    &c.target.region,
+                    &c.target,
                     preflight.problems,
                     &preflight.warnings,
                 )),
@@ -218,11 +218,16 @@ impl Session {
     pub fn checked(
         &self,
         pf: &Preflight,
-        checked: Vec<Checked<Decision>>,
+        mut checked: Vec<Checked<Decision>>,
     ) -> Result<(Vec<Ready>, Vec<TargetResult>), Exit> {
         for p in &pf.problems {
             self.printer.error(&p.to_string());
         }
+        let mut decided: Vec<&mut Decision> = checked
+            .iter_mut()
+            .filter_map(|c| c.outcome.as_mut().ok().map(|(_, d)| d))
+            .collect();
+        crate::plan::deploy::share_once(&mut decided);
         let (ready, failed) = self.sort_out(checked);
         if !pf.is_ok() || ready.is_empty() {
             self.progress.finish();
@@ -265,9 +270,20 @@ impl Session {
     }
 
     /// The plan before a run, on stderr (stdout carries only the result).
+    /// Without a terminal, every line names its target, as progress lines do.
     pub fn show_plan(&self, plans: &[TargetPlan]) {
-        if plans.iter().any(TargetPlan::changes) {
+        if !plans.iter().any(TargetPlan::changes) {
+            return;
+        }
+        if self.printer.stderr_tty {
             self.printer.info(render::plan_text(plans).trim_end());
+            return;
+        }
+        for p in plans {
+            let label = p.label();
+            for line in render::plan_text(std::slice::from_ref(p)).lines() {
+                self.printer.info(&format!("[{label}] {line}"));
+            }
         }
     }
 
@@ -300,22 +316,39 @@ impl Session {
         self.ledger.begin(&plans, failed);
         let watch = self.watch();
         let ledger = &self.ledger;
-        let mut results: Vec<TargetResult> = futures::stream::iter(ready.iter())
-            .map(|(cloud, plan)| {
-                let exec = Executor {
-                    cloud,
-                    watch,
-                    on_failure,
-                };
-                async move {
+        // One account and region at a time per group: its Lambda stacks share its shared stack.
+        let mut groups: Vec<Vec<&Ready>> = Vec::new();
+        for r in ready {
+            let key = (&r.1.account, &r.1.target.region);
+            match groups
+                .iter_mut()
+                .find(|g| (&g[0].1.account, &g[0].1.target.region) == key)
+            {
+                Some(g) => g.push(r),
+                None => groups.push(vec![r]),
+            }
+        }
+        let mut results: Vec<TargetResult> = futures::stream::iter(groups)
+            .map(|group| async move {
+                let mut done = Vec::new();
+                for (cloud, plan) in group {
+                    let exec = Executor {
+                        cloud,
+                        watch,
+                        on_failure,
+                    };
                     let r = exec.apply(plan).await;
                     ledger.finish(&r);
-                    r
+                    done.push(r);
                 }
+                done
             })
             .buffered(concurrency.max(1))
-            .collect()
-            .await;
+            .collect::<Vec<Vec<TargetResult>>>()
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         self.progress.finish();
         results.extend(failed.iter().cloned());
         results

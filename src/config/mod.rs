@@ -107,10 +107,11 @@ pub struct TargetConfig {
 impl TargetConfig {
     /// `account/region`, or just the region for the caller's own account.
     pub fn label(&self) -> String {
-        match &self.account {
+        let place = match &self.account {
             Some(a) => format!("{a}/{}", self.region),
             None => self.region.clone(),
-        }
+        };
+        with_stack(place, &self.stack_name)
     }
 
     /// Where the value of `input` came from.
@@ -269,16 +270,26 @@ pub fn resolve(
 fn refuse_duplicates(targets: &[TargetConfig], pf: &mut Preflight) {
     let mut seen = BTreeSet::new();
     for t in targets {
-        if !seen.insert((t.account.clone(), t.region.clone())) {
+        if !seen.insert((t.account.clone(), t.region.clone(), t.stack_name.clone())) {
             pf.problem(
                 Problem::about(
                     Input::Regions,
                     format!("target {}", t.label()),
                     "is listed twice",
                 )
-                .fix("list each account and region once"),
+                .fix("list each account and region once (per Lambda stack)"),
             );
         }
+    }
+}
+
+/// A target's label: `account/region`, and the Lambda stack when it is not the default one
+/// (an account and region may hold several).
+pub fn with_stack(place: String, stack: &str) -> String {
+    if stack == DEFAULT_STACK || stack.is_empty() {
+        place
+    } else {
+        format!("{place}/{stack}")
     }
 }
 

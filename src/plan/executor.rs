@@ -101,6 +101,7 @@ impl Run<'_> {
         TargetResult {
             account: Some(self.plan.account.clone()),
             region: self.plan.target.region.clone(),
+            stack_name: self.plan.target.stack_name.clone(),
             outcome: self.outcome(),
             function_name: self.function.as_ref().map(|f| f.name.clone()),
             function_arn: self.function.as_ref().map(|f| f.arn.clone()),

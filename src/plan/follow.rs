@@ -25,7 +25,7 @@ impl Default for Pace {
         Pace {
             interval: Duration::from_millis(1500),
             timeout: Duration::from_secs(30 * 60),
-            heartbeat: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(15),
         }
     }
 }

@@ -29,11 +29,7 @@ impl Ledger {
 
     /// A target's final result.
     pub fn finish(&self, result: &TargetResult) {
-        let label = format!(
-            "{}/{}",
-            result.account.as_deref().unwrap_or_default(),
-            result.region
-        );
+        let label = result.label();
         let mut targets = self.targets.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, r)) = targets.iter_mut().find(|(l, _)| *l == label) {
             *r = result.clone();

@@ -303,7 +303,8 @@ pub struct DestroyWork {
 
 impl TargetPlan {
     pub fn label(&self) -> String {
-        format!("{}/{}", self.account, self.target.region)
+        let place = format!("{}/{}", self.account, self.target.region);
+        crate::config::with_stack(place, &self.target.stack_name)
     }
 
     /// What the plan will do, as the outcome a dry run reports.
@@ -395,6 +396,8 @@ impl StepResult {
 pub struct TargetResult {
     pub account: Option<String>,
     pub region: String,
+    /// The Lambda stack (an account and region may hold several).
+    pub stack_name: String,
     pub outcome: Outcome,
     pub steps: Vec<StepResult>,
     pub function_name: Option<String>,
@@ -418,6 +421,7 @@ impl TargetResult {
         TargetResult {
             account: Some(plan.account.clone()),
             region: plan.target.region.clone(),
+            stack_name: plan.target.stack_name.clone(),
             outcome: Outcome::Planned,
             steps: plan
                 .steps
@@ -444,10 +448,11 @@ impl TargetResult {
     /// A target that failed its preflight: nothing was changed.
     pub fn failed(
         account: Option<String>,
-        region: &str,
+        target: &TargetConfig,
         problems: Vec<Problem>,
         warnings: &[Problem],
     ) -> TargetResult {
+        let region = &target.region;
         let error = format!(
             "preflight failed: {}",
             problems
@@ -459,6 +464,7 @@ impl TargetResult {
         TargetResult {
             account,
             region: region.to_string(),
+            stack_name: target.stack_name.clone(),
             outcome: Outcome::Failed,
             steps: Vec::new(),
             function_name: None,
@@ -469,6 +475,17 @@ impl TargetResult {
             notes: Vec::new(),
             error: Some(error),
         }
+    }
+}
+
+impl TargetResult {
+    /// `account/region` (or the region alone), and the Lambda stack when not the default one.
+    pub fn label(&self) -> String {
+        let place = match &self.account {
+            Some(a) => format!("{a}/{}", self.region),
+            None => self.region.clone(),
+        };
+        crate::config::with_stack(place, &self.stack_name)
     }
 }
 

@@ -146,13 +146,13 @@ impl Verdict {
         if !self.preflight.is_ok() {
             return TargetResult::failed(
                 self.account,
-                &t.region,
+                t,
                 self.preflight.problems,
                 &self.preflight.warnings,
             );
         }
         let failed = self.checks.iter().any(|c| c.status == CheckStatus::Failed);
-        let mut r = TargetResult::failed(self.account, &t.region, Vec::new(), &[]);
+        let mut r = TargetResult::failed(self.account, t, Vec::new(), &[]);
         r.outcome = if failed {
             Outcome::Unhealthy
         } else {

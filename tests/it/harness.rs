@@ -240,11 +240,16 @@ impl Account {
 
     /// Every request this account's credentials made, oldest first: (action, method).
     pub fn requests(&self) -> Vec<Request> {
-        let (status, body) = http(
-            "GET",
-            &format!("/_taegis/requests?access_key={}", self.access_key),
-            None,
-        );
+        self.logged(&format!("access_key={}", self.access_key))
+    }
+
+    /// Every request made in this account, by any credentials (roles assumed into it too).
+    pub fn requests_in_account(&self) -> Vec<Request> {
+        self.logged(&format!("account={}", self.id))
+    }
+
+    fn logged(&self, filter: &str) -> Vec<Request> {
+        let (status, body) = http("GET", &format!("/_taegis/requests?{filter}"), None);
         assert_eq!(status, 200, "{body}");
         let v: serde_json::Value = serde_json::from_str(&body).expect("request log JSON");
         v["requests"]
@@ -257,6 +262,7 @@ impl Account {
                 method: r["method"].as_str().unwrap_or_default().to_string(),
                 status: r["status"].as_u64().unwrap_or(0) as u16,
                 fault: r["fault"].as_str().map(str::to_string),
+                region: r["region"].as_str().map(str::to_string),
             })
             .collect()
     }
@@ -355,6 +361,8 @@ pub struct Request {
     pub status: u16,
     /// The fault the emulator injected, if any.
     pub fault: Option<String>,
+    /// The region the request was signed for.
+    pub region: Option<String>,
 }
 
 impl Request {

@@ -9,6 +9,7 @@ mod preview;
 mod resilience;
 mod rollout;
 mod rules;
+mod scale;
 mod seed;
 mod setup;
 mod state;

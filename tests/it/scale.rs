@@ -1,0 +1,245 @@
+//! Many targets from one CI job: every account and region, several Lambda stacks in one
+//! region, one target failing while the others go on, and a re-run of just what did not finish.
+
+use crate::harness::{Account, Inputs, bucket_name, s};
+use crate::seed;
+
+const REGIONS: [&str; 8] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-central-1",
+    "ap-southeast-1",
+];
+
+#[tokio::test]
+async fn a_fleet_of_24_targets_with_one_failing_then_a_retry_of_just_that_one() {
+    let caller = Account::new().await;
+    let accounts = [
+        Account::new().await,
+        Account::new().await,
+        Account::new().await,
+    ];
+    let inputs = Inputs::new();
+    let base = bucket_name("fleet");
+    // Every account and region has its trail bucket, but one.
+    let (missing_account, missing_region) = (&accounts[1], "eu-west-2");
+    for acct in &accounts {
+        for region in REGIONS {
+            if (acct.id.as_str(), region) != (missing_account.id.as_str(), missing_region) {
+                seed::bucket(acct, &format!("{base}-{}-{region}", acct.id), region).await;
+            }
+        }
+    }
+    let ids: Vec<String> = accounts.iter().map(|a| format!("\"{}\"", a.id)).collect();
+    let file = inputs.write(
+        "fleet.yaml",
+        format!(
+            "taegis_region: delta\ncredentials: credentials.txt\nlambda_zip: taegis-lambda-amd64.zip\nnotification_bucket: \"{base}-{{account}}-{{region}}\"\nprefix: AWSLogs/\nrole_arn: \"arn:aws:iam::{{account}}:role/TaegisDeployer\"\naccounts: [{}]\nregions: [{}]\nconcurrency: 8\n",
+            ids.join(", "),
+            REGIONS.join(", ")
+        ),
+    );
+    let run = caller
+        .tool()
+        .args(["deploy", "--yes", "--output", "json", "--config", &s(&file)])
+        .run();
+    run.assert_code(1);
+    let doc = run.json();
+    let targets = doc["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 24);
+    let failed: Vec<&serde_json::Value> = targets
+        .iter()
+        .filter(|t| t["outcome"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{doc:#}");
+    assert_eq!(failed[0]["account"], missing_account.id.as_str());
+    assert_eq!(failed[0]["region"], missing_region);
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no such bucket"),
+        "{}",
+        failed[0]
+    );
+    assert!(targets.iter().filter(|t| t["outcome"] == "created").count() == 23);
+    assert!(
+        run.stderr
+            .contains(&format!("[{}/{missing_region}]", missing_account.id)),
+        "{}",
+        run.stderr
+    );
+
+    // The bucket is made; a re-run from the result works on that target alone.
+    seed::bucket(
+        missing_account,
+        &format!("{base}-{}-{missing_region}", missing_account.id),
+        missing_region,
+    )
+    .await;
+    let result = inputs.write("result.json", &run.stdout);
+    let marks: Vec<usize> = accounts
+        .iter()
+        .map(|a| a.requests_in_account().len())
+        .collect();
+    let again = caller
+        .tool()
+        .args(["deploy", "--yes", "--output", "json", "--config", &s(&file)])
+        .args(["--retry-from", &s(&result)])
+        .run();
+    again.assert_code(0);
+    let doc = again.json();
+    let targets = doc["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1, "{doc:#}");
+    assert_eq!(targets[0]["outcome"], "created");
+    for (acct, mark) in accounts.iter().zip(marks) {
+        let touched: Vec<_> = acct.requests_in_account().into_iter().skip(mark).collect();
+        if acct.id == missing_account.id {
+            assert!(
+                touched
+                    .iter()
+                    .all(|r| r.region.as_deref() == Some(missing_region) || r.region.is_none()),
+                "{touched:?}"
+            );
+            assert!(!touched.is_empty());
+        } else {
+            assert!(touched.is_empty(), "{} was touched: {touched:?}", acct.id);
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_lambda_stacks_in_one_region_share_one_shared_stack_made_once() {
+    let acct = Account::new().await;
+    let inputs = Inputs::new();
+    let (first, second) = (bucket_name("share-a"), bucket_name("share-b"));
+    for b in [&first, &second] {
+        seed::bucket(&acct, b, "us-east-1").await;
+    }
+    let file = inputs.write(
+        "two.yaml",
+        format!(
+            "taegis_region: echo\ncredentials: credentials.txt\nlambda_zip: taegis-lambda-amd64.zip\nregion: us-east-1\ntargets:\n  - stack_name: ct-a\n    notification_bucket: {first}\n  - stack_name: ct-b\n    notification_bucket: {second}\n"
+        ),
+    );
+    let mark = acct.requests().len();
+    let run = acct
+        .tool()
+        .args(["deploy", "--yes", "--output", "json", "--config", &s(&file)])
+        .run();
+    run.assert_code(0);
+    let doc = run.json();
+    let targets = doc["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2);
+    assert!(targets.iter().all(|t| t["outcome"] == "created"), "{doc:#}");
+    let shared_step = |t: &serde_json::Value| {
+        t["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "shared-stack")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(shared_step(&targets[0])["action"], "create");
+    let second_step = shared_step(&targets[1]);
+    assert_eq!(second_step["action"], "skip");
+    assert!(
+        second_step["detail"]
+            .as_str()
+            .unwrap()
+            .contains("by stack ct-a"),
+        "{second_step}"
+    );
+    let creates = acct
+        .requests()
+        .iter()
+        .skip(mark)
+        .filter(|r| r.action == "CreateStack")
+        .count();
+    assert_eq!(creates, 3, "one shared stack and two Lambda stacks");
+    let step = |t: &serde_json::Value, name: &str| {
+        t["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["action"]
+            .clone()
+    };
+    for name in ["lambda-bucket", "upload-lambda-zip"] {
+        assert_eq!(
+            (step(&targets[0], name), step(&targets[1], name)),
+            (serde_json::json!("create"), serde_json::json!("skip")),
+            "{name} once"
+        );
+    }
+    // A second shared stack in the same region would fight the first for its exports.
+    let other = inputs.write(
+        "other.yaml",
+        format!(
+            "taegis_region: echo\ncredentials: credentials.txt\nlambda_zip: taegis-lambda-amd64.zip\nregion: us-east-1\ntargets:\n  - stack_name: ct-c\n    notification_bucket: {first}\n    prefix: c/\n  - stack_name: ct-d\n    shared_stack_name: other-shared\n    notification_bucket: {second}\n    prefix: d/\n"
+        ),
+    );
+    let before = acct.requests().len();
+    let run = acct
+        .tool()
+        .args(["deploy", "--yes", "--dry-run", "--config", &s(&other)])
+        .run();
+    // (ct-c also meets ct-a's entry on the same bucket: both targets fail their preflight.)
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("--shared-stack-name other-shared")
+                && l.contains("once per account and region")),
+        "{}",
+        run.stderr
+    );
+    assert!(acct.writes_since(before).is_empty());
+}
+
+#[tokio::test]
+async fn without_a_terminal_every_line_names_its_target_and_holds_no_control_character() {
+    let acct = Account::new().await;
+    let inputs = Inputs::new();
+    let base = bucket_name("plain");
+    for region in ["us-east-1", "eu-west-1"] {
+        seed::bucket(&acct, &format!("{base}-{region}"), region).await;
+    }
+    let run = acct
+        .tool()
+        .args([
+            "deploy",
+            "--credentials",
+            &s(&inputs.credentials),
+            "--taegis-region",
+            "echo",
+            "--lambda-zip",
+            &s(&inputs.zip),
+            "--regions",
+            "us-east-1,eu-west-1",
+            "--notification-bucket",
+            &format!("{base}-{{region}}"),
+            "--yes",
+        ])
+        .env("TERM", "xterm")
+        .run();
+    run.assert_code(0);
+    assert!(!run.stderr.is_empty());
+    for line in run.stderr.lines() {
+        assert!(
+            line.starts_with(&format!("[{}/us-east-1]", acct.id))
+                || line.starts_with(&format!("[{}/eu-west-1]", acct.id)),
+            "a line without its target: {line:?}"
+        );
+        assert!(
+            !line.chars().any(|c| c.is_control()),
+            "a control character in {line:?}"
+        );
+    }
+}
