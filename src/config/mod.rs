@@ -1133,7 +1133,7 @@ targets:
         let c = ok(&a, None, Some(&r));
         assert_eq!(c.targets.len(), 2);
         let t = &c.targets[1];
-        assert_eq!(t.label(), "111111111111/eu-west-1");
+        assert_eq!(t.label(), "111111111111/eu-west-1/ct");
         assert_eq!(
             t.credentials,
             CredentialsSource::File("/etc/rollouts/creds.txt".into())

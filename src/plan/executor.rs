@@ -35,6 +35,7 @@ struct Run<'p> {
     results: Vec<StepResult>,
     error: Option<String>,
     still_running: bool,
+    started: std::time::Instant,
 }
 
 impl Run<'_> {
@@ -103,6 +104,7 @@ impl Run<'_> {
             region: self.plan.target.region.clone(),
             stack_name: self.plan.target.stack_name.clone(),
             outcome: self.outcome(),
+            seconds: self.started.elapsed().as_secs_f64(),
             function_name: self.function.as_ref().map(|f| f.name.clone()),
             function_arn: self.function.as_ref().map(|f| f.arn.clone()),
             warnings: self.plan.warnings.iter().map(ToString::to_string).collect(),
@@ -124,6 +126,7 @@ impl<C: Cloud> Executor<'_, C> {
             results: Vec::new(),
             error: None,
             still_running: false,
+            started: std::time::Instant::now(),
         };
         for planned in &plan.steps {
             let step = run.adjust(planned);
@@ -140,7 +143,14 @@ impl<C: Cloud> Executor<'_, C> {
             let result = self.perform(&mut run, &step).await;
             run.results.push(result);
         }
-        run.result()
+        let label = run.label.clone();
+        let result = run.result();
+        self.watch.reporter.event(Event::TargetFinished {
+            target: label,
+            outcome: result.outcome,
+            seconds: result.seconds,
+        });
+        result
     }
 
     /// Perform one step, with its start and end reported.

@@ -23,7 +23,7 @@ pub struct Pace {
 impl Default for Pace {
     fn default() -> Pace {
         Pace {
-            interval: Duration::from_millis(1500),
+            interval: Duration::from_millis(1000),
             timeout: Duration::from_secs(30 * 60),
             heartbeat: Duration::from_secs(15),
         }
@@ -77,6 +77,21 @@ struct Seen {
     ours: Vec<StackEvent>,
     /// The stack's latest status, as its events or DescribeStacks told.
     last_status: String,
+    /// Resources whose latest event is `..._IN_PROGRESS`: while there are some, the stack is
+    /// busy; when there are none, it is about to settle (or to start the next resource).
+    busy: HashSet<String>,
+}
+
+impl Seen {
+    /// How long to wait before the next poll: the pace while resources are being worked on, a
+    /// quarter of it when none is (the stack is about to settle), never faster than 100 ms.
+    fn next_poll(&self, pace: Duration) -> Duration {
+        if self.busy.is_empty() {
+            (pace / 4).max(Duration::from_millis(100)).min(pace)
+        } else {
+            pace
+        }
+    }
 }
 
 impl<C: Cloud> Follow<'_, C> {
@@ -95,6 +110,7 @@ impl<C: Cloud> Follow<'_, C> {
             ids: HashSet::new(),
             ours: Vec::new(),
             last_status: String::from("IN_PROGRESS"),
+            busy: HashSet::new(),
         };
         let mut last_heartbeat = Instant::now();
         let mut quiet_polls = 0u32;
@@ -102,8 +118,9 @@ impl<C: Cloud> Follow<'_, C> {
         loop {
             let (fresh, terminal_seen) = match self.cloud.stack_events(stack_id, until).await {
                 Ok(events) => {
-                    interval = pace.interval;
-                    self.report(stack_name, events, &mut seen)
+                    let reported = self.report(stack_name, events, &mut seen);
+                    interval = seen.next_poll(pace.interval);
+                    reported
                 }
                 // Throttled or a passing fault: slow down instead of failing.
                 Err(e) if looks_transient(&e) => {
@@ -223,6 +240,10 @@ impl<C: Cloud> Follow<'_, C> {
             if let Some(status) = ev.stack_status() {
                 terminal |= status.is_terminal();
                 seen.last_status = status.to_string();
+            } else if ev.status.ends_with("_IN_PROGRESS") {
+                seen.busy.insert(ev.logical_id.clone());
+            } else {
+                seen.busy.remove(&ev.logical_id);
             }
             seen.ours.push(ev);
         }
@@ -328,6 +349,29 @@ mod tests {
             "{f}"
         );
         assert_eq!(first_failure(&events[..2]), None);
+    }
+
+    #[test]
+    fn polls_quickly_only_when_no_resource_is_being_worked_on() {
+        let mut seen = Seen {
+            ids: HashSet::new(),
+            ours: Vec::new(),
+            last_status: String::new(),
+            busy: HashSet::new(),
+        };
+        let pace = Duration::from_millis(1000);
+        assert_eq!(seen.next_poll(pace), Duration::from_millis(250));
+        seen.busy.insert("Fn".into());
+        assert_eq!(seen.next_poll(pace), pace);
+        assert_eq!(
+            seen.next_poll(Duration::from_millis(20)),
+            Duration::from_millis(20)
+        );
+        seen.busy.clear();
+        assert_eq!(
+            seen.next_poll(Duration::from_millis(20)),
+            Duration::from_millis(20)
+        );
     }
 
     #[test]

@@ -399,6 +399,8 @@ pub struct TargetResult {
     /// The Lambda stack (an account and region may hold several).
     pub stack_name: String,
     pub outcome: Outcome,
+    /// How long its steps took, in seconds.
+    pub seconds: f64,
     pub steps: Vec<StepResult>,
     pub function_name: Option<String>,
     pub function_arn: Option<String>,
@@ -423,6 +425,7 @@ impl TargetResult {
             region: plan.target.region.clone(),
             stack_name: plan.target.stack_name.clone(),
             outcome: Outcome::Planned,
+            seconds: 0.0,
             steps: plan
                 .steps
                 .iter()
@@ -466,6 +469,7 @@ impl TargetResult {
             region: region.to_string(),
             stack_name: target.stack_name.clone(),
             outcome: Outcome::Failed,
+            seconds: 0.0,
             steps: Vec::new(),
             function_name: None,
             function_arn: None,
@@ -523,6 +527,12 @@ pub enum Event {
     Notice {
         target: String,
         text: String,
+    },
+    /// A target's steps are over.
+    TargetFinished {
+        target: String,
+        outcome: Outcome,
+        seconds: f64,
     },
 }
 

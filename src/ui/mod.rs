@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::cli::{ColorChoice, OutputFormat};
 use crate::plan::{Event, Reporter, Status};
@@ -112,48 +112,86 @@ impl Printer {
     }
 }
 
-/// Turns executor events into spinner updates (terminal) or plain lines (CI logs).
+/// Turns executor events into live lines (a terminal: one per running target, collapsed to a
+/// one-line result when it ends) or plain lines, each naming its target (CI logs).
 pub struct Progress {
     printer: Printer,
-    spinner: Option<ProgressBar>,
+    /// On a terminal: the live lines, by target.
+    live: Option<Live>,
+}
+
+struct Live {
+    multi: MultiProgress,
+    bars: Mutex<Vec<(String, ProgressBar)>>,
+}
+
+impl Live {
+    /// The live line of `target`, made on its first event.
+    fn bar(&self, target: &str) -> ProgressBar {
+        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, b)) = bars.iter().find(|(t, _)| t == target) {
+            return b.clone();
+        }
+        let b = self.multi.add(ProgressBar::new_spinner());
+        b.set_style(
+            ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        b.set_prefix(target.to_string());
+        b.enable_steady_tick(Duration::from_millis(120));
+        bars.push((target.to_string(), b.clone()));
+        b
+    }
 }
 
 impl Progress {
     fn new(printer: Printer) -> Progress {
-        let spinner = (printer.stderr_tty && printer.verbosity >= 0).then(|| {
-            let pb = ProgressBar::new_spinner();
-            pb.set_style(
-                ProgressStyle::with_template("{spinner} {wide_msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            pb.enable_steady_tick(Duration::from_millis(120));
-            pb
+        let live = (printer.stderr_tty && printer.verbosity >= 0).then(|| Live {
+            multi: MultiProgress::new(),
+            bars: Mutex::new(Vec::new()),
         });
-        Progress { printer, spinner }
+        Progress { printer, live }
     }
 
+    /// A line that stays: above the live lines on a terminal, else on its own.
     fn line(&self, level: i8, text: String) {
         if self.printer.verbosity < level {
             return;
         }
         let text = self.printer.scrub(&text);
-        match &self.spinner {
-            Some(pb) => pb.println(text),
+        match &self.live {
+            Some(live) => {
+                let _ = live.multi.println(text);
+            }
             None => {
                 let _ = writeln!(std::io::stderr().lock(), "{text}");
             }
         }
     }
 
-    fn status(&self, text: String) {
-        if let Some(pb) = &self.spinner {
-            pb.set_message(self.printer.scrub(&text));
+    /// What a target is doing now, on its live line (a terminal only).
+    fn status(&self, target: &str, text: String) {
+        if let Some(live) = &self.live {
+            live.bar(target).set_message(self.printer.scrub(&text));
+        }
+    }
+
+    /// A target is done: its live line collapses to its result.
+    fn done(&self, target: &str, text: String) {
+        match &self.live {
+            Some(live) => live
+                .bar(target)
+                .finish_with_message(self.printer.scrub(&text)),
+            None => self.line(0, format!("[{target}] {text}")),
         }
     }
 
     pub fn finish(&self) {
-        if let Some(pb) = &self.spinner {
-            pb.finish_and_clear();
+        if let Some(live) = &self.live {
+            let bars = live.bars.lock().unwrap_or_else(|e| e.into_inner());
+            for (_, b) in bars.iter().filter(|(_, b)| !b.is_finished()) {
+                b.finish_and_clear();
+            }
         }
     }
 }
@@ -166,6 +204,7 @@ impl Drop for Progress {
 
 impl Reporter for Progress {
     fn event(&self, event: Event) {
+        let tty = self.live.is_some();
         match event {
             Event::StepStarted {
                 target,
@@ -173,7 +212,7 @@ impl Reporter for Progress {
                 action,
                 detail,
             } => {
-                self.status(format!("[{target}] {step}: {detail}"));
+                self.status(&target, format!("{step}: {detail}"));
                 self.line(
                     1,
                     format!(
@@ -193,7 +232,13 @@ impl Reporter for Progress {
                     Status::Failed => console::style("✗").red(),
                     _ => console::style("-").dim(),
                 };
-                self.line(0, format!("[{target}] {mark} {step}: {detail}"));
+                // On a terminal the live line says it; failures always stay.
+                let level = if tty && status != Status::Failed {
+                    1
+                } else {
+                    0
+                };
+                self.line(level, format!("[{target}] {mark} {step}: {detail}"));
             }
             Event::StackEvent {
                 target,
@@ -203,13 +248,15 @@ impl Reporter for Progress {
                 status,
                 reason,
             } => {
+                let failed = status.ends_with("FAILED");
                 let reason = reason
-                    .filter(|r| !r.is_empty() && status.ends_with("FAILED"))
+                    .filter(|r| !r.is_empty() && failed)
                     .map(|r| format!(": {r}"))
                     .unwrap_or_default();
-                self.status(format!("[{target}] {stack}: {resource} {status}"));
+                self.status(&target, format!("{stack}: {resource} {status}"));
+                let level = if tty && !failed { 1 } else { 0 };
                 self.line(
-                    0,
+                    level,
                     format!("[{target}]   {stack}: {resource} ({resource_type}) {status}{reason}"),
                 );
             }
@@ -219,15 +266,25 @@ impl Reporter for Progress {
                 status,
                 elapsed,
             } => {
-                self.line(
-                    0,
-                    format!(
-                        "[{target}]   {stack}: still {status} after {}s",
-                        elapsed.as_secs()
-                    ),
-                );
+                if !tty {
+                    self.line(
+                        0,
+                        format!(
+                            "[{target}]   {stack}: still {status} after {}s",
+                            elapsed.as_secs()
+                        ),
+                    );
+                }
             }
             Event::Notice { target, text } => self.line(0, format!("[{target}] {text}")),
+            Event::TargetFinished {
+                target,
+                outcome,
+                seconds,
+            } => self.done(
+                &target,
+                format!("{} in {seconds:.1}s", render::outcome_word(outcome)),
+            ),
         }
     }
 }

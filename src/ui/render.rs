@@ -24,7 +24,7 @@ fn action_mark(a: Action) -> &'static str {
     }
 }
 
-fn outcome_word(o: Outcome) -> &'static str {
+pub fn outcome_word(o: Outcome) -> &'static str {
     match o {
         Outcome::Planned => "planned",
         Outcome::Created => "created",
@@ -141,7 +141,57 @@ fn checks_text(checks: &[Check]) -> String {
         .collect()
 }
 
-/// The summary after a run.
+/// A table of every target: where, what came of it, how long, and why it failed.
+fn summary_table(results: &[TargetResult]) -> String {
+    let rows: Vec<[String; 5]> = results
+        .iter()
+        .map(|r| {
+            [
+                r.account.clone().unwrap_or_default(),
+                r.region.clone(),
+                r.stack_name.clone(),
+                outcome_word(r.outcome).to_string(),
+                format!("{:.1}s", r.seconds),
+            ]
+        })
+        .collect();
+    let head = ["account", "region", "stack", "outcome", "time"];
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].len())
+            .chain([head[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let w: Vec<usize> = (0..5).map(width).collect();
+    let line = |c: [&str; 5], error: &str| {
+        format!(
+            "{:<a$}  {:<b$}  {:<c$}  {:<d$}  {:>e$}  {error}\n",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            a = w[0],
+            b = w[1],
+            c = w[2],
+            d = w[3],
+            e = w[4]
+        )
+        .trim_end()
+        .to_string()
+            + "\n"
+    };
+    let mut out = line(head, "error");
+    for (r, row) in results.iter().zip(&rows) {
+        let cells = [&*row[0], &*row[1], &*row[2], &*row[3], &*row[4]];
+        out.push_str(&line(cells, r.error.as_deref().unwrap_or("")));
+    }
+    out
+}
+
+/// The summary after a run: each target's steps (or checks), then a table when there are
+/// several targets.
 pub fn results_text(results: &[TargetResult]) -> String {
     let mut out = String::new();
     for r in results {
@@ -174,6 +224,10 @@ pub fn results_text(results: &[TargetResult]) -> String {
         if let Some(e) = &r.error {
             out.push_str(&format!("  error: {e}\n"));
         }
+    }
+    if results.len() > 1 {
+        out.push('\n');
+        out.push_str(&summary_table(results));
     }
     out
 }
