@@ -84,6 +84,8 @@ pub enum Command {
     Destroy(Box<DestroyArgs>),
     /// Print a bundled template, or the parameters a template file declares
     Template(TemplateArgs),
+    /// Print the manual page (roff), generated from these definitions: `man -l` reads it
+    Man,
     /// Print a shell completion script
     Completions {
         /// The shell to complete for
@@ -216,12 +218,29 @@ pub struct DestroyArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct TemplateArgs {
-    /// Which bundled template to print
-    #[arg(value_enum, default_value_t = Which::Lambda)]
-    pub which: Which,
-    /// List the parameters a template file declares instead of printing a bundled one
-    #[arg(long, value_name = "FILE")]
-    pub parameters: Option<PathBuf>,
+    #[command(subcommand)]
+    pub action: TemplateAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TemplateAction {
+    /// Print a bundled template
+    Show {
+        /// Which one
+        #[arg(value_enum)]
+        which: Which,
+    },
+    /// List the parameters a template declares, in its order: name, type, default, allowed
+    /// values, NoEcho, description
+    Params {
+        /// A template file, or `shared` / `lambda` for a bundled one
+        template: String,
+    },
+    /// Write the bundled pair into a folder (the vendor's file names), for use in the console
+    Export {
+        /// The folder (created if missing)
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -44,6 +44,16 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Verify(args) => verify::run(g, &args, &printer).await,
         Command::Destroy(args) => destroy::run(g, &args, &printer).await,
         Command::Template(args) => template::run(&args, &printer),
+        Command::Man => {
+            let page = clap_mangen::Man::new(Cli::command());
+            match page.render(&mut std::io::stdout()) {
+                Ok(()) => Exit::Ok,
+                Err(e) => {
+                    printer.error(&format!("cannot write the manual page ({e})"));
+                    Exit::Failed
+                }
+            }
+        }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "taegis-cloudtrail", &mut std::io::stdout());

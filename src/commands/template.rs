@@ -1,12 +1,13 @@
-//! `template`: print a bundled template, or the parameters a template file declares.
+//! `template`: show a bundled template, list the parameters a template declares, or write the
+//! bundled pair out for use in the console.
 
 use serde::Serialize;
 
 use super::Exit;
 use super::inputs::read_template;
-use crate::cli::{OutputFormat, TemplateArgs, Which};
+use crate::cli::{OutputFormat, TemplateAction, TemplateArgs, Which};
 use crate::input::Input;
-use crate::template::{self, Template};
+use crate::template::{self, Parameter, Template};
 use crate::ui::Printer;
 
 #[derive(Serialize)]
@@ -21,28 +22,9 @@ struct ParamRow<'a> {
     description: Option<&'a str>,
 }
 
-pub fn run(args: &TemplateArgs, printer: &Printer) -> Exit {
-    let Some(path) = &args.parameters else {
-        printer.out(
-            match args.which {
-                Which::Shared => template::BUNDLED_SHARED,
-                Which::Lambda => template::BUNDLED_LAMBDA,
-            }
-            .trim_end(),
-        );
-        return Exit::Ok;
-    };
-    let t = match read_template(Some(path), Input::TemplateFile, Template::bundled_lambda) {
-        Ok(t) => t,
-        Err(e) => {
-            printer.error(&e.to_string());
-            return Exit::BadInput;
-        }
-    };
-    let rows: Vec<ParamRow> = t
-        .parameters
-        .iter()
-        .map(|p| ParamRow {
+impl<'a> From<&'a Parameter> for ParamRow<'a> {
+    fn from(p: &'a Parameter) -> ParamRow<'a> {
+        ParamRow {
             name: &p.name,
             kind: &p.kind,
             default: p.default.as_deref(),
@@ -50,30 +32,110 @@ pub fn run(args: &TemplateArgs, printer: &Printer) -> Exit {
             allowed_values: &p.allowed_values,
             no_echo: p.no_echo,
             description: p.description.as_deref(),
-        })
-        .collect();
-    match printer.format {
-        OutputFormat::Json => printer.out(&serde_json::to_string_pretty(&rows).unwrap_or_default()),
-        OutputFormat::Text => {
-            for r in &rows {
-                let mut line = format!("{} ({})", r.name, r.kind);
-                if r.required {
-                    line.push_str(" required");
-                } else if let Some(d) = r.default {
-                    line.push_str(&format!(" default {d:?}"));
-                }
-                if !r.allowed_values.is_empty() {
-                    line.push_str(&format!(" allowed: {}", r.allowed_values.join(", ")));
-                }
-                if r.no_echo {
-                    line.push_str(" NoEcho");
-                }
-                if let Some(d) = r.description {
-                    line.push_str(&format!("\n    {d}"));
-                }
-                printer.out(&line);
-            }
         }
     }
+}
+
+pub fn run(args: &TemplateArgs, printer: &Printer) -> Exit {
+    match &args.action {
+        TemplateAction::Show { which } => {
+            printer.out(bundled(*which).trim_end());
+            Exit::Ok
+        }
+        TemplateAction::Params { template } => params(template, printer),
+        TemplateAction::Export { dir } => export(dir, printer),
+    }
+}
+
+fn bundled(which: Which) -> &'static str {
+    match which {
+        Which::Shared => template::BUNDLED_SHARED,
+        Which::Lambda => template::BUNDLED_LAMBDA,
+    }
+}
+
+fn params(which: &str, printer: &Printer) -> Exit {
+    let t = match which {
+        "shared" => Ok(std::sync::Arc::new(Template::bundled_shared())),
+        "lambda" => Ok(std::sync::Arc::new(Template::bundled_lambda())),
+        path => read_template(
+            Some(std::path::Path::new(path)),
+            Input::TemplateFile,
+            Template::bundled_lambda,
+        ),
+    };
+    let t = match t {
+        Ok(t) => t,
+        Err(e) => {
+            printer.error(&e.to_string());
+            return Exit::BadInput;
+        }
+    };
+    let rows: Vec<ParamRow> = t.parameters.iter().map(ParamRow::from).collect();
+    match printer.format {
+        OutputFormat::Json => printer.out(&serde_json::to_string_pretty(&rows).unwrap_or_default()),
+        OutputFormat::Text => printer.out(table(&rows).trim_end()),
+    }
     Exit::Ok
+}
+
+/// The parameters as a table: one row each, the description on its own indented line.
+fn table(rows: &[ParamRow]) -> String {
+    let w = |f: &dyn Fn(&ParamRow) -> usize| rows.iter().map(f).max().unwrap_or(0);
+    let (wn, wt) = (w(&|r| r.name.len()).max(4), w(&|r| r.kind.len()).max(4));
+    let default = |r: &ParamRow| match (r.required, r.default) {
+        (true, _) => "(required)".to_string(),
+        (false, Some("")) => "\"\"".to_string(),
+        (false, d) => d.unwrap_or_default().to_string(),
+    };
+    let wd = w(&|r| default(r).len()).max(7);
+    let mut out = format!(
+        "{:<wn$}  {:<wt$}  {:<wd$}  {:<6}  allowed\n",
+        "name", "type", "default", "NoEcho"
+    );
+    for r in rows {
+        let row = format!(
+            "{:<wn$}  {:<wt$}  {:<wd$}  {:<6}  {}",
+            r.name,
+            r.kind,
+            default(r),
+            if r.no_echo { "yes" } else { "" },
+            r.allowed_values.join(", ")
+        );
+        out.push_str(row.trim_end());
+        out.push('\n');
+        if let Some(d) = r.description {
+            out.push_str(&format!("    {d}\n"));
+        }
+    }
+    out
+}
+
+fn export(dir: &std::path::Path, printer: &Printer) -> Exit {
+    let written = std::fs::create_dir_all(dir).and_then(|_| {
+        for (name, which) in [
+            (template::SHARED_FILE_NAME, Which::Shared),
+            (template::LAMBDA_FILE_NAME, Which::Lambda),
+        ] {
+            std::fs::write(dir.join(name), bundled(which))?;
+        }
+        Ok(())
+    });
+    match written {
+        Ok(()) => {
+            printer.out(&format!(
+                "{}\n{}",
+                dir.join(template::SHARED_FILE_NAME).display(),
+                dir.join(template::LAMBDA_FILE_NAME).display()
+            ));
+            Exit::Ok
+        }
+        Err(e) => {
+            printer.error(&format!(
+                "cannot write the templates into {} ({e})",
+                dir.display()
+            ));
+            Exit::BadInput
+        }
+    }
 }

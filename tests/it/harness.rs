@@ -147,6 +147,12 @@ pub struct Account {
 
 impl Account {
     pub async fn new() -> Account {
+        Account::with_id(&unique_account()).await
+    }
+
+    /// The account of this id (examples name fixed ones).
+    pub async fn with_id(id: &str) -> Account {
+        let id = id.to_string();
         let emu = emulator();
         let base = aws_config::defaults(BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
@@ -154,7 +160,6 @@ impl Account {
             .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
             .load()
             .await;
-        let id = unique_account();
         let sts = aws_sdk_sts::Client::new(&base);
         let out = sts
             .assume_role()

@@ -3,6 +3,7 @@
 mod bad_input;
 mod deploy;
 mod destroy;
+mod ecosystem;
 mod harness;
 mod preflight;
 mod preview;
