@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use crate::kinds::{OnFailure, Trigger};
+pub use crate::kinds::{OnFailure, Task, Trigger};
 
 /// Connect an AWS account's CloudTrail logs to Secureworks Taegis XDR.
 ///
@@ -84,6 +84,8 @@ pub enum Command {
     Destroy(Box<DestroyArgs>),
     /// Print a bundled template, or the parameters a template file declares
     Template(TemplateArgs),
+    /// Print the least-privilege IAM policy (JSON) for a role that runs a command
+    IamPolicy(IamPolicyArgs),
     /// Print the manual page (roff), generated from these definitions: `man -l` reads it
     Man,
     /// Print a shell completion script
@@ -270,4 +272,37 @@ mod tests {
         assert_eq!(parse_duration("30m").unwrap().as_secs(), 1800);
         assert!(parse_duration("soon").unwrap_err().contains("soon"));
     }
+}
+
+/// `iam-policy`: the policy of the calls a command makes, narrowed to what is given.
+#[derive(Debug, Clone, Args)]
+pub struct IamPolicyArgs {
+    /// The command the role runs
+    #[arg(value_enum)]
+    pub task: Task,
+    /// Only these notification buckets (comma-separated) [default: any bucket]
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub for_bucket: Vec<String>,
+    /// Only these regions (comma-separated) [default: any region]
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub regions: Vec<String>,
+    /// Only these account ids (comma-separated) [default: any account]
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub accounts: Vec<String>,
+    /// Only these SNS topics (comma-separated ARNs) [default: any topic in the places above]
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub sns_topic_arn: Vec<String>,
+    /// The KMS keys the deploy names (comma-separated ARNs); a Lambda environment key also
+    /// needs kms:CreateGrant and kms:Encrypt [default: key policies of any key are read]
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub kms_key: Vec<String>,
+    /// Lambda stack name [default: taegis-cloudtrail]
+    #[arg(long, value_name = "NAME")]
+    pub stack_name: Option<String>,
+    /// Shared stack name [default: taegis-shared-resources]
+    #[arg(long, value_name = "NAME")]
+    pub shared_stack_name: Option<String>,
+    /// The zip bucket ({account} and {region} placeholders allowed) [default: taegis-lambda-{account}-{region}]
+    #[arg(long, value_name = "NAME")]
+    pub lambda_bucket: Option<String>,
 }

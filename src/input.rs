@@ -44,6 +44,10 @@ pub enum Input {
     TemplateFile,
     /// `verify --since DURATION`.
     Since,
+    /// `iam-policy --for-bucket LIST`.
+    ForBucket,
+    /// `iam-policy --kms-key LIST`.
+    KmsKey,
     /// The AWS credentials, profile or role the tool runs as.
     AwsIdentity,
     /// State found in the account that no flag changes (a stuck stack, a quota).
@@ -84,6 +88,8 @@ impl Input {
             Input::Yes => "--yes",
             Input::TemplateFile => "--parameters",
             Input::Since => "--since",
+            Input::ForBucket => "--for-bucket",
+            Input::KmsKey => "--kms-key",
             Input::AwsIdentity => "AWS credentials",
             Input::Account => "AWS account",
         }

@@ -19,3 +19,23 @@ pub enum OnFailure {
     Delete,
     Keep,
 }
+
+/// The commands that call AWS: the IAM table says which calls each one makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum Task {
+    Deploy,
+    Verify,
+    Destroy,
+    Setup,
+}
+
+impl Task {
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Deploy => "deploy",
+            Task::Verify => "verify",
+            Task::Destroy => "destroy",
+            Task::Setup => "setup",
+        }
+    }
+}

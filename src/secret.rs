@@ -16,9 +16,10 @@ impl Secret {
         &self.0
     }
 
-    /// Replace every occurrence of the secret (and of each of its lines), as written and as
-    /// Debug or JSON would escape it, in `text` with `***`. Lines shorter than 6 characters are
-    /// left alone: they would match ordinary words.
+    /// Replace every occurrence of the secret (and of each of its lines), as written, as Debug
+    /// or JSON would escape it, and as a request body encodes it (percent-encoding, the SDK's
+    /// trace logs show bodies), in `text` with `***`. Lines shorter than 6 characters are left
+    /// alone: they would match ordinary words.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         let whole = self.0.trim();
@@ -27,10 +28,14 @@ impl Secret {
         for piece in pieces.filter(|p| !p.is_empty()) {
             let debug = format!("{piece:?}");
             let json = serde_json::to_string(piece).unwrap_or_default();
+            let encoded = percent_encoded(piece);
+            let form_encoded = encoded.replace("%20", "+");
             for form in [
                 piece,
                 &debug[1..debug.len() - 1],
                 &json[1..json.len().max(2) - 1],
+                &encoded,
+                &form_encoded,
             ] {
                 if !form.is_empty() {
                     out = out.replace(form, "***");
@@ -39,6 +44,18 @@ impl Secret {
         }
         out
     }
+}
+
+/// RFC 3986 percent-encoding: everything but letters, digits and `-_.~`.
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 impl fmt::Debug for Secret {
@@ -73,5 +90,15 @@ mod tests {
             serde_json::to_string("secret=x\ty-long").unwrap()
         );
         assert_eq!(quoted.redact(&shown), "\"***\" \"***\"", "{shown}");
+        let body = "Parameters.member.1.ParameterValue=client_id%3Dabc123%0Aclient_secret%3Dtopsecretvalue%0A&x=1";
+        assert_eq!(
+            s.redact(body),
+            "Parameters.member.1.ParameterValue=***%0A&x=1"
+        );
+        let spaced = Secret::new("a long secret line".into());
+        assert_eq!(
+            spaced.redact("v=a+long+secret+line&w=a%20long%20secret%20line"),
+            "v=***&w=***"
+        );
     }
 }

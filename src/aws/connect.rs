@@ -14,21 +14,26 @@ use aws_sdk_sts::config::retry::RetryPartition;
 use tokio::sync::OnceCell;
 
 use super::AwsCloud;
+use super::calls::Calls;
+use crate::kinds::Task;
 
 /// Where and as whom to call AWS. Cheap to clone: the base configuration is loaded once and
 /// shared.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Connection {
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
+    /// The command whose calls these are: each call is checked against its IAM rows.
+    pub task: Task,
     base: Arc<OnceCell<SdkConfig>>,
 }
 
 impl Connection {
-    pub fn new(profile: Option<String>, endpoint_url: Option<String>) -> Connection {
+    pub fn new(profile: Option<String>, endpoint_url: Option<String>, task: Task) -> Connection {
         Connection {
             profile,
             endpoint_url,
+            task,
             base: Arc::default(),
         }
     }
@@ -52,16 +57,20 @@ impl Connection {
     }
 }
 
-/// Each service's client, with the target's own retry partition.
+/// Each service's client, with the target's own retry partition and the call checker.
 macro_rules! client {
-    ($sdk:ident, $config:expr, $partition:expr) => {
+    ($sdk:ident, $config:expr, $partition:expr, $calls:expr) => {
+        client!($sdk, $config, $partition, $calls, |b| b)
+    };
+    ($sdk:ident, $config:expr, $partition:expr, $calls:expr, $more:expr) => {
         $sdk::Client::from_conf(
-            $sdk::config::Builder::from($config)
+            $more($sdk::config::Builder::from($config))
                 .retry_partition(RetryPartition::new(format!(
                     "{}/{}",
                     stringify!($sdk),
                     $partition
                 )))
+                .interceptor($calls)
                 .build(),
         )
     };
@@ -95,21 +104,17 @@ impl AwsCloud {
         let path_style = conn.endpoint_url.is_some()
             || config.endpoint_url().is_some()
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&config)
-                .force_path_style(path_style)
-                .retry_partition(RetryPartition::new(format!("aws_sdk_s3/{partition}")))
-                .build(),
-        );
+        let calls = Calls { task: conn.task };
+        let path = |b: aws_sdk_s3::config::Builder| b.force_path_style(path_style);
         Ok(AwsCloud {
-            cfn: client!(aws_sdk_cloudformation, &config, partition),
-            s3,
-            lambda: client!(aws_sdk_lambda, &config, partition),
-            sts: client!(aws_sdk_sts, &config, partition),
-            sns: client!(aws_sdk_sns, &config, partition),
-            logs: client!(aws_sdk_cloudwatchlogs, &config, partition),
-            kms: client!(aws_sdk_kms, &config, partition),
-            cloudtrail: client!(aws_sdk_cloudtrail, &config, partition),
+            cfn: client!(aws_sdk_cloudformation, &config, partition, calls),
+            s3: client!(aws_sdk_s3, &config, partition, calls, path),
+            lambda: client!(aws_sdk_lambda, &config, partition, calls),
+            sts: client!(aws_sdk_sts, &config, partition, calls),
+            sns: client!(aws_sdk_sns, &config, partition, calls),
+            logs: client!(aws_sdk_cloudwatchlogs, &config, partition, calls),
+            kms: client!(aws_sdk_kms, &config, partition, calls),
+            cloudtrail: client!(aws_sdk_cloudtrail, &config, partition, calls),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! region, endpoint, role), thin per-service calls returning our own types, and SDK-error
 //! classification (`errors`).
 
+mod calls;
 mod connect;
 pub mod errors;
 mod verify;

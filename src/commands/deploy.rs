@@ -12,6 +12,7 @@ use super::session::Session;
 use crate::cli::{DeployArgs, Global};
 use crate::config::{CredentialsSource, Needs, TargetConfig};
 use crate::input::{Input, Preflight, Problem};
+use crate::kinds::Task;
 use crate::plan::deploy::{self, Local};
 use crate::plan::observe::observe;
 use crate::plan::{Action, LambdaZip, StepKind, TargetPlan};
@@ -36,7 +37,7 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
 pub async fn execute(g: &Global, args: &DeployArgs, printer: &Printer, confirm: Confirm) -> Exit {
     // 1. Configuration: flags, rollout file, defaults.
     let (session, mut cfg, mut pf) =
-        match Session::configure("deploy", g, args, Needs::Deploy, printer).await {
+        match Session::configure(Task::Deploy, g, args, Needs::Deploy, printer).await {
             Ok(c) => c,
             Err(exit) => return exit,
         };

@@ -6,6 +6,7 @@ use super::session::Session;
 use crate::aws::AwsCloud;
 use crate::cli::{DeployArgs, DestroyArgs, Global};
 use crate::config::{Needs, TargetConfig};
+use crate::kinds::Task;
 use crate::plan::destroy::{self, Scope};
 use crate::plan::observe::observe;
 use crate::plan::{TargetPlan, Watch};
@@ -18,7 +19,7 @@ pub async fn run(g: &Global, args: &DestroyArgs, printer: &Printer) -> Exit {
         ..DeployArgs::default()
     };
     let (session, cfg, pf) =
-        match Session::configure("destroy", g, &select, Needs::Targets, printer).await {
+        match Session::configure(Task::Destroy, g, &select, Needs::Targets, printer).await {
             Ok(c) => c,
             Err(exit) => return exit,
         };

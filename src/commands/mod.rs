@@ -3,6 +3,7 @@
 
 pub mod deploy;
 pub mod destroy;
+pub mod iam_policy;
 pub mod inputs;
 pub mod session;
 pub mod setup;
@@ -37,13 +38,15 @@ impl From<Exit> for ExitCode {
 
 pub async fn run(cli: Cli) -> Exit {
     let g = &cli.global;
-    let printer = Printer::new(g.output, g.quiet, g.verbose, g.color, g.no_input);
+    let mut printer = Printer::new(g.output, g.quiet, g.verbose, g.color, g.no_input);
+    printer.logs = crate::ui::logs::init(&printer, g.verbose);
     match cli.command {
         Command::Setup(args) => setup::run(g, &args, &printer).await,
         Command::Deploy(args) => deploy::run(g, &args, &printer).await,
         Command::Verify(args) => verify::run(g, &args, &printer).await,
         Command::Destroy(args) => destroy::run(g, &args, &printer).await,
         Command::Template(args) => template::run(&args, &printer),
+        Command::IamPolicy(args) => iam_policy::run(&args, &printer),
         Command::Man => {
             let page = clap_mangen::Man::new(Cli::command());
             match page.render(&mut std::io::stdout()) {

@@ -12,7 +12,7 @@ use crate::aws::{AwsCloud, Connection};
 use crate::cli::{DeployArgs, Global, OutputFormat};
 use crate::config::{self, DeployConfig, Needs, TargetConfig};
 use crate::input::{Input, Preflight, Problem};
-use crate::kinds::OnFailure;
+use crate::kinds::{OnFailure, Task};
 use crate::plan::deploy::Decision;
 use crate::plan::executor::Executor;
 use crate::plan::follow::Pace;
@@ -65,13 +65,14 @@ impl Session {
     /// The configuration (flags, rollout file, defaults), and a session for it. A rollout file
     /// that cannot be read ends the run (exit 2).
     pub async fn configure(
-        command: &'static str,
+        task: Task,
         g: &Global,
         args: &DeployArgs,
         needs: Needs,
         printer: &Printer,
     ) -> Result<(Session, DeployConfig, Preflight), Exit> {
-        let conn = Connection::new(g.profile.clone(), g.endpoint_url.clone());
+        let command = task.name();
+        let conn = Connection::new(g.profile.clone(), g.endpoint_url.clone(), task);
         let rollout = match load_rollout(args.targets.config.as_deref()) {
             Ok(r) => r,
             Err(p) => {

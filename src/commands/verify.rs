@@ -9,6 +9,7 @@ use crate::aws::AwsCloud;
 use crate::cli::{DeployArgs, Global, VerifyArgs};
 use crate::config::{Needs, TargetConfig};
 use crate::input::{Input, Problem};
+use crate::kinds::Task;
 use crate::plan::observe::observe;
 use crate::plan::verify::{self, Options, Verdict};
 use crate::plan::{TargetResult, Watch};
@@ -20,7 +21,7 @@ pub async fn run(g: &Global, args: &VerifyArgs, printer: &Printer) -> Exit {
         ..DeployArgs::default()
     };
     let (session, cfg, mut pf) =
-        match Session::configure("verify", g, &select, Needs::Targets, printer).await {
+        match Session::configure(Task::Verify, g, &select, Needs::Targets, printer).await {
             Ok(c) => c,
             Err(exit) => return exit,
         };

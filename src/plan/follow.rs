@@ -136,6 +136,13 @@ impl<C: Cloud> Follow<'_, C> {
                 }
             };
             quiet_polls = if fresh == 0 { quiet_polls + 1 } else { 0 };
+            tracing::debug!(
+                "{}: stack {stack_name} {} ({fresh} new events, {} resources in progress), next look in {} ms",
+                self.target,
+                seen.last_status,
+                seen.busy.len(),
+                interval.as_millis()
+            );
             // Confirm with DescribeStacks on a terminal event, and now and then while quiet
             // (an event stream can lag behind the stack's status).
             if (terminal_seen || quiet_polls % 5 == 4)

@@ -186,6 +186,7 @@ pub async fn observe<C: Cloud>(
     reads: impl FnOnce(&TargetConfig, &Observed) -> Reads,
     watch: Watch<'_>,
 ) -> Observed {
+    let started = std::time::Instant::now();
     let mut seen = Observed {
         identity: Fact::from_result(cloud.identity().await),
         ..Observed::default()
@@ -232,6 +233,12 @@ pub async fn observe<C: Cloud>(
         read_keys(cloud, &mut seen).await;
     }
     read_given_keys(cloud, &reads, &target.region, &mut seen).await;
+    tracing::info!(
+        "{}/{}: observed in {} ms",
+        account,
+        target.region,
+        started.elapsed().as_millis()
+    );
     seen
 }
 

@@ -2,6 +2,7 @@
 //! Results go to stdout (text or one JSON document); progress, prompts, warnings and errors go
 //! to stderr. Everything written passes through the secret's redaction.
 
+pub mod logs;
 pub mod prompt;
 pub mod render;
 
@@ -24,6 +25,8 @@ pub struct Printer {
     pub color: bool,
     pub stderr_tty: bool,
     pub interactive: bool,
+    /// Logs (`-v`, `RUST_LOG`) share stderr: no live lines then.
+    pub logs: bool,
     secrets: Arc<Mutex<Vec<Secret>>>,
 }
 
@@ -51,6 +54,7 @@ impl Printer {
             color,
             stderr_tty,
             interactive: !no_input && std::io::stdin().is_terminal() && stderr_tty,
+            logs: false,
             secrets: Arc::new(Mutex::new(Vec::new())),
         }
     }
@@ -146,7 +150,7 @@ impl Live {
 
 impl Progress {
     fn new(printer: Printer) -> Progress {
-        let live = (printer.stderr_tty && printer.verbosity >= 0).then(|| Live {
+        let live = (printer.stderr_tty && printer.verbosity >= 0 && !printer.logs).then(|| Live {
             multi: MultiProgress::new(),
             bars: Mutex::new(Vec::new()),
         });

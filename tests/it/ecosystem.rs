@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::harness::{Account, Inputs, s};
+use crate::harness::{Account, Inputs, s, setup};
 use crate::seed;
 
 fn tool_output(args: &[&str]) -> std::process::Output {
@@ -199,4 +199,79 @@ fn the_ci_examples_are_yaml_with_their_jobs() {
             "{all}"
         );
     }
+}
+
+#[tokio::test]
+async fn logs_are_on_stderr_with_request_ids_and_never_show_the_credentials() {
+    let (acct, inputs, bucket) = setup("logs").await;
+    let leaks = |stderr: &str| {
+        inputs
+            .secret_text
+            .split(['=', '\n'])
+            .filter(|p| p.len() > 6)
+            .any(|p| stderr.contains(p))
+    };
+    // RUST_LOG decides when set: everything, the SDK's traces of each request and response
+    // included, while the credentials are sent.
+    let run = acct
+        .tool()
+        .args(inputs.deploy_args(&bucket))
+        .args(["--output", "json"])
+        .env("RUST_LOG", "trace")
+        .run();
+    run.assert_code(0);
+    assert_eq!(
+        run.json()["targets"][0]["outcome"],
+        "created",
+        "stdout is the result alone"
+    );
+    assert!(
+        run.stderr
+            .contains("aws_smithy_runtime::client::orchestrator: transmitting request")
+    );
+    assert!(!leaks(&run.stderr), "the credentials leaked into the logs");
+
+    // -vvv: the SDK's internals too, while the credentials are sent again.
+    let run = acct
+        .tool()
+        .args(inputs.deploy_args(&bucket))
+        .args(["--update-credentials", "--output", "json", "-vvv"])
+        .run();
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("aws_smithy_runtime"),
+        "no SDK internals at -vvv"
+    );
+    assert!(
+        run.stderr
+            .contains("CloudFormation UpdateStack (cloudformation:UpdateStack)")
+    );
+    assert!(!leaks(&run.stderr), "the credentials leaked into the logs");
+
+    // -vv: each AWS call with its request id, nothing of the SDK's own.
+    let run = acct
+        .tool()
+        .args(inputs.deploy_args(&bucket))
+        .args(["--output", "json", "-vv"])
+        .run();
+    run.assert_code(0);
+    run.json();
+    let calls: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" attempt "))
+        .collect();
+    assert!(
+        calls.iter().any(
+            |l| l.contains("STS GetCallerIdentity (sts:GetCallerIdentity) attempt 1: HTTP 200")
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(calls.iter().all(|l| l.contains("request id")), "{calls:#?}");
+    assert!(
+        calls.iter().any(|l| !l.ends_with("request id -")),
+        "{calls:#?}"
+    );
+    assert!(!run.stderr.contains("aws_smithy_runtime"));
 }

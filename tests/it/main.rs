@@ -5,6 +5,7 @@ mod deploy;
 mod destroy;
 mod ecosystem;
 mod harness;
+mod iam;
 mod preflight;
 mod preview;
 mod resilience;

@@ -6,7 +6,7 @@ use crate::seed;
 
 /// A trail over `bucket` (prefix `org`), with a KMS key of `key_policy` (the default policy, which
 /// delegates to IAM, when `None`) and an SNS topic; returns (key ARN, topic ARN).
-async fn trail(
+pub async fn trail(
     acct: &Account,
     name: &str,
     bucket: &str,

@@ -13,6 +13,7 @@ use super::Exit;
 use super::deploy::{self, Confirm};
 use crate::aws::Connection;
 use crate::cli::{DeployArgs, Global, TargetArgs, VerifyArgs};
+use crate::kinds::Task;
 use crate::template::Template;
 use crate::ui::Printer;
 use crate::ui::prompt::Interrupted;
@@ -21,7 +22,7 @@ pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
     let mut flags = Answers::from_flags(g, args);
     if !printer.interactive {
         if flags.region.is_none() {
-            let conn = Connection::new(g.profile.clone(), g.endpoint_url.clone());
+            let conn = Connection::new(g.profile.clone(), g.endpoint_url.clone(), Task::Setup);
             flags.region = crate::aws::default_region(&conn).await;
         }
         printer.error("setup asks its questions at a terminal, and there is none here (or --no-input was given); this deploy command does the same work, once the values in capitals are yours:");
@@ -67,7 +68,7 @@ async fn converse(
     flags: Answers,
     printer: &Printer,
 ) -> Result<Option<Answers>, Interrupted> {
-    let conn = Connection::new(g.profile.clone(), g.endpoint_url.clone());
+    let conn = Connection::new(g.profile.clone(), g.endpoint_url.clone(), Task::Setup);
     let default_region = match &g.region {
         Some(r) => Some(r.clone()),
         None => crate::aws::default_region(&conn).await,

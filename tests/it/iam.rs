@@ -1,0 +1,264 @@
+//! `iam-policy`: the policy it prints grants every action the tool is seen calling (in the
+//! emulator's request log) and nothing the tool never calls.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::json;
+
+use crate::harness::*;
+use crate::seed;
+
+/// The IAM action that authorises an API operation, as AWS's service authorization reference
+/// gives it: the service prefix and the operation's name, but for these.
+fn iam_action(service: &str, operation: &str) -> String {
+    let renamed = [
+        ("s3", "HeadObject", "s3:GetObject"),
+        ("s3", "ListObjectsV2", "s3:ListBucket"),
+        ("s3", "HeadBucket", "s3:ListBucket"),
+        ("s3", "DeleteObjects", "s3:DeleteObject"),
+        (
+            "s3",
+            "GetBucketNotificationConfiguration",
+            "s3:GetBucketNotification",
+        ),
+        (
+            "s3",
+            "PutBucketNotificationConfiguration",
+            "s3:PutBucketNotification",
+        ),
+        ("s3", "GetBucketEncryption", "s3:GetEncryptionConfiguration"),
+        ("s3", "PutBucketEncryption", "s3:PutEncryptionConfiguration"),
+        (
+            "s3",
+            "PutPublicAccessBlock",
+            "s3:PutBucketPublicAccessBlock",
+        ),
+        ("lambda", "Invoke", "lambda:InvokeFunction"),
+    ];
+    renamed
+        .iter()
+        .find(|(s, o, _)| *s == service && *o == operation)
+        .map(|(_, _, a)| a.to_string())
+        .unwrap_or_else(|| format!("{service}:{operation}"))
+}
+
+/// The actions of the requests made since `since` requests had been logged.
+fn called_since(acct: &Account, since: usize) -> BTreeSet<String> {
+    acct.requests()
+        .iter()
+        .skip(since)
+        .map(|r| iam_action(&r.service, &r.action))
+        .collect()
+}
+
+/// Run the tool and keep the actions it called.
+fn run<S: AsRef<std::ffi::OsStr>>(
+    acct: &Account,
+    args: &[S],
+    code: i32,
+    into: &mut BTreeSet<String>,
+) {
+    let before = acct.requests().len();
+    let out = acct.tool().args(args).run();
+    out.assert_code(code);
+    into.extend(called_since(acct, before));
+}
+
+/// The actions `iam-policy` grants, split into the tool's own calls and what CloudFormation
+/// does in the caller's name.
+fn policy(acct: &Account, task: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let out = acct.tool().args(["iam-policy", task]).run();
+    out.assert_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("a JSON policy");
+    assert_eq!(doc["Version"], "2012-10-17");
+    let mut own = BTreeSet::new();
+    let mut via = BTreeSet::new();
+    for st in doc["Statement"].as_array().unwrap() {
+        assert_eq!(st["Effect"], "Allow");
+        let sid = st["Sid"].as_str().unwrap();
+        let into = if sid.starts_with("Calls") {
+            &mut own
+        } else {
+            assert!(sid.starts_with("ViaCloudFormation"), "{sid}");
+            &mut via
+        };
+        for a in st["Action"].as_array().unwrap() {
+            into.insert(a.as_str().unwrap().to_string());
+        }
+    }
+    (own, via)
+}
+
+fn compare(task: &str, called: &BTreeSet<String>, granted: &BTreeSet<String>) {
+    let missing: Vec<_> = called.difference(granted).collect();
+    let unused: Vec<_> = granted.difference(called).collect();
+    assert!(
+        missing.is_empty() && unused.is_empty(),
+        "{task}: called but not granted {missing:?}; granted but never called {unused:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_policy_of_each_command_grants_exactly_the_calls_it_makes() {
+    let acct = Account::new().await;
+    let inputs = Inputs::new();
+    let bucket = bucket_name("iam-trail");
+    seed::bucket(&acct, &bucket, REGION).await;
+    crate::trails::trail(&acct, "main", &bucket, None).await;
+    let zips = format!("{bucket}-zips");
+    let deploy: Vec<String> = [
+        "deploy",
+        "--credentials",
+        &s(&inputs.credentials),
+        "--taegis-region",
+        "foxtrot",
+        "--lambda-zip",
+        &s(&inputs.zip),
+        "--lambda-bucket",
+        &zips,
+        "--trail",
+        "main",
+        "--yes",
+    ]
+    .map(String::from)
+    .to_vec();
+    let with = |extra: &[&str]| -> Vec<String> {
+        deploy
+            .iter()
+            .cloned()
+            .chain(extra.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let mut called: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+
+    // deploy: fresh through SNS, then switched to S3, then a no-op re-run; a second Lambda
+    // stack whose first create fails (kept in ROLLBACK_COMPLETE), then recovered and re-run.
+    let d = called.entry("deploy").or_default();
+    run(&acct, &(with(&["--trigger", "sns"])), 0, d);
+    run(&acct, &(with(&[])), 0, d);
+    run(&acct, &(with(&[])), 0, d);
+    acct.behave(json!({"failures": [{
+        "stack": "second", "resource": "TaegisLambdaRole",
+        "reason": "Simulated: role quota exceeded", "operation": "create"}]}));
+    // Its template (a vendor's, say) has no outputs: the function is found among the
+    // stack's resources.
+    let bundled = include_str!("../../templates/taegis-cloudformation-lambda-template.yaml");
+    let bare = inputs.write("bare.yaml", bundled.split("\nOutputs:").next().unwrap());
+    let bare = s(&bare);
+    let second = with(&[
+        "--stack-name",
+        "second",
+        "--trigger",
+        "sns",
+        "--lambda-template",
+        &bare,
+    ]);
+    let keep: Vec<String> = second
+        .iter()
+        .cloned()
+        .chain(["--on-failure".to_string(), "keep".to_string()])
+        .collect();
+    run(&acct, &keep, 1, d);
+    acct.behave_normally();
+    run(&acct, &second, 0, d);
+    run(&acct, &second, 0, d);
+
+    // verify, with a log object for the test event.
+    let key = format!(
+        "org/AWSLogs/{}/CloudTrail/{REGION}/2026/12/01/x.json.gz",
+        acct.id
+    );
+    acct.s3()
+        .put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let v = called.entry("verify").or_default();
+    run(&acct, &["verify", "--test-event"], 0, v);
+    run(&acct, &["verify", "--stack-name", "second"], 0, v);
+
+    // destroy: the S3 stack, then the SNS one with the shared stack and the zips.
+    let x = called.entry("destroy").or_default();
+    // The bucket named in a rollout file is looked at too (our entry may outlive its stack).
+    let rollout = inputs.write("rollout.yaml", format!("notification_bucket: {bucket}\n"));
+    run(&acct, &["destroy", "--config", &s(&rollout), "--yes"], 0, x);
+    let last = [
+        "destroy",
+        "--stack-name",
+        "second",
+        "--shared",
+        "--delete-zip",
+        "--yes",
+    ];
+    run(&acct, &last, 0, x);
+
+    for (task, called) in &called {
+        let (own, via) = policy(&acct, task);
+        compare(task, called, &own);
+        // What CloudFormation does in the caller's name never shows as the tool's call.
+        assert!(called.is_disjoint(&via.difference(&own).cloned().collect()));
+    }
+}
+
+#[tokio::test]
+async fn narrowing_flags_are_checked_and_name_the_bad_value() {
+    let acct = Account::new().await;
+    let before = acct.requests().len();
+    let out = acct
+        .tool()
+        .args([
+            "iam-policy",
+            "deploy",
+            "--accounts",
+            "12345",
+            "--regions",
+            "us-east-1,moon-1",
+        ])
+        .run();
+    out.assert_code(2);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("--accounts") && out.stderr.contains("12345"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("moon-1"), "{}", out.stderr);
+    assert_eq!(acct.requests().len(), before, "iam-policy calls no AWS API");
+
+    let out = acct
+        .tool()
+        .args([
+            "iam-policy",
+            "destroy",
+            "--accounts",
+            "111111111111",
+            "--regions",
+            "eu-west-1",
+            "--for-bucket",
+            "org-trail",
+        ])
+        .run();
+    out.assert_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let resources: Vec<String> = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Resource"].as_array().unwrap().clone())
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        resources.contains(&"arn:aws:s3:::org-trail".to_string()),
+        "{resources:?}"
+    );
+    assert!(
+        resources
+            .iter()
+            .filter(|r| r.starts_with("arn:aws:cloudformation:"))
+            .all(|r| r.starts_with("arn:aws:cloudformation:eu-west-1:111111111111:stack/")),
+        "{resources:?}"
+    );
+}
