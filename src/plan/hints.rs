@@ -147,7 +147,7 @@ impl Cause {
                 "the template creates IAM resources, which CloudFormation only does when CAPABILITY_IAM / CAPABILITY_NAMED_IAM are acknowledged"
             }
             Cause::AccessDenied => {
-                "the deploying identity lacks the permission named above: add it to the role or user that runs taegis-cloudtrail"
+                "the deploying identity lacks the permission named above: add it to the role or user that runs taegis-cloudtrail (`taegis-cloudtrail iam-policy deploy` prints every permission a deploy needs)"
             }
         }
     }
