@@ -1241,6 +1241,90 @@ def check_reset_clears_enabled_regions(acct: Account) -> None:
     expect_error(acct.client("sts", "eu-future-1").get_caller_identity, "InvalidClientTokenId", INVALID_TOKEN, 403)
 
 
+LIST_ONLY_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["s3:ListAllMyBuckets", "sts:GetCallerIdentity"], "Resource": "*"}],
+}
+
+
+def user_session(acct: Account, name: str, policy: dict) -> boto3.session.Session:  # type: ignore[type-arg]
+    """An IAM user of the account holding exactly `policy` (inline), and a session with its keys."""
+    iam = acct.client("iam")
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    iam.put_user_policy(UserName=name, PolicyName=f"{name}-policy", PolicyDocument=json.dumps(policy))
+    return boto3.session.Session(
+        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=REGION
+    )
+
+
+def check_iam_enforcement(acct: Account) -> None:
+    """(u) An enforced account's signed requests are checked by moto's IAM evaluator against the
+    caller's policies; other accounts, and the account once enforcement is off, are not."""
+    session = user_session(acct, "reader", LIST_ONLY_POLICY)
+    user = lambda name: session.client(name, endpoint_url=ENDPOINT, config=CONFIG)  # noqa: E731
+    other = Account()
+    bucket = f"denied-{acct.id}"
+    try:
+        got = admin("POST", "/_taegis/iam-enforcement", {"account": acct.id, "enforce": True})
+        assert got["account"] == acct.id and got["enforce"] is True and acct.id in got["enforced"], got
+        assert acct.id in admin("GET", "/_taegis/iam-enforcement")["enforced"]
+        assert other.id not in admin("GET", "/_taegis/iam-enforcement")["enforced"]
+
+        assert user("sts").get_caller_identity()["Arn"] == f"arn:aws:iam::{acct.id}:user/reader"
+        assert isinstance(user("s3").list_buckets()["Buckets"], list)
+        expect_error(lambda: user("s3").create_bucket(Bucket=bucket), "AccessDenied", "Access Denied", 403)
+        expect_error(
+            user("cloudformation").describe_stacks, "AccessDenied",
+            f"User: arn:aws:iam::{acct.id}:user/reader is not authorized to perform: cloudformation:DescribeStacks", 403,
+        )
+        # JSON protocols answer in their own error shape.
+        expect_error(user("logs").describe_log_groups, "AccessDeniedException", "logs:DescribeLogGroups", 400)
+        expect_error(user("lambda").list_functions, "AccessDeniedException", "lambda:ListFunctions", 403)
+        # Authentication too: a wrong secret for the user's key.
+        wrong = boto3.session.Session(
+            aws_access_key_id=session.get_credentials().access_key, aws_secret_access_key="wrong", region_name=REGION
+        )
+        expect_error(wrong.client("cloudformation", endpoint_url=ENDPOINT, config=CONFIG).describe_stacks, "SignatureDoesNotMatch", status=403)
+        # The assumed role arn:...:role/x does not exist in IAM: it has no policies.
+        expect_error(acct.client("cloudformation").describe_stacks, "AccessDenied", "assumed-role/x/selftest", 403)
+        assert acct.client("sts").get_caller_identity()["Account"] == acct.id
+        # The request log shows the refusals.
+        log = admin("GET", f"/_taegis/requests?account={acct.id}&action=CreateBucket")["requests"]
+        assert [e["status"] for e in log] == [403], log
+
+        # Another account on the same server is not checked.
+        other.client("s3").create_bucket(Bucket=f"free-{other.id}")
+        other.client("cloudformation").describe_stacks()
+
+        # Bad requests.
+        for body in ({"account": "12"}, {"account": acct.id, "enforce": "yes"}, {"account": acct.id, "nope": 1}):
+            try:
+                admin("POST", "/_taegis/iam-enforcement", body)
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 400, exc.code
+            else:
+                raise AssertionError(f"accepted {body}")
+    finally:
+        got = admin("POST", "/_taegis/iam-enforcement", {"account": acct.id, "enforce": False})
+    assert got["enforce"] is False and acct.id not in got["enforced"], got
+    # Off again: the same user may do anything, as before.
+    user("s3").create_bucket(Bucket=bucket)
+    user("cloudformation").describe_stacks()
+    user("lambda").list_functions()
+
+
+def check_reset_clears_iam_enforcement(acct: Account) -> None:
+    """(u) POST /moto-api/reset clears the enforced accounts (runs alone, after the other checks)."""
+    admin("POST", "/_taegis/iam-enforcement", {"account": acct.id, "enforce": True})
+    expect_error(acct.client("cloudformation").describe_stacks, "AccessDenied", status=403)
+    req = urllib.request.Request(ENDPOINT + "/moto-api/reset", data=b"", method="POST")
+    with OPENER.open(req, timeout=30) as resp:
+        assert resp.status == 200
+    assert admin("GET", "/_taegis/iam-enforcement") == {"enforced": []}
+    acct.client("cloudformation").describe_stacks()
+
+
 # ------------------------------------------------------------------------------------ templates
 
 INLINE_LIMIT = "1 validation error detected: Value at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to 51200"
@@ -2068,11 +2152,13 @@ CHECKS = [
     check_resource_seconds_and_stack_operations,
     check_request_log_timing,
     check_concurrent_bundled_deploys,
+    check_iam_enforcement,
 ]
 # Run alone, after the others: they reset the whole emulator.
 SERIAL_CHECKS = [
     check_reset_clears_enabled_regions,
     check_reset_clears_stack_operations,
+    check_reset_clears_iam_enforcement,
 ]
 
 

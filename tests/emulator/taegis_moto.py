@@ -27,6 +27,8 @@ Admin endpoints (not AWS):
     GET    /_taegis/regions[?account=...]
     GET    /_taegis/stack-operations[?account=...&region=...]
     DELETE /_taegis/stack-operations[?account=...]
+    POST   /_taegis/iam-enforcement  {"account": "...", "enforce": true|false}
+    GET    /_taegis/iam-enforcement
 """
 
 from __future__ import annotations
@@ -72,11 +74,14 @@ from moto.cloudformation.exceptions import (
     ValidationError,
 )
 from moto.cloudformation.utils import generate_stack_id
+from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.base_backend import AccountSpecificBackend, backend_lock
 from moto.core.common_models import CloudFormationModel
 from moto.core.request import Request as MotoRequest
 from moto.core.responses import ActionResult
 from moto.core.routing import get_service_router
+from moto.iam import access_control as iam_access_control
+from moto.iam import exceptions as iam_exceptions
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -87,6 +92,7 @@ from moto.s3 import responses as s3_responses
 from moto.s3.exceptions import InvalidArgumentError, InvalidLocationConstraintException, MissingBucket
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.utilities.utils import get_partition
+from werkzeug.exceptions import HTTPException
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 
@@ -2904,6 +2910,139 @@ def _install_regions() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# (u) IAM policy enforcement, per account (admin: /_taegis/iam-enforcement).
+# AWS: every call is authenticated and then authorised against the caller's identity policies.
+# moto has an evaluator for that (moto.iam.access_control, run from
+# ActionAuthenticatorMixin._authenticate_and_authorize_action), but it is global and off
+# (settings.INITIAL_NO_AUTH_ACTION_COUNT is infinite).  Here it runs, whatever that setting, for
+# the SigV4-signed (Authorization header) requests of the enforced accounts only, the account
+# being the one moto's handler resolves (as in the request log, row i).  Unsigned and
+# presigned-URL requests (the cfnresponse callback, AssumeRoleWithWebIdentity, ...) and every
+# other account are left as they were.
+# ---------------------------------------------------------------------------------------------
+
+_IAM_ENFORCED_LOCK = threading.Lock()
+_IAM_ENFORCED: set[str] = set()
+_MOTO_AUTHENTICATE = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+
+def iam_enforced(account_id: str | None) -> bool:
+    with _IAM_ENFORCED_LOCK:
+        return account_id in _IAM_ENFORCED
+
+
+def set_iam_enforced(account_id: str, enforce: bool) -> list[str]:
+    with _IAM_ENFORCED_LOCK:
+        if enforce:
+            _IAM_ENFORCED.add(account_id)
+        else:
+            _IAM_ENFORCED.discard(account_id)
+        return sorted(_IAM_ENFORCED)
+
+
+def enforced_accounts() -> list[str]:
+    with _IAM_ENFORCED_LOCK:
+        return sorted(_IAM_ENFORCED)
+
+
+class _JsonAuthError(HTTPException):
+    """A refusal of moto's evaluator in the caller's JSON protocol (moto answers in XML)."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(description=json.dumps({"__type": code, "message": message, "Message": message}))
+        self.code = status
+
+
+# moto's evaluator error code -> (status, code) of the JSON protocols (X-Amz-Target services and
+# Lambda's REST-JSON), as AWS answers them.
+_JSON_AUTH_ERRORS = {
+    "AccessDenied": (400, "AccessDeniedException"),
+    "InvalidClientTokenId": (400, "UnrecognizedClientException"),
+    "SignatureDoesNotMatch": (400, "InvalidSignatureException"),
+}
+_LAMBDA_AUTH_ERRORS = {
+    "AccessDenied": (403, "AccessDeniedException"),
+    "InvalidClientTokenId": (403, "UnrecognizedClientException"),
+    "SignatureDoesNotMatch": (403, "InvalidSignatureException"),
+}
+
+
+def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+    headers = self.headers
+    if (
+        "Authorization" not in headers
+        or _fault_exempt(getattr(self, "raw_path", "") or "")
+        or not iam_enforced(self.current_account)
+    ):
+        return _MOTO_AUTHENTICATE(self, iam_request_cls, resource)
+    if headers.get("X-Amz-Target") in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
+        return None
+    parsed_url = urlsplit(self.uri)
+    path = self.raw_path
+    if parsed_url.query:
+        path += "?" + parsed_url.query
+    try:
+        iam_request = iam_request_cls(
+            account_id=self.current_account,
+            method=self.method,
+            path=path,
+            data=self.data,
+            body=self.raw_body,
+            headers=headers,
+            action=self._get_action(),
+        )
+        iam_request.check_signature()
+        iam_request.check_action_permitted(resource)
+    except HTTPException as exc:
+        code = getattr(exc, "error_type", None)
+        table = None
+        if headers.get("X-Amz-Target"):
+            table = _JSON_AUTH_ERRORS
+        elif type(self).__name__ == "LambdaResponse":
+            table = _LAMBDA_AUTH_ERRORS
+        if table and code in table:
+            status, aws_code = table[code]
+            raise _JsonAuthError(status, aws_code, getattr(exc, "message", "") or str(code)) from None
+        raise
+    return None
+
+
+def _signed_aws_request(self: Any) -> Any:
+    # moto re-signs `body or data`; a request without a body (Lambda's GETs) then had its query
+    # parameters, or its headers, signed as a form body and never matched.  The body is what
+    # SigV4 signs, empty or not (a form body werkzeug has parsed is re-encoded from the form).
+    from botocore.awsrequest import AWSRequest
+
+    signed_headers = self._get_string_between("SignedHeaders=", ",", self._headers["Authorization"]).split(";")
+    headers = self._create_headers_for_aws_request(signed_headers, self._headers)
+    data: Any = self._body or b""
+    if not data and str(self._headers.get("Content-Type", "")).startswith("application/x-www-form-urlencoded"):
+        data = self._data  # werkzeug consumed a form body; re-encoded as botocore sends it
+    request = AWSRequest(method=self._method, url=self._path, data=data, headers=headers)
+    request.context["timestamp"] = headers["X-Amz-Date"]
+    return request
+
+
+_MOTO_ROLE_POLICIES = iam_access_control.AssumedRoleAccessKey.collect_policies
+
+
+def _role_policies(self: Any) -> Any:
+    # AWS: a role that does not exist grants nothing (moto raised NoSuchEntity, answered 500).
+    # sts:AssumeRole into any role ARN works in moto, so the default arn:...:role/x of the tests
+    # has no policies and is refused everything but sts:GetCallerIdentity.
+    try:
+        return _MOTO_ROLE_POLICIES(self)
+    except iam_exceptions.NotFoundException:
+        return []
+
+
+def _install_iam_enforcement() -> None:
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = _authenticate_and_authorize_action
+    iam_access_control.IAMRequestBase._create_aws_request = _signed_aws_request
+    iam_access_control.AssumedRoleAccessKey.collect_policies = _role_policies
+
+
+# ---------------------------------------------------------------------------------------------
 # (i) Request log, (j) admin endpoints, (b) GetAccountSettings route, (k) cfnresponse account.
 # ---------------------------------------------------------------------------------------------
 
@@ -2932,6 +3071,8 @@ def reset_state() -> None:
         _CONCURRENCY_LIMITS.clear()
     with _REGIONS_LOCK:
         _ENABLED_REGIONS.clear()
+    with _IAM_ENFORCED_LOCK:
+        _IAM_ENFORCED.clear()
     reset_behaviour()
     clear_stack_operations()
 
@@ -3456,6 +3597,8 @@ class TaegisApp:
             return self._regions(environ, start_response, query, method)
         if path.rstrip("/") == "/_taegis/stack-operations":
             return self._stack_operations(start_response, query, method)
+        if path.rstrip("/") == "/_taegis/iam-enforcement":
+            return self._iam_enforcement(environ, start_response, method)
         return _json_response(start_response, 404, {"error": f"unknown admin path {path}"})
 
     def _stack_operations(self, start_response: Any, query: dict[str, str], method: str) -> list[bytes]:
@@ -3469,6 +3612,30 @@ class TaegisApp:
         if method != "GET":
             return _json_response(start_response, 405, {"error": "GET or DELETE"})
         return _json_response(start_response, 200, {"operations": stack_operations(account, query.get("region"))})
+
+    def _iam_enforcement(self, environ: dict[str, Any], start_response: Any, method: str) -> list[bytes]:
+        # (u) the accounts whose signed requests moto's IAM evaluator checks.
+        if method == "GET":
+            return _json_response(start_response, 200, {"enforced": enforced_accounts()})
+        if method != "POST":
+            return _json_response(start_response, 405, {"error": "GET or POST"})
+        try:
+            doc = _read_json(environ)
+            if not isinstance(doc, dict):
+                raise ValueError("body must be a JSON object")
+            unknown = sorted(set(doc) - {"account", "enforce"})
+            if unknown:
+                raise ValueError(f"unknown field(s): {', '.join(unknown)}")
+            account = doc.get("account")
+            if not isinstance(account, str) or not re.fullmatch(r"\d{12}", account):
+                raise ValueError("account must be 12 digits (a string)")
+            enforce = doc.get("enforce", True)
+            if not isinstance(enforce, bool):
+                raise ValueError("enforce must be true or false")
+        except (ValueError, TypeError) as exc:
+            return _json_response(start_response, 400, {"error": str(exc)})
+        enforced = set_iam_enforced(account, enforce)
+        return _json_response(start_response, 200, {"account": account, "enforce": account in enforced, "enforced": enforced})
 
     def _regions(self, environ: dict[str, Any], start_response: Any, query: dict[str, str], method: str) -> list[bytes]:
         if method == "GET":
@@ -3566,6 +3733,7 @@ def _install_throughput() -> None:
 def install() -> None:
     _install_throughput()
     _install_regions()
+    _install_iam_enforcement()
     _install_secret_model()
     _install_resource_policy_models()
     _install_lambda_concurrency()

@@ -262,3 +262,123 @@ async fn narrowing_flags_are_checked_and_name_the_bad_value() {
         "{resources:?}"
     );
 }
+
+/// An IAM user of the account holding `policy`, made through a stack (the tests have no IAM
+/// client): its access key id and secret.
+async fn user_with(acct: &Account, name: &str, policy: &serde_json::Value) -> (String, String) {
+    let template = json!({
+        "Resources": {
+            "User": {"Type": "AWS::IAM::User", "Properties": {"UserName": name}},
+            "Grant": {"Type": "AWS::IAM::Policy", "Properties": {
+                "PolicyName": "taegis-cloudtrail", "PolicyDocument": policy,
+                "Users": [{"Ref": "User"}]}},
+            "Key": {"Type": "AWS::IAM::AccessKey", "Properties": {"UserName": {"Ref": "User"}}},
+        },
+        "Outputs": {
+            "Id": {"Value": {"Ref": "Key"}},
+            "Secret": {"Value": {"Fn::GetAtt": ["Key", "SecretAccessKey"]}},
+        },
+    });
+    let cfn = acct.cfn();
+    cfn.create_stack()
+        .stack_name(format!("{name}-user"))
+        .template_body(template.to_string())
+        .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam)
+        .send()
+        .await
+        .unwrap();
+    let out = cfn
+        .describe_stacks()
+        .stack_name(format!("{name}-user"))
+        .send()
+        .await
+        .unwrap();
+    let outputs = out.stacks()[0].outputs();
+    let get = |k: &str| {
+        outputs
+            .iter()
+            .find(|o| o.output_key() == Some(k))
+            .and_then(|o| o.output_value())
+            .unwrap_or_else(|| panic!("no output {k}: {outputs:?}"))
+            .to_string()
+    };
+    (get("Id"), get("Secret"))
+}
+
+/// The printed policy as the emulator can enforce it: moto checks ARNs for S3 only and every
+/// other action against `*`, so the other statements' resources are widened to `*`.
+fn enforceable(policy: &str) -> serde_json::Value {
+    let mut doc: serde_json::Value = serde_json::from_str(policy).unwrap();
+    for st in doc["Statement"].as_array_mut().unwrap() {
+        let s3 = st["Resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.as_str().unwrap().starts_with("arn:aws:s3:::"));
+        if !s3 {
+            st["Resource"] = json!("*");
+        }
+    }
+    doc
+}
+
+fn enforce(acct: &Account, on: bool) {
+    let body = json!({"account": acct.id, "enforce": on}).to_string();
+    let (status, answer) = http("POST", "/_taegis/iam-enforcement", Some(&body));
+    assert_eq!(status, 200, "{answer}");
+}
+
+#[tokio::test]
+#[ignore = "blocked in the emulator: with IAM enforcement on, moto answers CreateStack with an unparseable 403 and evaluates GetBucketEncryption under its own action name instead of s3:GetEncryptionConfiguration"]
+async fn a_deploy_succeeds_as_a_user_that_holds_only_the_printed_policy() {
+    let (acct, inputs, bucket) = setup("iam-least").await;
+    let zips = format!("{bucket}-zips");
+    let printed = acct
+        .tool()
+        .args([
+            "iam-policy",
+            "deploy",
+            "--for-bucket",
+            &bucket,
+            "--lambda-bucket",
+            &zips,
+        ])
+        .args(["--accounts", &acct.id, "--regions", REGION])
+        .run();
+    printed.assert_code(0);
+    let policy = enforceable(&printed.stdout);
+    let (id, secret) = user_with(&acct, "deployer", &policy).await;
+    // Without one action the policy grants, the deploy is refused, naming it.
+    let mut short = policy.clone();
+    for st in short["Statement"].as_array_mut().unwrap() {
+        let actions = st["Action"].as_array_mut().unwrap();
+        actions.retain(|a| a != "lambda:AddPermission");
+    }
+    let (short_id, short_secret) = user_with(&acct, "short", &short).await;
+    enforce(&acct, true);
+    let as_user = |id: &str, secret: &str| {
+        acct.tool()
+            .without_keys()
+            .env("AWS_ACCESS_KEY_ID", id)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_REGION", REGION)
+            .args(inputs.deploy_args(&bucket))
+            .run()
+    };
+    let refused = as_user(&short_id, &short_secret);
+    let ok = as_user(&id, &secret);
+    enforce(&acct, false);
+    refused.assert_code(1);
+    assert!(
+        refused.stderr.contains("lambda:AddPermission"),
+        "{}",
+        refused.stderr
+    );
+    ok.assert_code(0);
+    let denied: Vec<_> = acct
+        .requests_in_account()
+        .into_iter()
+        .filter(|r| r.status == 403 && r.action != "AddPermission")
+        .collect();
+    assert!(denied.is_empty(), "{denied:?}");
+}
