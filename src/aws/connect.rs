@@ -3,9 +3,11 @@
 //! retry budgets of its own: throttling in one account and region never spends the retries of
 //! another.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
+use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -26,6 +28,9 @@ pub struct Connection {
     /// The command whose calls these are: each call is checked against its IAM rows.
     pub task: Task,
     base: Arc<OnceCell<SdkConfig>>,
+    /// One credentials provider per assumed role for the whole run: every target in that
+    /// account shares its credentials (one AssumeRole, not one per client and target).
+    roles: Arc<Mutex<HashMap<String, SharedCredentialsProvider>>>,
 }
 
 impl Connection {
@@ -35,6 +40,7 @@ impl Connection {
             endpoint_url,
             task,
             base: Arc::default(),
+            roles: Arc::default(),
         }
     }
 
@@ -44,7 +50,10 @@ impl Connection {
             .get_or_init(|| async {
                 let mut loader = aws_config::defaults(BehaviorVersion::latest())
                     // Standard retries: exponential backoff with jitter on throttling and 5xx.
-                    .retry_config(RetryConfig::standard().with_max_attempts(8));
+                    .retry_config(RetryConfig::standard().with_max_attempts(8))
+                    // One cache for every client of the run: credentials are resolved once
+                    // per provider, not once per client.
+                    .identity_cache(IdentityCache::lazy().build());
                 if let Some(p) = &self.profile {
                     loader = loader.profile_name(p);
                 }
@@ -54,6 +63,39 @@ impl Connection {
                 loader.load().await
             })
             .await
+    }
+}
+
+impl Connection {
+    /// The run's provider for `role` (made on first use, in the first target's region).
+    async fn role(
+        &self,
+        role: &str,
+        region: &aws_config::Region,
+        config: &SdkConfig,
+    ) -> SharedCredentialsProvider {
+        if let Some(p) = self
+            .roles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(role)
+        {
+            return p.clone();
+        }
+        let provider = SharedCredentialsProvider::new(
+            AssumeRoleProvider::builder(role)
+                .session_name("taegis-cloudtrail")
+                .region(region.clone())
+                .configure(config)
+                .build()
+                .await,
+        );
+        self.roles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(role.to_string())
+            .or_insert(provider)
+            .clone()
     }
 }
 
@@ -87,16 +129,8 @@ impl AwsCloud {
         let region = aws_config::Region::new(region.to_string());
         let mut config = base.to_builder().region(region.clone()).build();
         if let Some(role) = role_arn {
-            let provider = AssumeRoleProvider::builder(role)
-                .session_name("taegis-cloudtrail")
-                .region(region.clone())
-                .configure(&config)
-                .build()
-                .await;
-            config = config
-                .into_builder()
-                .credentials_provider(SharedCredentialsProvider::new(provider))
-                .build();
+            let provider = conn.role(role, &region, &config).await;
+            config = config.into_builder().credentials_provider(provider).build();
         }
         // Retry budgets per account (the role, or the caller's own) and region.
         let partition = format!("{}/{region}", role_arn.unwrap_or("caller"));

@@ -118,6 +118,13 @@ async fn a_rollout_file_reaches_other_accounts_through_a_role() {
                 .contains(&acct.id)
         );
     }
+    // One AssumeRole per account for the whole run, shared by every client of its targets.
+    let assumed = caller
+        .requests()
+        .iter()
+        .filter(|r| r.action == "AssumeRole")
+        .count();
+    assert_eq!(assumed, 2);
     // Nothing landed in the caller's own account.
     assert!(
         caller
