@@ -68,13 +68,13 @@ pub async fn execute(g: &Global, args: &DeployArgs, printer: &Printer, confirm: 
         Err(exit) => return exit,
     };
     // 4. Show, and confirm what needs it.
-    let plans: Vec<TargetPlan> = ready.iter().map(|(_, p)| p.clone()).collect();
+    let plans: &[TargetPlan] = &ready;
     if cfg.dry_run {
-        return session.show_dry_run(&plans, failed);
+        return session.show_dry_run(plans, failed);
     }
-    session.show_plan(&plans);
+    session.show_plan(plans);
     let asked = match confirm {
-        Confirm::Buckets => confirm_buckets(&session, g.yes, &plans),
+        Confirm::Buckets => confirm_buckets(&session, g.yes, plans),
         Confirm::Plan if plans.iter().any(TargetPlan::changes) => {
             session.confirm(false, "Deploy this plan?", "setup asks before it deploys")
         }

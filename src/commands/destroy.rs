@@ -39,11 +39,11 @@ pub async fn run(g: &Global, args: &DestroyArgs, printer: &Printer) -> Exit {
         Ok(r) => r,
         Err(exit) => return exit,
     };
-    let plans: Vec<TargetPlan> = ready.iter().map(|(_, p)| p.clone()).collect();
+    let plans: &[TargetPlan] = &ready;
     if cfg.dry_run {
-        return session.show_dry_run(&plans, failed);
+        return session.show_dry_run(plans, failed);
     }
-    session.show_plan(&plans);
+    session.show_plan(plans);
     if plans.iter().any(TargetPlan::changes)
         && let Err(why) = session.confirm(
             g.yes,

@@ -20,15 +20,17 @@ use crate::plan::ledger::Ledger;
 use crate::plan::{Cancel, Event, Outcome, Reporter, TargetPlan, TargetResult, Watch};
 use crate::ui::{Printer, Progress, render};
 
-/// A target after its preflight: its clients and what was decided, or why its clients could
-/// not be made.
+/// A target after its preflight: what was decided, or why its clients could not be made. Its
+/// clients are dropped once it is decided: memory grows with --concurrency, not with the
+/// number of targets.
 pub struct Checked<T> {
     pub target: TargetConfig,
-    pub outcome: Result<(AwsCloud, T), Problem>,
+    pub outcome: Result<T, Problem>,
 }
 
-/// A target ready to apply: its clients and its plan.
-pub type Ready = (AwsCloud, TargetPlan);
+/// A target ready to apply: its plan (its clients are made again when its turn comes, from
+/// the run's shared configuration and credentials).
+pub type Ready = TargetPlan;
 
 pub struct Session {
     pub command: &'static str,
@@ -140,10 +142,7 @@ impl Session {
         let all = futures::stream::iter(cfg.targets.iter().cloned())
             .map(|t| async move {
                 let outcome = match AwsCloud::connect(conn, &t.region, t.role().as_deref()).await {
-                    Ok(cloud) => {
-                        let decided = decide(&t, &cloud, watch).await;
-                        Ok((cloud, decided))
-                    }
+                    Ok(cloud) => Ok(decide(&t, &cloud, watch).await),
                     Err(e) => Err(unconnected(&t, e)),
                 };
                 Checked { target: t, outcome }
@@ -181,18 +180,15 @@ impl Session {
         let mut ready = Vec::new();
         let mut failed = Vec::new();
         for c in checked {
-            let (cloud, Decision { plan, preflight }) = match c.outcome {
-                Ok((cloud, d)) => (Some(cloud), d),
+            let Decision { plan, preflight } = match c.outcome {
+                Ok(d) => d,
                 Err(p) => {
                     let mut preflight = Preflight::default();
                     preflight.problem(p);
-                    (
-                        None,
-                        Decision {
-                            plan: None,
-                            preflight,
-                        },
-                    )
+                    Decision {
+                        plan: None,
+                        preflight,
+                    }
                 }
             };
             for p in &preflight.problems {
@@ -201,9 +197,9 @@ impl Session {
             for w in &preflight.warnings {
                 self.printer.warn(&label(&c.target, &plan, w.to_string()));
             }
-            match (cloud, plan) {
-                (Some(cloud), Some(plan)) if preflight.is_ok() => ready.push((cloud, plan)),
-                (_, plan) => failed.push(TargetResult::failed(
+            match plan {
+                Some(plan) if preflight.is_ok() => ready.push(plan),
+                plan => failed.push(TargetResult::failed(
                     plan.map(|p| p.account).or(c.target.account.clone()),
                     &c.target,
                     preflight.problems,
@@ -226,7 +222,7 @@ impl Session {
         }
         let mut decided: Vec<&mut Decision> = checked
             .iter_mut()
-            .filter_map(|c| c.outcome.as_mut().ok().map(|(_, d)| d))
+            .filter_map(|c| c.outcome.as_mut().ok())
             .collect();
         crate::plan::deploy::share_once(&mut decided);
         let (ready, failed) = self.sort_out(checked);
@@ -313,17 +309,17 @@ impl Session {
         concurrency: usize,
         on_failure: OnFailure,
     ) -> Vec<TargetResult> {
-        let plans: Vec<TargetPlan> = ready.iter().map(|(_, p)| p.clone()).collect();
-        self.ledger.begin(&plans, failed);
+        self.ledger.begin(ready, failed);
         let watch = self.watch();
         let ledger = &self.ledger;
+        let conn = &self.conn;
         // One account and region at a time per group: its Lambda stacks share its shared stack.
         let mut groups: Vec<Vec<&Ready>> = Vec::new();
         for r in ready {
-            let key = (&r.1.account, &r.1.target.region);
+            let key = (&r.account, &r.target.region);
             match groups
                 .iter_mut()
-                .find(|g| (&g[0].1.account, &g[0].1.target.region) == key)
+                .find(|g| (&g[0].account, &g[0].target.region) == key)
             {
                 Some(g) => g.push(r),
                 None => groups.push(vec![r]),
@@ -332,13 +328,24 @@ impl Session {
         let mut results: Vec<TargetResult> = futures::stream::iter(groups)
             .map(|group| async move {
                 let mut done = Vec::new();
-                for (cloud, plan) in group {
-                    let exec = Executor {
-                        cloud,
-                        watch,
-                        on_failure,
+                for plan in group {
+                    let t = &plan.target;
+                    let r = match AwsCloud::connect(conn, &t.region, t.role().as_deref()).await {
+                        Ok(cloud) => {
+                            let exec = Executor {
+                                cloud: &cloud,
+                                watch,
+                                on_failure,
+                            };
+                            exec.apply(plan).await
+                        }
+                        Err(e) => TargetResult::failed(
+                            Some(plan.account.clone()),
+                            t,
+                            vec![unconnected(t, e)],
+                            &plan.warnings,
+                        ),
                     };
-                    let r = exec.apply(plan).await;
                     ledger.finish(&r);
                     done.push(r);
                 }

@@ -59,7 +59,7 @@ pub async fn run(g: &Global, args: &VerifyArgs, printer: &Printer) -> Exit {
         .into_iter()
         .map(|c| {
             let verdict = match c.outcome {
-                Ok((_, v)) => v,
+                Ok(v) => v,
                 Err(p) => Verdict::unchecked(p),
             };
             for p in &verdict.preflight.problems {

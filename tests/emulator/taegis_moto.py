@@ -1282,7 +1282,28 @@ _S3_IAM_ACTIONS = {
     "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
     "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
     "DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "ListBuckets": "s3:ListAllMyBuckets",
+    "ListParts": "s3:ListMultipartUploadParts",
+    "UploadPartCopy": "s3:PutObject",
+    "GetBucketCors": "s3:GetBucketCORS",
+    "PutBucketCors": "s3:PutBucketCORS",
+    "DeleteBucketCors": "s3:PutBucketCORS",
+    "DeleteBucketTagging": "s3:PutBucketTagging",
+    "DeleteBucketLifecycle": "s3:PutLifecycleConfiguration",
+    "GetBucketReplication": "s3:GetReplicationConfiguration",
+    "PutBucketReplication": "s3:PutReplicationConfiguration",
+    "DeleteBucketReplication": "s3:PutReplicationConfiguration",
+    "GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
+    "PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration",
+    "GetBucketAccelerateConfiguration": "s3:GetAccelerateConfiguration",
+    "PutBucketAccelerateConfiguration": "s3:PutAccelerateConfiguration",
 }
+
+
+def s3_iam_action(operation: str) -> str:
+    """The IAM action AWS checks for an S3 operation (botocore's name): row q and row u."""
+    operation = _S3_ACTION_ALIASES.get(operation, operation)
+    return _S3_IAM_ACTIONS.get(operation, f"s3:{operation}")
 
 
 def _s3_route(environ: dict[str, Any]) -> dict[str, str]:
@@ -1338,7 +1359,7 @@ def _cross_account_refusal(bucket: Any, entry: dict[str, Any], key: str | None) 
     action = entry["action"]
     resource = f"arn:{bucket.partition}:s3:::{bucket.name}" + (f"/{key}" if key else "")
     who, context = _caller(entry)
-    if not policy_allows(_policy_statements(bucket.policy), _S3_IAM_ACTIONS.get(action, f"s3:{action}"), resource, who, context):
+    if not policy_allows(_policy_statements(bucket.policy), s3_iam_action(action), resource, who, context):
         return _access_denied(bucket, action)
     if action in _S3_OWNER_ACCOUNT_ONLY:
         method = f"<Method>{_xml_escape(entry['method'])}</Method>"
@@ -2918,7 +2939,9 @@ def _install_regions() -> None:
 # the SigV4-signed (Authorization header) requests of the enforced accounts only, the account
 # being the one moto's handler resolves (as in the request log, row i).  Unsigned and
 # presigned-URL requests (the cfnresponse callback, AssumeRoleWithWebIdentity, ...) and every
-# other account are left as they were.
+# other account are left as they were.  The signature is checked over the body bytes as sent (a
+# form body kept by the WSGI wrapper), S3 operations are checked as AWS's IAM actions on the
+# bucket or object ARN, and refusals are answered in each protocol's AWS error shape.
 # ---------------------------------------------------------------------------------------------
 
 _IAM_ENFORCED_LOCK = threading.Lock()
@@ -2945,12 +2968,21 @@ def enforced_accounts() -> list[str]:
         return sorted(_IAM_ENFORCED)
 
 
-class _JsonAuthError(HTTPException):
-    """A refusal of moto's evaluator in the caller's JSON protocol (moto answers in XML)."""
+class _AuthError(HTTPException):
+    """A refusal of moto's evaluator in the caller's protocol, as AWS answers it: moto's own is
+    `<ErrorResponse><Errors><Error>`, which the query-protocol parsers of the SDKs other than
+    botocore (the Rust SDK's among them) do not read ("403: HTTP 403"), and XML for JSON services."""
 
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(description=json.dumps({"__type": code, "message": message, "Message": message}))
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: str):
+        super().__init__(description=body)
         self.code = status
+        self._taegis_headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+
+    def get_headers(self, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
+        return list(self._taegis_headers)
+
+    def get_body(self, *args: Any, **kwargs: Any) -> str:
+        return self.description or ""
 
 
 # moto's evaluator error code -> (status, code) of the JSON protocols (X-Amz-Target services and
@@ -2965,6 +2997,87 @@ _LAMBDA_AUTH_ERRORS = {
     "InvalidClientTokenId": (403, "UnrecognizedClientException"),
     "SignatureDoesNotMatch": (403, "InvalidSignatureException"),
 }
+# EC2: AWS answers a denial 403 UnauthorizedOperation and a bad key or signature 401 AuthFailure.
+_EC2_AUTH_ERRORS = {
+    "AccessDenied": (403, "UnauthorizedOperation"),
+    "InvalidClientTokenId": (401, "AuthFailure"),
+    "SignatureDoesNotMatch": (401, "AuthFailure"),
+}
+
+
+def _auth_error(response: Any, exc: HTTPException) -> HTTPException:
+    """moto's refusal `exc` (a _RESTError) re-shaped for the protocol of `response`'s service."""
+    code = getattr(exc, "error_type", None)
+    message = getattr(exc, "message", "") or str(code)
+    status = getattr(exc, "code", 403) or 403
+    headers = response.headers
+    environ = getattr(getattr(response, "normalized_request", None), "environ", {}) or {}
+    service = getattr(response, "service_name", None) or ""
+    if code is None:
+        return exc
+    if headers.get("X-Amz-Target"):
+        if code not in _JSON_AUTH_ERRORS:
+            return exc
+        status, aws_code = _JSON_AUTH_ERRORS[code]
+        hdrs, body = _json_error(environ, aws_code, message)
+        return _AuthError(status, hdrs, body)
+    if type(response).__name__ == "LambdaResponse":
+        if code not in _LAMBDA_AUTH_ERRORS:
+            return exc
+        status, aws_code = _LAMBDA_AUTH_ERRORS[code]
+        hdrs, body = _lambda_error(aws_code, {"__type": aws_code, "message": message, "Message": message})
+        return _AuthError(status, hdrs, body)
+    if service == "ec2":
+        status, aws_code = _EC2_AUTH_ERRORS.get(code, (status, code))
+        if aws_code == "UnauthorizedOperation":
+            message = f"You are not authorized to perform this operation. {message}"
+        hdrs, body = _ec2_error(_xml_escape(aws_code), _xml_escape(message))
+        return _AuthError(status, hdrs, body)
+    # Query protocol (CloudFormation, SNS, STS, IAM, ...): <ErrorResponse><Error>..., with the
+    # service's namespace and a RequestId, as AWS answers.
+    hdrs, body = _query_error(service, "Sender", _xml_escape(code), _xml_escape(message))
+    return _AuthError(status, hdrs, body)
+
+
+def _s3_operation(response: Any) -> tuple[str | None, dict[str, str]]:
+    try:
+        operation, params = get_service_router("s3").match(response.normalized_request)
+        return operation.name, dict(params or {})
+    except Exception:
+        return None, {}
+
+
+def _s3_deleted_keys(body: Any) -> list[str]:
+    """The keys of a DeleteObjects body (`<Delete><Object><Key>..`)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(body if isinstance(body, (bytes, str)) and body else b"<Delete/>")
+    except ET.ParseError:
+        return []
+    return [el.text or "" for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "Key"]
+
+
+def _s3_checks(response: Any, resource: str) -> tuple[str | None, list[str]]:
+    """(u) The IAM action AWS checks for this S3 request and the resources it checks it on.
+    moto's evaluator names S3 operations its own way (GetBucketEncryption as s3:ListBucket,
+    PutPublicAccessBlock as s3:CreateBucket, HeadBucket as s3:HeadBucket, ...); AWS's are the IAM
+    action names, on the bucket ARN for bucket operations and BUCKET/KEY for object operations."""
+    operation, params = _s3_operation(response)
+    if not operation:
+        return None, [resource]
+    action = s3_iam_action(operation)
+    partition = get_partition(getattr(response, "region", None) or "us-east-1")
+    bucket, key = params.get("Bucket"), params.get("Key")
+    if operation == "ListBuckets" or not bucket:
+        return action, ["*"]
+    bucket_arn = f"arn:{partition}:s3:::{bucket}"  # (the router decoded Bucket and Key)
+    if operation == "DeleteObjects":
+        keys = _s3_deleted_keys(getattr(response, "raw_body", b""))
+        return action, [f"{bucket_arn}/{k}" for k in keys] or [f"{bucket_arn}/*"]
+    if key is not None:
+        return action, [f"{bucket_arn}/{key}"]
+    return action, [bucket_arn]
 
 
 def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resource: str = "*") -> None:
@@ -2981,29 +3094,35 @@ def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resourc
     path = self.raw_path
     if parsed_url.query:
         path += "?" + parsed_url.query
+    environ = getattr(getattr(self, "normalized_request", None), "environ", None) or {}
+    # The body as sent (a form body werkzeug parsed is gone from request.data): SigV4 signed it.
+    body = environ.get("taegis.form_body")
+    if body is None:
+        body = self.raw_body
+    action: Any = self._get_action()
+    resources = [resource]
+    is_s3 = iam_request_cls is iam_access_control.S3IAMRequest
+    if is_s3:
+        s3_action, resources = _s3_checks(self, resource)
     try:
         iam_request = iam_request_cls(
             account_id=self.current_account,
             method=self.method,
             path=path,
             data=self.data,
-            body=self.raw_body,
+            body=body,
             headers=headers,
-            action=self._get_action(),
+            action=action,
         )
+        if is_s3 and s3_action:
+            iam_request._action = s3_action
         iam_request.check_signature()
-        iam_request.check_action_permitted(resource)
+        for checked in resources:
+            iam_request.check_action_permitted(checked)
     except HTTPException as exc:
-        code = getattr(exc, "error_type", None)
-        table = None
-        if headers.get("X-Amz-Target"):
-            table = _JSON_AUTH_ERRORS
-        elif type(self).__name__ == "LambdaResponse":
-            table = _LAMBDA_AUTH_ERRORS
-        if table and code in table:
-            status, aws_code = table[code]
-            raise _JsonAuthError(status, aws_code, getattr(exc, "message", "") or str(code)) from None
-        raise
+        if is_s3:
+            raise  # moto's S3 errors are S3's (<Error><Code>AccessDenied</Code>...)
+        raise _auth_error(self, exc) from None
     return None
 
 
@@ -3303,8 +3422,13 @@ def _buffer_form_body(environ: dict[str, Any]) -> str:
         return ""
     if length <= 0:
         return ""
+    if "taegis.form_body" in environ:
+        return environ["taegis.form_body"].decode("utf-8", "replace")
     body = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(body)
+    # The bytes as sent: SigV4 signed them, and an SDK's percent-encoding (the Rust SDK's
+    # RFC 3986 style: %20, ~ kept, * encoded) is not what re-encoding the parsed form gives (u).
+    environ["taegis.form_body"] = body
     return body.decode("utf-8", "replace")
 
 
@@ -3551,6 +3675,8 @@ class TaegisApp:
             status, headers, body = refusal.parts(method)
             start_response(f"{status} {_HTTP_REASONS.get(status, 'Error')}", headers)
             return [body]
+        if entry["service"] not in _BOTO_SERVICE:
+            _buffer_form_body(environ)  # keep the form's bytes for the signature check (u)
         return self.inner(environ, start_response)
 
     def _admin(self, environ: dict[str, Any], start_response: Any, path: str, method: str) -> list[bytes]:
