@@ -1606,7 +1606,7 @@ def check_template_url_async(acct: Account) -> None:
     bucket = bucket_in(acct, REGION, f"ta-{acct.id}")
     acct.client("s3").put_object(Bucket=bucket, Key="big.yaml", Body=big.encode())
     acct.client("s3").put_object(Bucket=bucket, Key="big2.yaml", Body=big2.encode())
-    set_behaviour(acct, stack_seconds=1.0)
+    set_behaviour(acct, stack_seconds=3.0)  # long enough to be seen in progress on a loaded machine
     sid = cfn.create_stack(StackName="taegis-shared", TemplateBody=bundled("shared-resources"), Parameters=SHARED_PARAMS)["StackId"]
     assert wait_stack(cfn, sid)["StackStatus"] == "CREATE_COMPLETE"
     url = f"https://{bucket}.s3.{REGION}.amazonaws.com/big.yaml"
