@@ -94,6 +94,15 @@ impl Seen {
     }
 }
 
+/// The longest wait before poll `n` (0 the first after the immediate one): 100 ms, doubling up
+/// to the pace. An operation that ends within a second (a small stack, an update that touches
+/// little) is noticed within a few tenths of a second; a long one costs only a few more reads.
+fn ramp(n: u32, pace: Duration) -> Duration {
+    Duration::from_millis(100)
+        .saturating_mul(1 << n.min(16))
+        .min(pace)
+}
+
 impl<C: Cloud> Follow<'_, C> {
     /// Follow the stack `stack_id` until it settles; `until` is the newest event before the
     /// operation started (events up to it are not ours).
@@ -114,12 +123,16 @@ impl<C: Cloud> Follow<'_, C> {
         };
         let mut last_heartbeat = Instant::now();
         let mut quiet_polls = 0u32;
+        let mut polls = 0u32;
         let mut interval = pace.interval;
         loop {
+            polls += 1;
             let (fresh, terminal_seen) = match self.cloud.stack_events(stack_id, until).await {
                 Ok(events) => {
                     let reported = self.report(stack_name, events, &mut seen);
-                    interval = seen.next_poll(pace.interval);
+                    interval = seen
+                        .next_poll(pace.interval)
+                        .min(ramp(polls - 1, pace.interval));
                     reported
                 }
                 // Throttled or a passing fault: slow down instead of failing.
@@ -377,6 +390,19 @@ mod tests {
         seen.busy.clear();
         assert_eq!(
             seen.next_poll(Duration::from_millis(20)),
+            Duration::from_millis(20)
+        );
+    }
+
+    #[test]
+    fn the_first_looks_come_quickly_then_at_the_pace() {
+        let pace = Duration::from_secs(1);
+        let waits: Vec<u128> = (1..7).map(|n| ramp(n, pace).as_millis()).collect();
+        assert_eq!(waits, [200, 400, 800, 1000, 1000, 1000]);
+        assert_eq!(ramp(0, pace), Duration::from_millis(100));
+        assert_eq!(ramp(40, pace), pace);
+        assert_eq!(
+            ramp(0, Duration::from_millis(20)),
             Duration::from_millis(20)
         );
     }
