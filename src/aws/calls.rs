@@ -56,11 +56,14 @@ impl Intercept for Calls {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let (service, operation, _) = describe(cfg);
-        let listed = iam::find(&service, &operation).is_some_and(|c| c.used().by(self.task));
+        let listed = cfg
+            .load::<Metadata>()
+            .and_then(|m| iam::find(m.service(), m.name()))
+            .is_some_and(|c| c.used().by(self.task));
         if listed {
             return Ok(());
         }
+        let (service, operation, _) = describe(cfg);
         let text = format!(
             "internal: the AWS call {service} {operation} is not in the IAM table for `{}` (src/iam), so `iam-policy` would not grant it",
             self.task.name()

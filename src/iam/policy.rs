@@ -78,10 +78,6 @@ impl Narrowing {
     pub fn arns(&self, scope: Scope) -> Vec<String> {
         let function = format!("{}-scwx-tdr-lambda-*", self.stack_name);
         let mut out = BTreeSet::new();
-        let given = |list: &[String], out: &mut BTreeSet<String>| {
-            out.extend(list.iter().cloned());
-            !list.is_empty()
-        };
         match scope {
             Scope::Any => {
                 out.insert("*".to_string());
@@ -91,8 +87,8 @@ impl Narrowing {
                     out.extend(self.buckets.iter().map(|b| format!("arn:{p}:s3:::{b}")));
                 }
             }
-            Scope::Topic if given(&self.topics, &mut out) => {}
-            Scope::Key if given(&self.kms_keys, &mut out) => {}
+            Scope::Topic if !self.topics.is_empty() => out.extend(self.topics.iter().cloned()),
+            Scope::Key if !self.kms_keys.is_empty() => out.extend(self.kms_keys.iter().cloned()),
             _ => {
                 for (p, r, a) in self.places() {
                     out.extend(self.place_arns(scope, p, &r, &a, &function));
