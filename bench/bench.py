@@ -1587,8 +1587,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--binary", help="the tool (default target/release/taegis-cloudtrail; --smoke: target/debug/)")
     p.add_argument("--out", help="the Markdown file written (default BENCHMARKS.md at the repository's root)")
     p.add_argument("--latency-ms", type=int, default=30, help="added to every AWS call (default 30)")
-    p.add_argument("--resource-seconds", type=float, default=0.05,
-                   help="time per resource of a stack operation (default 0.05; AWS: about 10-60 s)")
+    p.add_argument("--resource-seconds", type=float, default=None,
+                   help="time per resource of a stack operation (default 2, about a tenth of AWS's 10-60 s, "
+                        "so that stacks take 2-6 s; --smoke: 0.05)")
     p.add_argument("--targets", help="comma-separated target counts (default 1,16,200; --smoke: 1,2)")
     p.add_argument("--cli-max-targets", type=int, default=0,
                    help="run the AWS CLI script for at most this many targets; above, its one-after-another "
@@ -1624,6 +1625,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         a.skip_big_zip = True
     if "startup" not in a.only:
         a.skip_startup = True
+    if a.resource_seconds is None:
+        a.resource_seconds = 0.05 if a.smoke else 2.0
     if a.latency_ms < 0 or a.resource_seconds < 0:
         p.error("--latency-ms and --resource-seconds must not be negative")
     return a

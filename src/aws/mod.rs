@@ -20,7 +20,7 @@ use aws_sdk_s3::types as s3t;
 use crate::plan::ParamValue;
 use crate::plan::cloud::{
     AccountSettings, Added, Cloud, Export, FunctionInfo, Identity, Invocation, LogSummary,
-    NotificationEntry, NotificationKind, ObjectState, OurNotification, PolicyStatement,
+    NotificationEntry, NotificationKind, ObjectState, OurNotification, PolicyStatement, Probed,
     RefusedDestination, RefusedDestinations, StackEvent, StackInfo, Subscription, TemplateSource,
     Trail, UpdateStarted,
 };
@@ -254,6 +254,37 @@ impl Cloud for AwsCloud {
         })
     }
 
+    /// A GET of the object's first byte: its answer also says whether the bucket is there
+    /// (`NoSuchBucket` and `NoSuchKey` come with a body, unlike HeadObject's 404), and S3
+    /// answers a bucket of another region with a redirect, so an answer means "here".
+    async fn probe_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected_owner: Option<&str>,
+    ) -> Result<Probed> {
+        let sent = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .range("bytes=0-0")
+            .set_expected_bucket_owner(expected_owner.map(str::to_string))
+            .send()
+            .await;
+        Ok(match sent {
+            Ok(o) => Probed::Here(ObjectState::Present {
+                sha256: o.metadata().and_then(|m| m.get(HASH_METADATA)).cloned(),
+            }),
+            Err(e) => match classify(e).code.as_deref() {
+                Some("NoSuchKey") => Probed::Here(ObjectState::Absent),
+                Some("NoSuchBucket") => Probed::NoBucket,
+                Some("AccessDenied") => Probed::Refused,
+                _ => Probed::Unsure,
+            },
+        })
+    }
+
     async fn stack(&self, name_or_id: &str) -> Result<Option<StackInfo>> {
         let out = match self
             .cfn
@@ -351,6 +382,7 @@ impl Cloud for AwsCloud {
                         .map(|s| s.as_str().to_string())
                         .unwrap_or_default(),
                     reason: e.resource_status_reason().map(str::to_string),
+                    at_ms: e.timestamp().and_then(|t| t.to_millis().ok()),
                 });
             }
             match page.next_token() {
@@ -676,12 +708,18 @@ impl Cloud for AwsCloud {
         Ok(())
     }
 
-    async fn put_object(&self, bucket: &str, key: &str, body: &[u8], sha256: &str) -> Result<()> {
+    async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: bytes::Bytes,
+        sha256: &str,
+    ) -> Result<()> {
         self.s3
             .put_object()
             .bucket(bucket)
             .key(key)
-            .body(ByteStream::from(body.to_vec()))
+            .body(ByteStream::from(body))
             .metadata(HASH_METADATA, sha256)
             .send()
             .await

@@ -189,7 +189,7 @@ impl LocalFiles {
         Local {
             zip: self.zips[&t.lambda_zip].clone().unwrap_or_else(|| {
                 Arc::new(LambdaZip {
-                    bytes: Vec::new(),
+                    bytes: bytes::Bytes::new(),
                     sha256: String::new(),
                 })
             }),

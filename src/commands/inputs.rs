@@ -91,7 +91,10 @@ pub fn read_zip(path: &Path) -> Result<Arc<LambdaZip>, Problem> {
     }
     drop(entry);
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    Ok(Arc::new(LambdaZip { bytes, sha256 }))
+    Ok(Arc::new(LambdaZip {
+        bytes: bytes.into(),
+        sha256,
+    }))
 }
 
 /// A template file given by the user, or the bundled one.

@@ -119,6 +119,7 @@ pub const CALLS: &[Call] = &[
     call("S3", "CreateBucket", "s3:CreateBucket", &[(ZipBucket, D)]),
     call("S3", "PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock", &[(ZipBucket, D)]),
     call("S3", "PutBucketEncryption", "s3:PutEncryptionConfiguration", &[(ZipBucket, D)]),
+    call("S3", "GetObject", "s3:GetObject", &[(ZipObjects, D)]),
     call("S3", "HeadObject", "s3:GetObject", &[(ZipObjects, D.and(X))]),
     call("S3", "PutObject", "s3:PutObject", &[(ZipObjects, D)]),
     call("S3", "DeleteObjects", "s3:DeleteObject", &[(ZipObjects, X)]),

@@ -67,6 +67,8 @@ pub struct StackEvent {
     pub resource_type: String,
     pub status: String,
     pub reason: Option<String>,
+    /// When it happened, by AWS's clock (ms since the epoch).
+    pub at_ms: Option<i64>,
 }
 
 impl StackEvent {
@@ -276,6 +278,19 @@ impl ObjectState {
     }
 }
 
+/// What [`Cloud::probe_object`] settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probed {
+    /// The bucket is the caller's and in the region; the object as found.
+    Here(ObjectState),
+    /// There is no such bucket.
+    NoBucket,
+    /// Access denied: S3's answer for a missing key to a caller without `s3:ListBucket` (the
+    /// deploy policy has none), as for a bucket of another account.
+    Refused,
+    Unsure,
+}
+
 /// Where CloudFormation reads a template from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateSource {
@@ -327,6 +342,18 @@ pub trait Cloud {
     ) -> Result<Option<String>>;
     /// An object, and the content hash `put_object` stored with it.
     async fn object(&self, bucket: &str, key: &str) -> Result<ObjectState>;
+    /// An object of a bucket that must be the caller's and in the client's region, in one
+    /// call that also tells whether the bucket is there. Anything it cannot settle (another
+    /// region, another owner, a refusal, a passing fault) is [`Probed::Unsure`]: ask
+    /// [`Cloud::bucket_region`].
+    async fn probe_object(
+        &self,
+        _bucket: &str,
+        _key: &str,
+        _expected_owner: Option<&str>,
+    ) -> Result<Probed> {
+        Ok(Probed::Unsure)
+    }
     async fn stack(&self, name_or_id: &str) -> Result<Option<StackInfo>>;
     async fn template_body(&self, stack: &str) -> Result<String>;
     /// Newest first; stops paging once `until` (an event id) is reached, excluding it.
@@ -360,7 +387,14 @@ pub trait Cloud {
     /// A private, encrypted bucket in `region`.
     async fn create_bucket(&self, bucket: &str, region: &str) -> Result<()>;
     /// Store an object with its content hash, for `object` to read back.
-    async fn put_object(&self, bucket: &str, key: &str, body: &[u8], sha256: &str) -> Result<()>;
+    /// Store an object with its content hash; the bytes are shared, not copied.
+    async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: bytes::Bytes,
+        sha256: &str,
+    ) -> Result<()>;
     async fn create_stack(
         &self,
         name: &str,

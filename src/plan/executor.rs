@@ -8,7 +8,7 @@ use std::future::Future;
 
 use anyhow::{Context, Result, anyhow};
 
-use super::cloud::{Added, Cloud, OurNotification, TemplateSource, UpdateStarted};
+use super::cloud::{Added, Cloud, OurNotification, StackInfo, TemplateSource, UpdateStarted};
 use super::deploy::OBJECT_CREATED;
 use super::follow::{Follow, Settled, StillRunning, explain, looks_transient};
 use super::hints::with_hint;
@@ -202,6 +202,7 @@ impl<C: Cloud> Executor<'_, C> {
                 let name = &cfg.shared_stack_name;
                 self.stack_op(&run.label, name, &source, &params, step.action)
                     .await
+                    .map(|(done, _)| done)
             }
             StepKind::LambdaStack => self.lambda_stack(run, step.action).await,
             StepKind::InvokePermission => self.invoke_permission(run, step.action).await,
@@ -232,7 +233,7 @@ impl<C: Cloud> Executor<'_, C> {
         let w = plan.deploy()?;
         let (bucket, key) = (&plan.target.lambda_bucket, &w.zip_key);
         self.cloud
-            .put_object(bucket, key, &w.zip.bytes, &w.zip.sha256)
+            .put_object(bucket, key, w.zip.bytes.clone(), &w.zip.sha256)
             .await
             .with_context(|| format!("failed to upload the zip to s3://{bucket}/{key}"))?;
         Ok(format!(
@@ -247,7 +248,7 @@ impl<C: Cloud> Executor<'_, C> {
         let mut done = Vec::new();
         for (key, t) in plan.large_templates() {
             self.cloud
-                .put_object(bucket, &key, t.body.as_bytes(), &t.sha256)
+                .put_object(bucket, &key, t.body.clone().into(), &t.sha256)
                 .await
                 .with_context(|| {
                     format!("failed to upload the {} to s3://{bucket}/{key}", t.source)
@@ -264,16 +265,20 @@ impl<C: Cloud> Executor<'_, C> {
         let name = &plan.target.stack_name;
         let source = plan.template_source(&w.lambda_template);
         let params = sent(&w.lambda_params);
-        let done = self
+        let (done, settled) = self
             .stack_op(&run.label, name, &source, &params, action)
             .await?;
+        let settled = settled.as_ref();
         let f = self
             .persist(|| async {
-                let stack = self
-                    .cloud
-                    .stack(name)
-                    .await?
-                    .ok_or_else(|| anyhow!("stack {name} is gone after it settled"))?;
+                let stack = match settled {
+                    Some(s) => s.clone(),
+                    None => self
+                        .cloud
+                        .stack(name)
+                        .await?
+                        .ok_or_else(|| anyhow!("stack {name} is gone after it settled"))?,
+                };
                 find_function(self.cloud, &stack).await
             })
             .await
@@ -498,6 +503,8 @@ impl<C: Cloud> Executor<'_, C> {
         }
     }
 
+    /// Create or update a stack; what was done, and the stack as it settled (absent when there
+    /// was nothing to update).
     async fn stack_op(
         &self,
         label: &str,
@@ -505,7 +512,7 @@ impl<C: Cloud> Executor<'_, C> {
         template: &TemplateSource,
         params: &BTreeMap<String, ParamValue>,
         action: Action,
-    ) -> Result<String> {
+    ) -> Result<(String, Option<StackInfo>)> {
         match action {
             Action::Create => self.create_stack(label, name, template, params).await,
             Action::Update => self.update_stack(label, name, template, params).await,
@@ -519,7 +526,7 @@ impl<C: Cloud> Executor<'_, C> {
         name: &str,
         template: &TemplateSource,
         params: &BTreeMap<String, ParamValue>,
-    ) -> Result<String> {
+    ) -> Result<(String, Option<StackInfo>)> {
         let id = self
             .cloud
             .create_stack(name, template, params)
@@ -530,7 +537,9 @@ impl<C: Cloud> Executor<'_, C> {
             .run(name, &id, None, Goal::Created)
             .await?
         {
-            Settled::Done { .. } => return Ok(format!("created stack {name}")),
+            Settled::Done { stack, .. } => {
+                return Ok((format!("created stack {name}"), stack.map(|s| *s)));
+            }
             failed @ Settled::Failed { .. } => failed,
             other => return Err(explain(name, &other)),
         };
@@ -556,7 +565,7 @@ impl<C: Cloud> Executor<'_, C> {
         name: &str,
         template: &TemplateSource,
         params: &BTreeMap<String, ParamValue>,
-    ) -> Result<String> {
+    ) -> Result<(String, Option<StackInfo>)> {
         let before = self
             .persist(|| self.cloud.stack(name))
             .await
@@ -569,14 +578,14 @@ impl<C: Cloud> Executor<'_, C> {
             .await
             .with_context(|| format!("failed to update stack {name}"))?;
         let UpdateStarted::Started { stack_id } = started else {
-            return Ok(format!("stack {name} needed no update"));
+            return Ok((format!("stack {name} needed no update"), None));
         };
         match self
             .follower(label)
             .run(name, &stack_id, until.as_deref(), Goal::Updated)
             .await?
         {
-            Settled::Done { .. } => Ok(format!("updated stack {name}")),
+            Settled::Done { stack, .. } => Ok((format!("updated stack {name}"), stack.map(|s| *s))),
             other => Err(explain(name, &other)),
         }
     }

@@ -3,11 +3,12 @@
 //! there is no other waiting in the tool.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 
-use super::cloud::{Cloud, StackEvent};
+use super::cloud::{Cloud, StackEvent, StackInfo};
 use super::status::{Goal, StackStatus};
 use super::{Event, Watch};
 
@@ -33,8 +34,12 @@ impl Default for Pace {
 /// How a followed operation ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
-    /// The stack reached the wanted status.
-    Done { status: StackStatus },
+    /// The stack reached the wanted status; `stack` is the DescribeStacks answer that said so
+    /// (its outputs too), absent when the stack is gone.
+    Done {
+        status: StackStatus,
+        stack: Option<Box<StackInfo>>,
+    },
     /// It settled elsewhere: the failing resource and reason, when known.
     Failed { status: StackStatus, reason: String },
     /// Still in progress when the wait ran out.
@@ -80,11 +85,22 @@ struct Seen {
     /// Resources whose latest event is `..._IN_PROGRESS`: while there are some, the stack is
     /// busy; when there are none, it is about to settle (or to start the next resource).
     busy: HashSet<String>,
+    /// AWS's time of the operation's first event, and of each resource it finished since.
+    start_ms: Option<i64>,
+    done_ms: Vec<i64>,
 }
 
+/// The time one resource took, as learnt from the stacks followed so far in this run (ms; 0
+/// until one finished a resource): the first guess for every stack followed after.
+static LEARNT_MS: AtomicU64 = AtomicU64::new(0);
+
+/// The longest wait for a predicted event, in paces: a bad guess costs at most that.
+const MAX_PREDICTED_PACES: u32 = 2;
+
 impl Seen {
-    /// How long to wait before the next poll: the pace while resources are being worked on, a
-    /// quarter of it when none is (the stack is about to settle), never faster than 100 ms.
+    /// How long to wait before the next poll when no event is due: the pace while resources
+    /// are being worked on, a quarter of it when none is (the stack is about to settle), never
+    /// faster than 100 ms.
     fn next_poll(&self, pace: Duration) -> Duration {
         if self.busy.is_empty() {
             (pace / 4).max(Duration::from_millis(100)).min(pace)
@@ -92,6 +108,47 @@ impl Seen {
             pace
         }
     }
+
+    /// Note a new event's time: the operation's start (its first event), or a resource done.
+    fn timed(&mut self, ev: &StackEvent) {
+        let Some(at) = ev.at_ms else {
+            return;
+        };
+        let start = *self.start_ms.get_or_insert(at);
+        let done = !ev.is_stack() && !ev.status.ends_with("_IN_PROGRESS");
+        if done && at > start {
+            self.done_ms.push(at);
+            let each = (at - start) as u64 / self.done_ms.len() as u64;
+            let old = LEARNT_MS.load(Ordering::Relaxed);
+            let new = if old == 0 { each } else { (old * 3 + each) / 4 };
+            LEARNT_MS.store(new, Ordering::Relaxed);
+        }
+    }
+
+    /// When the next resource should be done, from how long this operation's resources took
+    /// so far (else from the run's earlier stacks): the time left until then, if any is left.
+    fn due_in(&self, now_ms: i64) -> Option<Duration> {
+        let start = self.start_ms?;
+        let each = match self.done_ms.last() {
+            Some(last) => (last - start) / self.done_ms.len() as i64,
+            None => LEARNT_MS.load(Ordering::Relaxed) as i64,
+        };
+        if each <= 0 {
+            return None;
+        }
+        let next = self.done_ms.last().copied().unwrap_or(start) + each;
+        // A little after it is due, so that one look usually finds it.
+        let left = next + 50 - now_ms;
+        (left > 0).then(|| Duration::from_millis(left as u64))
+    }
+}
+
+/// Now, by the clock AWS's event times are compared with (ms since the epoch).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// The longest wait before poll `n` (0 the first after the immediate one): 100 ms, doubling up
@@ -120,19 +177,47 @@ impl<C: Cloud> Follow<'_, C> {
             ours: Vec::new(),
             last_status: String::from("IN_PROGRESS"),
             busy: HashSet::new(),
+            start_ms: None,
+            done_ms: Vec::new(),
         };
         let mut last_heartbeat = Instant::now();
         let mut quiet_polls = 0u32;
-        let mut polls = 0u32;
+        // Looks since the last one that found a resource done, or since the expected time.
+        let mut misses = 0u32;
         let mut interval = pace.interval;
+        let longest = pace.interval * MAX_PREDICTED_PACES;
+        // When earlier stacks tell how long a resource takes, the first look waits for one.
+        let learnt = LEARNT_MS.load(Ordering::Relaxed);
+        if learnt > 0 {
+            let first = Duration::from_millis(learnt + 50).min(longest);
+            if !self.watch.pause(first.min(pace.timeout)).await {
+                return Ok(Settled::Interrupted {
+                    status: seen.last_status,
+                });
+            }
+        }
         loop {
-            polls += 1;
+            let done_before = seen.done_ms.len();
             let (fresh, terminal_seen) = match self.cloud.stack_events(stack_id, until).await {
                 Ok(events) => {
                     let reported = self.report(stack_name, events, &mut seen);
-                    interval = seen
-                        .next_poll(pace.interval)
-                        .min(ramp(polls - 1, pace.interval));
+                    if seen.done_ms.len() > done_before {
+                        misses = 0;
+                    }
+                    // Look again when the next resource should be done; when none is due (or
+                    // it is late), soon, then less and less often.
+                    interval = match seen.due_in(now_ms()) {
+                        Some(due) => {
+                            misses = 0;
+                            let most = longest.max(pace.interval);
+                            due.clamp(Duration::from_millis(100).min(most), most)
+                        }
+                        None => {
+                            misses += 1;
+                            seen.next_poll(pace.interval)
+                                .min(ramp(misses - 1, pace.interval))
+                        }
+                    };
                     reported
                 }
                 // Throttled or a passing fault: slow down instead of failing.
@@ -210,12 +295,7 @@ impl<C: Cloud> Follow<'_, C> {
                         self.report(stack_name, events, seen);
                     }
                 }
-                Ok(Some(settle(
-                    &s.status,
-                    goal,
-                    &seen.ours,
-                    s.reason.as_deref(),
-                )))
+                Ok(Some(settle(s, goal, &seen.ours)))
             }
             Ok(Some(s)) => {
                 seen.last_status = s.status.to_string();
@@ -223,6 +303,7 @@ impl<C: Cloud> Follow<'_, C> {
             }
             Ok(None) if matches!(goal, Goal::Deleted | Goal::Settled) => Ok(Some(Settled::Done {
                 status: StackStatus::DeleteComplete,
+                stack: None,
             })),
             Ok(None) => Ok(Some(Settled::Failed {
                 status: StackStatus::Other("DELETED".into()),
@@ -265,28 +346,26 @@ impl<C: Cloud> Follow<'_, C> {
             } else {
                 seen.busy.remove(&ev.logical_id);
             }
+            seen.timed(&ev);
             seen.ours.push(ev);
         }
         (fresh, terminal)
     }
 }
 
-fn settle(
-    status: &StackStatus,
-    goal: Goal,
-    ours: &[StackEvent],
-    stack_reason: Option<&str>,
-) -> Settled {
-    if goal.reached_by(status) {
+fn settle(stack: StackInfo, goal: Goal, ours: &[StackEvent]) -> Settled {
+    let status = stack.status.clone();
+    if goal.reached_by(&status) {
         Settled::Done {
-            status: status.clone(),
+            status,
+            stack: Some(Box::new(stack)),
         }
     } else {
         Settled::Failed {
-            status: status.clone(),
             reason: first_failure(ours)
-                .or_else(|| stack_reason.map(str::to_string))
+                .or(stack.reason)
                 .unwrap_or_else(|| format!("the stack ended in {status}")),
+            status,
         }
     }
 }
@@ -344,6 +423,7 @@ mod tests {
             },
             status: status.into(),
             reason: reason.map(str::to_string),
+            at_ms: None,
         }
     }
 
@@ -371,14 +451,46 @@ mod tests {
         assert_eq!(first_failure(&events[..2]), None);
     }
 
-    #[test]
-    fn polls_quickly_only_when_no_resource_is_being_worked_on() {
-        let mut seen = Seen {
+    fn fresh_seen() -> Seen {
+        Seen {
             ids: HashSet::new(),
             ours: Vec::new(),
             last_status: String::new(),
             busy: HashSet::new(),
-        };
+            start_ms: None,
+            done_ms: Vec::new(),
+        }
+    }
+
+    fn at(mut e: StackEvent, ms: i64) -> StackEvent {
+        e.at_ms = Some(ms);
+        e
+    }
+
+    #[test]
+    fn the_next_look_is_when_the_next_resource_should_be_done() {
+        let mut seen = fresh_seen();
+        // Nothing known yet: no guess.
+        assert_eq!(seen.due_in(10_000), None);
+        seen.timed(&at(ev("stack", "CREATE_IN_PROGRESS", None), 10_000));
+        seen.timed(&at(ev("Fn", "CREATE_IN_PROGRESS", None), 10_010));
+        seen.timed(&at(ev("Role", "CREATE_IN_PROGRESS", None), 10_010));
+        // The first resource took 2 s: the next is due 2 s after it (and 50 ms for luck).
+        seen.timed(&at(ev("Role", "CREATE_COMPLETE", None), 12_000));
+        assert_eq!(seen.due_in(12_500), Some(Duration::from_millis(1_550)));
+        // Two resources in 5 s: 2.5 s each.
+        seen.timed(&at(ev("Fn", "CREATE_COMPLETE", None), 15_000));
+        assert_eq!(seen.due_in(15_000), Some(Duration::from_millis(2_550)));
+        // Late: no guess, so the caller looks soon and then less often.
+        assert_eq!(seen.due_in(17_600), None);
+        // Events without a time change nothing.
+        seen.timed(&ev("Other", "CREATE_COMPLETE", None));
+        assert_eq!(seen.done_ms.len(), 2);
+    }
+
+    #[test]
+    fn polls_quickly_only_when_no_resource_is_being_worked_on() {
+        let mut seen = fresh_seen();
         let pace = Duration::from_millis(1000);
         assert_eq!(seen.next_poll(pace), Duration::from_millis(250));
         seen.busy.insert("Fn".into());

@@ -246,10 +246,10 @@ impl OldTrigger {
     }
 }
 
-/// The Lambda zip as read from disk.
+/// The Lambda zip as read from disk, once: every upload of it shares these bytes.
 #[derive(Debug)]
 pub struct LambdaZip {
-    pub bytes: Vec<u8>,
+    pub bytes: bytes::Bytes,
     pub sha256: String,
 }
 

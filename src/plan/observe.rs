@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use super::cloud::{
     AccountSettings, CallError, Cloud, Export, FunctionInfo, Identity, Invocation, LogSummary,
-    NotificationEntry, ObjectState, PolicyStatement, StackInfo, Subscription, Trail,
+    NotificationEntry, ObjectState, PolicyStatement, Probed, StackInfo, Subscription, Trail,
 };
 use super::follow::{Follow, Settled, explain};
 use super::status::Goal;
@@ -136,6 +136,25 @@ impl Observed {
             .unwrap_or_else(|| "aws".to_string())
     }
 
+    /// The concurrency the Lambda stack's function reserves now (0 when there is none).
+    pub fn reserved_now(&self) -> i32 {
+        self.function
+            .known()
+            .and_then(Option::as_ref)
+            .and_then(|f| f.reserved_concurrency)
+            .unwrap_or(0)
+    }
+
+    /// The shared stack was read and is yet to be made: there is none, or one fit only to be
+    /// deleted and made again.
+    pub fn shared_stack_to_make(&self) -> bool {
+        match &self.shared_stack {
+            Fact::Known(None) => true,
+            Fact::Known(Some(s)) => s.info.status.needs_recreate(),
+            _ => false,
+        }
+    }
+
     /// The Lambda stack, when it exists and is healthy.
     pub fn healthy_lambda_stack(&self) -> Option<&StackSeen> {
         self.lambda_stack
@@ -163,6 +182,11 @@ pub struct Reads {
     /// Also read the trigger the Lambda stack was last deployed with (its bucket and topic).
     pub earlier_trigger: bool,
     pub account_settings: bool,
+    /// With `account_settings`: the reservation the function would get; the settings are read
+    /// only when that is more than the function reserves now (`None`: always).
+    pub reserving: Option<i32>,
+    /// The account's exports, read only when the shared stack is yet to be made (export names
+    /// are unique per region: only a create can collide).
     pub exports: bool,
     /// The stacks that import the shared stack's exports.
     pub imports: bool,
@@ -200,26 +224,77 @@ pub async fn observe<C: Cloud>(
     }
     let reads = reads(&target, &seen);
     let label = format!("{account}/{}", target.region);
-    read_buckets(cloud, &reads, &target.region, &mut seen).await;
-    if let Some(topic) = &reads.topic {
-        seen.topic = Fact::from_result(cloud.topic_exists(topic).await);
-    }
-    for (name, slot) in [
-        (&reads.shared_stack, &mut seen.shared_stack),
-        (&reads.lambda_stack, &mut seen.lambda_stack),
-    ] {
-        if let Some(name) = name {
-            *slot = settled_stack(cloud, watch, &label, name).await;
+    let region = target.region.as_str();
+    // What does not depend on another read is read at once: the buckets, the topic, each
+    // stack (and the Lambda stack's function).
+    let stack = |name: &Option<String>| {
+        let label = &label;
+        let name = name.clone();
+        async move {
+            match name {
+                Some(name) => settled_stack(cloud, watch, label, &name).await,
+                None => Fact::NotRead,
+            }
         }
-    }
-    read_function(cloud, &mut seen).await;
-    read_triggers(cloud, &reads, &target.region, &mut seen).await;
-    if reads.account_settings {
-        seen.account_settings = Fact::from_result(cloud.account_settings().await);
-    }
-    if reads.exports {
-        seen.exports = Fact::from_result(cloud.exports().await);
-    }
+    };
+    let (buckets, topic, shared_stack, lambda) = futures::join!(
+        async {
+            let mut part = Observed {
+                identity: seen.identity.clone(),
+                ..Observed::default()
+            };
+            read_buckets(cloud, &reads, region, &mut part).await;
+            part
+        },
+        async {
+            match &reads.topic {
+                Some(topic) => Fact::from_result(cloud.topic_exists(topic).await),
+                None => Fact::NotRead,
+            }
+        },
+        stack(&reads.shared_stack),
+        async {
+            let mut part = Observed {
+                lambda_stack: stack(&reads.lambda_stack).await,
+                ..Observed::default()
+            };
+            read_function(cloud, &mut part).await;
+            part
+        },
+    );
+    seen.notification_bucket = buckets.notification_bucket;
+    seen.lambda_bucket = buckets.lambda_bucket;
+    seen.objects = buckets.objects;
+    seen.topic = topic;
+    seen.shared_stack = shared_stack;
+    seen.lambda_stack = lambda.lambda_stack;
+    seen.function = lambda.function;
+    seen.statements = lambda.statements;
+    // Then what depends on those, at once too.
+    let ((notifications, subscriptions), account_settings, exports, (bucket_key, key_policies)) = futures::join!(
+        read_triggers(cloud, &reads, region, &seen),
+        async {
+            if reads.account_settings && reads.reserving.is_none_or(|r| r > seen.reserved_now()) {
+                Fact::from_result(cloud.account_settings().await)
+            } else {
+                Fact::NotRead
+            }
+        },
+        async {
+            if reads.exports && seen.shared_stack_to_make() {
+                Fact::from_result(cloud.exports().await)
+            } else {
+                Fact::NotRead
+            }
+        },
+        read_given_keys(cloud, &reads, region, &seen),
+    );
+    seen.notifications = notifications;
+    seen.subscriptions = subscriptions;
+    seen.account_settings = account_settings;
+    seen.exports = exports;
+    seen.bucket_key = bucket_key;
+    seen.key_policies = key_policies;
     if reads.imports {
         read_imports(cloud, &mut seen).await;
     }
@@ -232,7 +307,6 @@ pub async fn observe<C: Cloud>(
     if reads.kms {
         read_keys(cloud, &mut seen).await;
     }
-    read_given_keys(cloud, &reads, &target.region, &mut seen).await;
     tracing::info!(
         "{}/{}: observed in {} ms",
         account,
@@ -242,21 +316,29 @@ pub async fn observe<C: Cloud>(
     seen
 }
 
-/// The keys a deploy names, and the notification bucket's default key: their policies.
-async fn read_given_keys<C: Cloud>(cloud: &C, reads: &Reads, region: &str, seen: &mut Observed) {
+/// The keys a deploy names, and the notification bucket's default key: the bucket's key, and
+/// the keys' policies.
+async fn read_given_keys<C: Cloud>(
+    cloud: &C,
+    reads: &Reads,
+    region: &str,
+    seen: &Observed,
+) -> (Fact<Option<String>>, BTreeMap<String, Fact<String>>) {
     let mut keys: BTreeSet<String> = reads.keys.iter().cloned().collect();
+    let mut bucket_key = Fact::NotRead;
     if reads.bucket_encryption
         && let Some(b) = &reads.notification_bucket
         && seen.notification_bucket.known() == Some(&Some(region.to_string()))
     {
-        seen.bucket_key = Fact::from_result(cloud.bucket_kms_key(b).await);
-        keys.extend(seen.bucket_key.known().cloned().flatten());
+        bucket_key = Fact::from_result(cloud.bucket_kms_key(b).await);
+        keys.extend(bucket_key.known().cloned().flatten());
     }
-    keys.retain(|k| !seen.key_policies.contains_key(k));
+    let mut policies = BTreeMap::new();
     for key in keys {
         let policy = Fact::from_result(cloud.key_policy(&key).await);
-        seen.key_policies.insert(key, policy);
+        policies.insert(key, policy);
     }
+    (bucket_key, policies)
 }
 
 /// The keys the function depends on: the stack's, the function's, the bucket's default.
@@ -336,11 +418,38 @@ async fn read_buckets<C: Cloud>(cloud: &C, reads: &Reads, region: &str, seen: &m
     let Some(b) = &reads.lambda_bucket else {
         return;
     };
-    seen.lambda_bucket = Fact::from_result(cloud.bucket_region(b, account.as_deref()).await);
-    if seen.lambda_bucket.known() == Some(&Some(region.to_string())) {
+    // The first object answers for its bucket too; only when it cannot, the bucket is asked.
+    let probed = match reads.objects.first() {
+        Some(first) => cloud.probe_object(b, first, account.as_deref()).await.ok(),
+        None => None,
+    };
+    match probed {
+        Some(Probed::NoBucket) => {
+            seen.lambda_bucket = Fact::Known(None);
+            return;
+        }
+        Some(Probed::Here(ref state)) => {
+            seen.lambda_bucket = Fact::Known(Some(region.to_string()));
+            seen.objects
+                .insert(reads.objects[0].clone(), Fact::Known(state.clone()));
+        }
+        _ => {
+            let found = cloud.bucket_region(b, account.as_deref()).await;
+            seen.lambda_bucket = Fact::from_result(found);
+        }
+    }
+    let here = seen.lambda_bucket.known() == Some(&Some(region.to_string()));
+    if here && probed == Some(Probed::Refused) {
+        // The bucket is ours and here: the key is missing (S3 says so only with ListBucket).
+        seen.objects
+            .insert(reads.objects[0].clone(), Fact::Known(ObjectState::Absent));
+    }
+    if here {
         for key in &reads.objects {
-            let state = Fact::from_result(cloud.object(b, key).await);
-            seen.objects.insert(key.clone(), state);
+            if !seen.objects.contains_key(key) {
+                let state = Fact::from_result(cloud.object(b, key).await);
+                seen.objects.insert(key.clone(), state);
+            }
         }
     }
 }
@@ -357,7 +466,15 @@ async fn read_function<C: Cloud>(cloud: &C, seen: &mut Observed) {
 }
 
 /// The notification entries and subscriptions of the wanted trigger and the earlier one.
-async fn read_triggers<C: Cloud>(cloud: &C, reads: &Reads, region: &str, seen: &mut Observed) {
+async fn read_triggers<C: Cloud>(
+    cloud: &C,
+    reads: &Reads,
+    region: &str,
+    seen: &Observed,
+) -> (
+    BTreeMap<String, Fact<Vec<NotificationEntry>>>,
+    BTreeMap<String, Fact<Vec<Subscription>>>,
+) {
     let mut buckets = BTreeSet::new();
     let mut topics = BTreeSet::new();
     if reads.notifications
@@ -375,17 +492,19 @@ async fn read_triggers<C: Cloud>(cloud: &C, reads: &Reads, region: &str, seen: &
         buckets.extend(param("NotificationBucket").cloned());
         topics.extend(param("SNSNotificationarn").cloned());
     }
+    let mut notifications = BTreeMap::new();
     for b in buckets {
         let entries = Fact::from_result(cloud.notifications(&b).await);
-        seen.notifications.insert(b, entries);
+        notifications.insert(b, entries);
     }
-    if !matches!(seen.function, Fact::Known(Some(_))) {
-        return;
+    let mut subscriptions = BTreeMap::new();
+    if matches!(seen.function, Fact::Known(Some(_))) {
+        for t in topics {
+            let subs = Fact::from_result(cloud.subscriptions(&t).await);
+            subscriptions.insert(t, subs);
+        }
     }
-    for t in topics {
-        let subs = Fact::from_result(cloud.subscriptions(&t).await);
-        seen.subscriptions.insert(t, subs);
-    }
+    (notifications, subscriptions)
 }
 
 /// Read a stack; one found mid-operation (another run, or an interrupted one) is followed until
@@ -448,6 +567,9 @@ async fn follow<C: Cloud>(
         .run(&s.name, &s.id, until.as_deref(), Goal::Settled)
         .await?
     {
+        Settled::Done {
+            stack: Some(info), ..
+        } => Ok(Some(*info)),
         Settled::Done { .. } | Settled::Failed { .. } => cloud.stack(&s.name).await,
         other => Err(explain(&s.name, &other)),
     }

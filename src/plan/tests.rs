@@ -136,7 +136,7 @@ impl Cloud for Scripted {
     async fn create_bucket(&self, _: &str, _: &str) -> Result<()> {
         self.write("create_bucket")
     }
-    async fn put_object(&self, _: &str, _: &str, _: &[u8], _: &str) -> Result<()> {
+    async fn put_object(&self, _: &str, _: &str, _: bytes::Bytes, _: &str) -> Result<()> {
         self.write("put_object")
     }
     async fn create_stack(
@@ -214,7 +214,7 @@ fn plan(steps: &[(StepKind, Action)]) -> TargetPlan {
     );
     let work = DeployWork {
         zip: Arc::new(LambdaZip {
-            bytes: vec![1, 2, 3],
+            bytes: bytes::Bytes::from_static(&[1, 2, 3]),
             sha256: "00".repeat(32),
         }),
         zip_key: "k.zip".into(),

@@ -318,6 +318,22 @@ async fn second_identical_run_is_unchanged_and_writes_nothing() {
     assert!(steps(&doc).iter().all(|(_, a)| a == "skip"));
     let writes = acct.writes_since(before);
     assert!(writes.is_empty(), "a no-op run wrote: {writes:?}");
+    // And it reads only what can have changed: not the account's Lambda settings (the
+    // reservation does not grow), nor its exports (the shared stack is there), nor the zip
+    // bucket's region (the zip's own read says the bucket is here): at most 12 calls.
+    let reads: Vec<String> = acct.requests()[before..]
+        .iter()
+        .map(|r| r.action.clone())
+        .collect();
+    assert!(reads.len() <= 12, "{} calls: {reads:?}", reads.len());
+    for unneeded in ["GetAccountSettings", "ListExports", "HeadObject"] {
+        assert!(
+            !reads.iter().any(|a| a == unneeded),
+            "{unneeded}: {reads:?}"
+        );
+    }
+    let locations = reads.iter().filter(|a| *a == "GetBucketLocation").count();
+    assert_eq!(locations, 1, "the notification bucket's only: {reads:?}");
 
     let st = statements(&acct, FUNCTION).await;
     assert_eq!(

@@ -74,6 +74,21 @@ pub fn al2_warning(today: &str) -> String {
     )
 }
 
+/// The concurrency the function will reserve: `ReservedConcurrency` as given, else the
+/// template's default; a template without the parameter reserves 5 (the vendor's).
+fn wanted_reservation(t: &TargetConfig, lambda_t: &Template) -> i32 {
+    const NAME: &str = "ReservedConcurrency";
+    let Some(declared) = lambda_t.parameter(NAME) else {
+        return 5;
+    };
+    t.parameters
+        .get(NAME)
+        .map(|v| v.value.clone())
+        .or_else(|| declared.default.clone())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// What `deploy` reads for a target (its account expanded, its trail read): every input that
 /// has no problem.
 pub fn reads(t: &TargetConfig, seen: &Observed, local: &Local) -> Reads {
@@ -100,6 +115,7 @@ pub fn reads(t: &TargetConfig, seen: &Observed, local: &Local) -> Reads {
         notifications: t.trigger == Trigger::S3,
         earlier_trigger: true,
         account_settings: true,
+        reserving: Some(wanted_reservation(t, &local.lambda_template)),
         exports: ok(Input::SharedStackName),
         keys: [
             (Input::BucketKmsKeyArn, &t.bucket_kms_key_arn),
@@ -500,18 +516,7 @@ impl<'a> Ctx<'a> {
 
     /// The account's unreserved concurrency must keep its minimum after the reservation.
     fn concurrency(&mut self) {
-        let lambda_t = &self.local.lambda_template;
-        let reserve: i32 = self
-            .lambda_params
-            .iter()
-            .find(|p| p.name == "ReservedConcurrency")
-            .map(|p| p.shown.clone())
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(if lambda_t.declares("ReservedConcurrency") {
-                0
-            } else {
-                5
-            });
+        let reserve = wanted_reservation(&self.t, &self.local.lambda_template);
         let region = self.region().to_string();
         match &self.seen.account_settings {
             Fact::Known(a) => {

@@ -52,7 +52,7 @@ fn target(edit: fn(&mut DeployArgs)) -> TargetConfig {
 fn local() -> Local {
     Local {
         zip: Arc::new(LambdaZip {
-            bytes: vec![1, 2, 3],
+            bytes: bytes::Bytes::from_static(&[1, 2, 3]),
             sha256: "ab".repeat(32),
         }),
         shared_template: Arc::new(Template::bundled_shared()),
