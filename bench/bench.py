@@ -149,10 +149,21 @@ class Proc:
         return f"{shlex.join(self.argv[:3])} ...: {what}\n{self.tail()}"
 
 
+GNU_TIME = Path("/usr/bin/time")
+
+
 def run_process(argv: list[str], env: dict[str, str], timeout: float, cwd: Path | None = None) -> Proc:
-    """Run argv, timestamping each stdout/stderr line on arrival; kill its group at `timeout`."""
+    """Run argv, timestamping each stdout/stderr line on arrival; kill its group at `timeout`.
+
+    Its peak memory comes from GNU time when there is one: a child of this Python process
+    counts the Python process's own memory in its peak (Linux keeps the high-water mark of the
+    memory it was forked or vforked with across exec), so wait4's figure would be this
+    script's size, not the tool's."""
     lines: list[tuple[float, str, str]] = []
     lock = threading.Lock()
+    rss_file = tempfile.NamedTemporaryFile("r", suffix=".rss") if GNU_TIME.exists() else None
+    if rss_file:
+        argv = [str(GNU_TIME), "-f", "%M", "-o", rss_file.name, *argv]
     started = time.time()
     p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, start_new_session=True)
@@ -192,7 +203,13 @@ def run_process(argv: list[str], env: dict[str, str], timeout: float, cwd: Path 
     with _CHILDREN_LOCK:
         _CHILDREN.discard(p)
     lines.sort(key=lambda x: x[0])
-    return Proc(argv, p.returncode, started, ended, lines, usage.ru_maxrss, timed_out.is_set())
+    maxrss = usage.ru_maxrss
+    if rss_file:
+        argv = argv[5:]
+        with rss_file:
+            told = rss_file.read().strip().splitlines()
+        maxrss = int(told[-1]) if told and told[-1].isdigit() else maxrss
+    return Proc(argv, p.returncode, started, ended, lines, maxrss, timed_out.is_set())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1079,13 +1096,7 @@ class Startup:
 
 
 def peak_rss_kib(argv: list[str], env: dict[str, str]) -> int:
-    """Max RSS of one run: /usr/bin/time -f %M when present, else wait4's rusage of the child."""
-    gnu_time = Path("/usr/bin/time")
-    if gnu_time.exists():
-        with tempfile.NamedTemporaryFile("r", suffix=".rss") as f:
-            p = run_process([str(gnu_time), "-f", "%M", "-o", f.name, *argv], env, SHORT_TIMEOUT)
-            if p.code == 0:
-                return int(f.read().strip().splitlines()[-1])
+    """Max RSS of one run (see run_process)."""
     return run_process(argv, env, SHORT_TIMEOUT).maxrss_kib
 
 
@@ -1381,8 +1392,9 @@ def report(ctx: Ctx, sizes: list[Size], startup: Startup | None, bigzip: BigZip 
       "its CloudTrail bucket `trail-<account>-<region>`; the tool reaches each account through `role_arn`.")
     w(f"- Scale: every AWS call of those accounts waits {a.latency_ms} ms; each stack operation takes its "
       f"resources × {a.resource_seconds:g} s (the shared stack has 1 resource, the Lambda stack 3). AWS takes "
-      f"roughly 10–60 s per resource, so stacks run about 1/500 of their real time here, while call latency, "
-      f"poll intervals, waiter delays and process start-up keep their real size and weigh about 500× more.")
+      f"roughly 10–60 s per resource, so stacks run about {scale_words(a.resource_seconds)} of their real time "
+      f"here, while call latency, poll intervals, waiter delays and process start-up keep their real size and "
+      f"weigh that much more.")
     w(f"- Sizes: " + ", ".join(f"{s.n} = {s.accounts} account{'s' if s.accounts > 1 else ''} × {s.regions} "
                                 f"region{'s' if s.regions > 1 else ''}" for s in sizes) + ".")
     w(f"- Reproduce: `{reproduce_command(a)}`" + (" (smoke: tiny and quick, not the figures to quote)" if a.smoke else ""))
@@ -1401,8 +1413,10 @@ def report(ctx: Ctx, sizes: list[Size], startup: Startup | None, bigzip: BigZip 
         w("## Rollouts\n\nskipped: --only\n")
 
     w("## Start-up and peak memory\n")
-    w("Median wall time of 20 runs (through Python's subprocess, which adds about a millisecond); peak "
-      "memory: max RSS of one run (`/usr/bin/time -f %M` when present, else the child's rusage).\n")
+    w("Median wall time of 20 runs (through Python's subprocess, which adds about a millisecond). Peak "
+      "memory, here and everywhere in this report: the max RSS of the process (and of what it waits for) "
+      "as GNU time tells it (`/usr/bin/time -f %M`)" + ("" if GNU_TIME.exists() else
+      ": absent on this machine, so wait4's figure, which counts this Python script's own memory too") + ".\n")
     w("| figure | this tool | instead: AWS CLI | the limit |")
     w("|---|---|---|---|")
     rows = {r[0]: r for r in (startup.rows if startup else [])}
@@ -1575,6 +1589,14 @@ def reproduce_command(a: argparse.Namespace) -> str:
 # ---------------------------------------------------------------------------------------------
 # main
 # ---------------------------------------------------------------------------------------------
+
+
+def scale_words(resource_seconds: float) -> str:
+    """How much faster than AWS (10-60 s per resource) the emulator's stacks run, in words."""
+    if resource_seconds <= 0:
+        return "none (they finish at once)"
+    fast, slow = 10 / resource_seconds, 60 / resource_seconds
+    return f"1/{fast:.0f} to 1/{slow:.0f}" if fast >= 1.5 else "the same as"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

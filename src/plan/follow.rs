@@ -214,8 +214,14 @@ impl<C: Cloud> Follow<'_, C> {
                         }
                         None => {
                             misses += 1;
-                            seen.next_poll(pace.interval)
-                                .min(ramp(misses - 1, pace.interval))
+                            // Knowing nothing yet (the run's first stack), look twice as often.
+                            let learnt = LEARNT_MS.load(Ordering::Relaxed) > 0;
+                            let most = if learnt {
+                                pace.interval
+                            } else {
+                                pace.interval / 2
+                            };
+                            seen.next_poll(pace.interval).min(ramp(misses - 1, most))
                         }
                     };
                     reported
