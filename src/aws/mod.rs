@@ -652,6 +652,9 @@ impl Cloud for AwsCloud {
         }
     }
 
+    /// AWS makes every new bucket private (Block Public Access on, ACLs off) and encrypted
+    /// (SSE-S3) by itself, since 2023, in every partition: nothing more to ask for, and so no
+    /// permission to change either setting.
     async fn create_bucket(&self, bucket: &str, region: &str) -> Result<()> {
         let mut req = self.s3.create_bucket().bucket(bucket);
         if region != "us-east-1" {
@@ -662,50 +665,17 @@ impl Cloud for AwsCloud {
             );
         }
         match req.send().await {
-            Ok(_) => {}
+            Ok(_) => Ok(()),
             Err(e) => {
                 let e = classify(e);
                 // Our own bucket from an interrupted run is fine.
-                if e.code.as_deref() != Some("BucketAlreadyOwnedByYou") {
-                    return Err(e.into());
+                if e.code.as_deref() == Some("BucketAlreadyOwnedByYou") {
+                    Ok(())
+                } else {
+                    Err(e.into())
                 }
             }
         }
-        self.s3
-            .put_public_access_block()
-            .bucket(bucket)
-            .public_access_block_configuration(
-                s3t::PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(true)
-                    .ignore_public_acls(true)
-                    .block_public_policy(true)
-                    .restrict_public_buckets(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(classify)
-            .context("failed to block public access")?;
-        let rule = s3t::ServerSideEncryptionRule::builder()
-            .apply_server_side_encryption_by_default(
-                s3t::ServerSideEncryptionByDefault::builder()
-                    .sse_algorithm(s3t::ServerSideEncryption::Aes256)
-                    .build()?,
-            )
-            .build();
-        self.s3
-            .put_bucket_encryption()
-            .bucket(bucket)
-            .server_side_encryption_configuration(
-                s3t::ServerSideEncryptionConfiguration::builder()
-                    .rules(rule)
-                    .build()?,
-            )
-            .send()
-            .await
-            .map_err(classify)
-            .context("failed to turn on default encryption")?;
-        Ok(())
     }
 
     async fn put_object(

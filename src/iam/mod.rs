@@ -117,8 +117,6 @@ pub const CALLS: &[Call] = &[
     call("S3", "GetBucketEncryption", "s3:GetEncryptionConfiguration", &[(NotificationBucket, D.and(S))]),
     call("S3", "ListObjectsV2", "s3:ListBucket", &[(NotificationBucket, V), (ZipBucket, X)]),
     call("S3", "CreateBucket", "s3:CreateBucket", &[(ZipBucket, D)]),
-    call("S3", "PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock", &[(ZipBucket, D)]),
-    call("S3", "PutBucketEncryption", "s3:PutEncryptionConfiguration", &[(ZipBucket, D)]),
     call("S3", "GetObject", "s3:GetObject", &[(ZipObjects, D)]),
     call("S3", "HeadObject", "s3:GetObject", &[(ZipObjects, D.and(X))]),
     call("S3", "PutObject", "s3:PutObject", &[(ZipObjects, D)]),

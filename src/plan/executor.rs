@@ -268,7 +268,23 @@ impl<C: Cloud> Executor<'_, C> {
         let (done, settled) = self
             .stack_op(&run.label, name, &source, &params, action)
             .await?;
-        let settled = settled.as_ref();
+        // The settled stack's outputs name the function (the bundled template's do); else it
+        // is looked up.
+        let outputs = settled.as_ref().map(|s| &s.outputs);
+        let f = match outputs.and_then(|o| Some((o.get("FunctionName")?, o.get("FunctionArn")?))) {
+            Some((name, arn)) => FunctionRef {
+                name: name.clone(),
+                arn: arn.clone(),
+            },
+            None => self.function_of(name, settled.as_ref()).await?,
+        };
+        let text = format!("{done}; function {}", f.name);
+        run.function = Some(f);
+        Ok(text)
+    }
+
+    /// The function of a stack that has settled (as it settled, when known).
+    async fn function_of(&self, name: &str, settled: Option<&StackInfo>) -> Result<FunctionRef> {
         let f = self
             .persist(|| async {
                 let stack = match settled {
@@ -284,11 +300,10 @@ impl<C: Cloud> Executor<'_, C> {
             .await
             .with_context(|| format!("failed to find the function of stack {name}"))?
             .ok_or_else(|| anyhow!("stack {name} holds no Lambda function"))?;
-        run.function = Some(FunctionRef {
-            name: f.name.clone(),
+        Ok(FunctionRef {
+            name: f.name,
             arn: f.arn,
-        });
-        Ok(format!("{done}; function {}", f.name))
+        })
     }
 
     async fn invoke_permission(&self, run: &Run<'_>, action: Action) -> Result<String> {

@@ -88,6 +88,14 @@ struct Seen {
     /// AWS's time of the operation's first event, and of each resource it finished since.
     start_ms: Option<i64>,
     done_ms: Vec<i64>,
+    /// Looks since one found a resource done or was made when one was due.
+    misses: u32,
+}
+
+/// How long the first look waits: for one resource, when earlier stacks tell how long that is.
+fn first_wait(pace: Duration) -> Option<Duration> {
+    let learnt = LEARNT_MS.load(Ordering::Relaxed);
+    (learnt > 0).then(|| Duration::from_millis(learnt + 50).min(pace * MAX_PREDICTED_PACES))
 }
 
 /// The time one resource took, as learnt from the stacks followed so far in this run (ms; 0
@@ -98,6 +106,33 @@ static LEARNT_MS: AtomicU64 = AtomicU64::new(0);
 const MAX_PREDICTED_PACES: u32 = 2;
 
 impl Seen {
+    fn new(status: &str) -> Seen {
+        Seen {
+            ids: HashSet::new(),
+            ours: Vec::new(),
+            last_status: status.to_string(),
+            busy: HashSet::new(),
+            start_ms: None,
+            done_ms: Vec::new(),
+            misses: 0,
+        }
+    }
+
+    /// How long to wait before the next look: until the next resource should be done; when
+    /// none is due (or it is late), soon, then less and less often (twice as often while the
+    /// run knows nothing yet).
+    fn wait(&mut self, pace: Duration, now_ms: i64) -> Duration {
+        if let Some(due) = self.due_in(now_ms) {
+            self.misses = 0;
+            let most = (pace * MAX_PREDICTED_PACES).max(pace);
+            return due.clamp(Duration::from_millis(100).min(most), most);
+        }
+        self.misses += 1;
+        let learnt = LEARNT_MS.load(Ordering::Relaxed) > 0;
+        let most = if learnt { pace } else { pace / 2 };
+        self.next_poll(pace).min(ramp(self.misses - 1, most))
+    }
+
     /// How long to wait before the next poll when no event is due: the pace while resources
     /// are being worked on, a quarter of it when none is (the stack is about to settle), never
     /// faster than 100 ms.
@@ -118,6 +153,7 @@ impl Seen {
         let done = !ev.is_stack() && !ev.status.ends_with("_IN_PROGRESS");
         if done && at > start {
             self.done_ms.push(at);
+            self.misses = 0;
             let each = (at - start) as u64 / self.done_ms.len() as u64;
             let old = LEARNT_MS.load(Ordering::Relaxed);
             let new = if old == 0 { each } else { (old * 3 + each) / 4 };
@@ -172,58 +208,23 @@ impl<C: Cloud> Follow<'_, C> {
     ) -> Result<Settled> {
         let pace = self.watch.pace;
         let started = Instant::now();
-        let mut seen = Seen {
-            ids: HashSet::new(),
-            ours: Vec::new(),
-            last_status: String::from("IN_PROGRESS"),
-            busy: HashSet::new(),
-            start_ms: None,
-            done_ms: Vec::new(),
-        };
+        let mut seen = Seen::new("IN_PROGRESS");
         let mut last_heartbeat = Instant::now();
         let mut quiet_polls = 0u32;
-        // Looks since the last one that found a resource done, or since the expected time.
-        let mut misses = 0u32;
         let mut interval = pace.interval;
-        let longest = pace.interval * MAX_PREDICTED_PACES;
         // When earlier stacks tell how long a resource takes, the first look waits for one.
-        let learnt = LEARNT_MS.load(Ordering::Relaxed);
-        if learnt > 0 {
-            let first = Duration::from_millis(learnt + 50).min(longest);
-            if !self.watch.pause(first.min(pace.timeout)).await {
-                return Ok(Settled::Interrupted {
-                    status: seen.last_status,
-                });
-            }
+        if let Some(first) = first_wait(pace.interval)
+            && !self.watch.pause(first.min(pace.timeout)).await
+        {
+            return Ok(Settled::Interrupted {
+                status: seen.last_status,
+            });
         }
         loop {
-            let done_before = seen.done_ms.len();
             let (fresh, terminal_seen) = match self.cloud.stack_events(stack_id, until).await {
                 Ok(events) => {
                     let reported = self.report(stack_name, events, &mut seen);
-                    if seen.done_ms.len() > done_before {
-                        misses = 0;
-                    }
-                    // Look again when the next resource should be done; when none is due (or
-                    // it is late), soon, then less and less often.
-                    interval = match seen.due_in(now_ms()) {
-                        Some(due) => {
-                            misses = 0;
-                            let most = longest.max(pace.interval);
-                            due.clamp(Duration::from_millis(100).min(most), most)
-                        }
-                        None => {
-                            misses += 1;
-                            // Knowing nothing yet (the run's first stack), look twice as often.
-                            let learnt = LEARNT_MS.load(Ordering::Relaxed) > 0;
-                            let most = if learnt {
-                                pace.interval
-                            } else {
-                                pace.interval / 2
-                            };
-                            seen.next_poll(pace.interval).min(ramp(misses - 1, most))
-                        }
-                    };
+                    interval = seen.wait(pace.interval, now_ms());
                     reported
                 }
                 // Throttled or a passing fault: slow down instead of failing.
@@ -457,17 +458,6 @@ mod tests {
         assert_eq!(first_failure(&events[..2]), None);
     }
 
-    fn fresh_seen() -> Seen {
-        Seen {
-            ids: HashSet::new(),
-            ours: Vec::new(),
-            last_status: String::new(),
-            busy: HashSet::new(),
-            start_ms: None,
-            done_ms: Vec::new(),
-        }
-    }
-
     fn at(mut e: StackEvent, ms: i64) -> StackEvent {
         e.at_ms = Some(ms);
         e
@@ -475,7 +465,7 @@ mod tests {
 
     #[test]
     fn the_next_look_is_when_the_next_resource_should_be_done() {
-        let mut seen = fresh_seen();
+        let mut seen = Seen::new("");
         // Nothing known yet: no guess.
         assert_eq!(seen.due_in(10_000), None);
         seen.timed(&at(ev("stack", "CREATE_IN_PROGRESS", None), 10_000));
@@ -496,7 +486,7 @@ mod tests {
 
     #[test]
     fn polls_quickly_only_when_no_resource_is_being_worked_on() {
-        let mut seen = fresh_seen();
+        let mut seen = Seen::new("");
         let pace = Duration::from_millis(1000);
         assert_eq!(seen.next_poll(pace), Duration::from_millis(250));
         seen.busy.insert("Fn".into());

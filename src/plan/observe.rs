@@ -224,15 +224,45 @@ pub async fn observe<C: Cloud>(
     }
     let reads = reads(&target, &seen);
     let label = format!("{account}/{}", target.region);
-    let region = target.region.as_str();
-    // What does not depend on another read is read at once: the buckets, the topic, each
-    // stack (and the Lambda stack's function).
+    read_at_once(cloud, &reads, &target.region, (watch, &label), &mut seen).await;
+    read_what_follows(cloud, &reads, &target.region, &mut seen).await;
+    if reads.imports {
+        read_imports(cloud, &mut seen).await;
+    }
+    if let Some(fallback) = &reads.stored_objects {
+        read_stored(cloud, fallback, &mut seen).await;
+    }
+    if let (Some(since), Some(Some(f))) = (reads.logs_since, seen.function.known()) {
+        seen.logs = Fact::from_result(cloud.log_summary(&f.name, since).await);
+    }
+    if reads.kms {
+        read_keys(cloud, &mut seen).await;
+    }
+    tracing::info!(
+        "{}/{}: observed in {} ms",
+        account,
+        target.region,
+        started.elapsed().as_millis()
+    );
+    seen
+}
+
+/// What does not depend on another read, read at once: the buckets, the topic, each stack (and
+/// the Lambda stack's function). A stack found mid-operation is followed (`follow`: the watch
+/// and the target's label).
+async fn read_at_once<C: Cloud>(
+    cloud: &C,
+    reads: &Reads,
+    region: &str,
+    follow: (Watch<'_>, &str),
+    seen: &mut Observed,
+) {
     let stack = |name: &Option<String>| {
-        let label = &label;
+        let label = follow.1;
         let name = name.clone();
         async move {
             match name {
-                Some(name) => settled_stack(cloud, watch, label, &name).await,
+                Some(name) => settled_stack(cloud, follow.0, label, &name).await,
                 None => Fact::NotRead,
             }
         }
@@ -243,7 +273,7 @@ pub async fn observe<C: Cloud>(
                 identity: seen.identity.clone(),
                 ..Observed::default()
             };
-            read_buckets(cloud, &reads, region, &mut part).await;
+            read_buckets(cloud, reads, region, &mut part).await;
             part
         },
         async {
@@ -270,9 +300,13 @@ pub async fn observe<C: Cloud>(
     seen.lambda_stack = lambda.lambda_stack;
     seen.function = lambda.function;
     seen.statements = lambda.statements;
-    // Then what depends on those, at once too.
-    let ((notifications, subscriptions), account_settings, exports, (bucket_key, key_policies)) = futures::join!(
-        read_triggers(cloud, &reads, region, &seen),
+}
+
+/// What depends on those, read at once too: the triggers, the account's settings and exports,
+/// the keys.
+async fn read_what_follows<C: Cloud>(cloud: &C, reads: &Reads, region: &str, seen: &mut Observed) {
+    let (triggers, account_settings, exports, keys) = futures::join!(
+        read_triggers(cloud, reads, region, seen),
         async {
             if reads.account_settings && reads.reserving.is_none_or(|r| r > seen.reserved_now()) {
                 Fact::from_result(cloud.account_settings().await)
@@ -287,33 +321,12 @@ pub async fn observe<C: Cloud>(
                 Fact::NotRead
             }
         },
-        read_given_keys(cloud, &reads, region, &seen),
+        read_given_keys(cloud, reads, region, seen),
     );
-    seen.notifications = notifications;
-    seen.subscriptions = subscriptions;
+    (seen.notifications, seen.subscriptions) = triggers;
     seen.account_settings = account_settings;
     seen.exports = exports;
-    seen.bucket_key = bucket_key;
-    seen.key_policies = key_policies;
-    if reads.imports {
-        read_imports(cloud, &mut seen).await;
-    }
-    if let Some(fallback) = &reads.stored_objects {
-        read_stored(cloud, fallback, &mut seen).await;
-    }
-    if let (Some(since), Some(Some(f))) = (reads.logs_since, seen.function.known()) {
-        seen.logs = Fact::from_result(cloud.log_summary(&f.name, since).await);
-    }
-    if reads.kms {
-        read_keys(cloud, &mut seen).await;
-    }
-    tracing::info!(
-        "{}/{}: observed in {} ms",
-        account,
-        target.region,
-        started.elapsed().as_millis()
-    );
-    seen
+    (seen.bucket_key, seen.key_policies) = keys;
 }
 
 /// The keys a deploy names, and the notification bucket's default key: the bucket's key, and

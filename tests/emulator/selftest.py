@@ -1730,6 +1730,26 @@ REDIRECT_MESSAGE = (
 )
 
 
+def check_new_buckets_private_and_encrypted(acct: Account) -> None:
+    """(v) a new bucket has Block Public Access on and SSE-S3 default encryption, in any region;
+    what its owner sets later wins."""
+    for region in (REGION, "eu-west-1"):
+        s3 = acct.client("s3", region)
+        bucket = f"new-{region}-{acct.id}"
+        kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=bucket, **kwargs)
+        pab = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        assert pab == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+                       "RestrictPublicBuckets": True}, pab
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        assert rules == [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                          "BucketKeyEnabled": False}], rules
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k"}}]})
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms", rule
+
+
 def check_bucket_owner_policy_and_region(acct: Account) -> None:
     """(q) another account: AccessDenied unless the bucket policy grants it; ExpectedBucketOwner;
     another region: 301 PermanentRedirect (GetBucketLocation answers from anywhere)."""
@@ -2336,6 +2356,7 @@ CHECKS = [
     check_template_url_async,
     check_notification_destinations,
     check_bucket_owner_policy_and_region,
+    check_new_buckets_private_and_encrypted,
     check_capabilities,
     check_stack_event_and_export_pages,
     check_queue_and_topic_policy_resources,

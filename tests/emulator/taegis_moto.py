@@ -1241,6 +1241,30 @@ def _put_bucket_notification_configuration(self: Any, bucket_name: str, notifica
 
 
 # ---------------------------------------------------------------------------------------------
+# (v) New buckets are private and encrypted.
+# AWS: since 2023 every new bucket has S3 Block Public Access on (all four settings) and default
+# encryption with S3-managed keys (SSE-S3, AES256, no bucket key), whoever creates it
+# (CreateBucket or CloudFormation).  moto made buckets with neither: GetPublicAccessBlock and
+# GetBucketEncryption answered "not found".
+# ---------------------------------------------------------------------------------------------
+
+_moto_create_bucket = s3_models.S3Backend.create_bucket
+
+
+def _create_bucket_as_aws(self: Any, bucket_name: str, region_name: str, *args: Any, **kwargs: Any) -> Any:
+    bucket = _moto_create_bucket(self, bucket_name, region_name, *args, **kwargs)
+    if bucket.public_access_block is None:
+        bucket.public_access_block = s3_models.PublicAccessBlock(True, True, True, True)
+    if bucket.encryption is None:
+        bucket.encryption = {"Rule": {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                                      "BucketKeyEnabled": False}}
+    return bucket
+
+
+s3_models.S3Backend.create_bucket = _create_bucket_as_aws
+
+
+# ---------------------------------------------------------------------------------------------
 # (q) S3 bucket ownership, ExpectedBucketOwner, bucket policies and the bucket's region.
 # AWS: a bucket belongs to the account that created it.  A request signed for another region
 # than the bucket's gets 301 PermanentRedirect (with x-amz-bucket-region), except GetBucketLocation

@@ -96,7 +96,7 @@ async fn fresh_deploy_creates_everything_and_keeps_other_entries() {
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys[0].starts_with("taegis-lambda-amd64-") && keys[0].ends_with(".zip"));
 
-    // The zip bucket the tool made is private and encrypted.
+    // The zip bucket the tool made is private and encrypted (as AWS makes every new bucket).
     let zb = format!("{bucket}-zips");
     let pab = acct
         .s3()

@@ -27,12 +27,6 @@ fn iam_action(service: &str, operation: &str) -> String {
             "s3:PutBucketNotification",
         ),
         ("s3", "GetBucketEncryption", "s3:GetEncryptionConfiguration"),
-        ("s3", "PutBucketEncryption", "s3:PutEncryptionConfiguration"),
-        (
-            "s3",
-            "PutPublicAccessBlock",
-            "s3:PutBucketPublicAccessBlock",
-        ),
         ("lambda", "Invoke", "lambda:InvokeFunction"),
     ];
     renamed
