@@ -200,7 +200,7 @@ impl<C: Cloud> Executor<'_, C> {
                 let source = plan.template_source(&w.shared_template);
                 let params = sent(&w.shared_params);
                 let name = &cfg.shared_stack_name;
-                self.stack_op(&run.label, name, &source, &params, step.action)
+                self.stack_op(&run.label, name, &source, &params, (step.action, false))
                     .await
                     .map(|(done, _)| done)
             }
@@ -266,7 +266,7 @@ impl<C: Cloud> Executor<'_, C> {
         let source = plan.template_source(&w.lambda_template);
         let params = sent(&w.lambda_params);
         let (done, settled) = self
-            .stack_op(&run.label, name, &source, &params, action)
+            .stack_op(&run.label, name, &source, &params, (action, true))
             .await?;
         // The settled stack's outputs name the function (the bundled template's do); else it
         // is looked up.
@@ -479,11 +479,13 @@ impl<C: Cloud> Executor<'_, C> {
             .with_context(|| format!("failed to remove statement {sid} from function {function}"))
     }
 
-    fn follower<'b>(&'b self, label: &'b str) -> Follow<'b, C> {
+    /// A follower; `outputs`: the stack as it settled is wanted (see [`Follow::outputs`]).
+    fn follower<'b>(&'b self, label: &'b str, outputs: bool) -> Follow<'b, C> {
         Follow {
             cloud: self.cloud,
             watch: self.watch,
             target: label,
+            outputs,
         }
     }
 
@@ -509,7 +511,7 @@ impl<C: Cloud> Executor<'_, C> {
             .await
             .with_context(|| format!("failed to delete stack {name}"))?;
         match self
-            .follower(label)
+            .follower(label, false)
             .run(name, &stack.id, until.as_deref(), Goal::Deleted)
             .await?
         {
@@ -526,11 +528,17 @@ impl<C: Cloud> Executor<'_, C> {
         name: &str,
         template: &TemplateSource,
         params: &BTreeMap<String, ParamValue>,
-        action: Action,
+        (action, outputs): (Action, bool),
     ) -> Result<(String, Option<StackInfo>)> {
         match action {
-            Action::Create => self.create_stack(label, name, template, params).await,
-            Action::Update => self.update_stack(label, name, template, params).await,
+            Action::Create => {
+                self.create_stack(label, name, (template, params), outputs)
+                    .await
+            }
+            Action::Update => {
+                self.update_stack(label, name, (template, params), outputs)
+                    .await
+            }
             Action::Delete | Action::Skip => Err(anyhow!("no stack operation for {action:?}")),
         }
     }
@@ -539,8 +547,8 @@ impl<C: Cloud> Executor<'_, C> {
         &self,
         label: &str,
         name: &str,
-        template: &TemplateSource,
-        params: &BTreeMap<String, ParamValue>,
+        (template, params): (&TemplateSource, &BTreeMap<String, ParamValue>),
+        outputs: bool,
     ) -> Result<(String, Option<StackInfo>)> {
         let id = self
             .cloud
@@ -548,7 +556,7 @@ impl<C: Cloud> Executor<'_, C> {
             .await
             .with_context(|| format!("failed to create stack {name}"))?;
         let failed = match self
-            .follower(label)
+            .follower(label, outputs)
             .run(name, &id, None, Goal::Created)
             .await?
         {
@@ -578,8 +586,8 @@ impl<C: Cloud> Executor<'_, C> {
         &self,
         label: &str,
         name: &str,
-        template: &TemplateSource,
-        params: &BTreeMap<String, ParamValue>,
+        (template, params): (&TemplateSource, &BTreeMap<String, ParamValue>),
+        outputs: bool,
     ) -> Result<(String, Option<StackInfo>)> {
         let before = self
             .persist(|| self.cloud.stack(name))
@@ -596,7 +604,7 @@ impl<C: Cloud> Executor<'_, C> {
             return Ok((format!("stack {name} needed no update"), None));
         };
         match self
-            .follower(label)
+            .follower(label, outputs)
             .run(name, &stack_id, until.as_deref(), Goal::Updated)
             .await?
         {

@@ -73,6 +73,9 @@ pub struct Follow<'a, C: Cloud> {
     pub cloud: &'a C,
     pub watch: Watch<'a>,
     pub target: &'a str,
+    /// The caller needs the stack as it settled (its outputs): a success its own event shows
+    /// is still confirmed with DescribeStacks, which gives them.
+    pub outputs: bool,
 }
 
 /// What one follow has seen so far.
@@ -90,6 +93,8 @@ struct Seen {
     done_ms: Vec<i64>,
     /// Looks since one found a resource done or was made when one was due.
     misses: u32,
+    /// The terminal status the stack's own event gave, once one did.
+    terminal: Option<StackStatus>,
 }
 
 /// How long the first look waits: for one resource, when earlier stacks tell how long that is.
@@ -115,6 +120,7 @@ impl Seen {
             start_ms: None,
             done_ms: Vec::new(),
             misses: 0,
+            terminal: None,
         }
     }
 
@@ -248,6 +254,16 @@ impl<C: Cloud> Follow<'_, C> {
                 seen.busy.len(),
                 interval.as_millis()
             );
+            // The stack's own event says it succeeded, and nothing more is needed of it.
+            if terminal_seen
+                && !self.outputs
+                && let Some(status) = seen.terminal.clone().filter(|s| goal.reached_by(s))
+            {
+                return Ok(Settled::Done {
+                    status,
+                    stack: None,
+                });
+            }
             // Confirm with DescribeStacks on a terminal event, and now and then while quiet
             // (an event stream can lag behind the stack's status).
             if (terminal_seen || quiet_polls % 5 == 4)
@@ -348,6 +364,9 @@ impl<C: Cloud> Follow<'_, C> {
             if let Some(status) = ev.stack_status() {
                 terminal |= status.is_terminal();
                 seen.last_status = status.to_string();
+                if status.is_terminal() {
+                    seen.terminal = Some(status);
+                }
             } else if ev.status.ends_with("_IN_PROGRESS") {
                 seen.busy.insert(ev.logical_id.clone());
             } else {

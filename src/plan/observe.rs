@@ -575,6 +575,7 @@ async fn follow<C: Cloud>(
         cloud,
         watch,
         target: label,
+        outputs: true,
     };
     match follow
         .run(&s.name, &s.id, until.as_deref(), Goal::Settled)
