@@ -128,19 +128,12 @@ impl<C: Cloud> Executor<'_, C> {
             still_running: false,
             started: std::time::Instant::now(),
         };
-        for planned in &plan.steps {
-            let step = run.adjust(planned);
-            if let Some(why) = run.stop(&step, self.watch.cancel.is_cancelled()) {
-                run.results
-                    .push(StepResult::of(&step, Status::Skipped, why));
-                continue;
-            }
-            if step.action == Action::Skip {
-                run.results
-                    .push(StepResult::of(&step, Status::Skipped, step.detail.clone()));
-                continue;
-            }
-            let result = self.perform(&mut run, &step).await;
+        let apart = side_by_side(plan);
+        if apart > 0 {
+            self.two_lanes(&mut run, &plan.steps[..apart]).await;
+        }
+        for planned in &plan.steps[apart..] {
+            let result = self.next(&mut run, planned).await;
             run.results.push(result);
         }
         let label = run.label.clone();
@@ -151,6 +144,60 @@ impl<C: Cloud> Executor<'_, C> {
             seconds: result.seconds,
         });
         result
+    }
+
+    /// The next step: performed, or skipped (planned so, or stopped).
+    async fn next(&self, run: &mut Run<'_>, planned: &Step) -> StepResult {
+        let step = run.adjust(planned);
+        if let Some(why) = run.stop(&step, self.watch.cancel.is_cancelled()) {
+            return StepResult::of(&step, Status::Skipped, why);
+        }
+        if step.action == Action::Skip {
+            return StepResult::of(&step, Status::Skipped, step.detail.clone());
+        }
+        self.perform(run, &step).await
+    }
+
+    /// The first `steps` in two lanes side by side: the zip bucket and what goes into it, and
+    /// the shared stack. A failure in one stops the rest of its own lane (the other's step is
+    /// under way) and every step after both; the results keep the plan's order.
+    async fn two_lanes(&self, run: &mut Run<'_>, steps: &[Step]) {
+        let mut other = Run {
+            plan: run.plan,
+            label: run.label.clone(),
+            function: run.function.clone(),
+            results: Vec::new(),
+            error: None,
+            still_running: false,
+            started: run.started,
+        };
+        let lane = |shared: bool| {
+            steps
+                .iter()
+                .enumerate()
+                .filter(move |(_, s)| s.kind.is_shared_stack() == shared)
+        };
+        let (mine, theirs) = futures::join!(
+            async {
+                let mut done = Vec::new();
+                for (i, step) in lane(false) {
+                    done.push((i, self.next(run, step).await));
+                }
+                done
+            },
+            async {
+                let mut done = Vec::new();
+                for (i, step) in lane(true) {
+                    done.push((i, self.next(&mut other, step).await));
+                }
+                done
+            },
+        );
+        let mut all: Vec<_> = mine.into_iter().chain(theirs).collect();
+        all.sort_by_key(|(i, _)| *i);
+        run.results.extend(all.into_iter().map(|(_, r)| r));
+        run.error = run.error.take().or(other.error);
+        run.still_running |= other.still_running;
     }
 
     /// Perform one step, with its start and end reported.
@@ -611,6 +658,30 @@ impl<C: Cloud> Executor<'_, C> {
             Settled::Done { stack, .. } => Ok((format!("updated stack {name}"), stack.map(|s| *s))),
             other => Err(explain(name, &other)),
         }
+    }
+}
+
+/// How many of the plan's first steps go in two lanes (0: none): the zip bucket, the zip and
+/// the large templates, beside the shared stack (and the delete before it), when both lanes
+/// have work and the shared stack's template is sent inline (not through that bucket).
+fn side_by_side(plan: &TargetPlan) -> usize {
+    let Ok(w) = plan.deploy() else {
+        return 0;
+    };
+    let n = plan
+        .steps
+        .iter()
+        .take_while(|s| s.kind.is_shared_stack() || s.kind.is_upload())
+        .count();
+    let works = |shared: bool| {
+        plan.steps[..n]
+            .iter()
+            .any(|s| s.kind.is_shared_stack() == shared && s.action != Action::Skip)
+    };
+    if w.shared_template.fits_inline() && works(true) && works(false) {
+        n
+    } else {
+        0
     }
 }
 

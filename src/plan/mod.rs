@@ -94,6 +94,19 @@ impl StepKind {
         )
     }
 
+    /// The steps that make the shared stack (deleting a dead one first).
+    pub fn is_shared_stack(self) -> bool {
+        matches!(self, StepKind::DeleteSharedStack | StepKind::SharedStack)
+    }
+
+    /// The zip bucket and what is uploaded to it.
+    pub fn is_upload(self) -> bool {
+        matches!(
+            self,
+            StepKind::LambdaBucket | StepKind::UploadZip | StepKind::UploadTemplate
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             StepKind::LambdaBucket => "lambda-bucket",

@@ -402,3 +402,39 @@ async fn an_interrupted_run_starts_nothing_new_and_says_how_to_resume() {
     assert!(r.error.unwrap().contains("re-run the same command"));
     assert!(cloud.calls.lock().unwrap().is_empty());
 }
+
+/// The zip bucket and the shared stack go side by side: a refused upload stops only its own
+/// lane, the shared stack beside it is made, nothing after both starts, and the results keep
+/// the plan's order.
+#[tokio::test]
+async fn the_zip_and_the_shared_stack_go_side_by_side() {
+    let cloud = Scripted {
+        refuse: BTreeMap::from([("put_object", aws_error("AccessDenied", "Access Denied"))]),
+        stack_status: Mutex::new("CREATE_COMPLETE".into()),
+        ..Default::default()
+    };
+    let p = plan(&[
+        (StepKind::LambdaBucket, Action::Create),
+        (StepKind::UploadZip, Action::Create),
+        (StepKind::SharedStack, Action::Create),
+        (StepKind::LambdaStack, Action::Create),
+    ]);
+    let r = run(&cloud, &p, &Cancel::default()).await;
+    let statuses: Vec<_> = r.steps.iter().map(|s| (s.name, s.status)).collect();
+    assert_eq!(
+        statuses,
+        [
+            ("lambda-bucket", Status::Done),
+            ("upload-lambda-zip", Status::Failed),
+            ("shared-stack", Status::Done),
+            ("lambda-stack", Status::Skipped),
+        ]
+    );
+    assert_eq!(r.outcome, Outcome::Failed);
+    let calls = cloud.calls.lock().unwrap().clone();
+    assert_eq!(
+        calls.iter().filter(|c| **c == "create_stack").count(),
+        1,
+        "only the shared stack: {calls:?}"
+    );
+}
