@@ -1612,7 +1612,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--resource-seconds", type=float, default=None,
                    help="time per resource of a stack operation (default 2, about a tenth of AWS's 10-60 s, "
                         "so that stacks take 2-6 s; --smoke: 0.05)")
-    p.add_argument("--targets", help="comma-separated target counts (default 1,16,200; --smoke: 1,2)")
+    p.add_argument("--targets", help="comma-separated target counts (default 1,4,16,200; --smoke: 1,2)")
     p.add_argument("--cli-max-targets", type=int, default=0,
                    help="run the AWS CLI script for at most this many targets; above, its one-after-another "
                         "time is extrapolated from the largest run (default 0: no limit; 200 targets one "
@@ -1630,9 +1630,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if not a.binary.is_absolute():
         a.binary = (Path.cwd() / a.binary).resolve()
     try:
-        a.targets = [int(x) for x in (a.targets or ("1,2" if a.smoke else "1,16,200")).split(",") if x.strip()]
+        a.targets = [int(x) for x in (a.targets or ("1,2" if a.smoke else "1,4,16,200")).split(",") if x.strip()]
     except ValueError:
-        p.error("--targets: comma-separated whole numbers, such as 1,16,200")
+        p.error("--targets: comma-separated whole numbers, such as 1,4,16,200")
     if not a.targets or min(a.targets) < 1:
         p.error("--targets: at least one count, each 1 or more")
     a.flags = {"skip_big_zip": a.skip_big_zip, "skip_startup": a.skip_startup}  # as given, for the report

@@ -431,39 +431,37 @@ async fn read_buckets<C: Cloud>(cloud: &C, reads: &Reads, region: &str, seen: &m
     let Some(b) = &reads.lambda_bucket else {
         return;
     };
+    let owner = account.as_deref();
     // The first object answers for its bucket too; only when it cannot, the bucket is asked.
-    let probed = match reads.objects.first() {
-        Some(first) => cloud.probe_object(b, first, account.as_deref()).await.ok(),
-        None => None,
-    };
-    match probed {
+    let mut probes = Vec::new();
+    if let Some(first) = reads.objects.first() {
+        let probed = cloud.probe_object(b, first, owner).await;
+        probes.push(probed.unwrap_or(Probed::Unsure));
+    }
+    seen.lambda_bucket = match probes.first() {
         Some(Probed::NoBucket) => {
             seen.lambda_bucket = Fact::Known(None);
             return;
         }
-        Some(Probed::Here(ref state)) => {
-            seen.lambda_bucket = Fact::Known(Some(region.to_string()));
-            seen.objects
-                .insert(reads.objects[0].clone(), Fact::Known(state.clone()));
-        }
-        _ => {
-            let found = cloud.bucket_region(b, account.as_deref()).await;
-            seen.lambda_bucket = Fact::from_result(found);
-        }
+        Some(Probed::Here(_)) => Fact::Known(Some(region.to_string())),
+        _ => Fact::from_result(cloud.bucket_region(b, owner).await),
+    };
+    if seen.lambda_bucket.known() != Some(&Some(region.to_string())) {
+        return;
     }
-    let here = seen.lambda_bucket.known() == Some(&Some(region.to_string()));
-    if here && probed == Some(Probed::Refused) {
-        // The bucket is ours and here: the key is missing (S3 says so only with ListBucket).
-        seen.objects
-            .insert(reads.objects[0].clone(), Fact::Known(ObjectState::Absent));
-    }
-    if here {
-        for key in &reads.objects {
-            if !seen.objects.contains_key(key) {
-                let state = Fact::from_result(cloud.object(b, key).await);
-                seen.objects.insert(key.clone(), state);
-            }
-        }
+    // The bucket is ours and here: a refused key is a missing one (S3 says "no such key" only
+    // to a caller that may list the bucket, and the deploy policy does not).
+    for (i, key) in reads.objects.iter().enumerate() {
+        let probed = match probes.get(i) {
+            Some(p) => p.clone(),
+            None => (cloud.probe_object(b, key, owner).await).unwrap_or(Probed::Unsure),
+        };
+        let state = match probed {
+            Probed::Here(state) => Fact::Known(state),
+            Probed::Refused | Probed::NoBucket => Fact::Known(ObjectState::Absent),
+            Probed::Unsure => Fact::from_result(cloud.object(b, key).await),
+        };
+        seen.objects.insert(key.clone(), state);
     }
 }
 

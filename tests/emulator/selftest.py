@@ -1413,6 +1413,28 @@ S3_AWS_NAMED_ACTIONS = [
 S3_AWS_NAMED_OBJECT_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
 
 
+def check_iam_enforcement_missing_key(acct: Account) -> None:
+    """(u) a missing key is 404 NoSuchKey only to a caller allowed s3:ListBucket on the bucket;
+    to one allowed only s3:GetObject it is 403 AccessDenied (HeadObject: 403, no body)."""
+    bucket = f"missing-{acct.id}"
+    acct.client("s3").create_bucket(Bucket=bucket)
+    acct.client("s3").put_object(Bucket=bucket, Key="there", Body=b"x")
+    objects = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+    listing = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"}
+    policy = lambda *st: {"Version": "2012-10-17", "Statement": list(st)}  # noqa: E731
+    getter = user_session(acct, "getter", policy(objects)).client("s3", endpoint_url=ENDPOINT, config=CONFIG)
+    lister = user_session(acct, "lister", policy(objects, listing)).client("s3", endpoint_url=ENDPOINT, config=CONFIG)
+    admin("POST", "/_taegis/iam-enforcement", {"account": acct.id, "enforce": True})
+    try:
+        assert getter.get_object(Bucket=bucket, Key="there")["Body"].read() == b"x"
+        expect_error(lambda: getter.get_object(Bucket=bucket, Key="gone"), "AccessDenied", "Access Denied", 403)
+        expect_error(lambda: getter.head_object(Bucket=bucket, Key="gone"), "403", None, 403)
+        expect_error(lambda: lister.get_object(Bucket=bucket, Key="gone"), "NoSuchKey", None, 404)
+        expect_error(lambda: lister.head_object(Bucket=bucket, Key="gone"), "404", None, 404)
+    finally:
+        admin("POST", "/_taegis/iam-enforcement", {"account": acct.id, "enforce": False})
+
+
 def check_iam_enforcement_s3_action_names(acct: Account) -> None:
     """(u) S3 operations are checked as AWS's IAM actions (GetBucketEncryption as
     s3:GetEncryptionConfiguration, HeadBucket as s3:ListBucket, ...) on the bucket ARN, or
@@ -2372,6 +2394,7 @@ SERIAL_CHECKS = [
     # (u) alone: they add load that the timing checks of the all-at-once round do not tolerate.
     check_iam_enforcement_rfc3986_form_body,
     check_iam_enforcement_s3_action_names,
+    check_iam_enforcement_missing_key,
     check_reset_clears_enabled_regions,
     check_reset_clears_stack_operations,
     check_reset_clears_iam_enforcement,

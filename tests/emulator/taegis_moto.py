@@ -3104,6 +3104,19 @@ def _s3_checks(response: Any, resource: str) -> tuple[str | None, list[str]]:
     return action, [bucket_arn]
 
 
+def _missing_key_bucket_arn(response: Any) -> str | None:
+    """(u) The bucket's ARN when the request reads (GetObject, HeadObject) a key that its bucket
+    does not hold."""
+    operation, params = _s3_operation(response)
+    if operation not in ("GetObject", "HeadObject"):
+        return None
+    bucket = _bucket_named(params.get("Bucket"))
+    if bucket is None or params.get("Key") in bucket.keys:
+        return None
+    partition = get_partition(getattr(response, "region", None) or "us-east-1")
+    return f"arn:{partition}:s3:::{bucket.name}"
+
+
 def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resource: str = "*") -> None:
     headers = self.headers
     if (
@@ -3143,6 +3156,12 @@ def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resourc
         iam_request.check_signature()
         for checked in resources:
             iam_request.check_action_permitted(checked)
+        listing = _missing_key_bucket_arn(self) if is_s3 else None
+        if listing:
+            # AWS: a missing key is "no such key" (404) only to a caller that may list the
+            # bucket; to any other it is 403 AccessDenied, as if it were there but refused.
+            iam_request._action = "s3:ListBucket"
+            iam_request.check_action_permitted(listing)
     except HTTPException as exc:
         if is_s3:
             raise  # moto's S3 errors are S3's (<Error><Code>AccessDenied</Code>...)

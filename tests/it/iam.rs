@@ -363,6 +363,14 @@ async fn a_deploy_succeeds_as_a_user_that_holds_only_the_printed_policy() {
     };
     let refused = as_user(&short_id, &short_secret);
     let ok = as_user(&id, &secret);
+    // A new zip: the policy has no s3:ListBucket, so S3 answers its missing key with 403, not
+    // 404; the tool takes it for missing (the bucket is its own and here) and uploads it.
+    std::fs::write(
+        &inputs.zip,
+        zip_bytes("bootstrap", 0o755, b"#!/bin/sh\necho newer\n"),
+    )
+    .unwrap();
+    let newer = as_user(&id, &secret);
     enforce(&acct, false);
     refused.assert_code(1);
     assert!(
@@ -371,10 +379,15 @@ async fn a_deploy_succeeds_as_a_user_that_holds_only_the_printed_policy() {
         refused.stderr
     );
     ok.assert_code(0);
+    newer.assert_code(0);
+    assert!(newer.stderr.contains("uploaded s3://"), "{}", newer.stderr);
     let denied: Vec<_> = acct
         .requests_in_account()
         .into_iter()
         .filter(|r| r.status == 403 && r.action != "AddPermission")
         .collect();
-    assert!(denied.is_empty(), "{denied:?}");
+    assert!(
+        denied.len() == 1 && denied[0].action == "GetObject",
+        "only the new zip's first read: {denied:?}"
+    );
 }
