@@ -75,7 +75,10 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Walk through the whole guide at the terminal: discover, ask, show the plan, deploy, verify
-    Setup(Box<DeployArgs>),
+    ///
+    /// A flag given answers its question in advance; flags setup does not use are refused.
+    /// Without a terminal it prints the `deploy` command that does the same work.
+    Setup(Box<SetupArgs>),
     /// Deploy the integration with no questions asked, to one or many regions and accounts
     Deploy(Box<DeployArgs>),
     /// Check a deployed integration as the guide does: stacks, function, trigger, logs
@@ -86,8 +89,12 @@ pub enum Command {
     Template(TemplateArgs),
     /// Print the least-privilege IAM policy (JSON) for a role that runs a command
     IamPolicy(IamPolicyArgs),
-    /// Print the manual page (roff), generated from these definitions: `man -l` reads it
-    Man,
+    /// Write one manual page (roff) per command into a folder, every option listed; without a
+    /// folder, print the main page (`man -l` reads either)
+    Man {
+        /// The folder (created if missing): taegis-cloudtrail.1, taegis-cloudtrail-deploy.1, ...
+        dir: Option<PathBuf>,
+    },
     /// Print a shell completion script
     Completions {
         /// The shell to complete for
@@ -125,10 +132,10 @@ pub struct TargetArgs {
     pub timeout: Option<String>,
 }
 
+/// The answers to the guide's questions: what `deploy` takes as flags and `setup` asks for
+/// (a flag given to `setup` answers its question in advance).
 #[derive(Debug, Clone, Default, Args)]
-pub struct DeployArgs {
-    #[command(flatten)]
-    pub targets: TargetArgs,
+pub struct GuideArgs {
     /// The credentials file from XDR ("-" reads stdin); its text is never shown
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
@@ -144,9 +151,6 @@ pub struct DeployArgs {
     /// Bucket for the zip, in the target region ({account}, {region} allowed); created if missing
     #[arg(long, value_name = "NAME")]
     pub lambda_bucket: Option<String>,
-    /// Shared-stack template [default: bundled]
-    #[arg(long, value_name = "FILE")]
-    pub shared_template: Option<PathBuf>,
     /// Lambda-stack template [default: bundled]
     #[arg(long, value_name = "FILE")]
     pub lambda_template: Option<PathBuf>,
@@ -177,6 +181,17 @@ pub struct DeployArgs {
     /// Any parameter the Lambda template declares (repeatable)
     #[arg(long = "parameter", value_name = "KEY=VALUE")]
     pub parameters: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    #[command(flatten)]
+    pub guide: GuideArgs,
+    /// Shared-stack template [default: bundled]
+    #[arg(long, value_name = "FILE")]
+    pub shared_template: Option<PathBuf>,
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -191,6 +206,32 @@ pub struct DeployArgs {
     pub retry_from: Option<PathBuf>,
 }
 
+/// `setup`: one account (the caller's, or --role-arn's), one or more regions; only the flags
+/// it honours.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SetupArgs {
+    /// Rollout file (YAML) to start from: its values answer their questions (one account)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Comma-separated regions, each asked about in turn (default: --region, else asked)
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub regions: Vec<String>,
+    /// Role to assume in the account to set up
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// Shared stack name [default: taegis-shared-resources]
+    #[arg(long, value_name = "NAME")]
+    pub shared_stack_name: Option<String>,
+    /// Lambda stack name [default: taegis-cloudtrail]
+    #[arg(long, value_name = "NAME")]
+    pub stack_name: Option<String>,
+    #[command(flatten)]
+    pub guide: GuideArgs,
+    /// Ask, then show the plan and change nothing, whatever is answered
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
 #[derive(Debug, Clone, Default, Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
@@ -198,7 +239,8 @@ pub struct VerifyArgs {
     /// How far back to read the function's log
     #[arg(long, value_name = "DURATION", default_value = "24h")]
     pub since: String,
-    /// Invoke the function with a synthetic S3 event for a log object under the prefix
+    /// Invoke the function with an S3 event for a real log object under the prefix: XDR
+    /// ingests that object again (the check names it)
     #[arg(long)]
     pub test_event: bool,
 }

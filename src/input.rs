@@ -40,7 +40,7 @@ pub enum Input {
     OnFailure,
     RetryFrom,
     Yes,
-    /// `template --parameters FILE`.
+    /// `template params TEMPLATE` (a file, or `shared`/`lambda`).
     TemplateFile,
     /// `verify --since DURATION`.
     Since,
@@ -50,6 +50,10 @@ pub enum Input {
     KmsKey,
     /// The AWS credentials, profile or role the tool runs as.
     AwsIdentity,
+    /// `--profile NAME` (or `AWS_PROFILE`).
+    Profile,
+    /// `--endpoint-url URL` (or `AWS_ENDPOINT_URL`).
+    EndpointUrl,
     /// State found in the account that no flag changes (a stuck stack, a quota).
     Account,
 }
@@ -86,11 +90,13 @@ impl Input {
             Input::OnFailure => "--on-failure",
             Input::RetryFrom => "--retry-from",
             Input::Yes => "--yes",
-            Input::TemplateFile => "--parameters",
+            Input::TemplateFile => "template",
             Input::Since => "--since",
             Input::ForBucket => "--for-bucket",
             Input::KmsKey => "--kms-key",
             Input::AwsIdentity => "AWS credentials",
+            Input::Profile => "--profile",
+            Input::EndpointUrl => "--endpoint-url",
             Input::Account => "AWS account",
         }
     }

@@ -149,6 +149,14 @@ impl AwsCloud {
             logs: client!(aws_sdk_cloudwatchlogs, &config, partition, calls),
             kms: client!(aws_sdk_kms, &config, partition, calls),
             cloudtrail: client!(aws_sdk_cloudtrail, &config, partition, calls),
+            profile: conn
+                .profile
+                .clone()
+                .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty())),
+            endpoint: conn
+                .endpoint_url
+                .clone()
+                .or(config.endpoint_url().map(str::to_string)),
         })
     }
 }

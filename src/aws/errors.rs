@@ -6,7 +6,9 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-pub use crate::plan::cloud::CallError;
+use aws_credential_types::provider::error::CredentialsError;
+
+pub use crate::plan::cloud::{CallError, Unsent};
 
 /// Throttling codes across CloudFormation, S3, Lambda, SNS and STS.
 pub fn is_throttling_code(code: &str) -> bool {
@@ -103,22 +105,88 @@ where
                 message,
                 transient,
                 arguments,
+                unsent: None,
             }
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+        _ => {
+            let unsent = unsent(&err).map(Box::new);
+            let transient = match unsent.as_deref() {
+                Some(Unsent::Unreachable { .. }) => true,
+                Some(_) => false,
+                None => matches!(
+                    err,
+                    SdkError::TimeoutError(_)
+                        | SdkError::DispatchFailure(_)
+                        | SdkError::ResponseError(_)
+                ),
+            };
             CallError {
                 code: None,
                 message: DisplayErrorContext(&err).to_string(),
-                transient: true,
+                transient,
                 arguments: Vec::new(),
+                unsent,
             }
         }
-        _ => CallError {
-            code: None,
-            message: DisplayErrorContext(&err).to_string(),
-            transient: false,
-            arguments: Vec::new(),
-        },
+    }
+}
+
+/// Why a call never reached AWS: its credentials could not be resolved (the provider's error
+/// is in the source chain), or the endpoint did not answer. The endpoint is left for the
+/// caller, who knows it, to fill in.
+fn unsent<E>(err: &SdkError<E, HttpResponse>) -> Option<Unsent>
+where
+    E: std::error::Error + 'static,
+{
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(c) = e.downcast_ref::<CredentialsError>() {
+            return Some(credentials_fault(c));
+        }
+        source = e.source();
+    }
+    let unreachable = match err {
+        SdkError::DispatchFailure(d) => d.is_io() || d.is_timeout(),
+        SdkError::TimeoutError(_) => true,
+        _ => false,
+    };
+    unreachable.then(|| Unsent::Unreachable {
+        endpoint: String::new(),
+        overridden: false,
+        cause: innermost(err),
+    })
+}
+
+/// What a credentials provider's failure means for the user.
+pub fn credentials_fault(c: &CredentialsError) -> Unsent {
+    let text = one_line(&DisplayErrorContext(c).to_string());
+    let lower = text.to_ascii_lowercase();
+    match c {
+        CredentialsError::CredentialsNotLoaded(_) => Unsent::NoCredentials,
+        _ if lower.contains("sso") && (lower.contains("expired") || lower.contains("token")) => {
+            Unsent::SsoExpired { profile: None }
+        }
+        _ => Unsent::Credentials(text),
+    }
+}
+
+/// The innermost cause of an error, e.g. "Connection refused (os error 111)".
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = err;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    one_line(&last.to_string())
+}
+
+/// Text on one line, without the SDK's debug dumps (`(DispatchFailure(...))`).
+fn one_line(text: &str) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.find(" (") {
+        Some(i) if flat[i..].contains("(Some(") || flat[i..].contains("Failure(") => {
+            flat[..i].to_string()
+        }
+        _ => flat,
     }
 }
 

@@ -5,6 +5,7 @@
 mod calls;
 mod connect;
 pub mod errors;
+mod profiles;
 mod verify;
 
 pub use connect::Connection;
@@ -22,7 +23,7 @@ use crate::plan::cloud::{
     AccountSettings, Added, Cloud, Export, FunctionInfo, Identity, Invocation, LogSummary,
     NotificationEntry, NotificationKind, ObjectState, OurNotification, PolicyStatement, Probed,
     RefusedDestination, RefusedDestinations, StackEvent, StackInfo, Subscription, TemplateSource,
-    Trail, UpdateStarted,
+    Trail, Unsent, UpdateStarted,
 };
 use crate::plan::status::StackStatus;
 
@@ -58,10 +59,74 @@ pub struct AwsCloud {
     logs: aws_sdk_cloudwatchlogs::Client,
     kms: aws_sdk_kms::Client,
     cloudtrail: aws_sdk_cloudtrail::Client,
+    /// The profile the credentials come from (`--profile`, else `AWS_PROFILE`), if any.
+    profile: Option<String>,
+    /// The endpoint every call goes to, when one is given (`--endpoint-url`, `AWS_ENDPOINT_URL`).
+    endpoint: Option<String>,
 }
 
 /// A token for one CloudFormation operation: the SDK's retries of the same call carry it, so
 /// CloudFormation does not start the operation twice when an answer was lost.
+impl AwsCloud {
+    /// The caller's identity, asked with `sts`. The first call in a region: a region that
+    /// does not exist never answers, so a few attempts are enough to tell. A call that never
+    /// reached AWS says why, in the user's terms (the profile, the endpoint).
+    async fn identity_with(&self, sts: &aws_sdk_sts::Client) -> Result<Identity> {
+        let out = sts
+            .get_caller_identity()
+            .customize()
+            .config_override(
+                aws_sdk_sts::config::Builder::default()
+                    .retry_config(RetryConfig::standard().with_max_attempts(3)),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                let mut e = classify(e);
+                e.unsent = e.unsent.take().map(|u| Box::new(self.explain(*u, sts)));
+                e
+            })?;
+        Ok(Identity {
+            account: out.account().unwrap_or_default().to_string(),
+            arn: out.arn().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// Name what the user controls: the profile asked for, the endpoint tried.
+    fn explain(&self, unsent: Unsent, sts: &aws_sdk_sts::Client) -> Unsent {
+        match unsent {
+            Unsent::NoCredentials => match &self.profile {
+                Some(p) => match profiles::known() {
+                    known if !known.contains(p) => Unsent::ProfileMissing {
+                        profile: p.clone(),
+                        known,
+                    },
+                    _ => Unsent::NoCredentials,
+                },
+                None => Unsent::NoCredentials,
+            },
+            Unsent::SsoExpired { .. } => Unsent::SsoExpired {
+                profile: self.profile.clone(),
+            },
+            Unsent::Unreachable { cause, .. } => {
+                let region = sts.config().region().map(|r| r.to_string());
+                let given = self.endpoint.clone();
+                Unsent::Unreachable {
+                    overridden: given.is_some(),
+                    endpoint: given.unwrap_or_else(|| {
+                        format!(
+                            "https://sts.{}.amazonaws.com",
+                            region.as_deref().unwrap_or("us-east-1")
+                        )
+                    }),
+                    cause,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
 fn request_token() -> String {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
@@ -211,23 +276,18 @@ fn events(e: &[s3t::Event]) -> Vec<String> {
 
 impl Cloud for AwsCloud {
     async fn identity(&self) -> Result<Identity> {
-        // The first call in a region: a region that does not exist never answers, so a few
-        // attempts are enough to tell.
-        let out = self
+        self.identity_with(&self.sts).await
+    }
+
+    async fn identity_in(&self, region: &str) -> Result<Identity> {
+        let conf = self
             .sts
-            .get_caller_identity()
-            .customize()
-            .config_override(
-                aws_sdk_sts::config::Builder::default()
-                    .retry_config(RetryConfig::standard().with_max_attempts(3)),
-            )
-            .send()
+            .config()
+            .to_builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .build();
+        self.identity_with(&aws_sdk_sts::Client::from_conf(conf))
             .await
-            .map_err(classify)?;
-        Ok(Identity {
-            account: out.account().unwrap_or_default().to_string(),
-            arn: out.arn().unwrap_or_default().to_string(),
-        })
     }
 
     async fn bucket_region(

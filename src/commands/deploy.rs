@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::Exit;
 use super::inputs;
-use super::session::Session;
+use super::session::{Refused, Session};
 use crate::cli::{DeployArgs, Global};
 use crate::config::{CredentialsSource, Needs, TargetConfig};
 use crate::input::{Input, Preflight, Problem};
@@ -30,14 +30,23 @@ pub enum Confirm {
 }
 
 pub async fn run(g: &Global, args: &DeployArgs, printer: &Printer) -> Exit {
-    execute(g, args, printer, Confirm::Buckets).await
+    let rollout = super::session::load_rollout(args.targets.config.as_deref());
+    execute(g, args, rollout, printer, Confirm::Buckets).await
 }
 
-/// The deploy, asking what `confirm` says before the first change.
-pub async fn execute(g: &Global, args: &DeployArgs, printer: &Printer, confirm: Confirm) -> Exit {
+/// The deploy of `args` and the rollout file (read, or made by `setup`), asking what
+/// `confirm` says before the first change.
+pub async fn execute(
+    g: &Global,
+    args: &DeployArgs,
+    rollout: Result<Option<crate::config::Rollout>, Problem>,
+    printer: &Printer,
+    confirm: Confirm,
+) -> Exit {
     // 1. Configuration: flags, rollout file, defaults.
     let (session, mut cfg, mut pf) =
-        match Session::configure(Task::Deploy, g, args, Needs::Deploy, printer).await {
+        match Session::configure_from(Task::Deploy, g, args, rollout, Needs::Deploy, printer).await
+        {
             Ok(c) => c,
             Err(exit) => return exit,
         };
@@ -50,8 +59,12 @@ pub async fn execute(g: &Global, args: &DeployArgs, printer: &Printer, confirm: 
             return session.report(&[]);
         }
     }
-    // 2. Local inputs, each read once.
+    // 2. Local inputs, each read once (those of entries without a usable region too).
     let files = LocalFiles::read(&mut cfg.targets, cfg.update_credentials, printer, &mut pf);
+    for t in &mut cfg.unplaced {
+        let standin = LocalFiles::read(std::slice::from_mut(t), false, printer, &mut pf);
+        pf.extend(deploy::offline(t, &standin.local_for(t)));
+    }
     // 3. Observe and decide, per target, reading only.
     let decide =
         async |t: &TargetConfig, cloud: &crate::aws::AwsCloud, watch: crate::plan::Watch<'_>| {
@@ -76,12 +89,12 @@ pub async fn execute(g: &Global, args: &DeployArgs, printer: &Printer, confirm: 
     let asked = match confirm {
         Confirm::Buckets => confirm_buckets(&session, g.yes, plans),
         Confirm::Plan if plans.iter().any(TargetPlan::changes) => {
-            session.confirm(false, "Deploy this plan?", "setup asks before it deploys")
+            session.confirm(g.yes, "Deploy this plan?", "setup asks before it deploys")
         }
         Confirm::Plan => Ok(()),
     };
     if let Err(why) = asked {
-        return session.bad_input(&[why], &failed);
+        return session.refused(why, &failed);
     }
     // 5. Apply, exactly the plan; 6. report.
     let results = session
@@ -256,7 +269,7 @@ fn retain_unfinished(
 }
 
 /// Creating a bucket needs a yes: `--yes`, or an answer at the terminal.
-fn confirm_buckets(session: &Session, yes: bool, plans: &[TargetPlan]) -> Result<(), Problem> {
+fn confirm_buckets(session: &Session, yes: bool, plans: &[TargetPlan]) -> Result<(), Refused> {
     let new_buckets: Vec<String> = plans
         .iter()
         .flat_map(|p| {
@@ -277,10 +290,10 @@ fn confirm_buckets(session: &Session, yes: bool, plans: &[TargetPlan]) -> Result
             &format!("Create bucket{s} {list}?"),
             &format!("the plan creates bucket{s} {list}"),
         )
-        .map_err(|p| match p.fix {
-            Some(_) => p.fix(
+        .map_err(|why| match why {
+            Refused::Problem(p) if p.fix.is_some() => Refused::Problem(p.fix(
                 "pass --yes to allow it (or create the bucket yourself and give --lambda-bucket)",
-            ),
-            None => p,
+            )),
+            other => other,
         })
 }

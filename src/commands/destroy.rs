@@ -51,7 +51,7 @@ pub async fn run(g: &Global, args: &DestroyArgs, printer: &Printer) -> Exit {
             "destroy removes what is listed above",
         )
     {
-        return session.bad_input(&[why], &failed);
+        return session.refused(why, &failed);
     }
     let results = session
         .apply(&ready, &failed, cfg.concurrency, cfg.on_failure)

@@ -47,20 +47,85 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Destroy(args) => destroy::run(g, &args, &printer).await,
         Command::Template(args) => template::run(&args, &printer),
         Command::IamPolicy(args) => iam_policy::run(&args, &printer),
-        Command::Man => {
-            let page = clap_mangen::Man::new(Cli::command());
-            match page.render(&mut std::io::stdout()) {
-                Ok(()) => Exit::Ok,
-                Err(e) => {
-                    printer.error(&format!("cannot write the manual page ({e})"));
-                    Exit::Failed
-                }
-            }
-        }
+        Command::Man { dir } => man(dir.as_deref(), &printer),
         Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "taegis-cloudtrail", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "taegis-cloudtrail", &mut script);
+            printer.out_bytes(&script);
             Exit::Ok
         }
     }
+}
+
+/// The manual: the main page on stdout, or one page per command into `dir`
+/// (`taegis-cloudtrail-deploy.1`, `taegis-cloudtrail-template-show.1`, ...), each listing
+/// every option the command takes, the global ones included.
+fn man(dir: Option<&std::path::Path>, printer: &Printer) -> Exit {
+    let mut cli = Cli::command();
+    cli.build();
+    let Some(dir) = dir else {
+        let mut page = Vec::new();
+        return match clap_mangen::Man::new(cli).render(&mut page) {
+            Ok(()) => {
+                printer.out_bytes(&page);
+                Exit::Ok
+            }
+            Err(e) => {
+                printer.error(&format!("cannot render the manual page ({e})"));
+                Exit::Failed
+            }
+        };
+    };
+    let written = std::fs::create_dir_all(dir).and_then(|()| {
+        let mut pages = Vec::new();
+        write_pages(&cli, "", dir, &mut pages)?;
+        Ok(pages)
+    });
+    match written {
+        Ok(pages) => {
+            printer.info(&format!(
+                "wrote {} manual pages into {}",
+                pages.len(),
+                dir.display()
+            ));
+            for p in pages {
+                printer.out(&p.display().to_string());
+            }
+            Exit::Ok
+        }
+        Err(e) => {
+            printer.error(&format!(
+                "man {}: cannot write the manual pages ({e}); give a folder you can write to",
+                dir.display()
+            ));
+            Exit::BadInput
+        }
+    }
+}
+
+/// The page of `cmd` and of each of its subcommands, named `parent-name.1`.
+fn write_pages(
+    cmd: &clap::Command,
+    parent: &str,
+    dir: &std::path::Path,
+    out: &mut Vec<std::path::PathBuf>,
+) -> std::io::Result<()> {
+    let name = if parent.is_empty() {
+        cmd.get_name().to_string()
+    } else {
+        format!("{parent}-{}", cmd.get_name())
+    };
+    let page_cmd = cmd
+        .clone()
+        .name(name.clone())
+        .bin_name(name.replace('-', " "));
+    let mut page = Vec::new();
+    clap_mangen::Man::new(page_cmd).render(&mut page)?;
+    let path = dir.join(format!("{name}.1"));
+    std::fs::write(&path, page)?;
+    out.push(path);
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        write_pages(sub, &name, dir, out)?;
+    }
+    Ok(())
 }

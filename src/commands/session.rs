@@ -50,8 +50,17 @@ impl Reporter for Session {
     }
 }
 
+/// Why a confirmation did not give a yes.
+#[derive(Debug)]
+pub enum Refused {
+    /// No, or no one to ask: a problem naming `--yes`.
+    Problem(Problem),
+    /// Ctrl-C at the question.
+    Interrupted,
+}
+
 /// Read the rollout file, if one is given.
-fn load_rollout(path: Option<&std::path::Path>) -> Result<Option<config::Rollout>, Problem> {
+pub fn load_rollout(path: Option<&std::path::Path>) -> Result<Option<config::Rollout>, Problem> {
     let Some(path) = path else {
         return Ok(None);
     };
@@ -73,9 +82,22 @@ impl Session {
         needs: Needs,
         printer: &Printer,
     ) -> Result<(Session, DeployConfig, Preflight), Exit> {
+        let rollout = load_rollout(args.targets.config.as_deref());
+        Session::configure_from(task, g, args, rollout, needs, printer).await
+    }
+
+    /// The same, with the rollout file already read (or made: `setup`'s answers).
+    pub async fn configure_from(
+        task: Task,
+        g: &Global,
+        args: &DeployArgs,
+        rollout: Result<Option<config::Rollout>, Problem>,
+        needs: Needs,
+        printer: &Printer,
+    ) -> Result<(Session, DeployConfig, Preflight), Exit> {
         let command = task.name();
         let conn = Connection::new(g.profile.clone(), g.endpoint_url.clone(), task);
-        let rollout = match load_rollout(args.targets.config.as_deref()) {
+        let rollout = match rollout {
             Ok(r) => r,
             Err(p) => {
                 printer.error(&p.to_string());
@@ -179,6 +201,13 @@ impl Session {
         };
         let mut ready = Vec::new();
         let mut failed = Vec::new();
+        // A problem of the run's own credentials, profile or endpoint is the same for every
+        // target: said once, without a label.
+        let mut said = std::collections::BTreeSet::new();
+        let run_wide = |p: &Problem| {
+            matches!(p.input, Input::Profile | Input::EndpointUrl)
+                || (p.input == Input::AwsIdentity && !p.subject.contains(" role "))
+        };
         for c in checked {
             let Decision { plan, preflight } = match c.outcome {
                 Ok(d) => d,
@@ -192,7 +221,11 @@ impl Session {
                 }
             };
             for p in &preflight.problems {
-                self.printer.error(&label(&c.target, &plan, p.to_string()));
+                if !run_wide(p) {
+                    self.printer.error(&label(&c.target, &plan, p.to_string()));
+                } else if said.insert(p.to_string()) {
+                    self.printer.error(&p.to_string());
+                }
             }
             for w in &preflight.warnings {
                 self.printer.warn(&label(&c.target, &plan, w.to_string()));
@@ -285,19 +318,40 @@ impl Session {
     }
 
     /// A yes from `--yes` or from the terminal; without either, a problem naming `--yes`.
-    pub fn confirm(&self, yes: bool, question: &str, why: &str) -> Result<(), Problem> {
+    pub fn confirm(&self, yes: bool, question: &str, why: &str) -> Result<(), Refused> {
         if yes {
             return Ok(());
         }
         match self.printer.confirm(question) {
-            Some(true) => Ok(()),
-            Some(false) => Err(Problem::about(
+            Ok(Some(true)) => Ok(()),
+            Ok(Some(false)) => Err(Refused::Problem(Problem::about(
                 Input::Yes,
                 "",
                 "cancelled; nothing was changed",
+            ))),
+            Ok(None) => Err(Refused::Problem(
+                Problem::about(Input::Yes, "", why.to_string())
+                    .fix("pass --yes to allow it when no one can be asked"),
             )),
-            None => Err(Problem::about(Input::Yes, "", why.to_string())
-                .fix("pass --yes to allow it when no one can be asked")),
+            Err(crate::ui::prompt::Interrupted) => Err(Refused::Interrupted),
+        }
+    }
+
+    /// A confirmation that gave no yes ends the run before any change: exit 2 with the
+    /// problem, or 130 when interrupted.
+    pub fn refused(&self, why: Refused, failed: &[TargetResult]) -> Exit {
+        match why {
+            Refused::Problem(p) => self.bad_input(&[p], failed),
+            Refused::Interrupted => {
+                self.progress.finish();
+                self.printer
+                    .error("interrupted at the question; nothing was changed");
+                if self.printer.format == OutputFormat::Json {
+                    self.printer
+                        .out(&render::json(self.command, self.dry_run, failed, &[]));
+                }
+                Exit::Interrupted
+            }
         }
     }
 

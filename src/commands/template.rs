@@ -39,11 +39,31 @@ impl<'a> From<&'a Parameter> for ParamRow<'a> {
 pub fn run(args: &TemplateArgs, printer: &Printer) -> Exit {
     match &args.action {
         TemplateAction::Show { which } => {
-            printer.out(bundled(*which).trim_end());
+            let text = bundled(*which);
+            match printer.format {
+                OutputFormat::Text => printer.out(text.trim_end()),
+                OutputFormat::Json => printer.out(&json(&serde_json::json!({
+                    "template": format!("{which:?}").to_lowercase(),
+                    "file_name": file_name(*which),
+                    "body": text,
+                }))),
+            }
             Exit::Ok
         }
         TemplateAction::Params { template } => params(template, printer),
         TemplateAction::Export { dir } => export(dir, printer),
+    }
+}
+
+fn json(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+/// The vendor's file name of a bundled template.
+fn file_name(which: Which) -> &'static str {
+    match which {
+        Which::Shared => template::SHARED_FILE_NAME,
+        Which::Lambda => template::LAMBDA_FILE_NAME,
     }
 }
 
@@ -112,27 +132,31 @@ fn table(rows: &[ParamRow]) -> String {
 }
 
 fn export(dir: &std::path::Path, printer: &Printer) -> Exit {
+    let files: Vec<std::path::PathBuf> = [Which::Shared, Which::Lambda]
+        .iter()
+        .map(|w| dir.join(file_name(*w)))
+        .collect();
     let written = std::fs::create_dir_all(dir).and_then(|_| {
-        for (name, which) in [
-            (template::SHARED_FILE_NAME, Which::Shared),
-            (template::LAMBDA_FILE_NAME, Which::Lambda),
-        ] {
-            std::fs::write(dir.join(name), bundled(which))?;
+        for (path, which) in files.iter().zip([Which::Shared, Which::Lambda]) {
+            std::fs::write(path, bundled(which))?;
         }
         Ok(())
     });
     match written {
         Ok(()) => {
-            printer.out(&format!(
-                "{}\n{}",
-                dir.join(template::SHARED_FILE_NAME).display(),
-                dir.join(template::LAMBDA_FILE_NAME).display()
-            ));
+            let shown: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+            match printer.format {
+                OutputFormat::Text => printer.out(&shown.join("\n")),
+                OutputFormat::Json => printer.out(&json(&serde_json::json!({
+                    "dir": dir.display().to_string(),
+                    "files": shown,
+                }))),
+            }
             Exit::Ok
         }
         Err(e) => {
             printer.error(&format!(
-                "cannot write the templates into {} ({e})",
+                "template export {}: cannot write the templates there ({e}); give a folder you can write to",
                 dir.display()
             ));
             Exit::BadInput

@@ -15,12 +15,11 @@ pub use checks::{
     check_arn, check_bucket_name, check_region, check_stack_name, expand, is_account_id,
     is_role_arn, normalize_bucket, xdr_region_from_url,
 };
-pub use rollout::Rollout;
+pub use rollout::{Keys, Rollout};
 
 use crate::cli::DeployArgs;
 use crate::input::{Input, Preflight, Problem, Source};
 use crate::kinds::{OnFailure, Trigger};
-use rollout::Keys;
 
 pub const DEFAULT_SHARED_STACK: &str = "taegis-shared-resources";
 pub const DEFAULT_STACK: &str = "taegis-cloudtrail";
@@ -198,6 +197,9 @@ pub struct DeployConfig {
     pub on_failure: OnFailure,
     /// Things worth telling the user about how the input was read (not problems).
     pub notices: Vec<String>,
+    /// Entries without a usable region, as stand-ins (in us-east-1): no target comes of them,
+    /// yet their local inputs are still checked, so every problem is reported in one run.
+    pub unplaced: Vec<TargetConfig>,
 }
 
 /// What a command needs of each target.
@@ -228,6 +230,7 @@ pub fn resolve(
     let entries: &[Keys] = top.targets.as_deref().unwrap_or(&single);
     let mut notices = Vec::new();
     let mut targets = Vec::new();
+    let mut unplaced = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
         let layers = Layers {
             args,
@@ -246,13 +249,18 @@ pub fn resolve(
         let built = layers.targets(region_flag, env_region, &run.parameters, &mut found);
         notices.extend(layers.notices());
         let flawed: BTreeSet<Input> = found.flawed().union(&run_flawed).copied().collect();
-        targets.extend(built.into_iter().map(|t| TargetConfig {
+        let with_flaws = |t: TargetConfig| TargetConfig {
             flawed: flawed.clone(),
             ..t
-        }));
+        };
+        match built {
+            Ok(built) => targets.extend(built.into_iter().map(with_flaws)),
+            Err(standin) => unplaced.push(with_flaws(*standin)),
+        }
         pf.extend(found);
     }
     refuse_duplicates(&targets, &mut pf);
+    notices.extend(unused_region_flag(args, region_flag, rollout));
     notices.dedup();
     let config = DeployConfig {
         targets,
@@ -262,8 +270,38 @@ pub fn resolve(
         update_credentials: args.update_credentials,
         on_failure: run.on_failure,
         notices,
+        unplaced,
     };
     (config, pf)
+}
+
+/// `--region` with a rollout file whose targets name their own regions: said, not lost.
+fn unused_region_flag(
+    args: &DeployArgs,
+    region_flag: Option<&str>,
+    rollout: Option<&Rollout>,
+) -> Option<String> {
+    let (region, rollout) = (region_flag?, rollout?);
+    let entries = rollout.keys.targets.as_deref()?;
+    if !args.targets.regions.is_empty() {
+        return None;
+    }
+    let own = entries
+        .iter()
+        .filter(|e| e.regions.is_some() || e.region.is_some())
+        .count();
+    match own {
+        0 => None,
+        n if n == entries.len() => Some(format!(
+            "--region {region} is not used: every target of rollout file {} names its own regions (--regions chooses the regions of every target)",
+            rollout.name
+        )),
+        n => Some(format!(
+            "--region {region} applies only to the {} targets of rollout file {} that name no region; the other {n} name their own (--regions chooses the regions of every target)",
+            entries.len() - n,
+            rollout.name
+        )),
+    }
 }
 
 /// The same account and region twice would race on the same stacks.
@@ -331,7 +369,7 @@ impl RunSettings {
                 .on_failure
                 .or(top.on_failure)
                 .unwrap_or(OnFailure::Delete),
-            parameters: parse_parameters(&args.parameters, pf),
+            parameters: parse_parameters(&args.guide.parameters, pf),
         }
     }
 }
@@ -497,7 +535,11 @@ impl Layers<'_> {
     /// The XDR region: the first level that names one (flags, the target, the file) wins.
     fn taegis_region(&self, pf: &mut Preflight, sources: &mut Sources) -> String {
         let levels = [
-            (&self.args.taegis_region, &self.args.xdr_url, Source::Flag),
+            (
+                &self.args.guide.taegis_region,
+                &self.args.guide.xdr_url,
+                Source::Flag,
+            ),
             (&self.entry.taegis_region, &self.entry.xdr_url, Source::File),
             (&self.top.taegis_region, &self.top.xdr_url, Source::File),
         ];
@@ -565,21 +607,21 @@ impl Layers<'_> {
     /// What users say about the XDR URL and the bucket, for the notices.
     fn notices(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if let Some((url, _)) = self.pick(&self.args.xdr_url, |k| &k.xdr_url)
+        if let Some((url, _)) = self.pick(&self.args.guide.xdr_url, |k| &k.xdr_url)
             && self
-                .pick(&self.args.taegis_region, |k| &k.taegis_region)
+                .pick(&self.args.guide.taegis_region, |k| &k.taegis_region)
                 .is_none()
             && let Ok(r) = xdr_region_from_url(&url)
         {
             out.push(format!("XDR region {r} derived from {url}"));
         }
-        if let Some((raw, _)) =
-            self.pick(&self.args.notification_bucket, |k| &k.notification_bucket)
-            && let Ok((_, prefix, notice)) = normalize_bucket(&raw)
+        if let Some((raw, _)) = self.pick(&self.args.guide.notification_bucket, |k| {
+            &k.notification_bucket
+        }) && let Ok((_, prefix, notice)) = normalize_bucket(&raw)
         {
             out.extend(notice);
             if let Some(p) = prefix
-                && self.pick(&self.args.prefix, |k| &k.prefix).is_some()
+                && self.pick(&self.args.guide.prefix, |k| &k.prefix).is_some()
             {
                 out.push(format!(
                     "--prefix wins over the prefix {p:?} in --notification-bucket {raw}"
@@ -595,10 +637,10 @@ impl Layers<'_> {
         pf: &mut Preflight,
         sources: &mut Sources,
     ) -> (String, Option<String>) {
-        let Some((raw, src)) =
-            self.pick(&self.args.notification_bucket, |k| &k.notification_bucket)
-        else {
-            if self.pick(&self.args.trail, |k| &k.trail).is_some() {
+        let Some((raw, src)) = self.pick(&self.args.guide.notification_bucket, |k| {
+            &k.notification_bucket
+        }) else {
+            if self.pick(&self.args.guide.trail, |k| &k.trail).is_some() {
                 // The trail names it.
                 return (String::new(), None);
             }
@@ -629,17 +671,17 @@ impl Layers<'_> {
     fn trigger(&self, pf: &mut Preflight, sources: &mut Sources) -> (Trigger, Option<String>) {
         let topic = self
             .picked(
-                &self.args.sns_topic_arn,
+                &self.args.guide.sns_topic_arn,
                 |k| &k.sns_topic_arn,
                 Input::SnsTopicArn,
                 sources,
             )
             .filter(|s| !s.is_empty());
-        let trigger = self.pick(&self.args.trigger, |k| &k.trigger);
+        let trigger = self.pick(&self.args.guide.trigger, |k| &k.trigger);
         if let Some((_, src)) = trigger {
             sources.insert(Input::Trigger, src);
         }
-        let trail = self.pick(&self.args.trail, |k| &k.trail).is_some();
+        let trail = self.pick(&self.args.guide.trail, |k| &k.trail).is_some();
         match (trigger.map(|t| t.0), &topic) {
             (Some(Trigger::Sns), None) if !trail => {
                 self.problem(
@@ -701,7 +743,7 @@ impl Layers<'_> {
         env_region: Option<&str>,
         flag_params: &BTreeMap<String, String>,
         pf: &mut Preflight,
-    ) -> Vec<TargetConfig> {
+    ) -> Result<Vec<TargetConfig>, Box<TargetConfig>> {
         let regions = self.regions(region_flag, env_region, pf);
         let (accounts, role_arn) = self.accounts(pf);
         let base = self.base(pf, flag_params, role_arn);
@@ -710,7 +752,7 @@ impl Layers<'_> {
             let mut t = base;
             t.region = "us-east-1".into();
             self.check_names(&t, pf);
-            return Vec::new();
+            return Err(Box::new(t));
         };
         let mut out = Vec::new();
         for region in &regions {
@@ -724,13 +766,13 @@ impl Layers<'_> {
                 out.push(t);
             }
         }
-        out
+        Ok(out)
     }
 
     /// Where the credentials text comes from: a file, or `-` for stdin. None given is no
     /// problem yet: only a shared stack to create (or `--update-credentials`) needs them.
     fn credentials(&self, src: &mut Sources) -> CredentialsSource {
-        let given = &self.args.credentials;
+        let given = &self.args.guide.credentials;
         match self.picked_path(given, |k| &k.credentials, Input::Credentials, src) {
             None => CredentialsSource::Missing,
             Some(p) if p.as_os_str() == "-" => CredentialsSource::Stdin,
@@ -762,11 +804,16 @@ impl Layers<'_> {
             credentials,
             taegis_region,
             lambda_zip: self
-                .picked_path(&a.lambda_zip, |k| &k.lambda_zip, Input::LambdaZip, src)
+                .picked_path(
+                    &a.guide.lambda_zip,
+                    |k| &k.lambda_zip,
+                    Input::LambdaZip,
+                    src,
+                )
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_LAMBDA_ZIP)),
             lambda_bucket: self
                 .picked(
-                    &a.lambda_bucket,
+                    &a.guide.lambda_bucket,
                     |k| &k.lambda_bucket,
                     Input::LambdaBucket,
                     src,
@@ -779,7 +826,7 @@ impl Layers<'_> {
                 src,
             ),
             lambda_template: self.picked_path(
-                &a.lambda_template,
+                &a.guide.lambda_template,
                 |k| &k.lambda_template,
                 Input::LambdaTemplate,
                 src,
@@ -802,30 +849,30 @@ impl Layers<'_> {
                 .unwrap_or_else(|| DEFAULT_STACK.to_string()),
             integration_type: self
                 .picked(
-                    &a.integration_type,
+                    &a.guide.integration_type,
                     |k| &k.integration_type,
                     Input::IntegrationType,
                     src,
                 )
                 .unwrap_or_else(|| DEFAULT_INTEGRATION_TYPE.to_string()),
             notification_bucket,
-            trail: self.picked(&a.trail, |k| &k.trail, Input::Trail, src),
+            trail: self.picked(&a.guide.trail, |k| &k.trail, Input::Trail, src),
             trigger,
             prefix: self
-                .picked(&a.prefix, |k| &k.prefix, Input::Prefix, src)
+                .picked(&a.guide.prefix, |k| &k.prefix, Input::Prefix, src)
                 .or(url_prefix)
                 .unwrap_or_default(),
             sns_topic_arn,
             bucket_kms_key_arn: pick(
                 self,
-                &a.bucket_kms_key_arn,
+                &a.guide.bucket_kms_key_arn,
                 |k| &k.bucket_kms_key_arn,
                 Input::BucketKmsKeyArn,
                 src,
             ),
             lambda_env_kms_key_arn: pick(
                 self,
-                &a.lambda_env_kms_key_arn,
+                &a.guide.lambda_env_kms_key_arn,
                 |k| &k.lambda_env_kms_key_arn,
                 Input::LambdaEnvKmsKeyArn,
                 src,
@@ -919,14 +966,17 @@ fn sourced(value: String, source: Source) -> Sourced {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::TargetArgs;
+    use crate::cli::{GuideArgs, TargetArgs};
     use std::path::Path;
 
     fn base() -> DeployArgs {
         DeployArgs {
-            credentials: Some("creds.txt".into()),
-            taegis_region: Some("foxtrot".into()),
-            notification_bucket: Some("trail-logs".into()),
+            guide: GuideArgs {
+                credentials: Some("creds.txt".into()),
+                taegis_region: Some("foxtrot".into()),
+                notification_bucket: Some("trail-logs".into()),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -968,13 +1018,13 @@ mod tests {
     #[test]
     fn a_bucket_url_gives_name_and_prefix_and_prefix_wins() {
         let mut a = base();
-        a.notification_bucket = Some("s3://trail-logs/AWSLogs/".into());
+        a.guide.notification_bucket = Some("s3://trail-logs/AWSLogs/".into());
         let t = one(&a);
         assert_eq!(
             (t.notification_bucket.as_str(), t.prefix.as_str()),
             ("trail-logs", "AWSLogs/")
         );
-        a.prefix = Some("other/".into());
+        a.guide.prefix = Some("other/".into());
         assert_eq!(one(&a).prefix, "other/");
     }
 
@@ -998,8 +1048,8 @@ mod tests {
         }
         let mut a = base();
         a.targets.regions = vec!["us-east-1".into(), "mars-1".into()];
-        a.parameters = vec!["NoEquals".into()];
-        a.trigger = Some(Trigger::Sns);
+        a.guide.parameters = vec!["NoEquals".into()];
+        a.guide.trigger = Some(Trigger::Sns);
         a.targets.timeout = Some("soon".into());
         let p = problems(&a, None, None);
         for want in ["\"mars-1\"", "NoEquals", "--sns-topic-arn", "--timeout"] {
@@ -1011,7 +1061,7 @@ mod tests {
     fn targets_are_built_even_with_problems_and_know_which_inputs_are_flawed() {
         let mut a = base();
         a.targets.stack_name = Some("bad name".into());
-        a.prefix = Some("/x".into());
+        a.guide.prefix = Some("/x".into());
         let (c, pf) = resolve(&a, None, Some("us-east-1"), None, Needs::Deploy);
         assert_eq!(pf.problems.len(), 2, "{:?}", pf.problems);
         assert_eq!(c.targets.len(), 1);
@@ -1055,7 +1105,7 @@ mod tests {
     #[test]
     fn sns_topic_implies_sns_trigger() {
         let mut a = base();
-        a.sns_topic_arn = Some("arn:aws:sns:us-east-1:123456789012:t".into());
+        a.guide.sns_topic_arn = Some("arn:aws:sns:us-east-1:123456789012:t".into());
         assert_eq!(one(&a).trigger, Trigger::Sns);
     }
 
@@ -1145,7 +1195,7 @@ targets:
         assert_eq!(t.lambda_bucket, "zips-111111111111-eu-west-1");
         assert_eq!(t.parameters["EnableObjectTagging"].value, "true");
         assert_eq!(t.parameters["EnableObjectTagging"].source, Source::File);
-        a.taegis_region = Some("golf".into());
+        a.guide.taegis_region = Some("golf".into());
         assert_eq!(ok(&a, None, Some(&r)).targets[0].taegis_region, "golf");
     }
 
@@ -1157,7 +1207,10 @@ targets:
         )
         .unwrap();
         let a = DeployArgs {
-            xdr_url: Some("https://golf.taegis.secureworks.com".into()),
+            guide: GuideArgs {
+                xdr_url: Some("https://golf.taegis.secureworks.com".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let resolve_ok = |region_flag, env| {

@@ -18,6 +18,30 @@ pub struct CallError {
     /// The (name, value) pairs some S3 errors add: for a refused notification configuration,
     /// each destination that could not be validated and why.
     pub arguments: Vec<(String, String)>,
+    /// Why the call never reached AWS, when it did not.
+    pub unsent: Option<Box<Unsent>>,
+}
+
+/// Why a call never reached AWS: the first things a newcomer meets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unsent {
+    /// No credentials anywhere in the SDK's chain (environment, profile, SSO, web identity,
+    /// container or instance role).
+    NoCredentials,
+    /// The profile asked for (`--profile`, `AWS_PROFILE`) is in neither file; the profiles
+    /// that are.
+    ProfileMissing { profile: String, known: Vec<String> },
+    /// The SSO session behind the profile has expired.
+    SsoExpired { profile: Option<String> },
+    /// The credentials provider failed otherwise: its own words, on one line.
+    Credentials(String),
+    /// The endpoint did not answer (no such host, connection refused, a timeout);
+    /// `overridden`: an endpoint given with `--endpoint-url` or `AWS_ENDPOINT_URL`.
+    Unreachable {
+        endpoint: String,
+        overridden: bool,
+        cause: String,
+    },
 }
 
 impl std::fmt::Display for CallError {
@@ -333,6 +357,10 @@ pub enum Added {
 pub trait Cloud {
     // --- reads
     async fn identity(&self) -> Result<Identity>;
+    /// The caller's identity asked in another region (the partition's first): where the
+    /// region asked first refused the credentials, this tells a region that is not enabled
+    /// from credentials AWS refuses everywhere.
+    async fn identity_in(&self, region: &str) -> Result<Identity>;
     /// The bucket's region, `None` when there is no such bucket. With `expected_owner`, a
     /// bucket of another account is refused (AccessDenied), whatever its policy allows.
     async fn bucket_region(

@@ -47,7 +47,11 @@ pub fn decide(target: &TargetConfig, scope: Scope, seen: &Observed) -> Decision 
         Fact::Known(i) => i.account.clone(),
         Fact::Failed(e) => {
             let mut preflight = Preflight::default();
-            preflight.problem(super::deploy::identity_problem(target, e));
+            preflight.problem(super::identity::problem(
+                target,
+                e,
+                &seen.identity_elsewhere,
+            ));
             return Decision {
                 plan: None,
                 preflight,

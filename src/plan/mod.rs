@@ -10,6 +10,7 @@ pub mod destroy;
 pub mod executor;
 pub mod follow;
 pub mod hints;
+pub mod identity;
 pub mod ledger;
 pub mod observe;
 pub mod status;

@@ -10,6 +10,7 @@ use anyhow::Result;
 use super::cloud::{
     AccountSettings, CallError, Cloud, Export, FunctionInfo, Identity, Invocation, LogSummary,
     NotificationEntry, ObjectState, PolicyStatement, Probed, StackInfo, Subscription, Trail,
+    Unsent,
 };
 use super::follow::{Follow, Settled, explain};
 use super::status::Goal;
@@ -24,6 +25,9 @@ pub struct ReadError {
     /// The endpoint never answered (no such host, connection refused): a passing fault, or a
     /// region that does not exist.
     pub unreachable: bool,
+    /// Why the call never reached AWS, when it did not (no credentials, an expired SSO
+    /// session, an endpoint that does not answer, ...).
+    pub unsent: Option<Unsent>,
 }
 
 impl ReadError {
@@ -33,6 +37,7 @@ impl ReadError {
             code: call.and_then(|c| c.code.clone()),
             message: one_line(e),
             unreachable: call.is_some_and(|c| c.code.is_none() && c.transient),
+            unsent: call.and_then(|c| c.unsent.as_deref().cloned()),
         }
     }
 }
@@ -83,6 +88,9 @@ pub struct StackSeen {
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
     pub identity: Fact<Identity>,
+    /// The identity asked in the partition's first region, read only when the target's region
+    /// refused the credentials: a region not enabled, or credentials refused everywhere.
+    pub identity_elsewhere: Fact<Identity>,
     /// The trails the region sees (read when the target names one).
     pub trails: Fact<Vec<Trail>>,
     /// The notification bucket's region; `Known(None)`: no such bucket.
@@ -216,6 +224,12 @@ pub async fn observe<C: Cloud>(
         ..Observed::default()
     };
     let Some(account) = seen.account().map(str::to_string) else {
+        if let Fact::Failed(e) = &seen.identity
+            && e.code.as_deref().is_some_and(super::identity::refused)
+            && let Some(home) = super::identity::home_region(&target.region)
+        {
+            seen.identity_elsewhere = Fact::from_result(cloud.identity_in(home).await);
+        }
         return seen;
     };
     let target = target.for_account(&account);

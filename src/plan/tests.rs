@@ -56,6 +56,9 @@ impl Cloud for Scripted {
             arn: "arn:aws:iam::123456789012:user/t".into(),
         })
     }
+    async fn identity_in(&self, _: &str) -> Result<Identity> {
+        self.identity().await
+    }
     async fn bucket_region(&self, _: &str, _: Option<&str>) -> Result<Option<String>> {
         Ok(Some("us-east-1".into()))
     }
@@ -199,10 +202,13 @@ impl Reporter for Events {
 
 fn plan(steps: &[(StepKind, Action)]) -> TargetPlan {
     let args = DeployArgs {
-        credentials: Some("c.txt".into()),
-        taegis_region: Some("foxtrot".into()),
-        notification_bucket: Some("trail-logs".into()),
-        lambda_bucket: Some("zips".into()),
+        guide: crate::cli::GuideArgs {
+            credentials: Some("c.txt".into()),
+            taegis_region: Some("foxtrot".into()),
+            notification_bucket: Some("trail-logs".into()),
+            lambda_bucket: Some("zips".into()),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let (mut cfg, _) = crate::config::resolve(

@@ -598,7 +598,7 @@ impl Checks<'_> {
                     "test-event",
                     Ok,
                     format!(
-                        "the function answered {} to a test event for {what}: {}",
+                        "the function answered {} to a test event for {what} (a real log object: XDR ingests it again): {}",
                         a.status,
                         excerpt(&a.payload)
                     ),

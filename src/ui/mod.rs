@@ -28,6 +28,8 @@ pub struct Printer {
     /// Logs (`-v`, `RUST_LOG`) share stderr: no live lines then.
     pub logs: bool,
     secrets: Arc<Mutex<Vec<Secret>>>,
+    /// Results kept here instead of printed (`setup --output json` joins two documents).
+    captured: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl Printer {
@@ -56,7 +58,24 @@ impl Printer {
             interactive: !no_input && std::io::stdin().is_terminal() && stderr_tty,
             logs: false,
             secrets: Arc::new(Mutex::new(Vec::new())),
+            captured: None,
         }
+    }
+
+    /// The same printer, keeping the results it is given instead of printing them.
+    pub fn capturing(&self) -> Printer {
+        Printer {
+            captured: Some(Arc::default()),
+            ..self.clone()
+        }
+    }
+
+    /// The results kept so far (scrubbed), in order.
+    pub fn captured(&self) -> Vec<String> {
+        self.captured
+            .as_ref()
+            .map(|c| c.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .unwrap_or_default()
     }
 
     /// From now on, every line written is scrubbed of this text.
@@ -72,10 +91,22 @@ impl Printer {
             .fold(text.to_string(), |t, s| s.redact(&t))
     }
 
-    /// A result on stdout.
+    /// A result on stdout. A closed pipe (`| head`) is not an error: what it would not take
+    /// is dropped quietly.
     pub fn out(&self, text: &str) {
+        let text = self.scrub(text);
+        match &self.captured {
+            Some(c) => c.lock().unwrap_or_else(|e| e.into_inner()).push(text),
+            None => {
+                let _ = writeln!(std::io::stdout().lock(), "{text}");
+            }
+        }
+    }
+
+    /// Bytes on stdout as they are (a manual page, a completion script), closed pipe or not.
+    pub fn out_bytes(&self, bytes: &[u8]) {
         let mut o = std::io::stdout().lock();
-        let _ = writeln!(o, "{}", self.scrub(text));
+        let _ = o.write_all(bytes).and_then(|()| o.flush());
     }
 
     /// A line on stderr at the given minimum verbosity.
@@ -99,16 +130,13 @@ impl Printer {
         let _ = writeln!(std::io::stderr().lock(), "{label} {}", self.scrub(text));
     }
 
-    /// Ask a yes/no question on the terminal; `None` when no terminal can answer.
-    pub fn confirm(&self, question: &str) -> Option<bool> {
+    /// Ask a yes/no question on the terminal (default no); `Ok(None)` when no terminal can
+    /// answer, `Err` on Ctrl-C.
+    pub fn confirm(&self, question: &str) -> Result<Option<bool>, prompt::Interrupted> {
         if !self.interactive {
-            return None;
+            return Ok(None);
         }
-        dialoguer::Confirm::new()
-            .with_prompt(self.scrub(question))
-            .default(false)
-            .interact()
-            .ok()
+        self.agree(&self.scrub(question), false).map(Some)
     }
 
     pub fn progress(&self) -> Progress {

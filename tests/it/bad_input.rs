@@ -355,15 +355,36 @@ async fn all_problems_are_reported_at_once() {
     args.extend([
         "--stack-name".into(),
         "bad name".into(),
+        // A region whose first call AWS refuses: the identity cannot be read there.
         "--region".into(),
-        "mars-1".into(),
+        "us-east-7".into(),
     ]);
     let i = args.iter().position(|a| a == "--credentials").unwrap();
     args[i + 1] = "/nonexistent/creds".into();
-    let run = acct.tool().args(args).run();
+    let run = acct.tool().args(&args).run();
     run.assert_code(2);
-    for want in ["--stack-name", "mars-1"] {
-        assert!(run.stderr.contains(want), "{want}: {}", run.stderr);
+    for want in ["--stack-name", "us-east-7", "/nonexistent/creds"] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.starts_with("error:") && l.contains(want)),
+            "{want}: {}",
+            run.stderr
+        );
+    }
+    // A region that is not even a name: no target, yet the files are still checked.
+    let i = args.iter().position(|a| a == "us-east-7").unwrap();
+    args[i] = "mars-1".into();
+    let run = acct.tool().args(&args).run();
+    run.assert_code(2);
+    for want in ["--stack-name", "mars-1", "/nonexistent/creds"] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.starts_with("error:") && l.contains(want)),
+            "{want}: {}",
+            run.stderr
+        );
     }
 }
 

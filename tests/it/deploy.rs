@@ -421,21 +421,25 @@ async fn dry_run_writes_nothing_and_shows_the_steps_the_run_takes() {
 async fn credentials_never_appear_in_any_output() {
     let (acct, inputs, bucket) = setup("trail-secret").await;
     let mut outputs = Vec::new();
-    for extra in [
-        vec!["--dry-run", "-vvv"],
-        vec!["--dry-run", "--output", "json", "-vvv"],
-        vec!["-vvv"],
-        vec!["--output", "json", "-vvv", "--update-credentials"],
-        vec!["-vvv", "--update-credentials"],
+    for (extra, code) in [
+        (vec!["--dry-run", "-vvv"], 0),
+        (vec!["--dry-run", "--output", "json", "-vvv"], 0),
+        (vec!["-vvv"], 0),
+        (vec!["--output", "json", "-vvv", "--update-credentials"], 0),
+        (vec!["-vvv", "--update-credentials"], 0),
         // a failing preflight
-        vec!["-vvv", "--taegis-region", "nowhere"],
-        vec!["--output", "json", "-vvv", "--taegis-region", "nowhere"],
+        (vec!["-vvv", "--taegis-region", "nowhere"], 2),
+        (
+            vec!["--output", "json", "-vvv", "--taegis-region", "nowhere"],
+            2,
+        ),
     ] {
         let run = acct
             .tool()
             .args(inputs.deploy_args(&bucket))
-            .args(extra)
+            .args(&extra)
             .run();
+        run.assert_code(code);
         outputs.push(format!("{}\n{}", run.stdout, run.stderr));
     }
     // Through stdin as well.

@@ -13,6 +13,128 @@ fn tool_output(args: &[&str]) -> std::process::Output {
         .expect("run taegis-cloudtrail")
 }
 
+/// Every long option of `cmd` and of its subcommands, by page name (`taegis-cloudtrail-deploy`).
+fn options(cmd: &clap::Command, parent: &str, out: &mut Vec<(String, Vec<String>)>) {
+    let name = if parent.is_empty() {
+        cmd.get_name().to_string()
+    } else {
+        format!("{parent}-{}", cmd.get_name())
+    };
+    let longs = cmd
+        .get_arguments()
+        .filter(|a| !a.is_hide_set())
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+        .collect();
+    out.push((name.clone(), longs));
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        options(sub, &name, out);
+    }
+}
+
+#[test]
+fn man_writes_a_page_per_command_listing_every_option() {
+    use clap::CommandFactory;
+    let dir = tempfile::tempdir().unwrap();
+    let out = tool_output(&["man", &s(dir.path())]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cli = taegis_cloudtrail::cli::Cli::command();
+    cli.build();
+    let mut want = Vec::new();
+    options(&cli, "", &mut want);
+    assert!(want.len() > 10, "{want:?}");
+    let mut missing = Vec::new();
+    for (page, longs) in &want {
+        let path = dir.path().join(format!("{page}.1"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("no page {}: {e}", path.display()))
+            .replace("\\-", "-");
+        for long in longs {
+            if !text.contains(long.as_str()) {
+                missing.push(format!("{page}: {long}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "options missing from the pages: {missing:?}"
+    );
+    let deploy = std::fs::read_to_string(dir.path().join("taegis-cloudtrail-deploy.1")).unwrap();
+    assert!(deploy.contains("notification\\-bucket"), "{deploy}");
+    // The main page lists the commands.
+    let main = std::fs::read_to_string(dir.path().join("taegis-cloudtrail.1")).unwrap();
+    for sub in ["deploy", "setup", "verify", "destroy", "iam\\-policy"] {
+        assert!(main.contains(sub), "{sub}: {main}");
+    }
+}
+
+/// The tool writing into a pipe whose reader is already gone (`| head` after its line).
+fn into_closed_pipe(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let child = Command::new(env!("CARGO_BIN_EXE_taegis-cloudtrail"))
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    for args in [
+        &["completions", "zsh"][..],
+        &["--help"],
+        &["man"],
+        &["template", "show", "lambda"],
+        &["iam-policy", "deploy"],
+    ] {
+        let out = into_closed_pipe(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            out.status.code().is_some_and(|c| c == 0),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+    }
+}
+
+#[test]
+fn template_show_and_export_honour_json() {
+    let out = tool_output(&["template", "show", "lambda", "--output", "json"]);
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["template"], "lambda");
+    assert!(
+        doc["body"]
+            .as_str()
+            .unwrap()
+            .contains("AWSTemplateFormatVersion")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = tool_output(&["template", "export", &s(dir.path()), "--output", "json"]);
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = doc["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    for f in files {
+        assert!(std::path::Path::new(f.as_str().unwrap()).exists(), "{f}");
+    }
+    // A template that cannot be read names the argument, not a flag that does not exist.
+    let out = tool_output(&["template", "params", "missing.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("template missing.yaml") && !stderr.contains("--parameters"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn the_manual_page_renders_and_the_bash_completion_parses() {
     let page = tool_output(&["man"]);

@@ -426,6 +426,16 @@ impl Tool {
         self
     }
 
+    pub fn arg_path(mut self, p: &Path) -> Tool {
+        self.cmd.arg(p);
+        self
+    }
+
+    pub fn env_remove(mut self, k: &str) -> Tool {
+        self.cmd.env_remove(k);
+        self
+    }
+
     /// Without the account's keys in the environment: the credentials come from elsewhere.
     pub fn without_keys(mut self) -> Tool {
         for k in [

@@ -259,7 +259,11 @@ async fn narrowing_flags_are_checked_and_name_the_bad_value() {
 
 /// An IAM user of the account holding `policy`, made through a stack (the tests have no IAM
 /// client): its access key id and secret.
-async fn user_with(acct: &Account, name: &str, policy: &serde_json::Value) -> (String, String) {
+pub(crate) async fn user_with(
+    acct: &Account,
+    name: &str,
+    policy: &serde_json::Value,
+) -> (String, String) {
     let template = json!({
         "Resources": {
             "User": {"Type": "AWS::IAM::User", "Properties": {"UserName": name}},
@@ -319,7 +323,7 @@ fn enforceable(policy: &str) -> serde_json::Value {
     doc
 }
 
-fn enforce(acct: &Account, on: bool) {
+pub(crate) fn enforce(acct: &Account, on: bool) {
     let body = json!({"account": acct.id, "enforce": on}).to_string();
     let (status, answer) = http("POST", "/_taegis/iam-enforcement", Some(&body));
     assert_eq!(status, 200, "{answer}");

@@ -4,6 +4,7 @@ mod bad_input;
 mod deploy;
 mod destroy;
 mod ecosystem;
+mod first_contact;
 mod harness;
 mod iam;
 mod preflight;

@@ -171,3 +171,36 @@ async fn a_target_failing_its_preflight_is_reported_while_the_others_go_on() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn a_region_flag_the_targets_do_not_use_is_said() {
+    let (acct, inputs, bucket) = crate::harness::setup("trail-region-flag").await;
+    let file = inputs.write(
+        "rollout.yaml",
+        format!(
+            "taegis_region: golf\ncredentials: {}\nlambda_zip: {}\nnotification_bucket: {bucket}\nlambda_bucket: {bucket}-zips\ntargets:\n  - regions: [us-east-1]\n",
+            s(&inputs.credentials),
+            s(&inputs.zip)
+        ),
+    );
+    let run = acct
+        .tool()
+        .args([
+            "deploy",
+            "--dry-run",
+            "--output",
+            "json",
+            "--region",
+            "eu-west-1",
+            "--config",
+        ])
+        .arg_path(&file)
+        .run();
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("--region eu-west-1 is not used") && run.stderr.contains("--regions"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.json()["targets"][0]["region"], "us-east-1");
+}

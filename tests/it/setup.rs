@@ -9,7 +9,14 @@ use crate::seed;
 
 /// `setup` at a terminal, in the inputs' folder (so the guide's file names are the defaults).
 fn setup_in_pty(acct: &Account, inputs: &Inputs, extra: &[&str]) -> PtySession {
-    let mut cmd = acct.tool().args(["setup"]).args(extra).cmd;
+    let mut args = vec!["setup"];
+    args.extend(extra);
+    in_pty(acct, inputs, &args)
+}
+
+/// The tool at a terminal, in the inputs' folder.
+fn in_pty(acct: &Account, inputs: &Inputs, args: &[&str]) -> PtySession {
+    let mut cmd = acct.tool().args(args).cmd;
     cmd.current_dir(inputs.dir.path())
         .env("TERM", "xterm")
         .env("NO_COLOR", "1")
@@ -280,7 +287,7 @@ async fn a_key_that_keeps_the_function_out_is_said_before_anything_is_made() {
     p.exp_string("does not delegate to IAM").unwrap();
     p.exp_string("Enable IAM User Permissions").unwrap();
     press(&mut p, "Check the key policy again?", "n");
-    p.exp_string("stopped before anything was created").unwrap();
+    p.exp_string("stopped before anything was changed").unwrap();
     assert_eq!(exit_code(&mut p), 2);
     assert!(acct.writes_since(before).is_empty());
 }
@@ -329,4 +336,164 @@ async fn without_a_terminal_setup_prints_the_deploy_command_instead() {
         "{line}"
     );
     assert!(acct.requests().iter().all(|r| r.action != "CreateStack"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_changes_nothing_whatever_is_answered() {
+    let acct = Account::new().await;
+    let inputs = Inputs::new();
+    let bucket = bucket_name("trail-setup-dry");
+    seed::bucket(&acct, &bucket, REGION).await;
+    trail(&acct, &bucket).await;
+    let before = acct.requests().len();
+    let mut p = setup_in_pty(&acct, &inputs, &["--dry-run", "--taegis-region", "foxtrot"]);
+    answer(&mut p, "AWS region", "");
+    answer(&mut p, "Credentials file from XDR", "");
+    answer(&mut p, "Which CloudTrail logs should reach XDR?", "");
+    press(&mut p, "Trigger the function from S3", "y");
+    answer(&mut p, "What does the bucket hold?", "");
+    answer(&mut p, "Shared stack name", "");
+    answer(&mut p, "Lambda stack name", "");
+    answer(&mut p, "Lambda zip from XDR", "");
+    answer(&mut p, "Bucket for the zip", "");
+    press(
+        &mut p,
+        "Change other parameters of the Lambda template?",
+        "y",
+    );
+    for parameter in [
+        "LambdaEnvKMSarn",
+        "EnableObjectTagging",
+        "ReservedConcurrency",
+        "LambdaRuntime",
+    ] {
+        answer(&mut p, parameter, "");
+    }
+    p.exp_string("a dry run: nothing will be changed").unwrap();
+    p.exp_string("Plan for").unwrap();
+    p.exp_string("nothing was changed").unwrap();
+    press(&mut p, "Save these answers as a rollout file", "y");
+    answer(&mut p, "Rollout file", "");
+    p.exp_string("Wrote").unwrap();
+    assert_eq!(exit_code(&mut p), 0);
+    let writes = acct.writes_since(before);
+    assert!(writes.is_empty(), "a dry run wrote: {writes:?}");
+    assert!(inputs.credentials.exists(), "the credentials file is kept");
+    // What it saved is what a deploy would do.
+    let run = acct
+        .tool()
+        .args(["deploy", "--dry-run", "--output", "json", "--config"])
+        .arg_path(&inputs.path("taegis-rollout.yaml"))
+        .run();
+    run.assert_code(0);
+    assert_eq!(run.json()["targets"][0]["outcome"], "planned");
+}
+
+#[tokio::test]
+async fn without_a_terminal_a_dry_run_setup_prints_a_dry_run_deploy() {
+    let acct = Account::new().await;
+    let inputs = Inputs::new();
+    let rollout = inputs.write(
+        "start.yaml",
+        "taegis_region: echo\nprefix: org/AWSLogs/\ntargets:\n  - regions: [us-east-1, eu-west-1]\n",
+    );
+    let run = acct
+        .tool()
+        .args(["setup", "--dry-run", "--yes", "--config"])
+        .arg_path(&rollout)
+        .args([
+            "--role-arn",
+            &format!("arn:aws:iam::{}:role/Deployer", acct.id),
+            "--notification-bucket",
+            "my-trail-logs",
+            "--lambda-env-kms-key-arn",
+            &format!("arn:aws:kms:us-east-1:{}:key/abc", acct.id),
+        ])
+        .run();
+    run.assert_code(2);
+    let line = run.stdout.trim();
+    assert!(line.starts_with("taegis-cloudtrail deploy "), "{line}");
+    for want in [
+        "--dry-run",
+        &format!("--config {}", s(&rollout)),
+        &format!("--role-arn arn:aws:iam::{}:role/Deployer", acct.id),
+        "--notification-bucket my-trail-logs",
+        "--lambda-env-kms-key-arn",
+        "--credentials ./credentials.txt",
+    ] {
+        assert!(line.contains(want), "{want}: {line}");
+    }
+    for unwanted in ["--yes", "XDR_REGION", "--region "] {
+        assert!(!line.contains(unwanted), "{unwanted}: {line}");
+    }
+    // With --output json: one document.
+    let run = acct
+        .tool()
+        .args(["setup", "--dry-run", "--output", "json", "--region", REGION])
+        .run();
+    run.assert_code(2);
+    let doc = run.json();
+    assert_eq!(doc["command"], "setup");
+    assert_eq!(doc["dry_run"], true);
+    let command = doc["deploy_command"].as_str().unwrap();
+    assert!(
+        command.contains("--dry-run") && command.contains("--region us-east-1"),
+        "{command}"
+    );
+    assert!(acct.requests().iter().all(|r| !r.mutates()));
+}
+
+#[tokio::test]
+async fn setup_refuses_the_flags_it_does_not_use_and_a_file_of_many_accounts() {
+    let acct = Account::new().await;
+    let inputs = Inputs::new();
+    for flag in [
+        ["--accounts", "111111111111"],
+        ["--concurrency", "4"],
+        ["--on-failure", "keep"],
+        ["--shared-template", "x.yaml"],
+        ["--retry-from", "r.json"],
+    ] {
+        let run = acct.tool().args(["setup"]).args(flag).run();
+        run.assert_code(2);
+        assert!(
+            run.stderr
+                .contains(&format!("unexpected argument '{}'", flag[0])),
+            "{}",
+            run.stderr
+        );
+    }
+    let many = inputs.write(
+        "many.yaml",
+        "taegis_region: echo\nrole_arn: \"arn:aws:iam::{account}:role/D\"\ntargets:\n  - account: \"111111111111\"\n  - account: \"222222222222\"\n",
+    );
+    let run = acct
+        .tool()
+        .args(["setup", "--config"])
+        .arg_path(&many)
+        .run();
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("2 accounts") && run.stderr.contains("deploy --config"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_at_a_confirmation_exits_130_and_changes_nothing() {
+    let (acct, inputs, bucket) = crate::harness::setup("trail-ctrl-c").await;
+    let args: Vec<String> = inputs
+        .deploy_args(&bucket)
+        .into_iter()
+        .filter(|a| a != "--yes")
+        .collect();
+    let before = acct.requests().len();
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut p = in_pty(&acct, &inputs, &refs);
+    p.exp_string("Create bucket").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string("interrupted").unwrap();
+    assert_eq!(exit_code(&mut p), 130);
+    assert!(acct.writes_since(before).is_empty());
 }

@@ -232,8 +232,17 @@ async fn a_test_event_invokes_the_function_for_a_real_log_object() {
     let (status, detail) = check(&run, "test-event");
     assert_eq!(status, "ok", "{detail}");
     assert!(
-        detail.contains(&key) && detail.contains("answered 200"),
+        detail.contains(&key)
+            && detail.contains("answered 200")
+            && detail.contains("XDR ingests it again"),
         "{detail}"
+    );
+    // The help says so before anyone runs it.
+    let help = acct.tool().args(["verify", "--help"]).run();
+    assert!(
+        help.stdout.contains("real log object") && help.stdout.contains("ingests"),
+        "{}",
+        help.stdout
     );
     let invoked = acct
         .requests()

@@ -9,10 +9,12 @@ use super::answers::Answers;
 use crate::aws::{AwsCloud, Connection};
 use crate::commands::inputs;
 use crate::config::{self, CredentialsSource, DEFAULT_SHARED_STACK, DEFAULT_STACK, XDR_REGIONS};
+use crate::input::Input;
 use crate::kinds::Trigger;
 use crate::plan::cloud::{Cloud, Trail};
 use crate::plan::deploy::{notification_id, overlaps};
-use crate::plan::observe::ReadError;
+use crate::plan::identity;
+use crate::plan::observe::{Fact, ReadError};
 use crate::plan::{trail, verify};
 use crate::template::Template;
 use crate::ui::Printer;
@@ -38,16 +40,44 @@ where
     }
 }
 
-/// One conversation: the answers so far and what was found.
+/// One conversation (one region's): the answers so far and what was found.
 pub struct Talk<'a> {
     pub p: &'a Printer,
     pub conn: Connection,
+    /// The role assumed in the account (`--role-arn`), if any.
+    pub role: Option<String>,
     pub a: Answers,
     pub cloud: Option<AwsCloud>,
     pub account: String,
     pub template: Template,
     /// The topic of the chosen trail, offered for an SNS trigger.
     pub trail_topic: Option<String>,
+    /// The first region asked about: only there are the template's other parameters offered.
+    pub first: bool,
+}
+
+impl<'a> Talk<'a> {
+    /// A conversation starting from `a` (the template's parameters from its
+    /// `--lambda-template`, else the bundled one's).
+    pub fn new(p: &'a Printer, conn: Connection, a: Answers, role: Option<String>) -> Talk<'a> {
+        let template = a
+            .lambda_template
+            .as_deref()
+            .and_then(|p| std::fs::read_to_string(p).ok().map(|t| (p, t)))
+            .and_then(|(p, t)| Template::parse(&p.display().to_string(), &t).ok())
+            .unwrap_or_else(Template::bundled_lambda);
+        Talk {
+            p,
+            conn,
+            role,
+            a,
+            cloud: None,
+            account: String::new(),
+            template,
+            trail_topic: None,
+            first: true,
+        }
+    }
 }
 
 impl Talk<'_> {
@@ -59,8 +89,9 @@ impl Talk<'_> {
         self.a.region.as_deref().unwrap_or_default()
     }
 
-    /// Step 1, who and where: the region (the profile's by default), proven by a first call there.
-    pub async fn who_and_where(&mut self, default: Option<String>) -> Result<(), Interrupted> {
+    /// Step 1, who and where: the region (the profile's by default), proven by a first call
+    /// there; `false` when the credentials or the endpoint fail (said), as no region can help.
+    pub async fn who_and_where(&mut self, default: Option<String>) -> Result<bool, Interrupted> {
         let mut given = self.a.region.clone();
         loop {
             let region = match given.take() {
@@ -75,7 +106,7 @@ impl Talk<'_> {
                 self.p.say(&format!("  {e}"));
                 continue;
             }
-            let cloud = match AwsCloud::connect(&self.conn, &region, None).await {
+            let cloud = match AwsCloud::connect(&self.conn, &region, self.role.as_deref()).await {
                 Ok(c) => c,
                 Err(e) => {
                     self.p.say(&format!("  cannot set up AWS clients: {e:#}"));
@@ -84,16 +115,39 @@ impl Talk<'_> {
             };
             match cloud.identity().await {
                 Ok(i) => {
-                    self.p.say(&format!("Account {} ({}), region {region}.", i.account, i.arn));
+                    self.p.say(&format!(
+                        "Account {} ({}), region {region}.",
+                        i.account, i.arn
+                    ));
                     self.account = i.account;
                     self.a.region = Some(region);
                     self.cloud = Some(cloud);
-                    return Ok(());
+                    return Ok(true);
                 }
-                Err(e) => self.p.say(&format!(
-                    "  the first call in {region} failed ({}): not an AWS region, not enabled for this account, or the AWS credentials are not valid",
-                    ReadError::of(&e)
-                )),
+                Err(e) => {
+                    let e = ReadError::of(&e);
+                    let elsewhere = match identity::home_region(&region) {
+                        Some(home) if e.code.as_deref().is_some_and(identity::refused) => {
+                            Fact::from_result(cloud.identity_in(home).await)
+                        }
+                        _ => Fact::NotRead,
+                    };
+                    let place = identity::Place {
+                        region: region.clone(),
+                        role: self.role.clone(),
+                        origin: String::new(),
+                        region_input: Input::Region,
+                    };
+                    self.p
+                        .say(&format!("  {}", identity::explain(&place, &e, &elsewhere)));
+                    let region_not_enabled = matches!(elsewhere, Fact::Known(_));
+                    if e.unsent.is_some()
+                        || (e.code.as_deref().is_some_and(identity::refused) && !region_not_enabled)
+                    {
+                        // The credentials or the endpoint: another region will not help.
+                        return Ok(false);
+                    }
+                }
             }
         }
     }
@@ -406,7 +460,10 @@ impl Talk<'_> {
         }
         self.stack_names().await?;
         self.zip().await?;
-        self.other_parameters()
+        if self.first {
+            self.other_parameters()?;
+        }
+        Ok(())
     }
 
     async fn stack_names(&mut self) -> Result<(), Interrupted> {

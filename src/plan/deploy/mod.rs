@@ -142,19 +142,28 @@ impl Decision {
     pub fn identity(target: &TargetConfig, seen: &Observed) -> Preflight {
         let mut preflight = Preflight::default();
         if let Fact::Failed(e) = &seen.identity {
-            preflight.problem(identity_problem(target, e));
+            preflight.problem(super::identity::problem(
+                target,
+                e,
+                &seen.identity_elsewhere,
+            ));
         }
         preflight
     }
 }
 
+/// An account id that stands in for the caller's while it is unknown: the checks that need
+/// no AWS still run on values whose `{account}` it fills.
+const UNKNOWN_ACCOUNT: &str = "000000000000";
+
 /// Decide a target's deploy from what was observed. Pure: no AWS, no clock, no terminal.
 pub fn decide(target: &TargetConfig, local: &Local, seen: &Observed) -> Decision {
     let account = match &seen.identity {
         Fact::Known(i) => i.account.clone(),
-        Fact::Failed(e) => {
-            let mut preflight = Preflight::default();
-            preflight.problem(identity_problem(target, e));
+        Fact::Failed(_) => {
+            // What needs no AWS is still checked: every problem is reported in one run.
+            let mut preflight = Decision::identity(target, seen);
+            preflight.extend(offline(target, local));
             return Decision {
                 plan: None,
                 preflight,
@@ -184,40 +193,25 @@ pub fn decide(target: &TargetConfig, local: &Local, seen: &Observed) -> Decision
     cx.finish(trigger, old_trigger)
 }
 
+/// The checks of a target that need no AWS (its parameters against the templates, the
+/// credentials file when one is named), for a target whose account cannot be read or that has
+/// no usable region: every problem is still reported in one run.
+pub fn offline(target: &TargetConfig, local: &Local) -> Preflight {
+    let seen = Observed::default();
+    let mut cx = Ctx::new(
+        target.for_account(UNKNOWN_ACCOUNT),
+        local,
+        &seen,
+        UNKNOWN_ACCOUNT.into(),
+    );
+    cx.offline = true;
+    cx.parameters();
+    cx.pf
+}
+
 /// S3 refused a bucket read: another account's bucket, or no permission.
 fn denied(e: &super::observe::ReadError) -> bool {
     matches!(e.code.as_deref(), Some("AccessDenied" | "403"))
-}
-
-/// Why the first call in a region failed, and what to do.
-pub(crate) fn identity_problem(t: &TargetConfig, e: &super::observe::ReadError) -> Problem {
-    let refused = matches!(
-        e.code.as_deref(),
-        Some("InvalidClientTokenId" | "UnrecognizedClientException" | "InvalidAccessKeyId")
-    );
-    if refused || e.unreachable {
-        let input = if t.given(Input::Regions) {
-            Input::Regions
-        } else {
-            Input::Region
-        };
-        Problem::about(
-            input,
-            format!("region {}{}", t.region, t.origin),
-            format!(
-                "the first call there failed ({e}): {} is not an AWS region, or it is not enabled for this account, or the AWS credentials are not valid",
-                t.region
-            ),
-        )
-        .fix("check the region's name; enable an opt-in region in the account's settings (AWS Regions); else check the AWS credentials, --profile and --role-arn")
-    } else {
-        Problem::about(
-            Input::AwsIdentity,
-            format!("AWS credentials{}", t.origin),
-            format!("cannot read the caller's identity in {} ({e})", t.region),
-        )
-        .fix("check the AWS credentials, --profile and --role-arn")
-    }
 }
 
 /// One decision in the making.
@@ -234,6 +228,9 @@ struct Ctx<'a> {
     function: Option<FunctionRef>,
     /// What the function reserves today.
     reserved_now: i32,
+    /// The account could not be read: only what needs no AWS is checked, and the credentials
+    /// are judged only when a file was named (the shared stack may hold them already).
+    offline: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -249,6 +246,7 @@ impl<'a> Ctx<'a> {
             lambda_params: Vec::new(),
             function: None,
             reserved_now: 0,
+            offline: false,
         }
     }
 

@@ -130,6 +130,13 @@ impl Ctx<'_> {
                 ParamValue::Secret(s.clone()),
                 self.t.source(Input::Credentials),
             )),
+            (Err(_), false)
+                if self.offline
+                    && self.t.credentials == crate::config::CredentialsSource::Missing =>
+            {
+                // Whether the shared stack holds them already cannot be known.
+                None
+            }
             (Err(p), false) => {
                 // Needed: the shared stack is to be created, or the credentials re-sent.
                 self.problem(p.clone());

@@ -27,11 +27,14 @@ fn function_arn(name: &str) -> String {
 
 fn args() -> DeployArgs {
     DeployArgs {
-        credentials: Some("creds.txt".into()),
-        taegis_region: Some("foxtrot".into()),
-        notification_bucket: Some(BUCKET.into()),
-        lambda_bucket: Some(ZIPS.into()),
-        prefix: Some("AWSLogs/".into()),
+        guide: crate::cli::GuideArgs {
+            credentials: Some("creds.txt".into()),
+            taegis_region: Some("foxtrot".into()),
+            notification_bucket: Some(BUCKET.into()),
+            lambda_bucket: Some(ZIPS.into()),
+            prefix: Some("AWSLogs/".into()),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }
@@ -165,6 +168,7 @@ fn failed(code: &str, message: &str) -> ReadError {
         code: Some(code.into()),
         message: format!("{code}: {message}"),
         unreachable: false,
+        unsent: None,
     }
 }
 
@@ -292,7 +296,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "new integration type replaces the function",
-            args: |a| a.integration_type = Some("generic".into()),
+            args: |a| a.guide.integration_type = Some("generic".into()),
             seen: deployed,
             want: in_place(&[("lambda-stack", Update)]),
         },
@@ -384,16 +388,42 @@ fn cases() -> Vec<Case> {
             want: Want::Problems(&[(Input::LambdaBucket, "function's region us-east-1")]),
         },
         Case {
-            name: "a region that refuses the first call",
+            name: "a region that refuses the credentials the first region takes",
             args: |_| {},
             seen: || Observed {
                 identity: Fact::Failed(failed(
                     "InvalidClientTokenId",
                     "The security token included in the request is invalid.",
                 )),
+                identity_elsewhere: fresh().identity,
                 ..Observed::default()
             },
-            want: Want::Problems(&[(Input::Region, "not an AWS region")]),
+            want: Want::Problems(&[(Input::Region, "not enabled for account 123456789012")]),
+        },
+        Case {
+            name: "credentials refused in the first region too",
+            args: |_| {},
+            seen: || Observed {
+                identity: Fact::Failed(failed(
+                    "InvalidClientTokenId",
+                    "The security token included in the request is invalid.",
+                )),
+                identity_elsewhere: Fact::Failed(failed("InvalidClientTokenId", "invalid")),
+                ..Observed::default()
+            },
+            want: Want::Problems(&[(Input::AwsIdentity, "AWS_ACCESS_KEY_ID")]),
+        },
+        Case {
+            name: "no identity: the checks that need no AWS still run",
+            args: |a| a.guide.integration_type = Some("vpcflow".into()),
+            seen: || Observed {
+                identity: Fact::Failed(failed("ExpiredToken", "The token has expired.")),
+                ..Observed::default()
+            },
+            want: Want::Problems(&[
+                (Input::AwsIdentity, "ExpiredToken"),
+                (Input::IntegrationType, "vpcflow"),
+            ]),
         },
         Case {
             name: "credentials that cannot be used",
@@ -429,7 +459,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "switching from S3 to SNS",
-            args: |a| a.sns_topic_arn = Some(TOPIC.into()),
+            args: |a| a.guide.sns_topic_arn = Some(TOPIC.into()),
             seen: || Observed {
                 topic: Fact::Known(true),
                 subscriptions: BTreeMap::from([(TOPIC.to_string(), Fact::Known(Vec::new()))]),
@@ -447,7 +477,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "a topic that does not exist",
-            args: |a| a.sns_topic_arn = Some(TOPIC.into()),
+            args: |a| a.guide.sns_topic_arn = Some(TOPIC.into()),
             seen: || Observed {
                 topic: Fact::Known(false),
                 ..fresh()
@@ -456,7 +486,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "another XDR region under an importing stack",
-            args: |a| a.taegis_region = Some("echo".into()),
+            args: |a| a.guide.taegis_region = Some("echo".into()),
             seen: deployed,
             want: Want::Problems(&[(Input::TaegisRegion, "imports it")]),
         },
@@ -477,13 +507,13 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "a parameter that duplicates a flag",
-            args: |a| a.parameters = vec!["NotificationBucket=other".into()],
+            args: |a| a.guide.parameters = vec!["NotificationBucket=other".into()],
             seen: fresh,
             want: Want::Problems(&[(Input::Parameter, "conflicts with --notification-bucket")]),
         },
         Case {
             name: "a value the template does not allow",
-            args: |a| a.integration_type = Some("vpcflow".into()),
+            args: |a| a.guide.integration_type = Some("vpcflow".into()),
             seen: fresh,
             want: Want::Problems(&[(Input::IntegrationType, "\"vpcflow\" is not allowed")]),
         },
@@ -634,8 +664,8 @@ fn the_credentials_are_sent_once_and_shown_masked() {
 fn every_parameter_is_previewed_with_its_source_and_previous_value() {
     let d = decide(
         &target(|a| {
-            a.integration_type = Some("generic".into());
-            a.parameters = vec!["EnableObjectTagging=true".into()];
+            a.guide.integration_type = Some("generic".into());
+            a.guide.parameters = vec!["EnableObjectTagging=true".into()];
         }),
         &local(),
         &deployed(),
@@ -736,7 +766,7 @@ fn a_template_over_the_inline_limit_is_uploaded_and_passed_by_url() {
 
 #[test]
 fn inputs_that_already_have_a_problem_are_neither_read_nor_judged_again() {
-    let mut t = target(|a| a.taegis_region = Some(String::new()));
+    let mut t = target(|a| a.guide.taegis_region = Some(String::new()));
     t.flawed.insert(Input::StackName);
     let r = reads(&t, &fresh(), &local());
     assert_eq!(r.lambda_stack, None);
@@ -788,7 +818,7 @@ fn the_credentials_are_needed_only_to_create_the_shared_stack_or_re_send_them() 
 #[test]
 fn the_runtime_deprecation_is_a_warning() {
     let d = decide(
-        &target(|a| a.parameters = vec!["LambdaRuntime=provided.al2".into()]),
+        &target(|a| a.guide.parameters = vec!["LambdaRuntime=provided.al2".into()]),
         &local(),
         &fresh(),
     );
