@@ -309,6 +309,34 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// Every flag a problem names is one the command line has: an option renamed in clap is
+    /// renamed in every message.
+    #[test]
+    fn every_flag_a_problem_names_exists() {
+        fn longs(cmd: &clap::Command, out: &mut std::collections::BTreeSet<String>) {
+            out.extend(
+                cmd.get_arguments()
+                    .filter_map(|a| a.get_long().map(|l| format!("--{l}"))),
+            );
+            for sub in cmd.get_subcommands() {
+                longs(sub, out);
+            }
+        }
+        let mut all = std::collections::BTreeSet::new();
+        longs(&Cli::command(), &mut all);
+        let named: Vec<&str> = crate::input::Input::ALL
+            .iter()
+            .map(|i| i.flag())
+            .filter(|f| f.starts_with("--"))
+            .collect();
+        assert!(named.len() > 25, "{named:?}");
+        let missing: Vec<&&str> = named.iter().filter(|f| !all.contains(**f)).collect();
+        assert!(
+            missing.is_empty(),
+            "flags named by problems but unknown to clap: {missing:?}"
+        );
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("30m").unwrap().as_secs(), 1800);

@@ -59,6 +59,46 @@ pub enum Input {
 }
 
 impl Input {
+    /// Every input, in declaration order.
+    pub const ALL: &[Input] = &[
+        Input::Config,
+        Input::Region,
+        Input::Regions,
+        Input::Accounts,
+        Input::RoleArn,
+        Input::Credentials,
+        Input::TaegisRegion,
+        Input::XdrUrl,
+        Input::LambdaZip,
+        Input::LambdaBucket,
+        Input::SharedTemplate,
+        Input::LambdaTemplate,
+        Input::SharedStackName,
+        Input::StackName,
+        Input::IntegrationType,
+        Input::NotificationBucket,
+        Input::Trail,
+        Input::Trigger,
+        Input::Prefix,
+        Input::SnsTopicArn,
+        Input::BucketKmsKeyArn,
+        Input::LambdaEnvKmsKeyArn,
+        Input::Parameter,
+        Input::Concurrency,
+        Input::Timeout,
+        Input::OnFailure,
+        Input::RetryFrom,
+        Input::Yes,
+        Input::TemplateFile,
+        Input::Since,
+        Input::ForBucket,
+        Input::KmsKey,
+        Input::AwsIdentity,
+        Input::Profile,
+        Input::EndpointUrl,
+        Input::Account,
+    ];
+
     /// The command-line flag, e.g. `--notification-bucket`.
     pub fn flag(self) -> &'static str {
         match self {
