@@ -57,6 +57,10 @@ pub struct Global {
     /// Pause between two polls of a stack (for tests and slow links)
     #[arg(long, global = true, hide = true, env = "TAEGIS_POLL_INTERVAL", value_parser = parse_duration, value_name = "DURATION")]
     pub poll_interval: Option<std::time::Duration>,
+    /// Longest wait for AWS to catch up with a write: a permission reaching S3, a
+    /// configuration read back, a function that is busy [default: 60s]
+    #[arg(long, global = true, hide = true, env = "TAEGIS_SETTLE", value_parser = parse_duration, value_name = "DURATION")]
+    pub settle: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

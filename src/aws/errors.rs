@@ -59,9 +59,17 @@ pub fn is_not_imported(code: &str, message: &str) -> bool {
     code == "ValidationError" && message.contains("is not imported by any stack")
 }
 
-/// Lambda: a statement id that is already taken.
-pub fn is_conflict(code: &str) -> bool {
+/// Lambda: a statement id that is already taken (not a busy function: see [`is_busy`]).
+pub fn is_sid_taken(code: &str, message: &str) -> bool {
+    code == "ResourceConflictException" && !is_busy(code, message)
+}
+
+/// Lambda: the function is being created or updated and takes no other change for a while
+/// ("The operation cannot be performed at this time. An update is in progress for resource").
+pub fn is_busy(code: &str, message: &str) -> bool {
     code == "ResourceConflictException"
+        && (message.contains("update is in progress")
+            || message.contains("cannot be performed at this time"))
 }
 
 /// Lambda, SNS, S3: the thing asked for is not there.
@@ -92,6 +100,7 @@ where
                 .unwrap_or_else(|| format!("HTTP {status}"));
             let transient = is_throttling_code(&code)
                 || is_server_fault_code(&code)
+                || is_busy(&code, &message)
                 || status == 429
                 || status >= 500;
             let arguments = se
@@ -314,8 +323,13 @@ mod tests {
 
     #[test]
     fn conflict_and_not_found() {
-        assert!(is_conflict("ResourceConflictException"));
-        assert!(!is_conflict("ResourceNotFoundException"));
+        let taken = "The statement id (taegis-cloudtrail-s3-invoke) provided already exists. Please specify a new statement id, or remove the existing statement.";
+        let busy = "The operation cannot be performed at this time. An update is in progress for resource: arn:aws:lambda:us-east-1:1:function:f";
+        assert!(is_sid_taken("ResourceConflictException", taken));
+        assert!(!is_sid_taken("ResourceConflictException", busy));
+        assert!(is_busy("ResourceConflictException", busy));
+        assert!(!is_busy("ResourceConflictException", taken));
+        assert!(!is_sid_taken("ResourceNotFoundException", taken));
         for c in [
             "ResourceNotFoundException",
             "NotFound",

@@ -868,7 +868,7 @@ impl Cloud for AwsCloud {
             Ok(_) => Ok(Added::Added),
             Err(e) => {
                 let e = classify(e);
-                if errors::is_conflict(e.code.as_deref().unwrap_or("")) {
+                if errors::is_sid_taken(e.code.as_deref().unwrap_or(""), &e.message) {
                     // Same id already there (an earlier, interrupted run): done if it is ours.
                     let existing = self.policy_statements(function).await?;
                     if existing.iter().any(|s| s == st) {

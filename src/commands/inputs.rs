@@ -115,8 +115,14 @@ pub fn read_template(
         .map_err(|e| Problem::about(input, e.source, e.reason))
 }
 
-/// Today as YYYY-MM-DD (UTC).
+/// Today as YYYY-MM-DD (UTC); `TAEGIS_TODAY` (YYYY-MM-DD) stands in for it, so that what
+/// depends on AWS's calendar can be tried on any day.
 pub fn today() -> String {
+    if let Ok(day) = std::env::var("TAEGIS_TODAY")
+        && humantime::parse_rfc3339(&format!("{day}T00:00:00Z")).is_ok()
+    {
+        return day;
+    }
     humantime::format_rfc3339(std::time::SystemTime::now())
         .to_string()
         .chars()

@@ -128,6 +128,7 @@ impl Session {
             conn,
             pace: Pace {
                 interval: g.poll_interval.unwrap_or(Pace::default().interval),
+                settle: g.settle.unwrap_or(Pace::default().settle),
                 timeout: cfg.timeout,
                 ..Pace::default()
             },

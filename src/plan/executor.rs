@@ -13,6 +13,7 @@ use super::deploy::OBJECT_CREATED;
 use super::follow::{Follow, Settled, StillRunning, explain, looks_transient};
 use super::hints::with_hint;
 use super::observe::find_function;
+use super::settle;
 use super::status::Goal;
 use super::{
     Action, Event, FunctionRef, OldTrigger, Outcome, ParamValue, StackParam, Status, Step,
@@ -36,6 +37,8 @@ struct Run<'p> {
     error: Option<String>,
     still_running: bool,
     started: std::time::Instant,
+    /// The invoke permission was added in this run: S3 may not see it for a few seconds.
+    allowed_now: bool,
 }
 
 impl Run<'_> {
@@ -127,6 +130,7 @@ impl<C: Cloud> Executor<'_, C> {
             error: None,
             still_running: false,
             started: std::time::Instant::now(),
+            allowed_now: false,
         };
         let apart = side_by_side(plan);
         if apart > 0 {
@@ -170,6 +174,7 @@ impl<C: Cloud> Executor<'_, C> {
             error: None,
             still_running: false,
             started: run.started,
+            allowed_now: false,
         };
         let lane = |shared: bool| {
             steps
@@ -257,7 +262,7 @@ impl<C: Cloud> Executor<'_, C> {
             StepKind::SnsSubscription => self.subscribe(run).await,
             StepKind::RemoveOldTrigger => {
                 let old = &plan.deploy()?.old_trigger;
-                let done = self.remove_trigger(function(run)?, old).await?;
+                let done = self.remove_trigger(run, function(run)?, old).await?;
                 Ok(format!("removed the earlier trigger: {done}"))
             }
             StepKind::RemoveNotification
@@ -353,21 +358,24 @@ impl<C: Cloud> Executor<'_, C> {
         })
     }
 
-    async fn invoke_permission(&self, run: &Run<'_>, action: Action) -> Result<String> {
-        let f = function(run)?;
+    async fn invoke_permission(&self, run: &mut Run<'_>, action: Action) -> Result<String> {
+        let f = function(run)?.clone();
         let statement = run.plan.deploy()?.trigger.statement(&run.plan.account);
         let (sid, principal) = (&statement.sid, &statement.principal);
         let source_arn = statement.source_arn.clone().unwrap_or_default();
         if action == Action::Update {
-            self.remove_statement(&f.name, sid).await?;
+            self.remove_statement(&run.label, &f.name, sid).await?;
         }
-        let added = self
-            .cloud
-            .add_permission(&f.name, &statement)
-            .await
-            .with_context(|| {
-                format!("failed to allow {principal} to invoke function {}", f.name)
-            })?;
+        // A function just made or updated is busy for a while: AWS asks to try again.
+        let added = settle::patiently(
+            &self.watch,
+            &run.label,
+            |e| settle::catching_up(e, false),
+            || self.cloud.add_permission(&f.name, &statement),
+        )
+        .await
+        .with_context(|| format!("failed to allow {principal} to invoke function {}", f.name))?;
+        run.allowed_now |= added == Added::Added;
         Ok(match added {
             Added::Added => format!("{principal} may invoke {} from {source_arn}", f.name),
             Added::AlreadyThere => format!("statement {sid} was already in place"),
@@ -393,16 +401,53 @@ impl<C: Cloud> Executor<'_, C> {
             prefix: prefix.clone(),
             replaces: replaces.clone(),
         };
-        self.cloud
-            .put_notification(bucket, &ours)
-            .await
-            .with_context(|| {
-                format!("failed to write the notification configuration of bucket {bucket}")
-            })?;
+        // Our own destination refused right after the permission was added: it has not
+        // reached S3 yet. Anyone else's refused destination is said at once.
+        settle::patiently(
+            &self.watch,
+            &run.label,
+            |e| settle::catching_up(e, run.allowed_now),
+            || self.cloud.put_notification(bucket, &ours),
+        )
+        .await
+        .with_context(|| {
+            format!("failed to write the notification configuration of bucket {bucket}")
+        })?;
+        let gone = replaces.clone();
+        self.until_visible(&run.label, bucket, |entries| {
+            entries
+                .iter()
+                .any(|e| e.id.as_deref() == Some(id.as_str()) && e.target_arn == f.arn)
+                && !entries
+                    .iter()
+                    .any(|e| e.id.as_ref().is_some_and(|i| gone.contains(i)))
+        })
+        .await?;
         Ok(format!(
             "bucket {bucket} sends {OBJECT_CREATED} (prefix {prefix:?}) to {}",
             f.name
         ))
+    }
+
+    /// Read the bucket's entries until our write shows (see [`settle::until_visible`]).
+    async fn until_visible(
+        &self,
+        label: &str,
+        bucket: &str,
+        seen: impl Fn(&[super::cloud::NotificationEntry]) -> bool,
+    ) -> Result<()> {
+        settle::until_visible(
+            &self.watch,
+            (label, "the configuration just written"),
+            bucket,
+            || self.cloud.notifications(bucket),
+            seen,
+        )
+        .await
+        .map(|_| ())
+        .with_context(|| {
+            format!("failed to read back the notification configuration of bucket {bucket}")
+        })
     }
 
     async fn subscribe(&self, run: &Run<'_>) -> Result<String> {
@@ -418,7 +463,12 @@ impl<C: Cloud> Executor<'_, C> {
     }
 
     /// Remove a trigger: its bucket entries, subscriptions and statements, in that order.
-    async fn remove_trigger(&self, f: &FunctionRef, old: &OldTrigger) -> Result<String> {
+    async fn remove_trigger(
+        &self,
+        run: &Run<'_>,
+        f: &FunctionRef,
+        old: &OldTrigger,
+    ) -> Result<String> {
         if let Some((bucket, ids)) = &old.notification {
             self.cloud
                 .remove_notifications(bucket, ids)
@@ -430,6 +480,12 @@ impl<C: Cloud> Executor<'_, C> {
                         ids.join(", ")
                     )
                 })?;
+            self.until_visible(&run.label, bucket, |entries| {
+                !entries
+                    .iter()
+                    .any(|e| e.id.as_ref().is_some_and(|i| ids.contains(i)))
+            })
+            .await?;
         }
         for s in &old.subscriptions {
             self.cloud
@@ -438,7 +494,7 @@ impl<C: Cloud> Executor<'_, C> {
                 .with_context(|| format!("failed to remove subscription {s}"))?;
         }
         for sid in &old.statements {
-            self.remove_statement(&f.name, sid).await?;
+            self.remove_statement(&run.label, &f.name, sid).await?;
         }
         Ok(old.describe())
     }
@@ -461,7 +517,7 @@ impl<C: Cloud> Executor<'_, C> {
                 ..OldTrigger::default()
             },
         };
-        let done = self.remove_trigger(function(run)?, &part).await?;
+        let done = self.remove_trigger(run, function(run)?, &part).await?;
         Ok(format!("removed {done}"))
     }
 
@@ -519,11 +575,15 @@ impl<C: Cloud> Executor<'_, C> {
         read().await
     }
 
-    async fn remove_statement(&self, function: &str, sid: &str) -> Result<()> {
-        self.cloud
-            .remove_permission(function, sid)
-            .await
-            .with_context(|| format!("failed to remove statement {sid} from function {function}"))
+    async fn remove_statement(&self, label: &str, function: &str, sid: &str) -> Result<()> {
+        settle::patiently(
+            &self.watch,
+            label,
+            |e| settle::catching_up(e, false),
+            || self.cloud.remove_permission(function, sid),
+        )
+        .await
+        .with_context(|| format!("failed to remove statement {sid} from function {function}"))
     }
 
     /// A follower; `outputs`: the stack as it settled is wanted (see [`Follow::outputs`]).

@@ -19,6 +19,9 @@ pub struct Pace {
     pub timeout: Duration,
     /// Print a "still waiting" line this often when nothing happens.
     pub heartbeat: Duration,
+    /// How long to wait at most for AWS to catch up with a write: a new permission reaching
+    /// S3, a bucket configuration read back, a function busy with an update.
+    pub settle: Duration,
 }
 
 impl Default for Pace {
@@ -27,6 +30,7 @@ impl Default for Pace {
             interval: Duration::from_millis(1000),
             timeout: Duration::from_secs(30 * 60),
             heartbeat: Duration::from_secs(15),
+            settle: Duration::from_secs(60),
         }
     }
 }

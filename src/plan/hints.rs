@@ -123,7 +123,7 @@ impl Cause {
                 "the KMS key's policy does not let this role use it: allow kms:Decrypt (and kms:CreateGrant for the function's environment key) to the deploying role and the function's role"
             }
             Cause::DestinationValidation => {
-                "S3 could not validate the function as a destination: the invoke permission for s3.amazonaws.com was missing; re-run the same command, which adds it first"
+                "S3 could not validate the function as a destination: its invoke permission for s3.amazonaws.com is missing, or has not reached S3 in the time waited (a new permission takes seconds); re-run the same command, which adds it first and waits for S3 to see it"
             }
             Cause::ForeignDestinations => {
                 "S3 validates every destination of the bucket's configuration on every write, other people's entries too; the entries named are not this tool's: have their owners fix the destination or its permission for S3 (or remove the entry), then re-run"

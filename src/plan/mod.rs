@@ -13,6 +13,7 @@ pub mod hints;
 pub mod identity;
 pub mod ledger;
 pub mod observe;
+pub mod settle;
 pub mod status;
 pub mod trail;
 pub mod verify;
@@ -207,24 +208,36 @@ pub enum TriggerSpec {
 
 impl TriggerSpec {
     /// The statement that lets the event source invoke the function, scoped to the source
-    /// and the account.
+    /// and the account that owns it: the bucket's (this account: an S3 trigger is made by the
+    /// bucket's owner), or the topic's, which is another account's for an organisation trail's
+    /// topic in the log-archive account (naming the function's own account there would deny
+    /// every delivery, silently).
     pub fn statement(&self, account: &str) -> cloud::PolicyStatement {
-        let (sid, principal, source) = match self {
+        let (sid, principal, source, owner) = match self {
             TriggerSpec::S3 {
                 bucket_arn,
                 statement_id,
                 ..
-            } => (statement_id, "s3.amazonaws.com", bucket_arn),
+            } => (statement_id, "s3.amazonaws.com", bucket_arn, account),
             TriggerSpec::Sns {
                 topic_arn,
                 statement_id,
-            } => (statement_id, "sns.amazonaws.com", topic_arn),
+            } => (
+                statement_id,
+                "sns.amazonaws.com",
+                topic_arn,
+                topic_arn
+                    .split(':')
+                    .nth(4)
+                    .filter(|a| !a.is_empty())
+                    .unwrap_or(account),
+            ),
         };
         cloud::PolicyStatement {
             sid: sid.clone(),
             principal: principal.into(),
             source_arn: Some(source.clone()),
-            source_account: Some(account.to_string()),
+            source_account: Some(owner.to_string()),
         }
     }
 }

@@ -208,6 +208,9 @@ pub struct Reads {
     pub keys: Vec<String>,
     /// Read the notification bucket's default encryption (and its key's policy).
     pub bucket_encryption: bool,
+    /// The id of our bucket entry, read again for a while when the deployed stack's bucket
+    /// does not show it (`verify`: a read right after a write may still be the old one).
+    pub settle_entry: Option<String>,
 }
 
 /// Read what `reads` asks for (given the target with its account expanded). The identity comes
@@ -240,6 +243,9 @@ pub async fn observe<C: Cloud>(
     let label = format!("{account}/{}", target.region);
     read_at_once(cloud, &reads, &target.region, (watch, &label), &mut seen).await;
     read_what_follows(cloud, &reads, &target.region, &mut seen).await;
+    if let Some(id) = &reads.settle_entry {
+        settle_entry(cloud, (watch, &label), id, &mut seen).await;
+    }
     if reads.imports {
         read_imports(cloud, &mut seen).await;
     }
@@ -341,6 +347,44 @@ async fn read_what_follows<C: Cloud>(cloud: &C, reads: &Reads, region: &str, see
     seen.account_settings = account_settings;
     seen.exports = exports;
     (seen.bucket_key, seen.key_policies) = keys;
+}
+
+/// Our entry missing from the S3-triggered stack's bucket: read again until it shows, for a
+/// while (the pace's `settle`), saying it is not visible yet; still missing after that is
+/// drift, for the decision to report.
+async fn settle_entry<C: Cloud>(
+    cloud: &C,
+    (watch, label): (Watch<'_>, &str),
+    id: &str,
+    seen: &mut Observed,
+) {
+    let Some(stack) = seen.healthy_lambda_stack() else {
+        return;
+    };
+    let param = |k: &str| stack.info.parameters.get(k).filter(|v| !v.is_empty());
+    let Some(bucket) = param("NotificationBucket").cloned() else {
+        return;
+    };
+    if param("SNSNotificationarn").is_some() {
+        return;
+    }
+    let has = |entries: &[NotificationEntry]| entries.iter().any(|e| e.id.as_deref() == Some(id));
+    match seen.notifications.get(&bucket) {
+        Some(Fact::Known(entries)) if !has(entries) => {}
+        _ => return,
+    }
+    let what = format!("our entry {id}");
+    let found = super::settle::until_visible(
+        &watch,
+        (label, &what),
+        &bucket,
+        || cloud.notifications(&bucket),
+        has,
+    )
+    .await;
+    if let Ok(entries) = found {
+        seen.notifications.insert(bucket, Fact::Known(entries));
+    }
 }
 
 /// The keys a deploy names, and the notification bucket's default key: the bucket's key, and

@@ -444,3 +444,15 @@ async fn the_zip_and_the_shared_stack_go_side_by_side() {
         "only the shared stack: {calls:?}"
     );
 }
+
+#[test]
+fn an_sns_permission_names_the_topic_and_its_owner() {
+    let topic = "arn:aws:sns:us-east-1:999999999999:org-trail-news";
+    let sns = TriggerSpec::Sns {
+        topic_arn: topic.into(),
+        statement_id: "taegis-cloudtrail-sns-invoke".into(),
+    };
+    let st = sns.statement("123456789012");
+    assert_eq!(st.source_arn.as_deref(), Some(topic));
+    assert_eq!(st.source_account.as_deref(), Some("999999999999"));
+}

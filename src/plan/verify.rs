@@ -49,6 +49,7 @@ pub fn reads(t: &TargetConfig, _seen: &Observed, o: &Options) -> Reads {
         account_settings: true,
         logs_since: Some(o.since_ms),
         kms: true,
+        settle_entry: ok(Input::StackName).then(|| notification_id(&t.stack_name)),
         ..Reads::default()
     }
 }

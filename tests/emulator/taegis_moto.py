@@ -20,7 +20,9 @@ Admin endpoints (not AWS):
     POST   /_taegis/behaviour  {"account": "...", "stack_seconds": S, "resource_seconds": S,
                                 "failures": [...], "throttle": P, "errors_5xx": P, "drop": P,
                                 "drop_after": P, "latency_ms": N, "seed": N,
-                                "faults": [{"action": A, "fault": F, "times": N}]}
+                                "faults": [{"action": A, "fault": F, "times": N}],
+                                "permission_delay_seconds": S, "notification_stale_seconds": S,
+                                "busy_seconds": S}
     GET    /_taegis/behaviour?account=...
     DELETE /_taegis/behaviour[?account=...]
     POST   /_taegis/regions  {"account": "...", "enabled": ["eu-future-1", ...]}
@@ -60,9 +62,11 @@ from xml.sax.saxutils import escape as _xml_escape
 import botocore.loaders
 import moto.backends
 from moto.awslambda import models as lambda_models
+from moto.awslambda import responses as lambda_responses
 from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClientError
 from moto.awslambda.policy import Policy as LambdaPolicy
 from moto.awslambda.utils import get_backend as get_lambda_backend
+from moto.awslambda.utils import make_function_arn
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation import responses as cfn_responses
@@ -191,7 +195,12 @@ BEHAVIOUR_DEFAULTS: dict[str, Any] = {
     "latency_ms": 0,
     "seed": None,
     "faults": [],
+    "permission_delay_seconds": 0.0,
+    "notification_stale_seconds": 0.0,
+    "busy_seconds": 0.0,
 }
+# AWS timing windows (rows w, x, y), each 0..600 seconds like resource_seconds.
+_WINDOW_FIELDS = ("permission_delay_seconds", "notification_stale_seconds", "busy_seconds")
 _FAULT_KINDS = ("throttle", "5xx", "drop_after")
 _SHARE_FIELDS = ("throttle", "errors_5xx", "drop", "drop_after")
 _FAILURE_OPERATIONS = ("create", "update", "any")
@@ -207,14 +216,14 @@ def _validate_behaviour(doc: dict[str, Any]) -> dict[str, Any]:
             continue
         if key not in BEHAVIOUR_DEFAULTS:
             raise ValueError(f"unknown field {key!r} (known: {', '.join(BEHAVIOUR_DEFAULTS)})")
-        if key == "stack_seconds":
-            value = float(value)
-            if not 0 <= value <= 3600:
-                raise ValueError("stack_seconds must be between 0 and 3600")
-        elif key == "resource_seconds":
-            value = float(value)
-            if not 0 <= value <= 600:
-                raise ValueError("resource_seconds must be between 0 and 600")
+        if key == "stack_seconds" or key == "resource_seconds" or key in _WINDOW_FIELDS:
+            limit = 3600 if key == "stack_seconds" else 600
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                value = float("nan")
+            if not 0 <= value <= limit:
+                raise ValueError(f"{key} must be a number between 0 and {limit}")
         elif key in _SHARE_FIELDS:
             value = float(value)
             if not 0 <= value <= 1:
@@ -316,6 +325,20 @@ def stack_pace(account_id: str) -> tuple[float, float]:
     with _BEHAVIOUR_LOCK:
         current = _BEHAVIOURS.get(account_id) or {}
         return float(current.get("stack_seconds") or 0.0), float(current.get("resource_seconds") or 0.0)
+
+
+def window_seconds(account_id: str, field: str) -> float:
+    """One of the account's timing windows (_WINDOW_FIELDS); 0 when off."""
+    with _BEHAVIOUR_LOCK:
+        return float((_BEHAVIOURS.get(account_id) or {}).get(field) or 0.0)
+
+
+def within_window(account_id: str, field: str, since: float | None) -> bool:
+    """Whether an event at `since` (time.monotonic()) is less than the account's `field` ago."""
+    if since is None:
+        return False
+    window = window_seconds(account_id, field)
+    return window > 0 and time.monotonic() - since < window
 
 
 def resource_pause(pace: tuple[float, float], count: int) -> float:
@@ -822,7 +845,7 @@ def _lambda_cfn_create(cls, resource_name, cloudformation_json, account_id, regi
         fn = _orig_lambda_cfn_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         if requested is not None:
             fn.reserved_concurrency = int(requested)
-        return fn
+        return mark_busy(fn)  # (y)
 
 
 def _lambda_cfn_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):  # type: ignore[no-untyped-def]
@@ -844,7 +867,7 @@ def _lambda_cfn_update(cls, original_resource, new_resource_name, cloudformation
             cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
         )
         fn.reserved_concurrency = int(requested) if requested is not None else None
-        return fn
+        return mark_busy(fn)  # (y)
 
 
 def _install_lambda_concurrency() -> None:
@@ -882,7 +905,111 @@ def _add_statement(self: Any, raw: str, qualifier: str | None = None) -> Any:
     with _POLICY_LOCK:
         if sid is not None and any(s.get("Sid") == sid for s in self.statements):
             raise StatementIdConflict(sid)
-        return _orig_add_statement(self, raw, qualifier)
+        statement, revision = _orig_add_statement(self, raw, qualifier)
+        # (w) when the statement was added, per policy (so per function) and statement id; a
+        # statement removed and added again gets a new time.
+        self.__dict__.setdefault("_taegis_added", {})[statement.get("Sid")] = time.monotonic()
+        return statement, revision
+
+
+# ---------------------------------------------------------------------------------------------
+# (w) behaviour permission_delay_seconds.
+# AWS: a new Lambda permission takes a few seconds to reach S3: a destination check of
+# PutBucketNotificationConfiguration made just after AddPermission still finds the function
+# closed to S3 ("Not authorized to invoke function [ARN]").  A statement added less than the
+# function account's permission_delay_seconds ago does not count yet (see _function_refusal).
+# ---------------------------------------------------------------------------------------------
+
+
+def settled_statements(policy: Any, account_id: str) -> list[dict[str, Any]]:
+    """The policy's statements that S3 already sees."""
+    with _POLICY_LOCK:
+        statements = list(policy.statements)
+        added = dict(policy.__dict__.get("_taegis_added") or {})
+    return [s for s in statements if not within_window(account_id, "permission_delay_seconds", added.get(s.get("Sid")))]
+
+
+# ---------------------------------------------------------------------------------------------
+# (y) behaviour busy_seconds.
+# AWS: a function that is being created or updated (State Pending, LastUpdateStatus InProgress)
+# refuses the calls that change it: 409 ResourceConflictException "The operation cannot be
+# performed at this time. An update is in progress for resource: ARN".  After CreateFunction,
+# UpdateFunctionCode, UpdateFunctionConfiguration and CloudFormation's create/update of
+# AWS::Lambda::Function, for the function account's busy_seconds, the API calls below are
+# refused.  Reads and Invoke are not; CloudFormation's own steps (backend calls, not API
+# requests) never are.
+# ---------------------------------------------------------------------------------------------
+
+
+class FunctionBusy(LambdaClientError):
+    code = 409
+
+    def __init__(self, arn: str):
+        super().__init__(
+            "ResourceConflictException",
+            f"The operation cannot be performed at this time. An update is in progress for resource: {arn}",
+        )
+        # AWS's body (the error code travels in x-amzn-ErrorType); moto's is {"__type": ..}.
+        self.description = json.dumps({"Type": "User", "message": self.message}, separators=(",", ":"))
+
+
+def mark_busy(fn: Any) -> Any:
+    """The function (its $LATEST object) was just created or updated."""
+    if fn is not None:
+        fn._taegis_busy_since = time.monotonic()
+    return fn
+
+
+_BUSY_REFUSED = (
+    "add_permission",
+    "remove_permission",
+    "update_function_configuration",
+    "update_function_code",
+    "put_function_concurrency",
+    "delete_function_concurrency",
+)
+_FUNCTION_PATH_RE = re.compile(r"^/[^/]+/functions/([^/?]+)")
+
+
+def _refuse_while_busy(method: Any) -> Any:
+    @functools.wraps(method)
+    def wrapper(self: Any) -> Any:
+        match = _FUNCTION_PATH_RE.match(self.path or "")
+        fn = None
+        if match:
+            try:
+                found = self.backend.get_function(unquote(match.group(1)))
+                fn = self.backend.get_function(found.function_name)  # its $LATEST
+            except Exception:  # no such function, a bad name: moto's own answer follows
+                fn = None
+        if fn is not None and within_window(fn.account_id, "busy_seconds", getattr(fn, "_taegis_busy_since", None)):
+            raise FunctionBusy(make_function_arn(fn.region, fn.account_id, fn.function_name))
+        return method(self)
+
+    return wrapper
+
+
+def _marking_busy(method: Any) -> Any:
+    """A LambdaBackend create/update that leaves the function busy."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = method(self, *args, **kwargs)
+        name = getattr(result, "function_name", None) or (args[0] if args else kwargs.get("function_name"))
+        try:
+            mark_busy(self.get_function(self.get_function(name).function_name))  # its $LATEST
+        except Exception:
+            pass
+        return result
+
+    return wrapper
+
+
+def _install_lambda_busy() -> None:
+    for name in _BUSY_REFUSED:
+        setattr(lambda_responses.LambdaResponse, name, _refuse_while_busy(getattr(lambda_responses.LambdaResponse, name)))
+    for name in ("create_function", "update_function_code", "update_function_configuration"):
+        setattr(lambda_models.LambdaBackend, name, _marking_busy(getattr(lambda_models.LambdaBackend, name)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -916,6 +1043,10 @@ def _set_function_code(self: Any, updated_spec: dict[str, Any]) -> None:
 # AWS: GetBucketNotificationConfiguration answers <NotificationConfiguration> (empty when there
 # is none) and returns EventBridgeConfiguration; PutBucketNotificationConfiguration refuses
 # overlapping configurations (and destinations S3 cannot deliver to, see (p)).
+# (x) behaviour notification_stale_seconds.  AWS: the configuration is eventually consistent:
+# a read just after a write may still answer the configuration from before it.  Within the
+# bucket owner's notification_stale_seconds of the last successful write, a read answers the
+# configuration as it was before that write; validation and writes use the current one.
 # ---------------------------------------------------------------------------------------------
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -952,7 +1083,12 @@ def _notification_xml(config: Any) -> str:
 
 def _get_bucket_notification(self: Any) -> Any:
     self.data["Action"] = "GetBucketNotificationConfiguration"
-    config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+    bucket = self.backend.get_bucket(self.bucket_name)
+    config = bucket.notification_configuration
+    # (x) within the owner's notification_stale_seconds of the last write: what was there before it.
+    before, written = bucket.__dict__.get("_taegis_notification_before") or (None, None)
+    if within_window(bucket.account_id, "notification_stale_seconds", written):
+        config = before
     return 200, {"Content-Type": "application/xml"}, _notification_xml(config)
 
 
@@ -1208,8 +1344,7 @@ def _function_refusal(arn: str, bucket: Any) -> tuple[str, str] | None:
         fn = get_lambda_backend(account, region).get_function(arn)
     except Exception:
         return refused
-    with _POLICY_LOCK:
-        statements = list(fn.policy.statements)
+    statements = settled_statements(fn.policy, fn.account_id)  # (w) new ones not yet
     who, context = _s3_sender(bucket)
     return None if policy_allows(statements, "lambda:InvokeFunction", None, who, context) else refused
 
@@ -1229,6 +1364,7 @@ def _check_destinations(bucket: Any, entries: list[tuple[str, dict[str, Any]]]) 
 
 
 _orig_put_notification = s3_models.S3Backend.put_bucket_notification_configuration
+_NOTIFICATION_LOCK = threading.Lock()
 
 
 def _put_bucket_notification_configuration(self: Any, bucket_name: str, notification_config: dict[str, Any]) -> None:
@@ -1237,7 +1373,12 @@ def _put_bucket_notification_configuration(self: Any, bucket_name: str, notifica
     _check_destination_arns(bucket, entries)
     _check_overlap(entries)
     _check_destinations(bucket, entries)
-    return _orig_put_notification(self, bucket_name, notification_config)
+    with _NOTIFICATION_LOCK:
+        before = bucket.notification_configuration  # replaced, never changed in place, by moto
+        result = _orig_put_notification(self, bucket_name, notification_config)
+        # (x) what a read within notification_stale_seconds answers, and since when.
+        bucket._taegis_notification_before = (before, time.monotonic())
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -3906,6 +4047,7 @@ def install() -> None:
     _install_secret_model()
     _install_resource_policy_models()
     _install_lambda_concurrency()
+    _install_lambda_busy()
     LambdaPolicy.add_statement = _add_statement
     lambda_models.LambdaFunction._set_function_code = _set_function_code
     s3_responses.S3Response.get_bucket_notification = _get_bucket_notification

@@ -509,6 +509,46 @@ async fn provided_al2_is_warned_about_with_its_dates() {
     );
 }
 
+#[tokio::test]
+async fn provided_al2_is_refused_in_preflight_after_aws_dates() {
+    let (acct, inputs, bucket) = setup("trail-al2-late").await;
+    let args = || {
+        let mut a = inputs.deploy_args(&bucket);
+        a.extend(["--parameter".into(), "LambdaRuntime=provided.al2".into()]);
+        a
+    };
+    // Before the date: the preview gives both dates, nothing is refused.
+    let run = acct
+        .tool()
+        .env("TAEGIS_TODAY", "2027-01-20")
+        .args(args())
+        .arg_path(std::path::Path::new("--dry-run"))
+        .run();
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("2027-02-01") && run.stderr.contains("2027-03-03"),
+        "{}",
+        run.stderr
+    );
+    // On the day creates are blocked: refused before any change, with the fix.
+    let before = acct.requests().len();
+    let run = acct
+        .tool()
+        .env("TAEGIS_TODAY", "2027-02-01")
+        .args(args())
+        .run();
+    run.assert_code(2);
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with("error:")
+            && l.contains("runtime provided.al2")
+            && l.contains("create")
+            && l.contains("LambdaRuntime=provided.al2023")),
+        "{}",
+        run.stderr
+    );
+    assert!(acct.writes_since(before).is_empty());
+}
+
 /// Rollout files: each bad one exits 2 naming the file or the key, and changes nothing.
 #[tokio::test]
 async fn each_bad_rollout_file_exits_2_naming_it_and_creates_nothing() {

@@ -351,6 +351,9 @@ impl Account {
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("TAEGIS_POLL_INTERVAL", "20ms")
+            // The emulator is consistent unless a test says otherwise: a missing entry is
+            // drift after a short look, not a minute's.
+            .env("TAEGIS_SETTLE", "2s")
             .stdin(Stdio::null());
         Tool { cmd }
     }

@@ -16,5 +16,6 @@ mod scale;
 mod seed;
 mod setup;
 mod state;
+mod timing;
 mod trails;
 mod verify;

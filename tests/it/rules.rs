@@ -341,7 +341,7 @@ async fn a_broken_foreign_destination_is_named_and_our_permission_not_blamed() {
         detail.contains("entry \"reports-topic\"")
             && detail.contains(&topic)
             && detail.contains("not this tool's")
-            && !detail.contains("invoke permission for s3.amazonaws.com was missing"),
+            && !detail.contains("invoke permission for s3.amazonaws.com is missing"),
         "{detail}"
     );
     assert_eq!(step(&doc, "invoke-permission")["status"], "done");

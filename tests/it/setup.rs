@@ -16,7 +16,12 @@ fn setup_in_pty(acct: &Account, inputs: &Inputs, extra: &[&str]) -> PtySession {
 
 /// The tool at a terminal, in the inputs' folder.
 fn in_pty(acct: &Account, inputs: &Inputs, args: &[&str]) -> PtySession {
-    let mut cmd = acct.tool().args(args).cmd;
+    in_pty_with(acct.tool(), inputs, args)
+}
+
+/// `tool` at a terminal, in the inputs' folder.
+fn in_pty_with(tool: crate::harness::Tool, inputs: &Inputs, args: &[&str]) -> PtySession {
+    let mut cmd = tool.args(args).cmd;
     cmd.current_dir(inputs.dir.path())
         .env("TERM", "xterm")
         .env("NO_COLOR", "1")
@@ -496,4 +501,50 @@ async fn ctrl_c_at_a_confirmation_exits_130_and_changes_nothing() {
     p.exp_string("interrupted").unwrap();
     assert_eq!(exit_code(&mut p), 130);
     assert!(acct.writes_since(before).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_ends_healthy_when_aws_takes_its_time() {
+    let acct = Account::new().await;
+    let inputs = Inputs::new();
+    let bucket = bucket_name("trail-setup-slow");
+    seed::bucket(&acct, &bucket, REGION).await;
+    acct.behave(serde_json::json!({
+        "permission_delay_seconds": 2,
+        "notification_stale_seconds": 2,
+        "busy_seconds": 2,
+    }));
+    let tool = acct.tool().env("TAEGIS_SETTLE", "30s");
+    let args = [
+        "setup",
+        "--taegis-region",
+        "foxtrot",
+        "--notification-bucket",
+        &bucket,
+        "--prefix",
+        "AWSLogs/",
+        "--trigger",
+        "s3",
+    ];
+    let mut p = in_pty_with(tool, &inputs, &args);
+    answer(&mut p, "AWS region", "");
+    answer(&mut p, "Credentials file from XDR", "");
+    answer(&mut p, "What does the bucket hold?", "");
+    answer(&mut p, "Shared stack name", "");
+    answer(&mut p, "Lambda stack name", "");
+    answer(&mut p, "Lambda zip from XDR", "");
+    answer(&mut p, "Bucket for the zip", "");
+    press(
+        &mut p,
+        "Change other parameters of the Lambda template?",
+        "n",
+    );
+    press(&mut p, "Deploy this plan?", "y");
+    p.exp_string("does not see the new invoke permission yet")
+        .unwrap();
+    p.exp_string("The guide's checks").unwrap();
+    p.exp_string("healthy").unwrap();
+    press(&mut p, "Delete", "n");
+    press(&mut p, "Save these answers as a rollout file", "n");
+    assert_eq!(exit_code(&mut p), 0);
 }

@@ -60,14 +60,30 @@ pub fn zip_key(template: &Template, sha256: &str) -> String {
     }
 }
 
+/// AWS's published schedule for `provided.al2` (as cfn-lint's runtime data carries it):
+/// deprecated, then no new functions, then no updates of existing ones.
+pub const AL2_DEPRECATED: &str = "2026-07-31";
+pub const AL2_NO_CREATE: &str = "2027-02-01";
+pub const AL2_NO_UPDATE: &str = "2027-03-03";
+
 /// What the deprecation of `provided.al2` means on `today` (YYYY-MM-DD).
 pub fn al2_warning(today: &str) -> String {
-    let stage = if today >= "2027-02-01" {
-        "creating new functions with it is blocked since 2027-02-01"
-    } else if today >= "2026-07-31" {
-        "it is deprecated since 2026-07-31 and AWS blocks creating new functions with it from 2027-02-01 (some older notices say earlier)"
+    let stage = if today >= AL2_NO_UPDATE {
+        format!(
+            "AWS blocks creating functions with it since {AL2_NO_CREATE} and updating them since {AL2_NO_UPDATE}"
+        )
+    } else if today >= AL2_NO_CREATE {
+        format!(
+            "creating new functions with it is blocked since {AL2_NO_CREATE}, and AWS blocks updating them from {AL2_NO_UPDATE}"
+        )
+    } else if today >= AL2_DEPRECATED {
+        format!(
+            "it is deprecated since {AL2_DEPRECATED}; AWS blocks creating new functions with it from {AL2_NO_CREATE} and updating them from {AL2_NO_UPDATE}"
+        )
     } else {
-        "it is deprecated from 2026-07-31, and AWS blocks creating new functions with it from 2027-02-01"
+        format!(
+            "it is deprecated from {AL2_DEPRECATED}; AWS blocks creating new functions with it from {AL2_NO_CREATE} and updating them from {AL2_NO_UPDATE}"
+        )
     };
     format!(
         "the Lambda template uses runtime provided.al2: {stage}; use provided.al2023 (--parameter LambdaRuntime=provided.al2023 with the bundled template)"
@@ -186,6 +202,7 @@ pub fn decide(target: &TargetConfig, local: &Local, seen: &Observed) -> Decision
     cx.objects();
     cx.topic();
     cx.stacks();
+    cx.runtime_calendar();
     cx.concurrency();
     let trigger = cx.permission();
     let trigger = cx.trigger(trigger);

@@ -275,14 +275,49 @@ impl Ctx<'_> {
         }
     }
 
-    /// The function's runtime: warn about provided.al2 and non-custom runtimes.
-    fn runtime_warnings(&mut self) {
+    /// The runtimes the function will have.
+    fn runtimes(&self) -> Vec<String> {
         let values: BTreeMap<String, String> = self
             .lambda_params
             .iter()
             .map(|p| (p.name.clone(), p.shown.clone()))
             .collect();
-        let runtimes = self.local.lambda_template.function_runtimes(&values);
+        self.local.lambda_template.function_runtimes(&values)
+    }
+
+    /// `provided.al2` on or after AWS's dates: a Lambda stack that would create such a function
+    /// (from 2027-02-01) or update one (from 2027-03-03) is refused here, with the fix, rather
+    /// than failing inside CloudFormation.
+    pub(super) fn runtime_calendar(&mut self) {
+        use super::{AL2_NO_CREATE, AL2_NO_UPDATE};
+        use crate::plan::{Action, StepKind};
+        if !self.runtimes().iter().any(|r| r == "provided.al2") {
+            return;
+        }
+        let action = self
+            .steps
+            .iter()
+            .find(|s| s.kind == StepKind::LambdaStack)
+            .map(|s| s.action);
+        let today = self.local.today.as_str();
+        let (verb, since) = match action {
+            Some(Action::Create) if today >= AL2_NO_CREATE => ("create", AL2_NO_CREATE),
+            Some(Action::Update) if today >= AL2_NO_UPDATE => ("update", AL2_NO_UPDATE),
+            _ => return,
+        };
+        self.problem(
+            Problem::about(
+                Input::Parameter,
+                "runtime provided.al2",
+                format!("AWS refuses to {verb} functions on it since {since}, so stack {} would fail", self.t.stack_name),
+            )
+            .fix("deploy on provided.al2023: --parameter LambdaRuntime=provided.al2023 with the bundled template, or a vendor template that uses it"),
+        );
+    }
+
+    /// The function's runtime: warn about provided.al2 and non-custom runtimes.
+    fn runtime_warnings(&mut self) {
+        let runtimes = self.runtimes();
         if runtimes.iter().any(|r| r == "provided.al2") {
             let w = al2_warning(&self.local.today);
             self.warn(Problem::about(Input::Parameter, "", w));

@@ -827,6 +827,44 @@ fn the_runtime_deprecation_is_a_warning() {
 }
 
 #[test]
+fn provided_al2_is_refused_on_and_after_aws_dates() {
+    let al2 = target(|a| a.guide.parameters = vec!["LambdaRuntime=provided.al2".into()]);
+    let on = |today: &str| Local {
+        today: today.into(),
+        ..local()
+    };
+    let refused = |d: &Decision| {
+        d.preflight
+            .problems
+            .iter()
+            .find(|p| p.subject == "runtime provided.al2")
+            .map(ToString::to_string)
+    };
+    // A new function: refused from 2027-02-01.
+    let d = decide(&al2, &on("2027-01-31"), &fresh());
+    assert!(refused(&d).is_none(), "{:?}", d.preflight.problems);
+    assert!(d.preflight.warnings[0].to_string().contains("2027-03-03"));
+    let d = decide(&al2, &on("2027-02-01"), &fresh());
+    let why = refused(&d).expect("a create on provided.al2 is refused");
+    assert!(
+        why.contains("create") && why.contains("2027-02-01") && why.contains("provided.al2023"),
+        "{why}"
+    );
+    // An update of the deployed function (to provided.al2): refused only from 2027-03-03.
+    let d = decide(&al2, &on("2027-03-02"), &deployed());
+    assert!(refused(&d).is_none(), "{:?}", d.preflight.problems);
+    let d = decide(&al2, &on("2027-03-03"), &deployed());
+    let why = refused(&d).expect("an update on provided.al2 is refused");
+    assert!(
+        why.contains("update") && why.contains("2027-03-03"),
+        "{why}"
+    );
+    // provided.al2023 is never refused.
+    let d = decide(&target(|_| {}), &on("2030-01-01"), &fresh());
+    assert!(refused(&d).is_none());
+}
+
+#[test]
 fn the_earlier_subscription_is_removed_when_going_back_to_s3() {
     let mut seen = deployed();
     if let Fact::Known(Some(s)) = &mut seen.lambda_stack {
@@ -889,4 +927,6 @@ fn al2_warning_depends_on_the_day() {
     assert!(al2_warning("2026-05-01").contains("deprecated from 2026-07-31"));
     assert!(al2_warning("2026-11-30").contains("deprecated since 2026-07-31"));
     assert!(al2_warning("2027-03-01").contains("blocked since 2027-02-01"));
+    assert!(al2_warning("2027-03-01").contains("updating them from 2027-03-03"));
+    assert!(al2_warning("2027-04-01").contains("updating them since 2027-03-03"));
 }

@@ -1,0 +1,180 @@
+//! AWS's clock (the emulator's rows w, x and y): a new invoke permission takes seconds to
+//! reach S3, a bucket's notification configuration read right after a write may be the old
+//! one, and a function that was just created or updated is busy for a while. The tool waits
+//! for each (bounded, said on the target's line) and loses nothing.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::{Account, REGION, s, setup};
+use crate::seed;
+
+/// How long the tool may wait for AWS here (the emulator's windows are two seconds).
+const SETTLE: &str = "30s";
+
+/// Every entry Id on the bucket, read once the emulator is consistent again.
+async fn entry_ids(acct: &Account, bucket: &str) -> BTreeSet<String> {
+    acct.behave_normally();
+    let n = seed::notifications(acct, bucket).await;
+    let mut ids = BTreeSet::new();
+    ids.extend(
+        n.queue_configurations()
+            .iter()
+            .filter_map(|e| e.id())
+            .map(String::from),
+    );
+    ids.extend(
+        n.topic_configurations()
+            .iter()
+            .filter_map(|e| e.id())
+            .map(String::from),
+    );
+    ids.extend(
+        n.lambda_function_configurations()
+            .iter()
+            .filter_map(|e| e.id())
+            .map(String::from),
+    );
+    ids
+}
+
+/// AWS's timing on (reads lagging writes by `stale` seconds), once the seeded destinations
+/// are old enough to count.
+async fn slow_aws(acct: &Account, stale: u64) {
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    acct.behave(json!({
+        "permission_delay_seconds": 2,
+        "notification_stale_seconds": stale,
+        "busy_seconds": 2,
+    }));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_deploy_waits_for_aws_to_catch_up_and_verify_sees_no_drift() {
+    let (acct, inputs, bucket) = setup("trail-slow-aws").await;
+    seed::foreign_notifications(&acct, &bucket).await;
+    slow_aws(&acct, 2).await;
+    let run = acct
+        .tool()
+        .env("TAEGIS_SETTLE", SETTLE)
+        .args(inputs.deploy_args(&bucket))
+        .args(["--prefix", "AWSLogs/", "--output", "json"])
+        .run();
+    run.assert_code(0);
+    assert_eq!(run.json()["targets"][0]["outcome"], "created");
+    for said in [
+        // the function, busy right after its stack made it
+        "AWS asks to try again later",
+        // the permission, not yet seen by S3
+        "S3 does not see the new invoke permission yet",
+        // the configuration, read back until it shows the write
+        "is not visible on bucket",
+    ] {
+        assert!(run.stderr.contains(said), "{said}:\n{}", run.stderr);
+    }
+    // Right after: no drift, though reads may still lag.
+    let verify = acct
+        .tool()
+        .env("TAEGIS_SETTLE", SETTLE)
+        .args(["verify", "--output", "json"])
+        .run();
+    verify.assert_code(0);
+    assert_eq!(
+        verify.json()["targets"][0]["outcome"],
+        "healthy",
+        "{}",
+        verify.stdout
+    );
+    let ids = entry_ids(&acct, &bucket).await;
+    for id in [
+        "audit-queue",
+        "reports-topic",
+        "thumbnails",
+        "taegis-cloudtrail-taegis-cloudtrail",
+    ] {
+        assert!(ids.contains(id), "{id} lost: {ids:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_stacks_on_one_bucket_keep_each_others_entries_under_stale_reads() {
+    let (acct, inputs, bucket) = setup("trail-two-slow").await;
+    seed::foreign_notifications(&acct, &bucket).await;
+    let file = inputs.write(
+        "rollout.yaml",
+        format!(
+            "taegis_region: echo\ncredentials: {}\nlambda_zip: {}\nlambda_bucket: {bucket}-zips\nnotification_bucket: {bucket}\nregion: {REGION}\ntargets:\n  - stack_name: ct-a\n    prefix: a/\n  - stack_name: ct-b\n    prefix: b/\n    integration_type: generic\n",
+            s(&inputs.credentials),
+            s(&inputs.zip)
+        ),
+    );
+    // Reads lag long enough that the second stack's read-merge-write would come inside the
+    // window of the first's write, were the first not read back until it shows.
+    slow_aws(&acct, 8).await;
+    let run = acct
+        .tool()
+        .env("TAEGIS_SETTLE", SETTLE)
+        .args(["deploy", "--yes", "--output", "json", "--config"])
+        .arg_path(&file)
+        .run();
+    run.assert_code(0);
+    let ids = entry_ids(&acct, &bucket).await;
+    let want: BTreeSet<String> = [
+        "audit-queue",
+        "reports-topic",
+        "thumbnails",
+        "taegis-cloudtrail-ct-a",
+        "taegis-cloudtrail-ct-b",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(ids, want);
+}
+
+#[tokio::test]
+async fn verify_reads_a_missing_entry_again_before_it_calls_it_drift() {
+    let (acct, inputs, bucket) = setup("trail-verify-lag").await;
+    acct.tool()
+        .args(inputs.deploy_args(&bucket))
+        .run()
+        .assert_code(0);
+    let ours = seed::notifications(&acct, &bucket).await;
+    // Someone rewrites the configuration without our entry, then puts it back: reads right
+    // after the second write still show the first.
+    acct.behave(json!({"notification_stale_seconds": 2}));
+    seed::put_notifications(
+        &acct,
+        &bucket,
+        aws_sdk_s3::types::NotificationConfiguration::builder().build(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let back = aws_sdk_s3::types::NotificationConfiguration::builder()
+        .set_lambda_function_configurations(Some(ours.lambda_function_configurations().to_vec()))
+        .build();
+    seed::put_notifications(&acct, &bucket, back).await;
+    let run = acct
+        .tool()
+        .env("TAEGIS_SETTLE", SETTLE)
+        .args(["verify", "--output", "json"])
+        .run();
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("not visible on bucket"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.json()["targets"][0]["outcome"], "healthy");
+    // Really gone stays drift, once the wait is over.
+    acct.behave_normally();
+    seed::put_notifications(
+        &acct,
+        &bucket,
+        aws_sdk_s3::types::NotificationConfiguration::builder().build(),
+    )
+    .await;
+    let run = acct.tool().args(["verify", "--output", "json"]).run();
+    run.assert_code(1);
+}
