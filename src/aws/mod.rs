@@ -23,7 +23,7 @@ use crate::plan::cloud::{
     AccountSettings, Added, Cloud, Export, FunctionInfo, Identity, Invocation, LogSummary,
     NotificationEntry, NotificationKind, ObjectState, OurNotification, PolicyStatement, Probed,
     RefusedDestination, RefusedDestinations, StackEvent, StackInfo, Subscription, TemplateSource,
-    Trail, Unsent, UpdateStarted,
+    TopicInfo, Trail, Unsent, UpdateStarted,
 };
 use crate::plan::status::StackStatus;
 
@@ -559,7 +559,7 @@ impl Cloud for AwsCloud {
         Ok(v)
     }
 
-    async fn topic_exists(&self, topic_arn: &str) -> Result<bool> {
+    async fn topic(&self, topic_arn: &str) -> Result<Option<TopicInfo>> {
         let out = found(
             self.sns
                 .get_topic_attributes()
@@ -567,7 +567,16 @@ impl Cloud for AwsCloud {
                 .send()
                 .await,
         )?;
-        Ok(out.is_some())
+        Ok(out.map(|o| {
+            let attributes = o.attributes();
+            let get = |k: &str| attributes.and_then(|a| a.get(k)).cloned();
+            TopicInfo {
+                owner: get("Owner")
+                    .or_else(|| topic_arn.split(':').nth(4).map(str::to_string))
+                    .unwrap_or_default(),
+                policy: get("Policy").filter(|p| !p.is_empty()),
+            }
+        }))
     }
 
     async fn subscriptions(&self, topic_arn: &str) -> Result<Vec<Subscription>> {

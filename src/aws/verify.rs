@@ -8,8 +8,11 @@ use super::AwsCloud;
 use super::errors::{classify, found};
 use crate::plan::cloud::{Invocation, LogSummary, Trail};
 
-/// How many log pages one verify reads at most (10,000 events each).
+/// How many log pages with events one verify reads at most (10,000 events each).
 const MAX_LOG_PAGES: usize = 20;
+/// How many pages without events one verify reads at most: FilterLogEvents searches the log
+/// in pieces and may answer empty pages (with a token to go on) before it finds events.
+const MAX_EMPTY_PAGES: usize = 200;
 /// How many of the last error lines are kept.
 const LAST_ERRORS: usize = 3;
 
@@ -85,7 +88,12 @@ impl AwsCloud {
             ..LogSummary::default()
         };
         let mut token: Option<String> = None;
-        for _ in 0..MAX_LOG_PAGES {
+        let (mut full, mut empty) = (0, 0);
+        loop {
+            if full == MAX_LOG_PAGES || empty == MAX_EMPTY_PAGES {
+                summary.unfinished = true;
+                break;
+            }
             let req = self
                 .logs
                 .filter_log_events()
@@ -96,6 +104,11 @@ impl AwsCloud {
                 summary.group = false;
                 return Ok(summary);
             };
+            if page.events().is_empty() {
+                empty += 1;
+            } else {
+                full += 1;
+            }
             for e in page.events() {
                 tally(
                     &mut summary,

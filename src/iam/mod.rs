@@ -139,13 +139,13 @@ pub const CALLS: &[Call] = &[
     call("Lambda", "RemovePermission", "lambda:RemovePermission", &[(Function, D.and(X))]),
     call("Lambda", "Invoke", "lambda:InvokeFunction", &[(Function, V)]),
     // A trigger through SNS.
-    call("SNS", "GetTopicAttributes", "sns:GetTopicAttributes", &[(Topic, D.and(S))]),
+    call("SNS", "GetTopicAttributes", "sns:GetTopicAttributes", &[(Topic, D.and(V).and(S))]),
     call("SNS", "ListSubscriptionsByTopic", "sns:ListSubscriptionsByTopic", &[(Topic, D.and(V).and(X))]),
     call("SNS", "Subscribe", "sns:Subscribe", &[(Topic, D)]),
     call("SNS", "Unsubscribe", "sns:Unsubscribe", &[(Any, D.and(X))]),
     // Discovery and verification.
-    call("CloudTrail", "DescribeTrails", "cloudtrail:DescribeTrails", &[(Any, D.and(S))]),
-    call("CloudTrail", "GetTrailStatus", "cloudtrail:GetTrailStatus", &[(Trail, D.and(S))]),
+    call("CloudTrail", "DescribeTrails", "cloudtrail:DescribeTrails", &[(Any, D.and(V).and(S))]),
+    call("CloudTrail", "GetTrailStatus", "cloudtrail:GetTrailStatus", &[(Trail, D.and(V).and(S))]),
     call("CloudWatch Logs", "FilterLogEvents", "logs:FilterLogEvents", &[(FunctionLogs, V)]),
     call("KMS", "GetKeyPolicy", "kms:GetKeyPolicy", &[(Key, D.and(V).and(S))]),
 ];

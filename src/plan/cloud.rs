@@ -163,6 +163,17 @@ pub struct LogSummary {
     /// Error lines (`"level":"error"`, `ERROR`, timeouts, runtime exits), and the last few.
     pub errors: usize,
     pub last_errors: Vec<String>,
+    /// The search stopped before its end (too many pages, or only empty ones so far).
+    pub unfinished: bool,
+}
+
+/// What GetTopicAttributes says of a topic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicInfo {
+    /// The account that owns the topic.
+    pub owner: String,
+    /// Its access policy (JSON), when it has one.
+    pub policy: Option<String>,
 }
 
 /// The answer of a synchronous invocation.
@@ -391,7 +402,8 @@ pub trait Cloud {
     async fn function(&self, name: &str) -> Result<Option<FunctionInfo>>;
     async fn policy_statements(&self, function: &str) -> Result<Vec<PolicyStatement>>;
     async fn notifications(&self, bucket: &str) -> Result<Vec<NotificationEntry>>;
-    async fn topic_exists(&self, topic_arn: &str) -> Result<bool>;
+    /// The topic's owner and policy; `None`: no such topic (for this caller).
+    async fn topic(&self, topic_arn: &str) -> Result<Option<TopicInfo>>;
     async fn subscriptions(&self, topic_arn: &str) -> Result<Vec<Subscription>>;
     async fn account_settings(&self) -> Result<AccountSettings>;
     /// Every export of this account and region.

@@ -13,6 +13,7 @@ pub mod hints;
 pub mod identity;
 pub mod ledger;
 pub mod observe;
+pub mod policy;
 pub mod settle;
 pub mod status;
 pub mod trail;

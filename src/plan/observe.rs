@@ -9,8 +9,8 @@ use anyhow::Result;
 
 use super::cloud::{
     AccountSettings, CallError, Cloud, Export, FunctionInfo, Identity, Invocation, LogSummary,
-    NotificationEntry, ObjectState, PolicyStatement, Probed, StackInfo, Subscription, Trail,
-    Unsent,
+    NotificationEntry, ObjectState, PolicyStatement, Probed, StackInfo, Subscription, TopicInfo,
+    Trail, Unsent,
 };
 use super::follow::{Follow, Settled, explain};
 use super::status::Goal;
@@ -99,8 +99,9 @@ pub struct Observed {
     pub lambda_bucket: Fact<Option<String>>,
     /// Objects in the zip bucket, by key: the zip, large templates.
     pub objects: BTreeMap<String, Fact<ObjectState>>,
-    /// Does the wanted SNS topic exist?
-    pub topic: Fact<bool>,
+    /// The wanted SNS topic (`deploy`), or the deployed stack's (`verify`): its owner and
+    /// policy; `Known(None)`: no such topic.
+    pub topic: Fact<Option<TopicInfo>>,
     pub shared_stack: Fact<Option<StackSeen>>,
     pub lambda_stack: Fact<Option<StackSeen>>,
     /// The Lambda stack's function.
@@ -208,6 +209,8 @@ pub struct Reads {
     pub keys: Vec<String>,
     /// Read the notification bucket's default encryption (and its key's policy).
     pub bucket_encryption: bool,
+    /// Read the deployed stack's SNS topic (owner, policy) and the trails (`verify`).
+    pub stack_topic: bool,
     /// The id of our bucket entry, read again for a while when the deployed stack's bucket
     /// does not show it (`verify`: a read right after a write may still be the old one).
     pub settle_entry: Option<String>,
@@ -298,7 +301,7 @@ async fn read_at_once<C: Cloud>(
         },
         async {
             match &reads.topic {
-                Some(topic) => Fact::from_result(cloud.topic_exists(topic).await),
+                Some(topic) => Fact::from_result(cloud.topic(topic).await),
                 None => Fact::NotRead,
             }
         },
@@ -344,9 +347,36 @@ async fn read_what_follows<C: Cloud>(cloud: &C, reads: &Reads, region: &str, see
         read_given_keys(cloud, reads, region, seen),
     );
     (seen.notifications, seen.subscriptions) = triggers;
+    read_stack_topic(cloud, reads, seen).await;
     seen.account_settings = account_settings;
     seen.exports = exports;
     (seen.bucket_key, seen.key_policies) = keys;
+}
+
+/// The deployed stack's SNS topic, when the command did not name one (`verify`): its owner and
+/// policy, and the trails that may publish to it.
+async fn read_stack_topic<C: Cloud>(cloud: &C, reads: &Reads, seen: &mut Observed) {
+    if !reads.stack_topic {
+        return;
+    }
+    let Some(topic) = seen
+        .healthy_lambda_stack()
+        .and_then(|s| s.info.parameters.get("SNSNotificationarn"))
+        .filter(|t| !t.is_empty())
+        .cloned()
+    else {
+        return;
+    };
+    let (info, trails) = futures::join!(cloud.topic(&topic), async {
+        match seen.trails {
+            Fact::NotRead => Some(cloud.trails().await),
+            _ => None,
+        }
+    });
+    seen.topic = Fact::from_result(info);
+    if let Some(trails) = trails {
+        seen.trails = Fact::from_result(trails);
+    }
 }
 
 /// Our entry missing from the S3-triggered stack's bucket: read again until it shows, for a

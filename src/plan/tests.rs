@@ -100,8 +100,8 @@ impl Cloud for Scripted {
     async fn notifications(&self, _: &str) -> Result<Vec<NotificationEntry>> {
         Ok(Vec::new())
     }
-    async fn topic_exists(&self, _: &str) -> Result<bool> {
-        Ok(true)
+    async fn topic(&self, _: &str) -> Result<Option<crate::plan::cloud::TopicInfo>> {
+        Ok(Some(crate::plan::cloud::TopicInfo::default()))
     }
     async fn subscriptions(&self, _: &str) -> Result<Vec<Subscription>> {
         Ok(Vec::new())

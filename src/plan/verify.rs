@@ -50,6 +50,7 @@ pub fn reads(t: &TargetConfig, _seen: &Observed, o: &Options) -> Reads {
         logs_since: Some(o.since_ms),
         kms: true,
         settle_entry: ok(Input::StackName).then(|| notification_id(&t.stack_name)),
+        stack_topic: true,
         ..Reads::default()
     }
 }
@@ -370,6 +371,7 @@ impl Checks<'_> {
             Some(topic) => {
                 self.subscription(f, &topic);
                 self.permission(f, SNS_STATEMENT_ID, "sns.amazonaws.com", &topic, false);
+                self.topic(&topic);
             }
             None => {
                 let Some(bucket) = self.lambda_param("NotificationBucket") else {
@@ -379,6 +381,80 @@ impl Checks<'_> {
                 let arn = format!("arn:{}:s3:::{bucket}", self.seen.partition());
                 self.permission(f, S3_STATEMENT_ID, "s3.amazonaws.com", &arn, true);
             }
+        }
+    }
+
+    /// The topic of an SNS trigger: another account's must let this one subscribe, and
+    /// something must publish to it (a trail the account sees; else it cannot be told).
+    fn topic(&mut self, topic: &str) {
+        use super::policy::{Grant, grants, subscribe_statement};
+        use CheckStatus::*;
+        let account = self.seen.account().unwrap_or_default().to_string();
+        let owner = topic.split(':').nth(4).unwrap_or_default().to_string();
+        if !owner.is_empty() && owner != account {
+            let statement = subscribe_statement(&account, topic);
+            let (status, detail) = match &self.seen.topic {
+                Fact::Known(Some(info)) => match grants(
+                    info.policy.as_deref().unwrap_or("{}"),
+                    "sns:Subscribe",
+                    &account,
+                ) {
+                    Grant::Allowed => (
+                        Ok,
+                        format!(
+                            "topic {topic} of account {owner} lets account {account} subscribe"
+                        ),
+                    ),
+                    Grant::Refused => (
+                        Failed,
+                        format!(
+                            "topic {topic} of account {owner} does not let account {account} subscribe; add to its policy: {statement}"
+                        ),
+                    ),
+                    Grant::Unsure => (
+                        Warning,
+                        format!(
+                            "topic {topic} of account {owner} lets account {account} subscribe only under conditions the tool cannot check"
+                        ),
+                    ),
+                },
+                Fact::Known(None) => (
+                    Failed,
+                    format!("topic {topic} is gone or not visible to account {account}"),
+                ),
+                Fact::Failed(e) => (
+                    Warning,
+                    format!(
+                        "cannot read topic {topic} of account {owner} ({e}); its policy must let account {account} subscribe: {statement}"
+                    ),
+                ),
+                Fact::NotRead => return,
+            };
+            self.push("topic", status, detail);
+        }
+        if let Fact::Known(trails) = &self.seen.trails {
+            let publishers: Vec<&str> = trails
+                .iter()
+                .filter(|t| {
+                    t.sns_topic
+                        .as_deref()
+                        .is_some_and(|s| s == topic || topic.ends_with(&format!(":{s}")))
+                })
+                .map(|t| t.name.as_str())
+                .collect();
+            let (status, detail) = match publishers.as_slice() {
+                [] => (
+                    Warning,
+                    format!(
+                        "no trail that account {account} sees publishes to {topic}: make sure one does (the trail's SNS topic, or the log bucket's topic entry in its owner's account)"
+                    ),
+                ),
+                names => (
+                    Ok,
+                    format!("trail {} publishes to {topic}", names.join(", ")),
+                ),
+            };
+            self.push("publisher", status, detail);
         }
     }
 
@@ -545,7 +621,15 @@ impl Checks<'_> {
             Fact::NotRead => return,
         };
         let since = time(self.o.since_ms);
-        if !s.group || (s.invocations == 0 && s.uploads == 0 && s.errors == 0) {
+        let nothing = s.invocations == 0 && s.uploads == 0 && s.errors == 0;
+        if s.group && nothing && s.unfinished {
+            return self.push(
+                "log",
+                Warning,
+                format!("the search of the log since {since} gave only empty pages so far (CloudWatch searches in pieces); run verify again, or with a shorter --since"),
+            );
+        }
+        if !s.group || nothing {
             return self.push(
                 "log",
                 Warning,

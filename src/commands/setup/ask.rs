@@ -429,9 +429,9 @@ impl Talk<'_> {
         let region = self.region().to_string();
         ask_valid(self.p, "SNS topic ARN", None, async |arn: String| {
             config::check_arn(&arn, "sns", &region, false).map_err(|e| format!("{arn:?} {e}"))?;
-            match self.cloud().topic_exists(&arn).await {
-                Ok(true) => Ok(arn),
-                Ok(false) => Err(format!(
+            match self.cloud().topic(&arn).await {
+                Ok(Some(_)) => Ok(arn),
+                Ok(None) => Err(format!(
                     "no topic {arn} is visible to account {}",
                     self.account
                 )),

@@ -15,6 +15,7 @@ pub use trigger::overlaps;
 
 use super::cloud::ObjectState;
 use super::observe::{Fact, Observed, Reads};
+use super::policy::Grant;
 use super::{
     Action, DeployWork, FunctionRef, LambdaZip, OldTrigger, StackParam, Step, StepKind, TargetPlan,
     TriggerSpec, Work, template_key,
@@ -519,12 +520,38 @@ impl<'a> Ctx<'a> {
             return;
         };
         let about = |m: String| Problem::value(Input::SnsTopicArn, &topic, m);
+        let owner = topic.split(':').nth(4).unwrap_or_default().to_string();
+        let foreign = !owner.is_empty() && owner != self.account;
+        let statement = super::policy::subscribe_statement(&self.account, &topic);
         match &self.seen.topic {
-            Fact::Known(false) => {
+            Fact::Known(None) => {
                 let p = about(format!("no such topic visible to account {}", self.account));
                 self.problem(p);
             }
+            // Another account's topic may keep its attributes from us and still let us
+            // subscribe: said, not refused.
+            Fact::Failed(e) if foreign => self.warn(about(format!(
+                "belongs to account {owner}, whose topic policy does not let account {} read it ({e}); it must let it subscribe: {statement}",
+                self.account
+            ))),
             Fact::Failed(e) => self.problem(about(format!("cannot read it ({e})"))),
+            Fact::Known(Some(info)) if foreign => {
+                let policy = info.policy.as_deref().unwrap_or("{}");
+                match super::policy::grants(policy, "sns:Subscribe", &self.account) {
+                    Grant::Allowed => {}
+                    Grant::Refused => self.problem(
+                        about(format!(
+                            "belongs to account {owner}, and its policy does not let account {} subscribe",
+                            self.account
+                        ))
+                        .fix(format!("add this statement to the topic's policy in account {owner}: {statement}")),
+                    ),
+                    Grant::Unsure => self.warn(about(format!(
+                        "belongs to account {owner}; its policy lets account {} subscribe only under conditions the tool cannot check; if the subscription is refused, add: {statement}",
+                        self.account
+                    ))),
+                }
+            }
             _ => {}
         }
     }

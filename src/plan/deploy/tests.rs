@@ -461,7 +461,10 @@ fn cases() -> Vec<Case> {
             name: "switching from S3 to SNS",
             args: |a| a.guide.sns_topic_arn = Some(TOPIC.into()),
             seen: || Observed {
-                topic: Fact::Known(true),
+                topic: Fact::Known(Some(crate::plan::cloud::TopicInfo {
+                    owner: ACCOUNT.into(),
+                    policy: None,
+                })),
                 subscriptions: BTreeMap::from([(TOPIC.to_string(), Fact::Known(Vec::new()))]),
                 ..deployed()
             },
@@ -479,7 +482,7 @@ fn cases() -> Vec<Case> {
             name: "a topic that does not exist",
             args: |a| a.guide.sns_topic_arn = Some(TOPIC.into()),
             seen: || Observed {
-                topic: Fact::Known(false),
+                topic: Fact::Known(None),
                 ..fresh()
             },
             want: Want::Problems(&[(Input::SnsTopicArn, "no such topic")]),
