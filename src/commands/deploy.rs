@@ -61,10 +61,7 @@ pub async fn execute(
     }
     // 2. Local inputs, each read once (those of entries without a usable region too).
     let files = LocalFiles::read(&mut cfg.targets, cfg.update_credentials, printer, &mut pf);
-    for t in &mut cfg.unplaced {
-        let standin = LocalFiles::read(std::slice::from_mut(t), false, printer, &mut pf);
-        pf.extend(deploy::offline(t, &standin.local_for(t)));
-    }
+    LocalFiles::check_unplaced(&mut cfg.unplaced, printer, &mut pf);
     // 3. Observe and decide, per target, reading only.
     let decide =
         async |t: &TargetConfig, cloud: &crate::aws::AwsCloud, watch: crate::plan::Watch<'_>| {
@@ -190,6 +187,15 @@ impl LocalFiles {
             }
         }
         f
+    }
+
+    /// The entries without a usable region: their files and parameters are checked all the
+    /// same, so that every problem is reported in one run.
+    fn check_unplaced(unplaced: &mut [TargetConfig], printer: &Printer, pf: &mut Preflight) {
+        for t in unplaced {
+            let standin = LocalFiles::read(std::slice::from_mut(t), false, printer, pf);
+            pf.extend(deploy::offline(t, &standin.local_for(t)));
+        }
     }
 
     /// The inputs of one target, with stand-ins for files that could not be read.

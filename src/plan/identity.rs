@@ -139,37 +139,8 @@ fn unsent(t: &Place, u: &Unsent, region_input: Input) -> Problem {
             "none found: not in the environment (AWS_ACCESS_KEY_ID), a profile (--profile, AWS_PROFILE, the default profile), SSO, web identity, or a container or instance role",
         )
         .fix("run `aws configure` (or `aws configure sso` and `aws sso login`), then pass --profile NAME or set AWS_PROFILE"),
-        Unsent::ProfileMissing { profile, known } => {
-            let there = if known.is_empty() {
-                "they define no profile".to_string()
-            } else {
-                format!("the profiles there: {}", known.join(", "))
-            };
-            Problem::about(
-                Input::Profile,
-                format!("--profile {profile}"),
-                format!("no such profile in the AWS config or credentials file ({there})"),
-            )
-            .fix(format!(
-                "`aws configure --profile {profile}` makes it; or give a profile that exists"
-            ))
-        }
-        Unsent::SsoExpired { profile } => {
-            let login = match profile {
-                Some(p) => format!("aws sso login --profile {p}"),
-                None => "aws sso login".to_string(),
-            };
-            let whose = profile
-                .as_ref()
-                .map(|p| format!(" of profile {p}"))
-                .unwrap_or_default();
-            Problem::about(
-                Input::Profile,
-                format!("the AWS SSO session{whose}"),
-                "has expired",
-            )
-            .fix(format!("run `{login}`, then run this again"))
-        }
+        Unsent::ProfileMissing { profile, known } => profile_missing(profile, known),
+        Unsent::SsoExpired { profile } => sso_expired(profile.as_deref()),
         Unsent::Credentials(why) => Problem::about(
             Input::AwsIdentity,
             "AWS credentials",
@@ -198,4 +169,38 @@ fn unsent(t: &Place, u: &Unsent, region_input: Input) -> Problem {
             t.region
         )),
     }
+}
+
+/// A profile asked for that neither AWS file defines; the ones they do.
+fn profile_missing(profile: &str, known: &[String]) -> Problem {
+    let there = if known.is_empty() {
+        "they define no profile".to_string()
+    } else {
+        format!("the profiles there: {}", known.join(", "))
+    };
+    Problem::about(
+        Input::Profile,
+        format!("--profile {profile}"),
+        format!("no such profile in the AWS config or credentials file ({there})"),
+    )
+    .fix(format!(
+        "`aws configure --profile {profile}` makes it; or give a profile that exists"
+    ))
+}
+
+/// The SSO session behind the profile has expired.
+fn sso_expired(profile: Option<&str>) -> Problem {
+    let login = match profile {
+        Some(p) => format!("aws sso login --profile {p}"),
+        None => "aws sso login".to_string(),
+    };
+    let whose = profile
+        .map(|p| format!(" of profile {p}"))
+        .unwrap_or_default();
+    Problem::about(
+        Input::Profile,
+        format!("the AWS SSO session{whose}"),
+        "has expired",
+    )
+    .fix(format!("run `{login}`, then run this again"))
 }

@@ -57,9 +57,7 @@ fn conditions_hold(statement: &Value, account: &str) -> Option<bool> {
     };
     let mut holds = true;
     for (operator, keys) in conditions {
-        let Some(keys) = keys.as_object() else {
-            return None;
-        };
+        let keys = keys.as_object()?;
         for (key, values) in keys {
             let known = key.eq_ignore_ascii_case("aws:PrincipalAccount")
                 && matches!(operator.as_str(), "StringEquals" | "StringLike");

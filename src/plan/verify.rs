@@ -385,77 +385,85 @@ impl Checks<'_> {
     }
 
     /// The topic of an SNS trigger: another account's must let this one subscribe, and
-    /// something must publish to it (a trail the account sees; else it cannot be told).
+    /// something must publish to it.
     fn topic(&mut self, topic: &str) {
-        use super::policy::{Grant, grants, subscribe_statement};
-        use CheckStatus::*;
         let account = self.seen.account().unwrap_or_default().to_string();
         let owner = topic.split(':').nth(4).unwrap_or_default().to_string();
         if !owner.is_empty() && owner != account {
-            let statement = subscribe_statement(&account, topic);
-            let (status, detail) = match &self.seen.topic {
-                Fact::Known(Some(info)) => match grants(
-                    info.policy.as_deref().unwrap_or("{}"),
-                    "sns:Subscribe",
-                    &account,
-                ) {
-                    Grant::Allowed => (
-                        Ok,
-                        format!(
-                            "topic {topic} of account {owner} lets account {account} subscribe"
-                        ),
-                    ),
+            self.topic_policy(topic, &owner, &account);
+        }
+        self.publisher(topic, &account);
+    }
+
+    /// Another account's topic: its policy must let this account subscribe.
+    fn topic_policy(&mut self, topic: &str, owner: &str, account: &str) {
+        use super::policy::{Grant, grants, subscribe_statement};
+        use CheckStatus::*;
+        let statement = subscribe_statement(account, topic);
+        let whose = format!("topic {topic} of account {owner}");
+        let (status, detail) = match &self.seen.topic {
+            Fact::Known(Some(info)) => {
+                let policy = info.policy.as_deref().unwrap_or("{}");
+                match grants(policy, "sns:Subscribe", account) {
+                    Grant::Allowed => (Ok, format!("{whose} lets account {account} subscribe")),
                     Grant::Refused => (
                         Failed,
                         format!(
-                            "topic {topic} of account {owner} does not let account {account} subscribe; add to its policy: {statement}"
+                            "{whose} does not let account {account} subscribe; add to its policy: {statement}"
                         ),
                     ),
                     Grant::Unsure => (
                         Warning,
                         format!(
-                            "topic {topic} of account {owner} lets account {account} subscribe only under conditions the tool cannot check"
+                            "{whose} lets account {account} subscribe only under conditions the tool cannot check"
                         ),
                     ),
-                },
-                Fact::Known(None) => (
-                    Failed,
-                    format!("topic {topic} is gone or not visible to account {account}"),
+                }
+            }
+            Fact::Known(None) => (
+                Failed,
+                format!("topic {topic} is gone or not visible to account {account}"),
+            ),
+            Fact::Failed(e) => (
+                Warning,
+                format!(
+                    "cannot read {whose} ({e}); its policy must let account {account} subscribe: {statement}"
                 ),
-                Fact::Failed(e) => (
-                    Warning,
-                    format!(
-                        "cannot read topic {topic} of account {owner} ({e}); its policy must let account {account} subscribe: {statement}"
-                    ),
+            ),
+            Fact::NotRead => return,
+        };
+        self.push("topic", status, detail);
+    }
+
+    /// Something must publish to the topic: a trail the account sees (else it cannot tell).
+    fn publisher(&mut self, topic: &str, account: &str) {
+        use CheckStatus::*;
+        let Fact::Known(trails) = &self.seen.trails else {
+            return;
+        };
+        let publishes = |t: &&super::cloud::Trail| {
+            t.sns_topic
+                .as_deref()
+                .is_some_and(|s| s == topic || topic.ends_with(&format!(":{s}")))
+        };
+        let names: Vec<&str> = trails
+            .iter()
+            .filter(publishes)
+            .map(|t| t.name.as_str())
+            .collect();
+        let (status, detail) = match names.as_slice() {
+            [] => (
+                Warning,
+                format!(
+                    "no trail that account {account} sees publishes to {topic}: make sure one does (the trail's SNS topic, or the log bucket's topic entry in its owner's account)"
                 ),
-                Fact::NotRead => return,
-            };
-            self.push("topic", status, detail);
-        }
-        if let Fact::Known(trails) = &self.seen.trails {
-            let publishers: Vec<&str> = trails
-                .iter()
-                .filter(|t| {
-                    t.sns_topic
-                        .as_deref()
-                        .is_some_and(|s| s == topic || topic.ends_with(&format!(":{s}")))
-                })
-                .map(|t| t.name.as_str())
-                .collect();
-            let (status, detail) = match publishers.as_slice() {
-                [] => (
-                    Warning,
-                    format!(
-                        "no trail that account {account} sees publishes to {topic}: make sure one does (the trail's SNS topic, or the log bucket's topic entry in its owner's account)"
-                    ),
-                ),
-                names => (
-                    Ok,
-                    format!("trail {} publishes to {topic}", names.join(", ")),
-                ),
-            };
-            self.push("publisher", status, detail);
-        }
+            ),
+            names => (
+                Ok,
+                format!("trail {} publishes to {topic}", names.join(", ")),
+            ),
+        };
+        self.push("publisher", status, detail);
     }
 
     fn subscription(&mut self, f: &super::cloud::FunctionInfo, topic: &str) {

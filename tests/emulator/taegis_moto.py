@@ -22,10 +22,10 @@ Admin endpoints (not AWS):
                                 "drop_after": P, "latency_ms": N, "seed": N,
                                 "faults": [{"action": A, "fault": F, "times": N}],
                                 "permission_delay_seconds": S, "notification_stale_seconds": S,
-                                "busy_seconds": S}
+                                "busy_seconds": S, "empty_log_pages": N, "strict_roles": B}
     GET    /_taegis/behaviour?account=...
     DELETE /_taegis/behaviour[?account=...]
-    POST   /_taegis/regions  {"account": "...", "enabled": ["eu-future-1", ...]}
+    POST   /_taegis/regions  {"account": "...", "enabled": ["eu-future-1", ...], "disabled": ["af-south-1", ...]}
     GET    /_taegis/regions[?account=...]
     GET    /_taegis/stack-operations[?account=...&region=...]
     DELETE /_taegis/stack-operations[?account=...]
@@ -86,6 +86,7 @@ from moto.core.responses import ActionResult
 from moto.core.routing import get_service_router
 from moto.iam import access_control as iam_access_control
 from moto.iam import exceptions as iam_exceptions
+from moto.logs import responses as logs_responses
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -95,6 +96,9 @@ from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
 from moto.s3.exceptions import InvalidArgumentError, InvalidLocationConstraintException, MissingBucket
 from moto.secretsmanager.models import secretsmanager_backends
+from moto.sns import models as sns_models
+from moto.sns import responses as sns_responses
+from moto.sts import responses as sts_responses
 from moto.utilities.utils import get_partition
 from werkzeug.exceptions import HTTPException
 
@@ -198,12 +202,15 @@ BEHAVIOUR_DEFAULTS: dict[str, Any] = {
     "permission_delay_seconds": 0.0,
     "notification_stale_seconds": 0.0,
     "busy_seconds": 0.0,
+    "empty_log_pages": 0,
+    "strict_roles": False,
 }
 # AWS timing windows (rows w, x, y), each 0..600 seconds like resource_seconds.
 _WINDOW_FIELDS = ("permission_delay_seconds", "notification_stale_seconds", "busy_seconds")
 _FAULT_KINDS = ("throttle", "5xx", "drop_after")
 _SHARE_FIELDS = ("throttle", "errors_5xx", "drop", "drop_after")
-_FAILURE_OPERATIONS = ("create", "update", "any")
+# "any" is create or update; a delete failure is asked for by name only (row +: DELETE_FAILED).
+_FAILURE_OPERATIONS = ("create", "update", "delete", "any")
 _BEHAVIOUR_LOCK = threading.Lock()
 _BEHAVIOURS: dict[str, dict[str, Any]] = {}
 _RNGS: dict[str, random.Random] = {}
@@ -232,6 +239,12 @@ def _validate_behaviour(doc: dict[str, Any]) -> dict[str, Any]:
             if isinstance(value, bool) or int(value) != float(value) or int(value) < 0:
                 raise ValueError("latency_ms must be an integer >= 0")
             value = int(value)
+        elif key == "empty_log_pages":
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+                raise ValueError("empty_log_pages must be an integer between 0 and 100")
+        elif key == "strict_roles":
+            if not isinstance(value, bool):
+                raise ValueError("strict_roles must be true or false")
         elif key == "seed":
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ValueError("seed must be an integer or null")
@@ -367,7 +380,8 @@ def _draw_fault(account_id: str) -> tuple[float, str | None, int]:
 
 
 def _injected_failure(stack: Any, logical_id: str) -> str | None:
-    """The configured failure reason when this stack's current operation reaches the resource."""
+    """The configured failure reason when this stack's current operation (create or update)
+    reaches the resource."""
     if not getattr(stack, "_taegis_inject", False):
         return None
     operation = getattr(stack, "_taegis_op", None)
@@ -375,8 +389,17 @@ def _injected_failure(stack: Any, logical_id: str) -> str | None:
         if (
             failure["stack"] == stack.name
             and failure["resource"] == logical_id
-            and failure["operation"] in (operation, "any")
+            and (failure["operation"] == operation or (failure["operation"] == "any" and operation in ("create", "update")))
         ):
+            return failure["reason"]
+    return None
+
+
+def _delete_failure(stack: Any, logical_id: str) -> str | None:
+    """The configured reason when a DeleteStack of this stack reaches the resource ("delete"
+    failures only: "any" never fails a delete)."""
+    for failure in get_behaviour(stack.account_id)["failures"]:
+        if failure["stack"] == stack.name and failure["resource"] == logical_id and failure["operation"] == "delete":
             return failure["reason"]
     return None
 
@@ -1717,7 +1740,8 @@ _orig_rm_getitem = cfn_parsing.ResourceMap.__getitem__
 
 def _rm_getitem(self: Any, key: str) -> Any:
     if key not in self._parsed_resources and key in self._resource_json_map:
-        if getattr(self, "_taegis_dead", False):
+        if getattr(self, "_taegis_dead", False) or getattr(self, "_taegis_frozen", False):
+            # Dead, or DELETE_FAILED: what the delete removed stays removed.
             return None
         if getattr(self, "_taegis_busy", False) and not _is_worker_for(self.stack_id):
             # An operation runs in the background: only its worker creates resources.
@@ -1745,6 +1769,10 @@ def _outputs(self: Any) -> Any:
 def _exports(self: Any) -> Any:
     if getattr(self, "_taegis_dead", False):
         return []
+    if getattr(self.resource_map, "_taegis_frozen", False):
+        # DELETE_FAILED: the exports it had (some of the resources they name are gone).
+        backend = cfn_models.cloudformation_backends[self.account_id][self.region_name]
+        return [e for e in list(backend.exports.values()) if e.exporting_stack_id == self.stack_id]
     if getattr(self, "_taegis_busy", False) and not _is_worker_for(self.stack_id):
         return []
     return _orig_exports.fget(self)
@@ -2225,9 +2253,10 @@ def _cancel_in_progress(stack: Any, exclude: str) -> None:
             _stack_event(stack, logical_id, event.resource_type, "UPDATE_FAILED", "Resource update cancelled", event.physical_resource_id)
 
 
-def _delete_in_order(stack: Any, json_map: dict[str, Any], logical_ids: list[str], delay: float) -> None:
+def _delete_in_order(stack: Any, json_map: dict[str, Any], logical_ids: list[str], delay: float, inject: bool = False) -> None:
     """Delete created resources in reverse dependency order (what moto cannot delete is left for
-    ResourceMap.delete to retry)."""
+    ResourceMap.delete to retry).  With `inject` (DeleteStack only), a resource with a "delete"
+    failure gets DELETE_FAILED and InjectedFailure is raised: the resources after it are left."""
     lock = _cfn_lock(stack.account_id)
     rm = stack.resource_map
     for logical_id in [lid for wave in _waves(json_map, logical_ids) for lid in wave][::-1]:
@@ -2241,6 +2270,15 @@ def _delete_in_order(stack: Any, json_map: dict[str, Any], logical_ids: list[str
         if delay:
             time.sleep(delay)
         with lock:
+            reason = _delete_failure(stack, logical_id) if inject else None
+            if reason is not None:
+                rtype = resource_json.get("Type", "")
+                if _last_status(stack, logical_id) != "DELETE_IN_PROGRESS":
+                    _stack_event(stack, logical_id, rtype, "DELETE_IN_PROGRESS", physical_id=_physical(resource))
+                _stack_event(stack, logical_id, rtype, "DELETE_FAILED", reason, _physical(resource))
+                failure = InjectedFailure(reason)
+                failure._taegis_resource = (logical_id, rtype)  # type: ignore[attr-defined]
+                raise failure
             try:
                 rm._delete_resource(resource, resource_json)
             except Exception:
@@ -2427,7 +2465,7 @@ def _stack_update(self: Any, template: str, role_arn: str | None = None, paramet
     # AWS: a resource failing during UpdateStack rolls the stack back to its old template and
     # parameters (UPDATE_ROLLBACK_COMPLETE); the API call itself only refuses bad input.
     backend = cfn_models.cloudformation_backends[self.account_id][self.region_name]
-    if getattr(self, "_taegis_busy", False) or str(self.status).endswith("_IN_PROGRESS"):
+    if getattr(self, "_taegis_busy", False) or str(self.status).endswith("_IN_PROGRESS") or self.status == "DELETE_FAILED":
         raise ValidationError(self.stack_id, message=f"Stack:{self.stack_id} is in {self.status} state and can not be updated.")
     new_dict = self.parse_template(template)
     _prepare_update(backend, self, new_dict, parameters)
@@ -2611,9 +2649,6 @@ def _rollback_update(backend: Any, stack: Any, exc: BaseException, old: dict[str
         _set_status(stack, "UPDATE_ROLLBACK_FAILED" if rollback_failed else "UPDATE_ROLLBACK_COMPLETE")
 
 
-_orig_delete_stack = cfn_models.CloudFormationBackend.delete_stack
-
-
 def _delete_stack(self: Any, name_or_stack_id: str) -> None:
     stack = self.stacks.get(name_or_stack_id) or next(
         (s for s in list(self.stacks.values()) if s.name == name_or_stack_id), None
@@ -2639,21 +2674,31 @@ def _delete_stack(self: Any, name_or_stack_id: str) -> None:
             return
         pace = stack_pace(self.account_id)
         _op_begin(stack, "delete")
+        try:
+            stack._taegis_outputs_snapshot = _outputs(stack)  # AWS: the outputs stay until it is gone
+        except Exception:
+            stack._taegis_outputs_snapshot = None
+        stack.status_reason = None
+        _set_status(stack, "DELETE_IN_PROGRESS", "User Initiated")
+        stack.status_reason = None
         if any(p > 0 for p in pace):
-            stack._taegis_outputs_snapshot = _outputs(stack)
-            stack.status_reason = None
-            _set_status(stack, "DELETE_IN_PROGRESS", "User Initiated")
-            stack.status_reason = None
             _start_worker(stack, _worker_delete, self, stack, pace)
             return
-    try:
-        # By id: moto's delete by name calls delete_stack (this function) again.
-        _orig_delete_stack(self, stack.stack_id if stack is not None else name_or_stack_id)
-    finally:
-        if stack is not None:
-            _op_finish(stack)
-    if stack is not None:
-        _mark_dead(stack)
+        # Synchronous: the same steps, within the call (a DELETE_FAILED stack included).
+        try:
+            _worker_delete(self, stack, (0.0, 0.0))
+        except Exception:
+            print(f"taegis_moto: delete of {stack.name} failed:\n{traceback.format_exc()}", file=sys.stderr)
+            if stack.status.endswith("_IN_PROGRESS"):
+                _set_status(stack, "DELETE_FAILED", "Internal failure.")
+    # No such stack (or a stack id that is deleted already): nothing to do, as moto.
+
+
+def _delete_failed(stack: Any, failed: list[str]) -> None:
+    """AWS: DELETE_FAILED; the resources left stay (nothing re-creates the ones deleted), with
+    the outputs and exports the stack had.  A later DeleteStack deletes what is left."""
+    stack.resource_map._taegis_frozen = True
+    _set_status(stack, "DELETE_FAILED", f"The following resource(s) failed to delete: [{', '.join(failed)}]. ")
 
 
 def _worker_delete(backend: Any, stack: Any, pace: tuple[float, float]) -> None:
@@ -2667,7 +2712,12 @@ def _worker_delete(backend: Any, stack: Any, pace: tuple[float, float]) -> None:
             if _is_model(rm._parsed_resources.get(lid)) and (resource_json or {}).get("DeletionPolicy") != "Retain"
         ]
         delay = resource_pause(pace, len(targets))
-    _delete_in_order(stack, json_map, targets, delay)
+    try:
+        _delete_in_order(stack, json_map, targets, delay, inject=True)
+    except InjectedFailure as failure:
+        with lock:
+            _delete_failed(stack, [failure._taegis_resource[0]])  # type: ignore[attr-defined]
+        return
     with lock:
         try:
             rm.delete()  # whatever the ordered pass could not delete, with moto's retries
@@ -2676,8 +2726,7 @@ def _worker_delete(backend: Any, stack: Any, pace: tuple[float, float]) -> None:
             for lid in failed:
                 rtype = (json_map.get(lid) or {}).get("Type", "")
                 _stack_event(stack, lid, rtype, "DELETE_FAILED", _failure_reason(rtype, exc), _physical(rm._parsed_resources.get(lid)))
-            stack._taegis_outputs_snapshot = _NO_SNAPSHOT
-            _set_status(stack, "DELETE_FAILED", f"The following resource(s) failed to delete: [{', '.join(failed)}]. ")
+            _delete_failed(stack, failed)
             return
         backend.stacks.pop(stack.stack_id, None)
         backend.deleted_stacks[stack.stack_id] = stack
@@ -2998,11 +3047,21 @@ def _install_cloudformation() -> None:
 # region existed, and 500 for the regional services (no backend for the region).  A region is
 # known when botocore's endpoint data (what moto creates its backends from) lists it for the
 # service in the region's partition; regions enabled per account through /_taegis/regions work
-# end to end (moto's backend dicts create their backends on demand).
+# end to end (moto's backend dicts create their backends on demand).  AWS: an opt-in region
+# (launched since March 2019) works only for the accounts that enabled it; one disabled for an
+# account through /_taegis/regions ("disabled") is refused to that account alone, as above.
 # ---------------------------------------------------------------------------------------------
 
 _REGIONS_LOCK = threading.Lock()
 _ENABLED_REGIONS: dict[str, tuple[str, ...]] = {}
+_DISABLED_REGIONS: dict[str, tuple[str, ...]] = {}
+# AWS's opt-in regions: every region launched after March 20, 2019 (the ones before are on in
+# every account and cannot be disabled).
+OPT_IN_REGIONS = frozenset({
+    "af-south-1", "ap-east-1", "ap-east-2", "ap-south-2", "ap-southeast-3", "ap-southeast-4",
+    "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-west-1", "eu-central-2", "eu-south-1",
+    "eu-south-2", "il-central-1", "me-central-1", "me-south-1", "mx-central-1",
+})
 _REGION_NAME_RE = re.compile(r"^[a-z]{2,5}(?:-[a-z]+)+-\d{1,2}$")
 
 
@@ -3034,32 +3093,66 @@ def enabled_regions(account_id: str) -> tuple[str, ...]:
         return _ENABLED_REGIONS.get(account_id, ())
 
 
-def set_enabled_regions(account_id: str, regions: list[str]) -> tuple[str, ...]:
+def disabled_regions(account_id: str) -> tuple[str, ...]:
     with _REGIONS_LOCK:
-        if regions:
-            _ENABLED_REGIONS[account_id] = tuple(dict.fromkeys(regions))
-        else:
-            _ENABLED_REGIONS.pop(account_id, None)
-        return _ENABLED_REGIONS.get(account_id, ())
+        return _DISABLED_REGIONS.get(account_id, ())
+
+
+def account_regions(account_id: str) -> dict[str, Any]:
+    """What GET /_taegis/regions?account= answers."""
+    with _REGIONS_LOCK:
+        enabled, disabled = _ENABLED_REGIONS.get(account_id, ()), _DISABLED_REGIONS.get(account_id, ())
+    return {"account": account_id, "enabled": list(enabled), "disabled": list(disabled)}
+
+
+def set_account_regions(account_id: str, enabled: list[str] | None, disabled: list[str] | None) -> dict[str, Any]:
+    """Replace the lists given (None: left as they are).  A region may not end up in both."""
+    with _REGIONS_LOCK:
+        new = {
+            "enabled": tuple(dict.fromkeys(enabled)) if enabled is not None else _ENABLED_REGIONS.get(account_id, ()),
+            "disabled": tuple(dict.fromkeys(disabled)) if disabled is not None else _DISABLED_REGIONS.get(account_id, ()),
+        }
+        both = sorted(set(new["enabled"]) & set(new["disabled"]))
+        if both:
+            raise ValueError(f"a region cannot be both enabled and disabled: {', '.join(both)}")
+        for store, key in ((_ENABLED_REGIONS, "enabled"), (_DISABLED_REGIONS, "disabled")):
+            if new[key]:
+                store[account_id] = new[key]
+            else:
+                store.pop(account_id, None)
+    return account_regions(account_id)
 
 
 def region_allowed(account_id: str, service: str, region: str) -> bool:
+    if region in disabled_regions(account_id):
+        return False
     return region_known(service, region) or region in enabled_regions(account_id)
 
 
-def _validate_regions(doc: Any) -> tuple[str, list[str]]:
+def _validate_regions(doc: Any) -> tuple[str, list[str] | None, list[str] | None]:
     if not isinstance(doc, dict):
         raise ValueError("body must be a JSON object")
-    unknown = set(doc) - {"account", "enabled"}
+    unknown = set(doc) - {"account", "enabled", "disabled"}
     if unknown:
-        raise ValueError(f"unknown field(s) {sorted(unknown)} (known: account, enabled)")
+        raise ValueError(f"unknown field(s) {sorted(unknown)} (known: account, enabled, disabled)")
     account = str(doc.get("account") or "")
     if not re.fullmatch(r"\d{12}", account):
         raise ValueError("account must be 12 digits")
-    regions = doc.get("enabled")
-    if not isinstance(regions, list) or not all(isinstance(r, str) and _REGION_NAME_RE.match(r) for r in regions):
+    if "enabled" not in doc and "disabled" not in doc:
+        raise ValueError("give enabled, disabled or both")
+    enabled = doc.get("enabled")
+    if "enabled" in doc and (not isinstance(enabled, list) or not all(isinstance(r, str) and _REGION_NAME_RE.match(r) for r in enabled)):
         raise ValueError("enabled must be a list of region names such as \"eu-future-1\"")
-    return account, regions
+    disabled = doc.get("disabled")
+    if "disabled" in doc:
+        if not isinstance(disabled, list) or not all(isinstance(r, str) for r in disabled):
+            raise ValueError("disabled must be a list of opt-in region names such as \"af-south-1\"")
+        for region in disabled:
+            if region not in OPT_IN_REGIONS:
+                raise ValueError(
+                    f"{region} is not an opt-in region (only those can be disabled: {', '.join(sorted(OPT_IN_REGIONS))})"
+                )
+    return account, enabled, disabled
 
 
 _orig_asb_getitem = AccountSpecificBackend.__getitem__
@@ -3346,6 +3439,283 @@ def _install_iam_enforcement() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Callers as resource and trust policies see them (rows aa and ab).
+# ---------------------------------------------------------------------------------------------
+
+
+def _signed(response: Any) -> bool:
+    """A SigV4-signed request (header or presigned query)."""
+    return "Authorization" in response.headers or "X-Amz-Credential" in (response.querystring or {})
+
+
+def _caller_identity(response: Any) -> tuple[str, str, dict[str, set[str]]]:
+    """(account, ARN as GetCallerIdentity gives it, names a policy's AWS principal may give) of
+    the caller of a signed request: the account id, its root, the caller's ARN and, for
+    assumed-role credentials, the role's ARN."""
+    from moto.sts.models import sts_backends
+
+    account, partition = response.current_account, response.partition
+    access_key = response.get_access_key()
+    sts = sts_backends[account][partition]
+    _, arn, _ = sts.get_caller_identity(access_key, response.region)
+    names = {account, f"arn:{partition}:iam::{account}:root", arn}
+    role = sts.get_assumed_role_from_access_key(access_key)
+    if role is not None:
+        names.add(role.role_arn)
+    return account, arn, {"AWS": names}
+
+
+def policy_verdict(statements: Any, action: str, resource: str | None, who: dict[str, set[str]], context: dict[str, str]) -> str | None:
+    """"Deny" (an explicit deny), "Allow", or None (nothing allows it): policy_allows, telling
+    an explicit deny apart."""
+    verdict = None
+    for st in _as_list(statements):
+        if not isinstance(st, dict) or not _statement_applies(st, action, resource, who, context):
+            continue
+        if st.get("Effect") == "Deny":
+            return "Deny"
+        if st.get("Effect") == "Allow":
+            verdict = "Allow"
+    return verdict
+
+
+def behaviour_field(account_id: str, field: str) -> Any:
+    """One behaviour field of the account (its default when unset), without copying the rest."""
+    with _BEHAVIOUR_LOCK:
+        return (_BEHAVIOURS.get(account_id) or {}).get(field, BEHAVIOUR_DEFAULTS[field])
+
+
+# ---------------------------------------------------------------------------------------------
+# (z) behaviour empty_log_pages.
+# AWS: FilterLogEvents searches a log group in pieces and may answer pages without events (with
+# a nextToken to go on) before the page that has them.  With the caller account's
+# empty_log_pages N, each search (a call without nextToken; its log group and filter arguments)
+# is first answered N times {"events": [], "searchedLogStreams": [], "nextToken": TOKEN}; a call
+# with such a token gets the next empty page, and after N of them moto's own answer for the
+# request without the token (whose nextToken pages on as moto does).  A token stays valid, so a
+# retried call gets the same kind of answer.  moto's own refusals (no such log group) come first.
+# ---------------------------------------------------------------------------------------------
+
+_LOG_SEARCH_LOCK = threading.Lock()
+_LOG_SEARCHES: "collections.OrderedDict[str, tuple[tuple[str, str, str], int]]" = collections.OrderedDict()
+_LOG_SEARCHES_KEPT = 20_000
+_orig_filter_log_events = logs_responses.LogsResponse.filter_log_events
+
+
+def _filter_log_events(self: Any) -> Any:
+    try:
+        request = json.loads(self.body or "{}")
+    except (TypeError, ValueError):
+        request = None
+    if not isinstance(request, dict):
+        return _orig_filter_log_events(self)
+    token = request.pop("nextToken", None)
+    search = (self.current_account, self.region, json.dumps(request, sort_keys=True))
+    pages = int(behaviour_field(self.current_account, "empty_log_pages") or 0)
+    if token is not None:
+        with _LOG_SEARCH_LOCK:
+            state = _LOG_SEARCHES.get(token)
+        if state is None or state[0] != search:
+            return _orig_filter_log_events(self)  # moto's own token (moto: an unknown one finds nothing)
+        served = state[1]
+        if served >= pages:
+            self.body = json.dumps(request)  # the real answer: the request as if it had no token
+            return _orig_filter_log_events(self)
+    else:
+        if pages <= 0:
+            return _orig_filter_log_events(self)
+        _orig_filter_log_events(self)  # moto's refusals (no such log group, ...) answer first
+        served = 0
+    new_token = _secrets.token_urlsafe(96)  # opaque (no "@": moto's own tokens have two)
+    with _LOG_SEARCH_LOCK:
+        _LOG_SEARCHES[new_token] = (search, served + 1)
+        while len(_LOG_SEARCHES) > _LOG_SEARCHES_KEPT:
+            _LOG_SEARCHES.popitem(last=False)
+    return json.dumps({"events": [], "searchedLogStreams": [], "nextToken": new_token})
+
+
+def _install_log_pages() -> None:
+    logs_responses.LogsResponse.filter_log_events = _filter_log_events
+
+
+# ---------------------------------------------------------------------------------------------
+# (aa) behaviour strict_roles.
+# AWS: sts:AssumeRole needs the role to exist and its trust policy to allow the caller; moto lets
+# anyone assume any role ARN (the tests rely on that, so it stays so by default).  For a role of
+# an account with strict_roles, a signed AssumeRole is refused (403 AccessDenied "User: CALLER is
+# not authorized to perform: sts:AssumeRole on resource: ROLE_ARN") unless the role exists in the
+# account's IAM and its AssumeRolePolicyDocument allows sts:AssumeRole to the caller (principal
+# "*", {"AWS": "*"}, the account id, arn:aws:iam::ACCOUNT:root, the caller's ARN or, for an
+# assumed role, its role ARN; a matching Deny wins; sts:ExternalId, aws:PrincipalAccount and
+# aws:PrincipalArn conditions are known, statements with other condition keys count for nothing).
+# ---------------------------------------------------------------------------------------------
+
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/.+$")
+_orig_assume_role = sts_responses.TokenResponse.assume_role
+
+
+def _trust_refusal(response: Any, role_arn: str, role_account: str) -> HTTPException | None:
+    from moto.iam.models import iam_backends
+
+    account, caller_arn, who = _caller_identity(response)
+    try:
+        role = iam_backends[role_account][get_partition(response.region)].get_role_by_arn(role_arn)
+    except Exception:  # no such role
+        role = None
+    context = {"aws:principalaccount": account, "aws:principalarn": caller_arn}
+    external_id = response._get_param("ExternalId")
+    if external_id:
+        context["sts:externalid"] = str(external_id)
+    if role is not None:
+        statements = _policy_statements(role.assume_role_policy_document)
+        if policy_verdict(statements, "sts:AssumeRole", None, who, context) == "Allow":
+            return None
+    message = f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+    headers, body = _query_error("sts", "Sender", "AccessDenied", _xml_escape(message))
+    return _AuthError(403, headers, body)
+
+
+def _assume_role(self: Any) -> Any:
+    role_arn = str(self._get_param("RoleArn") or "")
+    match = _ROLE_ARN_RE.match(role_arn)
+    if match and _signed(self) and behaviour_field(match.group(1), "strict_roles"):
+        refusal = _trust_refusal(self, role_arn, match.group(1))
+        if refusal is not None:
+            raise refusal
+    return _orig_assume_role(self)
+
+
+def _install_strict_roles() -> None:
+    sts_responses.TokenResponse.assume_role = _assume_role
+
+
+# ---------------------------------------------------------------------------------------------
+# (ab) SNS topics of another account.
+# AWS: Subscribe, ListSubscriptionsByTopic and GetTopicAttributes on another account's topic work
+# when the topic's policy allows the action to the caller, else 403 AuthorizationError "User:
+# CALLER is not authorized to perform: SNS:Subscribe on resource: TOPIC because no
+# resource-based policy allows the SNS:Subscribe action".  A subscription lives on the topic (its
+# owner's ListSubscriptionsByTopic shows it, Owner the subscriber's account); the subscriber
+# (or the topic's owner) may unsubscribe it, and the subscriber's ListSubscriptions lists it.
+# moto checked no policy and kept the subscription in the subscriber's account, where the
+# topic's owner never saw it (nor did Publish deliver to it).
+# ---------------------------------------------------------------------------------------------
+
+_SNS_ARN_ACCOUNT_RE = re.compile(r"^arn:aws[a-z-]*:sns:[^:]*:(\d{12}):")
+_SNS_POLICY_ACTIONS = {
+    "subscribe": "Subscribe",
+    "list_subscriptions_by_topic": "ListSubscriptionsByTopic",
+    "get_topic_attributes": "GetTopicAttributes",
+}
+
+
+def _sns_home(backend: Any, arn: Any) -> Any:
+    """The SNS backend (same region) of the account that owns the topic or subscription `arn`."""
+    match = _SNS_ARN_ACCOUNT_RE.match(str(arn or ""))
+    if match is None or match.group(1) == backend.account_id:
+        return backend
+    return sns_models.sns_backends[match.group(1)][backend.region_name]
+
+
+def _sns_routed(method: Any) -> Any:
+    """A backend call on a topic or subscription ARN, made in the backend of its owner."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        arn = args[0] if args else kwargs.get("topic_arn", kwargs.get("subscription_arn", kwargs.get("arn")))
+        home = self if arn in self.subscriptions else _sns_home(self, arn)
+        return method(home, *args, **kwargs)
+
+    return wrapper
+
+
+_orig_sns_subscribe = sns_models.SNSBackend.subscribe
+
+
+def _sns_subscribe(self: Any, topic_arn: str, endpoint: str, protocol: str) -> Any:
+    home = _sns_home(self, topic_arn)
+    if home is self:
+        return _orig_sns_subscribe(self, topic_arn, endpoint, protocol)
+    existing = home._find_subscription(topic_arn, endpoint, protocol)
+    subscription = _orig_sns_subscribe(home, topic_arn, endpoint, protocol)
+    if existing is None:
+        # The subscriber's: its Owner, and its endpoint (a function or queue of its account).
+        subscription.owner = subscription.account_id = self.account_id
+        subscription.attributes["Owner"] = self.account_id
+    return subscription
+
+
+def _sns_list_subscriptions(self: Any, next_token: str | None = None) -> Any:
+    # AWS: the requester's subscriptions, those on other accounts' topics included.
+    mine: "collections.OrderedDict[str, Any]" = collections.OrderedDict(
+        (arn, s) for arn, s in self.subscriptions.items() if getattr(s, "owner", self.account_id) == self.account_id
+    )
+    for account, regions in list(sns_models.sns_backends.items()):
+        other = dict.get(regions, self.region_name) if account != self.account_id else None
+        for arn, s in list(getattr(other, "subscriptions", {}).items()):
+            if getattr(s, "owner", None) == self.account_id:
+                mine[arn] = s
+    return self._get_values_nexttoken(mine, next_token)
+
+
+def _sns_refuse(caller_arn: str, action: str, resource: str, denied: bool) -> HTTPException:
+    why = (
+        "with an explicit deny in a resource-based policy"
+        if denied
+        else f"because no resource-based policy allows the SNS:{action} action"
+    )
+    message = f"User: {caller_arn} is not authorized to perform: SNS:{action} on resource: {resource} {why}"
+    headers, body = _query_error("sns", "Sender", "AuthorizationError", _xml_escape(message))
+    return _AuthError(403, headers, body)
+
+
+def _sns_topic_guard(name: str) -> Any:
+    action = _SNS_POLICY_ACTIONS[name]
+    method = getattr(sns_responses.SNSResponse, name)
+
+    @functools.wraps(method)
+    def wrapper(self: Any) -> Any:
+        topic_arn = self._get_param("TopicArn")
+        match = _SNS_ARN_ACCOUNT_RE.match(str(topic_arn or ""))
+        if match and match.group(1) != self.current_account and _signed(self):
+            topic = self.backend.get_topic(topic_arn)  # moto's NotFound first
+            account, caller_arn, who = _caller_identity(self)
+            context = {"aws:principalaccount": account, "aws:principalarn": caller_arn}
+            verdict = policy_verdict(_policy_statements(topic.policy), f"sns:{action}", topic_arn, who, context)
+            if verdict != "Allow":
+                raise _sns_refuse(caller_arn, action, topic_arn, verdict == "Deny")
+        return method(self)
+
+    return wrapper
+
+
+_orig_sns_unsubscribe_response = sns_responses.SNSResponse.unsubscribe
+
+
+def _sns_unsubscribe_response(self: Any) -> Any:
+    # AWS: the subscription's owner or the topic's owner may unsubscribe it.
+    arn = self._get_param("SubscriptionArn")
+    if _signed(self):
+        home = self.backend if arn in self.backend.subscriptions else _sns_home(self.backend, arn)
+        subscription = home.subscriptions.get(arn)
+        if subscription is not None and self.current_account not in (subscription.owner, subscription.topic.account_id):
+            _, caller_arn, _ = _caller_identity(self)
+            raise _sns_refuse(caller_arn, "Unsubscribe", arn, False)
+    return _orig_sns_unsubscribe_response(self)
+
+
+def _install_sns_cross_account() -> None:
+    backend = sns_models.SNSBackend
+    backend.subscribe = _sns_subscribe
+    backend.list_subscriptions = _sns_list_subscriptions
+    for name in ("unsubscribe", "list_subscriptions_by_topic", "get_subscription_attributes", "set_subscription_attributes"):
+        setattr(backend, name, _sns_routed(getattr(backend, name)))
+    for name in _SNS_POLICY_ACTIONS:
+        setattr(sns_responses.SNSResponse, name, _sns_topic_guard(name))
+    sns_responses.SNSResponse.unsubscribe = _sns_unsubscribe_response
+
+
+# ---------------------------------------------------------------------------------------------
 # (i) Request log, (j) admin endpoints, (b) GetAccountSettings route, (k) cfnresponse account.
 # ---------------------------------------------------------------------------------------------
 
@@ -3374,6 +3744,7 @@ def reset_state() -> None:
         _CONCURRENCY_LIMITS.clear()
     with _REGIONS_LOCK:
         _ENABLED_REGIONS.clear()
+        _DISABLED_REGIONS.clear()
     with _IAM_ENFORCED_LOCK:
         _IAM_ENFORCED.clear()
     reset_behaviour()
@@ -3953,17 +4324,19 @@ class TaegisApp:
             if account is None:
                 with _REGIONS_LOCK:
                     everything = {a: list(r) for a, r in sorted(_ENABLED_REGIONS.items())}
-                return _json_response(start_response, 200, {"regions": everything})
+                    disabled = {a: list(r) for a, r in sorted(_DISABLED_REGIONS.items())}
+                return _json_response(start_response, 200, {"regions": everything, "disabled": disabled})
             if not re.fullmatch(r"\d{12}", account):
                 return _json_response(start_response, 400, {"error": "account must be 12 digits"})
-            return _json_response(start_response, 200, {"account": account, "enabled": list(enabled_regions(account))})
+            return _json_response(start_response, 200, account_regions(account))
         if method != "POST":
             return _json_response(start_response, 405, {"error": "GET or POST"})
         try:
-            account, regions = _validate_regions(_read_json(environ))
+            account, enabled, disabled = _validate_regions(_read_json(environ))
+            answer = set_account_regions(account, enabled, disabled)
         except (ValueError, TypeError) as exc:
             return _json_response(start_response, 400, {"error": str(exc)})
-        return _json_response(start_response, 200, {"account": account, "enabled": list(set_enabled_regions(account, regions))})
+        return _json_response(start_response, 200, answer)
 
     def _behaviour(self, environ: dict[str, Any], start_response: Any, query: dict[str, str], method: str) -> list[bytes]:
         account = query.get("account")
@@ -4048,6 +4421,9 @@ def install() -> None:
     _install_resource_policy_models()
     _install_lambda_concurrency()
     _install_lambda_busy()
+    _install_log_pages()
+    _install_strict_roles()
+    _install_sns_cross_account()
     LambdaPolicy.add_statement = _add_statement
     lambda_models.LambdaFunction._set_function_code = _set_function_code
     s3_responses.S3Response.get_bucket_notification = _get_bucket_notification

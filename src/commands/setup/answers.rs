@@ -227,6 +227,34 @@ impl Answers {
         }
     }
 
+    /// The flags of the answers that nothing stands in for when they are missing, in the
+    /// order `deploy --help` lists them.
+    fn optional_flags(&self) -> Vec<(&'static str, Option<String>)> {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let mut out = vec![
+            ("prefix", self.prefix.clone()),
+            ("trigger", self.trigger.map(lower)),
+            ("sns-topic-arn", self.sns_topic_arn.clone()),
+            ("bucket-kms-key-arn", self.bucket_kms_key_arn.clone()),
+            (
+                "lambda-env-kms-key-arn",
+                self.lambda_env_kms_key_arn.clone(),
+            ),
+            ("integration-type", self.integration_type.clone()),
+            ("shared-stack-name", self.shared_stack_name.clone()),
+            ("stack-name", self.stack_name.clone()),
+            ("lambda-zip", path(&self.lambda_zip)),
+            ("lambda-bucket", self.lambda_bucket.clone()),
+            ("lambda-template", path(&self.lambda_template)),
+        ];
+        out.extend(
+            self.parameters
+                .iter()
+                .map(|(k, v)| ("parameter", Some(format!("{k}={v}")))),
+        );
+        out
+    }
+
     /// The keys of these answers in a rollout file, one `key: value` line each (paths
     /// absolute; the credentials by their path, never their text).
     fn yaml_keys(&self, indent: &str) -> String {
@@ -342,23 +370,8 @@ pub fn command_line(
         )
         .filter(|_| !by_trail),
     );
-    flag("prefix", flags.prefix.clone(), None);
-    flag("trigger", flags.trigger.map(lower), None);
-    flag("sns-topic-arn", flags.sns_topic_arn.clone(), None);
-    flag("bucket-kms-key-arn", flags.bucket_kms_key_arn.clone(), None);
-    flag(
-        "lambda-env-kms-key-arn",
-        flags.lambda_env_kms_key_arn.clone(),
-        None,
-    );
-    flag("integration-type", flags.integration_type.clone(), None);
-    flag("shared-stack-name", flags.shared_stack_name.clone(), None);
-    flag("stack-name", flags.stack_name.clone(), None);
-    flag("lambda-zip", path(&flags.lambda_zip), None);
-    flag("lambda-bucket", flags.lambda_bucket.clone(), None);
-    flag("lambda-template", path(&flags.lambda_template), None);
-    for (k, v) in &flags.parameters {
-        flag("parameter", Some(format!("{k}={v}")), None);
+    for (name, value) in flags.optional_flags() {
+        flag(name, value, None);
     }
     if run.dry_run {
         out.push("--dry-run".into());

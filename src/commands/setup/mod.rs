@@ -274,12 +274,16 @@ async fn converse_all(
 /// Deploy (or, in a dry run, show) what was answered, check it as the guide does, and offer
 /// what comes after. With `--output json`, one document for the whole of it.
 async fn finish(g: &Global, run: &RunFlags, all: &[Answers], printer: &Printer) -> Exit {
+    // With --output json the results of deploy and verify are joined into one document.
     let json = printer.format == OutputFormat::Json;
-    let quiet = if json {
-        printer.capturing()
-    } else {
-        printer.clone()
+    let result_printer = || {
+        if json {
+            printer.capturing()
+        } else {
+            printer.clone()
+        }
     };
+    let (deploying, verifying) = (result_printer(), result_printer());
     let g = Global {
         region: all[0].region.clone(),
         ..g.clone()
@@ -289,32 +293,11 @@ async fn finish(g: &Global, run: &RunFlags, all: &[Answers], printer: &Printer) 
     } else {
         "\nThe plan:"
     });
-    let deployed = match all {
-        [one] => {
-            let args = one.deploy_args(run);
-            deploy::execute(&g, &args, Ok(None), &quiet, Confirm::Plan).await
-        }
-        many => {
-            let yaml = rollout_yaml(many, run);
-            let rollout = Rollout::parse(std::path::Path::new("setup's answers"), &yaml)
-                .map(Some)
-                .map_err(|e| Problem::about(Input::Config, "", e));
-            let args = DeployArgs {
-                dry_run: run.dry_run,
-                ..DeployArgs::default()
-            };
-            deploy::execute(&g, &args, rollout, &quiet, Confirm::Plan).await
-        }
-    };
+    let deployed = deploy_answers(&g, run, all, &deploying).await;
     let mut checked = deployed;
-    let verify_printer = if json {
-        printer.capturing()
-    } else {
-        printer.clone()
-    };
     if deployed == Exit::Ok && !run.dry_run {
         printer.say("\nThe guide's checks:");
-        checked = super::verify::run(&g, &verify_args(all, run), &verify_printer).await;
+        checked = super::verify::run(&g, &verify_args(all, run), &verifying).await;
     } else if deployed == Exit::Ok {
         printer.say(&format!(
             "\nA dry run: nothing was changed. Run setup again without --dry-run to deploy it, or: {}",
@@ -327,17 +310,40 @@ async fn finish(g: &Global, run: &RunFlags, all: &[Answers], printer: &Printer) 
         Ok(None)
     };
     if json {
+        let file = saved.as_ref().ok().cloned().flatten();
         let doc = joined(
             run.dry_run,
-            &quiet.captured(),
-            &verify_printer.captured(),
-            saved.as_ref().ok().cloned().flatten(),
+            &deploying.captured(),
+            &verifying.captured(),
+            file,
         );
         printer.out(&doc);
     }
     match saved {
         Ok(_) => checked,
         Err(Interrupted) => Exit::Interrupted,
+    }
+}
+
+/// The deploy (a dry run when setup is one) of what was answered: one region's answers as
+/// flags, several regions' as a rollout file of one target each.
+async fn deploy_answers(g: &Global, run: &RunFlags, all: &[Answers], printer: &Printer) -> Exit {
+    match all {
+        [one] => {
+            let args = one.deploy_args(run);
+            deploy::execute(g, &args, Ok(None), printer, Confirm::Plan).await
+        }
+        many => {
+            let yaml = rollout_yaml(many, run);
+            let rollout = Rollout::parse(std::path::Path::new("setup's answers"), &yaml)
+                .map(Some)
+                .map_err(|e| Problem::about(Input::Config, "", e));
+            let args = DeployArgs {
+                dry_run: run.dry_run,
+                ..DeployArgs::default()
+            };
+            deploy::execute(g, &args, rollout, printer, Confirm::Plan).await
+        }
     }
 }
 
