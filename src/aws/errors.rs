@@ -166,8 +166,32 @@ where
     })
 }
 
+/// AWS's own words in a credentials provider's failure: an STS answer (an AssumeRole that was
+/// refused) carries its code and message deep in the chain.
+fn sts_refusal(c: &CredentialsError) -> Option<String> {
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(c);
+    while let Some(e) = source {
+        if let Some(SdkError::ServiceError(se)) =
+            e.downcast_ref::<SdkError<AssumeRoleError, HttpResponse>>()
+        {
+            let err = se.err();
+            return Some(format!(
+                "{}: {}",
+                err.code().unwrap_or("refused"),
+                err.message().unwrap_or_default()
+            ));
+        }
+        source = e.source();
+    }
+    None
+}
+
 /// What a credentials provider's failure means for the user.
 pub fn credentials_fault(c: &CredentialsError) -> Unsent {
+    if let Some(refused) = sts_refusal(c) {
+        return Unsent::Credentials(refused);
+    }
     let text = one_line(&DisplayErrorContext(c).to_string());
     let lower = text.to_ascii_lowercase();
     match c {

@@ -1246,7 +1246,11 @@ def check_reset_clears_enabled_regions(acct: Account) -> None:
         assert resp.status == 200
     assert admin("GET", "/_taegis/regions") == {"regions": {}, "disabled": {}}
     expect_error(acct.client("sts", "eu-future-1").get_caller_identity, "InvalidClientTokenId", INVALID_TOKEN, 403)
-    assert acct.client("sts", "af-south-1").get_caller_identity()["Account"] == acct.id
+    # The reset forgot the account's credentials too: new ones, into the same account.
+    base = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    creds = base.client("sts", endpoint_url=ENDPOINT, config=CONFIG).assume_role(RoleArn=f"arn:aws:iam::{acct.id}:role/x", RoleSessionName="again")["Credentials"]
+    again = boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+    assert again.client("sts", endpoint_url=ENDPOINT, region_name="af-south-1", config=CONFIG).get_caller_identity()["Account"] == acct.id
 
 
 LIST_ONLY_POLICY = {
@@ -2063,6 +2067,7 @@ def check_queue_and_topic_policy_resources(acct: Account) -> None:
     assert refused() == [(topic_arn, "Permissions on the destination topic do not allow S3 to publish notifications from this bucket")]
 
     # Delete (background): the retained queue and topic stay, without the stack's policies.
+    set_behaviour(acct, stack_seconds=4.0)  # long enough to be seen in progress on a busy machine
     cfn.delete_stack(StackName="seed")
     assert stack(cfn, sid)["StackStatus"] == "DELETE_IN_PROGRESS"
     st = wait_stack(cfn, sid)

@@ -294,3 +294,40 @@ async fn verify_and_destroy_across_regions_and_accounts_from_a_rollout_file() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_stack_that_will_not_delete_is_explained_and_a_re_run_finishes() {
+    let (acct, inputs, bucket) = setup("trail-delete-failed").await;
+    acct.tool()
+        .args(inputs.deploy_args(&bucket))
+        .run()
+        .assert_code(0);
+    // Someone changed the log group by hand: CloudFormation cannot delete it.
+    let reason = "Resource handler returned message: \"The log group is protected by a data protection policy\"";
+    acct.behave(serde_json::json!({"failures": [{
+        "stack": "taegis-cloudtrail", "resource": "TaegisLambdaLogGroup",
+        "reason": reason, "operation": "delete"}]}));
+    let run = destroy(&acct, &[]);
+    run.assert_code(1);
+    let doc = run.json();
+    let step = doc["targets"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "delete-lambda-stack")
+        .unwrap()
+        .clone();
+    assert_eq!(step["status"], "failed", "{doc:#}");
+    let detail = step["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("TaegisLambdaLogGroup") && detail.contains("data protection policy"),
+        "{detail}"
+    );
+    assert!(stack_exists(&acct, "taegis-cloudtrail").await);
+    // The cause removed, the same command finishes.
+    acct.behave_normally();
+    let run = destroy(&acct, &[]);
+    run.assert_code(0);
+    assert_eq!(run.json()["targets"][0]["outcome"], "destroyed");
+    assert!(!stack_exists(&acct, "taegis-cloudtrail").await);
+}

@@ -204,3 +204,69 @@ async fn a_region_flag_the_targets_do_not_use_is_said() {
     );
     assert_eq!(run.json()["targets"][0]["region"], "us-east-1");
 }
+
+/// A region one account has enabled and another has not, and an account whose role does not
+/// exist: each target says its own cause, the others are deployed.
+#[tokio::test]
+async fn a_region_off_in_one_account_and_a_missing_role_fail_only_their_targets() {
+    let caller = Account::new().await;
+    let (on, off, roleless) = (
+        Account::new().await,
+        Account::new().await,
+        Account::new().await,
+    );
+    let inputs = Inputs::new();
+    let base = bucket_name("trail-optin");
+    let region = "af-south-1";
+    for acct in [&on, &off, &roleless] {
+        seed::bucket(acct, &format!("{base}-{}", acct.id), region).await;
+    }
+    let body = serde_json::json!({"account": off.id, "disabled": [region]}).to_string();
+    let (status, answer) = crate::harness::http("POST", "/_taegis/regions", Some(&body));
+    assert_eq!(status, 200, "{answer}");
+    roleless.behave(serde_json::json!({"strict_roles": true}));
+    let file = inputs.write(
+        "rollout.yaml",
+        format!(
+            "taegis_region: golf\ncredentials: credentials.txt\nlambda_zip: taegis-lambda-amd64.zip\nnotification_bucket: \"{base}-{{account}}\"\nrole_arn: \"arn:aws:iam::{{account}}:role/TaegisDeployer\"\nregions: [{region}]\naccounts: [\"{}\", \"{}\", \"{}\"]\n",
+            on.id, off.id, roleless.id
+        ),
+    );
+    let run = caller
+        .tool()
+        .args(["deploy", "--yes", "--output", "json", "--config", &s(&file)])
+        .run();
+    run.assert_code(1);
+    let doc = run.json();
+    let outcome = |id: &str| {
+        doc["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["account"] == id || t["error"].as_str().is_some_and(|e| e.contains(id)))
+            .unwrap_or_else(|| panic!("no target of {id}: {doc:#}"))
+            .clone()
+    };
+    assert_eq!(outcome(&on.id)["outcome"], "created", "{doc:#}");
+    assert_eq!(outcome(&off.id)["outcome"], "failed");
+    for (who, said) in [
+        (&off.id, format!("not enabled for account {}", off.id)),
+        (
+            &roleless.id,
+            "cannot be assumed (AccessDenied: User: ".to_string(),
+        ),
+    ] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.starts_with("error:") && l.contains(who.as_str()) && l.contains(&said)),
+            "{said}:\n{}",
+            run.stderr
+        );
+    }
+    assert!(
+        !run.stderr.contains("DispatchFailure") && !run.stderr.contains("Some("),
+        "{}",
+        run.stderr
+    );
+}

@@ -178,3 +178,119 @@ async fn verify_reads_a_missing_entry_again_before_it_calls_it_drift() {
     let run = acct.tool().args(["verify", "--output", "json"]).run();
     run.assert_code(1);
 }
+
+/// The log-archive account's topic and bucket, opened to `member` as an organisation would:
+/// the bucket readable, the topic open to its subscription (or not, with `let_in` false).
+async fn log_archive(archive: &Account, member: &Account, let_in: bool) -> (String, String) {
+    let bucket = crate::harness::bucket_name("org-archive");
+    seed::bucket(archive, &bucket, REGION).await;
+    let bucket_policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{}:root", member.id)},
+        "Action": "s3:*", "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")]}]});
+    archive
+        .s3()
+        .put_bucket_policy()
+        .bucket(&bucket)
+        .policy(bucket_policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let topic = seed::topic(archive, &format!("{bucket}-news")).await;
+    let who = if let_in {
+        member.id.clone()
+    } else {
+        "222222222222".into()
+    };
+    let topic_policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{who}:root")},
+        "Action": ["sns:Subscribe", "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic"],
+        "Resource": topic}]});
+    archive
+        .sns()
+        .set_topic_attributes()
+        .topic_arn(&topic)
+        .attribute_name("Policy")
+        .attribute_value(topic_policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    (bucket, topic)
+}
+
+#[tokio::test]
+async fn a_topic_of_another_account_is_subscribed_to_with_a_permission_for_its_owner() {
+    let archive = Account::new().await;
+    let member = Account::new().await;
+    let inputs = crate::harness::Inputs::new();
+    let (bucket, topic) = log_archive(&archive, &member, true).await;
+    let zips = crate::harness::bucket_name("member-zips");
+    let mut args = inputs.deploy_args(&bucket);
+    let i = args.iter().position(|a| a == "--lambda-bucket").unwrap();
+    args[i + 1] = zips;
+    args.extend(["--trigger", "sns", "--sns-topic-arn", &topic].map(String::from));
+    member.tool().args(&args).run().assert_code(0);
+    // The permission names the topic and its owner, no other account.
+    let policy = member
+        .lambda()
+        .get_policy()
+        .function_name(crate::state::FUNCTION)
+        .send()
+        .await
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let sns = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "taegis-cloudtrail-sns-invoke")
+        .unwrap_or_else(|| panic!("{doc:#}"))
+        .clone();
+    let condition = &sns["Condition"];
+    assert_eq!(
+        condition["ArnLike"]["AWS:SourceArn"],
+        topic.as_str(),
+        "{sns:#}"
+    );
+    assert_eq!(
+        condition["StringEquals"]["AWS:SourceAccount"],
+        archive.id.as_str(),
+        "{sns:#}"
+    );
+    // The subscription is on the archive's topic.
+    let subs = seed::subscriptions(&archive, &topic).await;
+    assert!(
+        subs.subscriptions()
+            .iter()
+            .any(|s| s.endpoint().is_some_and(|e| e.contains(&member.id))),
+        "{subs:?}"
+    );
+    // verify passes, and says the topic lets the member in.
+    let run = member.tool().args(["verify", "--output", "json"]).run();
+    run.assert_code(0);
+    let doc = run.json();
+    let checks = doc["targets"][0]["checks"].as_array().unwrap();
+    let topic_check = checks.iter().find(|c| c["name"] == "topic").unwrap();
+    assert_eq!(topic_check["status"], "ok", "{doc:#}");
+}
+
+#[tokio::test]
+async fn a_topic_policy_that_keeps_the_account_out_is_refused_in_preflight() {
+    let archive = Account::new().await;
+    let member = Account::new().await;
+    let inputs = crate::harness::Inputs::new();
+    let (bucket, topic) = log_archive(&archive, &member, false).await;
+    let mut args = inputs.deploy_args(&bucket);
+    args.extend(["--trigger", "sns", "--sns-topic-arn", &topic].map(String::from));
+    let before = member.requests().len();
+    let run = member.tool().args(&args).run();
+    run.assert_code(2);
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with("error:")
+            && l.contains(&topic)
+            && l.contains("sns:Subscribe")
+            && l.contains(&format!("arn:aws:iam::{}:root", member.id))),
+        "{}",
+        run.stderr
+    );
+    assert!(member.writes_since(before).is_empty());
+}

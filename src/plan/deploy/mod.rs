@@ -528,12 +528,16 @@ impl<'a> Ctx<'a> {
                 let p = about(format!("no such topic visible to account {}", self.account));
                 self.problem(p);
             }
-            // Another account's topic may keep its attributes from us and still let us
-            // subscribe: said, not refused.
-            Fact::Failed(e) if foreign => self.warn(about(format!(
-                "belongs to account {owner}, whose topic policy does not let account {} read it ({e}); it must let it subscribe: {statement}",
-                self.account
-            ))),
+            // Another account's topic that keeps this one from reading it: a subscription
+            // would fail after the stacks are made, so it is refused here, with the statement
+            // that lets the account read it and subscribe.
+            Fact::Failed(e) if foreign && e.code.as_deref().is_some_and(super::policy::keeps_out) => self.problem(
+                about(format!(
+                    "belongs to account {owner}, and its policy does not let account {} read it ({e})",
+                    self.account
+                ))
+                .fix(format!("add this statement to the topic's policy in account {owner}: {statement}")),
+            ),
             Fact::Failed(e) => self.problem(about(format!("cannot read it ({e})"))),
             Fact::Known(Some(info)) if foreign => {
                 let policy = info.policy.as_deref().unwrap_or("{}");
