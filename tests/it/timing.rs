@@ -40,10 +40,11 @@ async fn entry_ids(acct: &Account, bucket: &str) -> BTreeSet<String> {
     ids
 }
 
-/// AWS's timing on (reads lagging writes by `stale` seconds), once the seeded destinations
-/// are old enough to count.
+/// AWS's timing on (reads lagging writes by `stale` seconds), once the seeded destinations and
+/// the seeded configuration are older than the windows (the emulator notes every write's
+/// time): no read may miss what someone else wrote before the run.
 async fn slow_aws(acct: &Account, stale: u64) {
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(500 + 1000 * stale.max(2))).await;
     acct.behave(json!({
         "permission_delay_seconds": 2,
         "notification_stale_seconds": stale,
