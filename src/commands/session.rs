@@ -162,16 +162,17 @@ impl Session {
         let decide = &decide;
         let watch = self.watch();
         let conn = &self.conn;
-        let all = futures::stream::iter(cfg.targets.iter().cloned())
-            .map(|t| async move {
+        let all = at_most(
+            cfg.concurrency,
+            cfg.targets.iter().cloned(),
+            |t| async move {
                 let outcome = match AwsCloud::connect(conn, &t.region, t.role().as_deref()).await {
                     Ok(cloud) => Ok(decide(&t, &cloud, watch).await),
                     Err(e) => Err(unconnected(&t, e)),
                 };
                 Checked { target: t, outcome }
-            })
-            .buffered(cfg.concurrency.max(1))
-            .collect::<Vec<Checked<T>>>();
+            },
+        );
         tokio::select! {
             all = all => Ok(all),
             _ = self.cancel.cancelled() => {
@@ -369,21 +370,21 @@ impl Session {
         let ledger = &self.ledger;
         let conn = &self.conn;
         // One account and region at a time per group: its Lambda stacks share its shared stack.
-        let mut groups: Vec<Vec<&Ready>> = Vec::new();
-        for r in ready {
+        let mut groups: Vec<Vec<(usize, &Ready)>> = Vec::new();
+        for (i, r) in ready.iter().enumerate() {
             let key = (&r.account, &r.target.region);
             match groups
                 .iter_mut()
-                .find(|g| (&g[0].account, &g[0].target.region) == key)
+                .find(|g| (&g[0].1.account, &g[0].1.target.region) == key)
             {
-                Some(g) => g.push(r),
-                None => groups.push(vec![r]),
+                Some(g) => g.push((i, r)),
+                None => groups.push(vec![(i, r)]),
             }
         }
-        let mut results: Vec<TargetResult> = futures::stream::iter(groups)
-            .map(|group| async move {
+        let mut results: Vec<(usize, TargetResult)> =
+            at_most(concurrency, groups, |group| async move {
                 let mut done = Vec::new();
-                for plan in group {
+                for (i, plan) in group {
                     let t = &plan.target;
                     let r = match AwsCloud::connect(conn, &t.region, t.role().as_deref()).await {
                         Ok(cloud) => {
@@ -402,17 +403,17 @@ impl Session {
                         ),
                     };
                     ledger.finish(&r);
-                    done.push(r);
+                    done.push((i, r));
                 }
                 done
             })
-            .buffered(concurrency.max(1))
-            .collect::<Vec<Vec<TargetResult>>>()
             .await
             .into_iter()
             .flatten()
             .collect();
+        results.sort_by_key(|(i, _)| *i);
         self.progress.finish();
+        let mut results: Vec<TargetResult> = results.into_iter().map(|(_, r)| r).collect();
         results.extend(failed.iter().cloned());
         results
     }
@@ -497,6 +498,26 @@ impl Session {
     }
 }
 
+/// `work` on each item, at most `limit` at once. A slot is freed the moment its item is done,
+/// whatever the items before it are doing (one slow target never holds back the others); the
+/// answers come back in the items' order.
+async fn at_most<I, T, F, Fut>(limit: usize, items: impl IntoIterator<Item = I>, work: F) -> Vec<T>
+where
+    F: Fn(I) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let mut done: Vec<(usize, T)> = futures::stream::iter(items.into_iter().enumerate())
+        .map(|(i, item)| {
+            let answer = work(item);
+            async move { (i, answer.await) }
+        })
+        .buffer_unordered(limit.max(1))
+        .collect()
+        .await;
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, answer)| answer).collect()
+}
+
 /// Why a target's clients could not be made.
 fn unconnected(t: &TargetConfig, e: anyhow::Error) -> Problem {
     Problem::about(
@@ -505,4 +526,36 @@ fn unconnected(t: &TargetConfig, e: anyhow::Error) -> Problem {
         format!("cannot set up AWS clients: {e:#}"),
     )
     .fix("check the AWS credentials, --profile and --role-arn")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::at_most;
+
+    /// One slow item among fast ones, two at a time: the fast ones all finish in the other
+    /// slot while the slow one runs, and the answers keep the items' order.
+    #[tokio::test]
+    async fn a_slow_item_holds_back_no_other() {
+        let finished = Mutex::new(Vec::new());
+        let pauses = [300u64, 5, 5, 5, 5, 5, 5, 5];
+        let answers = at_most(2, pauses.iter().enumerate(), |(i, ms)| {
+            let finished = &finished;
+            async move {
+                tokio::time::sleep(Duration::from_millis(*ms)).await;
+                finished.lock().unwrap().push(i);
+                i * 10
+            }
+        })
+        .await;
+        assert_eq!(answers, [0, 10, 20, 30, 40, 50, 60, 70]);
+        let order = finished.into_inner().unwrap();
+        assert_eq!(
+            order.last(),
+            Some(&0),
+            "the slow one held the others: {order:?}"
+        );
+    }
 }

@@ -243,3 +243,70 @@ async fn without_a_terminal_every_line_names_its_target_and_holds_no_control_cha
         );
     }
 }
+
+/// When `account`'s Lambda stack was created (the emulator's stack operation record).
+fn lambda_stack_finished(account: &str) -> f64 {
+    let (status, body) = crate::harness::http(
+        "GET",
+        &format!("/_taegis/stack-operations?account={account}"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    doc["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["stack"] == "taegis-cloudtrail" && o["operation"] == "create")
+        .and_then(|o| o["finished"].as_f64())
+        .unwrap_or_else(|| panic!("no finished create of the Lambda stack in {account}: {doc:#}"))
+}
+
+/// Sixteen targets, two at a time, the first of them slow (its stacks take seconds per
+/// resource): the other fifteen all finish in the second slot while it runs, and the results
+/// keep the input order.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_target_holds_back_no_other() {
+    let caller = Account::new().await;
+    let mut accounts = Vec::new();
+    for _ in 0..16 {
+        accounts.push(Account::new().await);
+    }
+    let inputs = Inputs::new();
+    let base = bucket_name("fleet-slow");
+    for acct in &accounts {
+        seed::bucket(acct, &format!("{base}-{}", acct.id), "us-east-1").await;
+    }
+    let slow = &accounts[0];
+    slow.behave(serde_json::json!({"resource_seconds": 3}));
+    let ids: Vec<String> = accounts.iter().map(|a| format!("\"{}\"", a.id)).collect();
+    let file = inputs.write(
+        "fleet.yaml",
+        format!(
+            "taegis_region: delta\ncredentials: credentials.txt\nlambda_zip: taegis-lambda-amd64.zip\nnotification_bucket: \"{base}-{{account}}\"\nrole_arn: \"arn:aws:iam::{{account}}:role/TaegisDeployer\"\naccounts: [{}]\nregion: us-east-1\nconcurrency: 2\n",
+            ids.join(", ")
+        ),
+    );
+    let run = caller
+        .tool()
+        .args(["deploy", "--yes", "--output", "json", "--config", &s(&file)])
+        .run();
+    slow.behave_normally();
+    run.assert_code(0);
+    let doc = run.json();
+    let order: Vec<&str> = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["account"].as_str().unwrap())
+        .collect();
+    let want: Vec<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(order, want, "results in input order");
+    let slow_done = lambda_stack_finished(&slow.id);
+    let late: Vec<&str> = accounts[1..]
+        .iter()
+        .filter(|a| lambda_stack_finished(&a.id) > slow_done)
+        .map(|a| a.id.as_str())
+        .collect();
+    assert!(late.is_empty(), "waited for the slow target: {late:?}");
+}
