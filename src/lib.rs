@@ -1,17 +1,20 @@
 //! taegis-cloudtrail: connect an AWS account's CloudTrail logs to Secureworks Taegis XDR.
 //!
-//! Who may import whom:
+//! Who may import whom (`tests/it/rooms.rs` reads these lines and checks every file against
+//! them; within a room, no module imports one that imports it back):
 //! - `kinds`, `input`, `secret`, `template`: nothing of ours (`template` is the one YAML parser).
-//! - `cli`: `kinds` (clap types only).
-//! - `iam`: `kinds`: the table of the AWS calls and the policy built from it.
-//! - `config`: `cli` (its argument types), `kinds`, `input`, `template` (to read YAML).
-//! - `plan`: `config`, `input`, `kinds`, `secret`, `template`; never `cli`. It declares the
-//!   `Cloud` trait the AWS room implements.
-//! - `aws`: `plan` (to implement its trait and return its types), `iam` (every call is
-//!   looked up there); the only room with the SDK.
-//! - `ui`: renders `plan` and `input` types; never calls AWS; the only room with
-//!   indicatif/dialoguer/console.
-//! - `commands`: everything; glue only.
+//! - `cli`: may import `kinds`; clap types only.
+//! - `iam`: may import `kinds`; the table of the AWS calls and the policy built from it.
+//! - `config`: may import `cli`, `kinds`, `input`, `template`; its argument types, and YAML
+//!   through the template room.
+//! - `plan`: may import `config`, `input`, `kinds`, `secret`, `template`; never the command
+//!   line. It declares the `Cloud` trait the AWS room implements.
+//! - `aws`: may import `plan`, `iam`, `kinds`; to implement the plan's trait and return its
+//!   types, every call looked up in the IAM table; the only room with the SDK.
+//! - `ui`: may import `plan`, `input`, `cli`, `secret`; renders them, never calls AWS; the only
+//!   room with indicatif, dialoguer and console.
+//! - `commands`: may import everything; glue only.
+//! - `main`: may import `cli`, `commands`.
 
 pub mod aws;
 pub mod cli;

@@ -4,14 +4,12 @@
 //! Nothing that is not ours is ever planned for removal.
 
 use super::cloud::ObjectState;
-use super::deploy::{Decision, S3_STATEMENT_ID, SNS_STATEMENT_ID, notification_id};
+use super::deploy::Decision;
+use super::marks::{S3_STATEMENT_ID, SNS_STATEMENT_ID, notification_id};
 use super::observe::{Fact, Observed, Reads};
 use super::{Action, DestroyWork, FunctionRef, OldTrigger, Step, StepKind, TargetPlan, Work};
 use crate::config::TargetConfig;
 use crate::input::{Input, Preflight, Problem};
-
-/// Key prefixes of the objects `deploy` stores in the zip bucket.
-pub const STORED_PREFIXES: &[&str] = &["taegis-lambda-amd64", "taegis-cloudformation-template-"];
 
 /// What to remove besides the Lambda stack and its trigger.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

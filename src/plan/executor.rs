@@ -9,9 +9,9 @@ use std::future::Future;
 use anyhow::{Context, Result, anyhow};
 
 use super::cloud::{Added, Cloud, OurNotification, StackInfo, TemplateSource, UpdateStarted};
-use super::deploy::OBJECT_CREATED;
 use super::follow::{Follow, Settled, StillRunning, explain, looks_transient};
 use super::hints::with_hint;
+use super::marks::OBJECT_CREATED;
 use super::observe::find_function;
 use super::settle;
 use super::status::Goal;

@@ -4,7 +4,7 @@
 //! that cannot be assumed, an endpoint that does not answer. Pure.
 
 use super::cloud::{Identity, Unsent};
-use super::observe::{Fact, ReadError};
+use super::fact::{Fact, ReadError};
 use crate::config::TargetConfig;
 use crate::input::{Input, Problem};
 

@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use super::cloud::{Cloud, Invocation, LogSummary, PolicyStatement};
-use super::deploy::{Decision, S3_STATEMENT_ID, SNS_STATEMENT_ID, al2_warning, notification_id};
+use super::deploy::{Decision, al2_warning};
+use super::marks::{S3_STATEMENT_ID, SNS_STATEMENT_ID, notification_id};
 use super::observe::{Fact, Observed, Reads, StackSeen};
 use super::{FunctionRef, Outcome, TargetResult};
 use crate::config::TargetConfig;

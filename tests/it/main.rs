@@ -11,6 +11,7 @@ mod preflight;
 mod preview;
 mod resilience;
 mod rollout;
+mod rooms;
 mod rules;
 mod scale;
 mod seed;

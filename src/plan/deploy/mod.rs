@@ -26,9 +26,7 @@ use crate::kinds::Trigger;
 use crate::secret::Secret;
 use crate::template::Template;
 
-pub const S3_STATEMENT_ID: &str = "taegis-cloudtrail-s3-invoke";
-pub const SNS_STATEMENT_ID: &str = "taegis-cloudtrail-sns-invoke";
-pub const OBJECT_CREATED: &str = "s3:ObjectCreated:*";
+pub use super::marks::{OBJECT_CREATED, S3_STATEMENT_ID, SNS_STATEMENT_ID, notification_id};
 
 /// What every target shares: the files read once by the command. When a file could not be
 /// read, the command puts a stand-in here and the target lists the input as flawed, so the
@@ -42,11 +40,6 @@ pub struct Local {
     pub update_credentials: bool,
     /// The date the run happens on (YYYY-MM-DD), for the runtime deprecation notice.
     pub today: String,
-}
-
-/// Our notification entry's stable Id: one per Lambda stack.
-pub fn notification_id(stack_name: &str) -> String {
-    format!("taegis-cloudtrail-{stack_name}")
 }
 
 /// The zip's object key: content-addressed when the template can take the key.
