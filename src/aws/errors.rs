@@ -8,7 +8,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use aws_credential_types::provider::error::CredentialsError;
 
-pub use crate::plan::cloud::{CallError, Unsent};
+pub use crate::plan::cloud::{CallError, ErrorKind, Unsent};
 
 /// Throttling codes across CloudFormation, S3, Lambda, SNS and STS.
 pub fn is_throttling_code(code: &str) -> bool {
@@ -80,6 +80,59 @@ pub fn is_not_found(code: &str) -> bool {
     )
 }
 
+/// What AWS's error `code` (and, for a generic code, its `message`) means.
+pub fn kind(code: &str, message: &str) -> ErrorKind {
+    match code {
+        _ if is_busy(code, message) => ErrorKind::Busy,
+        _ if is_sid_taken(code, message) => ErrorKind::StatementIdTaken,
+        _ if is_not_found(code) => ErrorKind::NotFound,
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "AuthorizationError"
+        | "AuthorizationErrorException"
+        | "UnauthorizedOperation"
+        | "403" => ErrorKind::Denied,
+        "InvalidClientTokenId"
+        | "UnrecognizedClientException"
+        | "InvalidAccessKeyId"
+        | "AuthFailure" => ErrorKind::CredentialsRefused,
+        "ExpiredToken" | "ExpiredTokenException" => ErrorKind::CredentialsExpired,
+        "SignatureDoesNotMatch" => ErrorKind::SignatureMismatch,
+        "AlreadyExistsException" | "BucketAlreadyOwnedByYou" => ErrorKind::AlreadyExists,
+        "InsufficientCapabilitiesException" => ErrorKind::Capabilities,
+        "KMSAccessDeniedException"
+        | "KMSDisabledException"
+        | "KMSNotFoundException"
+        | "KMSInvalidStateException" => ErrorKind::KmsRefused,
+        "PermanentRedirect" | "AuthorizationHeaderMalformed" => ErrorKind::WrongRegion,
+        "InvalidArgument"
+        | "ValidationError"
+        | "InvalidParameterValueException"
+        | "InvalidRequest" => ErrorKind::Invalid,
+        _ => ErrorKind::Other,
+    }
+}
+
+/// S3: no such object.
+pub fn is_no_such_key(code: &str) -> bool {
+    code == "NoSuchKey"
+}
+
+/// S3: no such bucket.
+pub fn is_no_such_bucket(code: &str) -> bool {
+    code == "NoSuchBucket"
+}
+
+/// S3: the bucket has no default encryption.
+pub fn is_unencrypted(code: &str) -> bool {
+    code == "ServerSideEncryptionConfigurationNotFoundError"
+}
+
+/// S3 CreateBucket: the caller owns the bucket already (an interrupted run made it).
+pub fn is_own_bucket(code: &str) -> bool {
+    code == "BucketAlreadyOwnedByYou"
+}
+
 /// Turn any SDK error into a [`CallError`].
 pub fn classify<E>(err: SdkError<E, HttpResponse>) -> CallError
 where
@@ -110,6 +163,7 @@ where
                 .map(|b| s3_arguments(&String::from_utf8_lossy(b)))
                 .unwrap_or_default();
             CallError {
+                kind: kind(&code, &message),
                 code: Some(code),
                 message,
                 transient,
@@ -135,6 +189,7 @@ where
                 transient,
                 arguments: Vec::new(),
                 unsent,
+                kind: ErrorKind::Other,
             }
         }
     }
@@ -343,6 +398,48 @@ mod tests {
         assert!(a[0].1.starts_with("Permissions on the destination queue"));
         assert_eq!(a[1], ("arn:aws:sns:us-east-1:1:t&x".into(), "gone".into()));
         assert!(s3_arguments("<Error><Code>X</Code></Error>").is_empty());
+    }
+
+    #[test]
+    fn kinds() {
+        for (code, message, want) in [
+            ("AccessDenied", "Access Denied", ErrorKind::Denied),
+            ("403", "HTTP 403", ErrorKind::Denied),
+            (
+                "AuthorizationError",
+                "User: x is not authorized",
+                ErrorKind::Denied,
+            ),
+            (
+                "InvalidClientTokenId",
+                "invalid",
+                ErrorKind::CredentialsRefused,
+            ),
+            ("ExpiredToken", "expired", ErrorKind::CredentialsExpired),
+            ("SignatureDoesNotMatch", "no", ErrorKind::SignatureMismatch),
+            ("NoSuchBucket", "gone", ErrorKind::NotFound),
+            ("KMSDisabledException", "off", ErrorKind::KmsRefused),
+            (
+                "InsufficientCapabilitiesException",
+                "x",
+                ErrorKind::Capabilities,
+            ),
+            ("PermanentRedirect", "x", ErrorKind::WrongRegion),
+            ("ValidationError", "x", ErrorKind::Invalid),
+            (
+                "ResourceConflictException",
+                "An update is in progress for resource: f",
+                ErrorKind::Busy,
+            ),
+            (
+                "ResourceConflictException",
+                "The statement id (s) provided already exists",
+                ErrorKind::StatementIdTaken,
+            ),
+            ("SomethingNew", "x", ErrorKind::Other),
+        ] {
+            assert_eq!(kind(code, message), want, "{code}");
+        }
     }
 
     #[test]

@@ -20,10 +20,10 @@ use aws_sdk_s3::types as s3t;
 
 use crate::plan::ParamValue;
 use crate::plan::cloud::{
-    AccountSettings, Added, Cloud, Export, FunctionInfo, Identity, Invocation, LogSummary,
-    NotificationEntry, NotificationKind, ObjectState, OurNotification, PolicyStatement, Probed,
-    RefusedDestination, RefusedDestinations, StackEvent, StackInfo, Subscription, TemplateSource,
-    TopicInfo, Trail, Unsent, UpdateStarted,
+    AccountSettings, Added, Cloud, ErrorKind, Export, FunctionInfo, Identity, Invocation,
+    LogSummary, NotificationEntry, NotificationKind, ObjectState, OurNotification, PolicyStatement,
+    Probed, RefusedDestination, RefusedDestinations, StackEvent, StackInfo, Subscription,
+    TemplateSource, TopicInfo, Trail, Unsent, UpdateStarted,
 };
 use crate::plan::status::StackStatus;
 
@@ -336,12 +336,19 @@ impl Cloud for AwsCloud {
             Ok(o) => Probed::Here(ObjectState::Present {
                 sha256: o.metadata().and_then(|m| m.get(HASH_METADATA)).cloned(),
             }),
-            Err(e) => match classify(e).code.as_deref() {
-                Some("NoSuchKey") => Probed::Here(ObjectState::Absent),
-                Some("NoSuchBucket") => Probed::NoBucket,
-                Some("AccessDenied") => Probed::Refused,
-                _ => Probed::Unsure,
-            },
+            Err(e) => {
+                let e = classify(e);
+                let code = e.code.as_deref().unwrap_or_default();
+                if errors::is_no_such_key(code) {
+                    Probed::Here(ObjectState::Absent)
+                } else if errors::is_no_such_bucket(code) {
+                    Probed::NoBucket
+                } else if e.kind == ErrorKind::Denied {
+                    Probed::Refused
+                } else {
+                    Probed::Unsure
+                }
+            }
         })
     }
 
@@ -738,7 +745,7 @@ impl Cloud for AwsCloud {
             Err(e) => {
                 let e = classify(e);
                 // Our own bucket from an interrupted run is fine.
-                if e.code.as_deref() == Some("BucketAlreadyOwnedByYou") {
+                if errors::is_own_bucket(e.code.as_deref().unwrap_or_default()) {
                     Ok(())
                 } else {
                     Err(e.into())
@@ -797,7 +804,7 @@ impl Cloud for AwsCloud {
                 let e = classify(e);
                 // A retried call whose first attempt went through (the answer was lost): the
                 // stack being created is ours, follow it.
-                if e.code.as_deref() == Some("AlreadyExistsException")
+                if e.kind == ErrorKind::AlreadyExists
                     && let Some(s) = self.stack(name).await?
                     && (s.status.as_str().starts_with("CREATE_")
                         || s.status.as_str().starts_with("ROLLBACK_"))

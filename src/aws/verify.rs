@@ -141,9 +141,7 @@ impl AwsCloud {
             Ok(o) => o,
             Err(e) => {
                 let e = classify(e);
-                return if e.code.as_deref()
-                    == Some("ServerSideEncryptionConfigurationNotFoundError")
-                {
+                return if super::errors::is_unencrypted(e.code.as_deref().unwrap_or_default()) {
                     Ok(None)
                 } else {
                     Err(e.into())

@@ -20,6 +20,41 @@ pub struct CallError {
     pub arguments: Vec<(String, String)>,
     /// Why the call never reached AWS, when it did not.
     pub unsent: Option<Box<Unsent>>,
+    /// What the failure means, classified once (by `aws::errors`) from AWS's code and words.
+    pub kind: ErrorKind,
+}
+
+/// What a failed call means: the one classification of AWS's error codes (and, for its
+/// generic codes, its words), made in the AWS room; everyone else matches these.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Nothing the tool knows by name.
+    #[default]
+    Other,
+    /// The thing asked for is not there (no such bucket, key, function, topic...).
+    NotFound,
+    /// The caller may not: an IAM or resource policy keeps it out.
+    Denied,
+    /// AWS refuses the credentials themselves (or, in a region not enabled, every credential).
+    CredentialsRefused,
+    /// ... because the session token has expired.
+    CredentialsExpired,
+    /// ... because the secret key does not belong to the key id.
+    SignatureMismatch,
+    /// A Lambda function busy with an update ("An update is in progress").
+    Busy,
+    /// A Lambda statement id already taken.
+    StatementIdTaken,
+    /// CloudFormation: a name already taken.
+    AlreadyExists,
+    /// CloudFormation: the template makes IAM resources and a capability is missing.
+    Capabilities,
+    /// KMS refused the key (denied, disabled, missing, pending).
+    KmsRefused,
+    /// S3: the bucket answers from another region (PermanentRedirect).
+    WrongRegion,
+    /// A generic code (InvalidArgument, ValidationError, ...): the message tells which rule.
+    Invalid,
 }
 
 /// Why a call never reached AWS: the first things a newcomer meets.

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 
-use super::cloud::{CallError, Unsent};
+use super::cloud::{CallError, ErrorKind, Unsent};
 
 /// A read that failed: AWS's error code, when it gave one, and the message on one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct ReadError {
     /// Why the call never reached AWS, when it did not (no credentials, an expired SSO
     /// session, an endpoint that does not answer, ...).
     pub unsent: Option<Unsent>,
+    /// What the failure means (see [`ErrorKind`]).
+    pub kind: ErrorKind,
 }
 
 impl ReadError {
@@ -27,6 +29,7 @@ impl ReadError {
             message: one_line(e),
             unreachable: call.is_some_and(|c| c.code.is_none() && c.transient),
             unsent: call.and_then(|c| c.unsent.as_deref().cloned()),
+            kind: call.map(|c| c.kind).unwrap_or_default(),
         }
     }
 }

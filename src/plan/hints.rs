@@ -2,7 +2,7 @@
 //! error code where AWS gives a telling one; the text is read only where it does not (a stack
 //! event's reason, or a generic code such as S3's `InvalidArgument`).
 
-use super::cloud::{CallError, RefusedDestinations};
+use super::cloud::{CallError, ErrorKind, RefusedDestinations};
 
 /// A known cause of a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,35 +33,23 @@ impl Cause {
                 Cause::DestinationValidation
             });
         }
-        let by_code = e
+        let by_kind = e
             .chain()
             .filter_map(|c| c.downcast_ref::<CallError>())
-            .find_map(|c| Cause::from_code(c.code.as_deref()?, &c.message));
-        by_code.or_else(|| Cause::from_text(&format!("{e:#}")))
+            .find_map(|c| Cause::from_kind(c.kind, &c.message));
+        by_kind.or_else(|| Cause::from_text(&format!("{e:#}")))
     }
 
-    /// By error code; a generic code is narrowed down by its message.
-    pub fn from_code(code: &str, message: &str) -> Option<Cause> {
-        match code {
-            "PermanentRedirect" | "AuthorizationHeaderMalformed" => Some(Cause::CodeBucketRegion),
-            "KMSAccessDeniedException"
-            | "KMSDisabledException"
-            | "KMSNotFoundException"
-            | "KMSInvalidStateException" => Some(Cause::KmsAccess),
-            "InsufficientCapabilitiesException" => Some(Cause::Capabilities),
-            "AlreadyExistsException" => Some(Cause::NameTaken),
-            "AccessDenied"
-            | "AccessDeniedException"
-            | "AuthorizationError"
-            | "UnauthorizedOperation"
-            | "AuthorizationErrorException" => {
-                Cause::from_text(message).or(Some(Cause::AccessDenied))
-            }
-            // Generic codes: the message tells which rule was broken.
-            "InvalidArgument"
-            | "ValidationError"
-            | "InvalidParameterValueException"
-            | "InvalidRequest" => Cause::from_text(message),
+    /// By what the AWS room classified the error as; a generic code is narrowed down by its
+    /// message.
+    pub fn from_kind(kind: ErrorKind, message: &str) -> Option<Cause> {
+        match kind {
+            ErrorKind::WrongRegion => Some(Cause::CodeBucketRegion),
+            ErrorKind::KmsRefused => Some(Cause::KmsAccess),
+            ErrorKind::Capabilities => Some(Cause::Capabilities),
+            ErrorKind::AlreadyExists => Some(Cause::NameTaken),
+            ErrorKind::Denied => Cause::from_text(message).or(Some(Cause::AccessDenied)),
+            ErrorKind::Invalid => Cause::from_text(message),
             _ => None,
         }
     }
@@ -218,11 +206,13 @@ mod tests {
 
     #[test]
     fn codes_win_over_text() {
+        // Classified as the AWS room classifies every call's error.
         let e = |code: &str, message: &str| {
             anyhow::Error::new(CallError {
                 code: Some(code.into()),
                 message: message.into(),
                 transient: false,
+                kind: crate::aws::errors::kind(code, message),
                 ..Default::default()
             })
             .context("failed to create stack x")

@@ -3,23 +3,19 @@
 //! enabled for the account (told apart by asking the partition's first region too), a role
 //! that cannot be assumed, an endpoint that does not answer. Pure.
 
-use super::cloud::{Identity, Unsent};
+use super::cloud::{ErrorKind, Identity, Unsent};
 use super::fact::{Fact, ReadError};
 use crate::config::TargetConfig;
 use crate::input::{Input, Problem};
 
-/// Error codes with which AWS refuses a request's credentials (or its region: a region that
-/// is not enabled refuses every credential alike).
-pub fn refused(code: &str) -> bool {
+/// AWS refused a request's credentials (or its region: a region that is not enabled refuses
+/// every credential alike).
+pub fn refused(e: &ReadError) -> bool {
     matches!(
-        code,
-        "InvalidClientTokenId"
-            | "UnrecognizedClientException"
-            | "InvalidAccessKeyId"
-            | "SignatureDoesNotMatch"
-            | "ExpiredToken"
-            | "ExpiredTokenException"
-            | "AuthFailure"
+        e.kind,
+        ErrorKind::CredentialsRefused
+            | ErrorKind::CredentialsExpired
+            | ErrorKind::SignatureMismatch
     )
 }
 
@@ -78,7 +74,7 @@ pub fn explain(t: &Place, e: &ReadError, elsewhere: &Fact<Identity>) -> Problem 
         return unsent(t, u, region_input);
     }
     let code = e.code.as_deref().unwrap_or_default();
-    if refused(code) {
+    if refused(e) {
         return match elsewhere {
             Fact::Known(i) => Problem::about(
                 region_input,
@@ -94,7 +90,7 @@ pub fn explain(t: &Place, e: &ReadError, elsewhere: &Fact<Identity>) -> Problem 
                 "enable the region in the account's settings (AWS Regions, or `aws account enable-region --region-name {}`), or leave it out",
                 t.region
             )),
-            _ => keys_refused(t, code, &e.message),
+            _ => keys_refused(t, e),
         };
     }
     Problem::about(
@@ -106,12 +102,12 @@ pub fn explain(t: &Place, e: &ReadError, elsewhere: &Fact<Identity>) -> Problem 
 }
 
 /// Credentials AWS refuses wherever they are used.
-fn keys_refused(t: &Place, code: &str, message: &str) -> Problem {
-    let fix = match code {
-        "ExpiredToken" | "ExpiredTokenException" => {
+fn keys_refused(t: &Place, e: &ReadError) -> Problem {
+    let fix = match e.kind {
+        ErrorKind::CredentialsExpired => {
             "the session token has expired: get new credentials (`aws sso login`, or a new AssumeRole), or unset a stale AWS_SESSION_TOKEN"
         }
-        "SignatureDoesNotMatch" => {
+        ErrorKind::SignatureMismatch => {
             "the secret key does not belong to the access key id: check AWS_SECRET_ACCESS_KEY, or the profile's aws_secret_access_key"
         }
         _ => {
@@ -125,7 +121,7 @@ fn keys_refused(t: &Place, code: &str, message: &str) -> Problem {
     Problem::about(
         Input::AwsIdentity,
         subject,
-        format!("refused by AWS ({message})"),
+        format!("refused by AWS ({})", e.message),
     )
     .fix(fix)
 }

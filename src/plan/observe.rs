@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Result;
 
 use super::cloud::{
-    AccountSettings, Cloud, Export, FunctionInfo, Identity, Invocation, LogSummary,
+    AccountSettings, Cloud, ErrorKind, Export, FunctionInfo, Identity, Invocation, LogSummary,
     NotificationEntry, ObjectState, PolicyStatement, Probed, StackInfo, Subscription, TopicInfo,
     Trail,
 };
@@ -176,7 +176,7 @@ pub async fn observe<C: Cloud>(
     };
     let Some(account) = seen.account().map(str::to_string) else {
         if let Fact::Failed(e) = &seen.identity
-            && e.code.as_deref().is_some_and(super::identity::refused)
+            && super::identity::refused(e)
             && let Some(home) = super::identity::home_region(&target.region)
         {
             seen.identity_elsewhere = Fact::from_result(cloud.identity_in(home).await);
@@ -449,7 +449,7 @@ async fn read_stored<C: Cloud>(cloud: &C, fallback: &str, seen: &mut Observed) {
     };
     seen.stored = match listed.await {
         Ok(found) => Fact::Known(Some((bucket, found))),
-        Err(e) if ReadError::of(&e).code.as_deref() == Some("NoSuchBucket") => Fact::Known(None),
+        Err(e) if ReadError::of(&e).kind == ErrorKind::NotFound => Fact::Known(None),
         Err(e) => Fact::Failed(ReadError::of(&e)),
     };
 }

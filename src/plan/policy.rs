@@ -95,14 +95,6 @@ pub fn grants(policy: &str, action: &str, account: &str) -> Grant {
     grant
 }
 
-/// An error code by which a resource's policy keeps the caller out.
-pub fn keeps_out(code: &str) -> bool {
-    matches!(
-        code,
-        "AuthorizationError" | "AccessDenied" | "AccessDeniedException" | "403"
-    )
-}
-
 /// The statement that lets `account` subscribe to `topic` (and read the topic and its
 /// subscriptions, as `deploy`'s preflight and `verify` do).
 pub fn subscribe_statement(account: &str, topic: &str) -> String {

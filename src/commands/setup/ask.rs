@@ -11,7 +11,7 @@ use crate::commands::inputs;
 use crate::config::{self, CredentialsSource, DEFAULT_SHARED_STACK, DEFAULT_STACK, XDR_REGIONS};
 use crate::input::Input;
 use crate::kinds::Trigger;
-use crate::plan::cloud::{Cloud, Trail};
+use crate::plan::cloud::{Cloud, ErrorKind, Trail};
 use crate::plan::deploy::{notification_id, overlaps};
 use crate::plan::identity;
 use crate::plan::observe::{Fact, ReadError};
@@ -127,7 +127,7 @@ impl Talk<'_> {
                 Err(e) => {
                     let e = ReadError::of(&e);
                     let elsewhere = match identity::home_region(&region) {
-                        Some(home) if e.code.as_deref().is_some_and(identity::refused) => {
+                        Some(home) if identity::refused(&e) => {
                             Fact::from_result(cloud.identity_in(home).await)
                         }
                         _ => Fact::NotRead,
@@ -141,9 +141,7 @@ impl Talk<'_> {
                     self.p
                         .say(&format!("  {}", identity::explain(&place, &e, &elsewhere)));
                     let region_not_enabled = matches!(elsewhere, Fact::Known(_));
-                    if e.unsent.is_some()
-                        || (e.code.as_deref().is_some_and(identity::refused) && !region_not_enabled)
-                    {
+                    if e.unsent.is_some() || (identity::refused(&e) && !region_not_enabled) {
                         // The credentials or the endpoint: another region will not help.
                         return Ok(false);
                     }
@@ -227,17 +225,10 @@ impl Talk<'_> {
                 "no bucket {bucket} is visible to account {}",
                 self.account
             )),
-            Err(e)
-                if matches!(
-                    ReadError::of(&e).code.as_deref(),
-                    Some("AccessDenied" | "403")
-                ) =>
-            {
-                Err(format!(
-                    "bucket {bucket} belongs to another account than {}: an S3 trigger is made by the bucket's owner (with an organisation trail, the central log-archive account); run setup there",
-                    self.account
-                ))
-            }
+            Err(e) if ReadError::of(&e).kind == ErrorKind::Denied => Err(format!(
+                "bucket {bucket} belongs to another account than {}: an S3 trigger is made by the bucket's owner (with an organisation trail, the central log-archive account); run setup there",
+                self.account
+            )),
             Err(e) => Err(format!(
                 "cannot read bucket {bucket} ({})",
                 ReadError::of(&e)

@@ -222,7 +222,7 @@ pub fn offline(target: &TargetConfig, local: &Local) -> Preflight {
 
 /// S3 refused a bucket read: another account's bucket, or no permission.
 fn denied(e: &super::observe::ReadError) -> bool {
-    matches!(e.code.as_deref(), Some("AccessDenied" | "403"))
+    e.kind == super::cloud::ErrorKind::Denied
 }
 
 /// One decision in the making.
@@ -524,7 +524,7 @@ impl<'a> Ctx<'a> {
             // Another account's topic that keeps this one from reading it: a subscription
             // would fail after the stacks are made, so it is refused here, with the statement
             // that lets the account read it and subscribe.
-            Fact::Failed(e) if foreign && e.code.as_deref().is_some_and(super::policy::keeps_out) => self.problem(
+            Fact::Failed(e) if foreign && e.kind == super::cloud::ErrorKind::Denied => self.problem(
                 about(format!(
                     "belongs to account {owner}, and its policy does not let account {} read it ({e})",
                     self.account

@@ -169,6 +169,7 @@ fn failed(code: &str, message: &str) -> ReadError {
         message: format!("{code}: {message}"),
         unreachable: false,
         unsent: None,
+        kind: crate::aws::errors::kind(code, message),
     }
 }
 
