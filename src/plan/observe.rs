@@ -3,6 +3,7 @@
 //! that already has a problem) is simply absent, and a read that failed keeps its error for the
 //! decision to report. A stack found mid-operation is followed here until it settles.
 
+use crate::template::names;
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
@@ -306,7 +307,7 @@ async fn read_stack_topic<C: Cloud>(cloud: &C, reads: &Reads, seen: &mut Observe
     }
     let Some(topic) = seen
         .healthy_lambda_stack()
-        .and_then(|s| s.info.parameters.get("SNSNotificationarn"))
+        .and_then(|s| s.info.parameters.get(names::SNS_TOPIC))
         .filter(|t| !t.is_empty())
         .cloned()
     else {
@@ -337,10 +338,10 @@ async fn settle_entry<C: Cloud>(
         return;
     };
     let param = |k: &str| stack.info.parameters.get(k).filter(|v| !v.is_empty());
-    let Some(bucket) = param("NotificationBucket").cloned() else {
+    let Some(bucket) = param(names::NOTIFICATION_BUCKET).cloned() else {
         return;
     };
-    if param("SNSNotificationarn").is_some() {
+    if param(names::SNS_TOPIC).is_some() {
         return;
     }
     let has = |entries: &[NotificationEntry]| entries.iter().any(|e| e.id.as_deref() == Some(id));
@@ -400,11 +401,11 @@ async fn read_keys<C: Cloud>(cloud: &C, seen: &mut Observed) {
             .filter(|v| !v.is_empty())
             .cloned()
     };
-    let mut keys: BTreeSet<String> = ["NotificationBucketCustomerManagedKMSarn", "LambdaEnvKMSarn"]
+    let mut keys: BTreeSet<String> = [names::BUCKET_KMS_KEY, names::LAMBDA_ENV_KMS_KEY]
         .iter()
         .filter_map(|k| param(k))
         .collect();
-    if let Some(bucket) = param("NotificationBucket") {
+    if let Some(bucket) = param(names::NOTIFICATION_BUCKET) {
         seen.bucket_key = Fact::from_result(cloud.bucket_kms_key(&bucket).await);
         keys.extend(seen.bucket_key.known().cloned().flatten());
     }
@@ -435,7 +436,7 @@ async fn read_stored<C: Cloud>(cloud: &C, fallback: &str, seen: &mut Observed) {
         .lambda_stack
         .known()
         .and_then(Option::as_ref)
-        .and_then(|s| s.info.parameters.get("TaegisLambdaS3BucketName").cloned())
+        .and_then(|s| s.info.parameters.get(names::LAMBDA_BUCKET).cloned())
         .unwrap_or_else(|| fallback.to_string());
     let listed = async {
         let mut found = Vec::new();
@@ -533,8 +534,8 @@ async fn read_triggers<C: Cloud>(
         && matches!(seen.function, Fact::Known(Some(_)))
     {
         let param = |k: &str| stack.info.parameters.get(k).filter(|v| !v.is_empty());
-        buckets.extend(param("NotificationBucket").cloned());
-        topics.extend(param("SNSNotificationarn").cloned());
+        buckets.extend(param(names::NOTIFICATION_BUCKET).cloned());
+        topics.extend(param(names::SNS_TOPIC).cloned());
     }
     let mut notifications = BTreeMap::new();
     for b in buckets {

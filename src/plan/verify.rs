@@ -1,6 +1,7 @@
 //! `verify`: the guide's checks, as a pure function of what was observed. Each check is ok, a
 //! warning, or failed with the fix; the target is healthy when none failed.
 
+use crate::template::names;
 use serde::Serialize;
 
 use super::cloud::{Cloud, Invocation, LogSummary, PolicyStatement};
@@ -89,7 +90,12 @@ pub async fn probe<C: Cloud>(cloud: &C, t: &TargetConfig, seen: &mut Observed) {
     let (Some(stack), Some(Some(f))) = (seen.healthy_lambda_stack(), seen.function.known()) else {
         return;
     };
-    let Some(bucket) = stack.info.parameters.get("NotificationBucket").cloned() else {
+    let Some(bucket) = stack
+        .info
+        .parameters
+        .get(names::NOTIFICATION_BUCKET)
+        .cloned()
+    else {
         return;
     };
     let prefix = if t.given(Input::Prefix) {
@@ -330,7 +336,7 @@ impl Checks<'_> {
             None => self.push("runtime", Warning, "the function reports no runtime"),
         }
         let want: Option<i32> = self
-            .lambda_param("ReservedConcurrency")
+            .lambda_param(names::RESERVED_CONCURRENCY)
             .and_then(|v| v.parse().ok());
         match (f.reserved_concurrency, want) {
             (Some(n), Some(w)) if n == w => {
@@ -368,14 +374,14 @@ impl Checks<'_> {
 
     /// Our bucket entry (or the subscription), and a permission for exactly that source.
     fn trigger(&mut self, f: &super::cloud::FunctionInfo) {
-        match self.lambda_param("SNSNotificationarn") {
+        match self.lambda_param(names::SNS_TOPIC) {
             Some(topic) => {
                 self.subscription(f, &topic);
                 self.permission(f, SNS_STATEMENT_ID, "sns.amazonaws.com", &topic, false);
                 self.topic(&topic);
             }
             None => {
-                let Some(bucket) = self.lambda_param("NotificationBucket") else {
+                let Some(bucket) = self.lambda_param(names::NOTIFICATION_BUCKET) else {
                     return;
                 };
                 self.bucket_entry(f, &bucket);
@@ -585,7 +591,7 @@ impl Checks<'_> {
     /// must have been given to the stack.
     fn kms(&mut self, f: &super::cloud::FunctionInfo) {
         use CheckStatus::*;
-        let given = self.lambda_param("NotificationBucketCustomerManagedKMSarn");
+        let given = self.lambda_param(names::BUCKET_KMS_KEY);
         if let Fact::Known(Some(key)) = &self.seen.bucket_key
             && given.as_deref().is_none_or(|g| !same_key(g, key))
         {

@@ -4,6 +4,8 @@
 //! This is the only module that touches `serde_yaml` (archived upstream), so that it can be
 //! swapped for a maintained fork in one place. It imports nothing else of ours.
 
+pub mod names;
+
 use std::collections::BTreeMap;
 use std::fmt;
 

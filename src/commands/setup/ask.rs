@@ -2,6 +2,7 @@
 //! the question asked again), in the guide's order. What the account can tell (identity,
 //! trails, buckets, keys, existing entries) is discovered rather than asked.
 
+use crate::template::names;
 use std::future::Future;
 use std::path::PathBuf;
 
@@ -438,7 +439,7 @@ impl Talk<'_> {
         if self.a.integration_type.is_none() {
             let allowed = self
                 .template
-                .parameter("IntegrationType")
+                .parameter(names::INTEGRATION_TYPE)
                 .map(|p| p.allowed_values.clone())
                 .filter(|v| !v.is_empty())
                 .unwrap_or(vec!["awscloudtrail".into(), "generic".into()]);
@@ -529,12 +530,12 @@ impl Talk<'_> {
 
     fn other_parameters(&mut self) -> Result<(), Interrupted> {
         const ASKED: &[&str] = &[
-            "IntegrationType",
-            "NotificationBucket",
-            "SNSNotificationarn",
-            "NotificationBucketCustomerManagedKMSarn",
-            "TaegisLambdaS3BucketName",
-            "TaegisLambdaS3Key",
+            names::INTEGRATION_TYPE,
+            names::NOTIFICATION_BUCKET,
+            names::SNS_TOPIC,
+            names::BUCKET_KMS_KEY,
+            names::LAMBDA_BUCKET,
+            names::LAMBDA_KEY,
         ];
         if !self
             .p

@@ -2,6 +2,7 @@
 //! sent (or the template's default), where the value came from, and the stack's value it
 //! replaces. Each problem names the input that gave the value.
 
+use crate::template::names;
 use std::collections::BTreeMap;
 
 use super::{Ctx, al2_warning};
@@ -15,21 +16,18 @@ type Given = BTreeMap<String, (ParamValue, Source)>;
 
 /// The input that gives each Lambda-template parameter a value of its own.
 const LAMBDA_INPUTS: &[(&str, Input)] = &[
-    ("NotificationBucket", Input::NotificationBucket),
-    ("TaegisLambdaS3BucketName", Input::LambdaBucket),
-    ("IntegrationType", Input::IntegrationType),
-    ("SNSNotificationarn", Input::SnsTopicArn),
-    (
-        "NotificationBucketCustomerManagedKMSarn",
-        Input::BucketKmsKeyArn,
-    ),
-    ("LambdaEnvKMSarn", Input::LambdaEnvKmsKeyArn),
+    (names::NOTIFICATION_BUCKET, Input::NotificationBucket),
+    (names::LAMBDA_BUCKET, Input::LambdaBucket),
+    (names::INTEGRATION_TYPE, Input::IntegrationType),
+    (names::SNS_TOPIC, Input::SnsTopicArn),
+    (names::BUCKET_KMS_KEY, Input::BucketKmsKeyArn),
+    (names::LAMBDA_ENV_KMS_KEY, Input::LambdaEnvKmsKeyArn),
 ];
 
 /// The input of each shared-template parameter.
 const SHARED_INPUTS: &[(&str, Input)] = &[
-    ("SecretValue", Input::Credentials),
-    ("TaegisRegion", Input::TaegisRegion),
+    (names::SECRET_VALUE, Input::Credentials),
+    (names::TAEGIS_REGION, Input::TaegisRegion),
 ];
 
 fn input_of(table: &[(&str, Input)], parameter: &str) -> Option<Input> {
@@ -112,7 +110,9 @@ impl Ctx<'_> {
         let tpl = self.local.shared_template.clone();
         let stack = self.healthy(false);
         if self.ok(Input::SharedTemplate)
-            && tpl.parameter("SecretValue").is_some_and(|p| !p.no_echo)
+            && tpl
+                .parameter(names::SECRET_VALUE)
+                .is_some_and(|p| !p.no_echo)
         {
             self.problem(
                 Problem::about(
@@ -144,9 +144,9 @@ impl Ctx<'_> {
             }
         };
         let mut given = Given::new();
-        given.extend(secret.map(|s| ("SecretValue".to_string(), s)));
+        given.extend(secret.map(|s| (names::SECRET_VALUE.to_string(), s)));
         given.insert(
-            "TaegisRegion".into(),
+            names::TAEGIS_REGION.into(),
             (
                 ParamValue::Plain(self.t.taegis_region.clone()),
                 self.t.source(Input::TaegisRegion),
@@ -155,15 +155,15 @@ impl Ctx<'_> {
         if self.ok(Input::SharedTemplate) {
             // Checked as it would be sent the first time: the credentials themselves.
             let mut check = plain(&given);
-            let mut hidden = vec!["SecretValue"];
+            let mut hidden = vec![names::SECRET_VALUE];
             match &self.local.secret {
                 Ok(s) => {
-                    check.insert("SecretValue".into(), s.expose().to_string());
+                    check.insert(names::SECRET_VALUE.into(), s.expose().to_string());
                 }
                 Err(_) => hidden.clear(),
             }
             let skip = if self.local.secret.is_err() {
-                Some("SecretValue")
+                Some(names::SECRET_VALUE)
             } else {
                 None
             };
@@ -180,34 +180,34 @@ impl Ctx<'_> {
             given.insert(k.to_string(), (ParamValue::Plain(v.to_string()), src));
         };
         put(
-            "NotificationBucket",
+            names::NOTIFICATION_BUCKET,
             &t.notification_bucket,
             t.source(Input::NotificationBucket),
         );
         put(
-            "TaegisLambdaS3BucketName",
+            names::LAMBDA_BUCKET,
             &t.lambda_bucket,
             t.source(Input::LambdaBucket),
         );
-        if t.given(Input::IntegrationType) || tpl.declares("IntegrationType") {
+        if t.given(Input::IntegrationType) || tpl.declares(names::INTEGRATION_TYPE) {
             put(
-                "IntegrationType",
+                names::INTEGRATION_TYPE,
                 &t.integration_type,
                 t.source(Input::IntegrationType),
             );
         }
-        if tpl.declares("TaegisLambdaS3Key") {
-            put("TaegisLambdaS3Key", &self.zip_key(), Source::Default);
+        if tpl.declares(names::LAMBDA_KEY) {
+            put(names::LAMBDA_KEY, &self.zip_key(), Source::Default);
         }
         for (k, v, input) in [
-            ("SNSNotificationarn", &t.sns_topic_arn, Input::SnsTopicArn),
+            (names::SNS_TOPIC, &t.sns_topic_arn, Input::SnsTopicArn),
             (
-                "NotificationBucketCustomerManagedKMSarn",
+                names::BUCKET_KMS_KEY,
                 &t.bucket_kms_key_arn,
                 Input::BucketKmsKeyArn,
             ),
             (
-                "LambdaEnvKMSarn",
+                names::LAMBDA_ENV_KMS_KEY,
                 &t.lambda_env_kms_key_arn,
                 Input::LambdaEnvKmsKeyArn,
             ),

@@ -5,6 +5,7 @@ use crate::input::{Input, Problem};
 use crate::plan::observe::{Fact, StackSeen};
 use crate::plan::{Action, FunctionRef, StackParam, Step, StepKind};
 use crate::template::Template;
+use crate::template::names;
 
 /// Which of the two stacks.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -171,7 +172,7 @@ impl<'a> Ctx<'a> {
 
     fn shared_update(&mut self, s: &StackSeen) {
         let mut why = Vec::new();
-        let previous = s.info.parameters.get("TaegisRegion").cloned();
+        let previous = s.info.parameters.get(names::TAEGIS_REGION).cloned();
         let wanted = self.t.taegis_region.clone();
         if previous.as_deref() != Some(wanted.as_str()) {
             let previous = previous.unwrap_or_else(|| "(none)".into());

@@ -7,6 +7,7 @@ use crate::kinds::Trigger;
 use crate::plan::cloud::{NotificationEntry, NotificationKind, PolicyStatement};
 use crate::plan::observe::Fact;
 use crate::plan::{Action, OldTrigger, Step, StepKind, TriggerSpec};
+use crate::template::names;
 
 /// Does an existing notification entry collide with ours (S3 would refuse both)?
 pub fn overlaps(entry: &NotificationEntry, our_prefix: &str) -> bool {
@@ -241,7 +242,7 @@ impl Ctx<'_> {
             return old;
         };
         let id = notification_id(&self.t.stack_name);
-        let previous_bucket = s.info.parameters.get("NotificationBucket").cloned();
+        let previous_bucket = s.info.parameters.get(names::NOTIFICATION_BUCKET).cloned();
         let stale_bucket = match trigger {
             TriggerSpec::Sns { .. } => previous_bucket.or(Some(self.t.notification_bucket.clone())),
             TriggerSpec::S3 { bucket, .. } => previous_bucket.filter(|b| b != bucket),
@@ -261,7 +262,7 @@ impl Ctx<'_> {
         if let Some(topic) = s
             .info
             .parameters
-            .get("SNSNotificationarn")
+            .get(names::SNS_TOPIC)
             .filter(|t| !t.is_empty() && Some(*t) != wanted_topic)
             && let Some(Fact::Known(subs)) = self.seen.subscriptions.get(topic)
         {
