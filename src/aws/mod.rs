@@ -25,7 +25,7 @@ use crate::plan::cloud::{
     Probed, RefusedDestination, RefusedDestinations, StackEvent, StackInfo, Subscription,
     TemplateSource, TopicInfo, Trail, Unsent, UpdateStarted,
 };
-use crate::plan::status::StackStatus;
+use crate::plan::status::{ResourceStatus, StackStatus};
 
 /// The S3 user-metadata key holding the SHA-256 of an object the tool stored.
 const HASH_METADATA: &str = "taegis-sha256";
@@ -444,10 +444,9 @@ impl Cloud for AwsCloud {
                     logical_id: e.logical_resource_id().unwrap_or_default().to_string(),
                     physical_id: e.physical_resource_id().unwrap_or_default().to_string(),
                     resource_type: e.resource_type().unwrap_or_default().to_string(),
-                    status: e
-                        .resource_status()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
+                    status: ResourceStatus::parse(
+                        e.resource_status().map(|s| s.as_str()).unwrap_or_default(),
+                    ),
                     reason: e.resource_status_reason().map(str::to_string),
                     at_ms: e.timestamp().and_then(|t| t.to_millis().ok()),
                 });
@@ -806,8 +805,7 @@ impl Cloud for AwsCloud {
                 // stack being created is ours, follow it.
                 if e.kind == ErrorKind::AlreadyExists
                     && let Some(s) = self.stack(name).await?
-                    && (s.status.as_str().starts_with("CREATE_")
-                        || s.status.as_str().starts_with("ROLLBACK_"))
+                    && s.status.from_a_create()
                 {
                     return Ok(s.id);
                 }

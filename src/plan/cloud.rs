@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 
 use super::ParamValue;
-use super::status::StackStatus;
+use super::status::{ResourceStatus, StackStatus};
 
 /// A failed AWS call: the service's error code and message. `transient` marks throttling,
 /// server faults and dropped connections: worth waiting out, never a reason to fail a success.
@@ -124,7 +124,7 @@ pub struct StackEvent {
     pub logical_id: String,
     pub physical_id: String,
     pub resource_type: String,
-    pub status: String,
+    pub status: ResourceStatus,
     pub reason: Option<String>,
     /// When it happened, by AWS's clock (ms since the epoch).
     pub at_ms: Option<i64>,
@@ -139,7 +139,8 @@ impl StackEvent {
 
     /// The stack's status, for an event of the stack itself.
     pub fn stack_status(&self) -> Option<StackStatus> {
-        self.is_stack().then(|| StackStatus::parse(&self.status))
+        self.is_stack()
+            .then(|| StackStatus::parse(self.status.as_str()))
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 
 use super::cloud::{Cloud, StackEvent, StackInfo};
-use super::status::{Goal, StackStatus};
+use super::status::{Goal, Progress, StackStatus};
 use super::{Event, Watch};
 
 /// How often to poll, and how long to wait at most.
@@ -56,7 +56,7 @@ pub enum Settled {
 pub fn first_failure(events_oldest_first: &[StackEvent]) -> Option<String> {
     events_oldest_first
         .iter()
-        .filter(|e| e.status.ends_with("_FAILED"))
+        .filter(|e| e.status.progress() == Progress::Failed)
         .filter(|e| {
             let r = e.reason.as_deref().unwrap_or("");
             !r.contains("cancelled")
@@ -160,7 +160,7 @@ impl Seen {
             return;
         };
         let start = *self.start_ms.get_or_insert(at);
-        let done = !ev.is_stack() && !ev.status.ends_with("_IN_PROGRESS");
+        let done = !ev.is_stack() && ev.status.progress() != Progress::InProgress;
         if done && at > start {
             self.done_ms.push(at);
             self.misses = 0;
@@ -371,7 +371,7 @@ impl<C: Cloud> Follow<'_, C> {
                 if status.is_terminal() {
                     seen.terminal = Some(status);
                 }
-            } else if ev.status.ends_with("_IN_PROGRESS") {
+            } else if ev.status.progress() == Progress::InProgress {
                 seen.busy.insert(ev.logical_id.clone());
             } else {
                 seen.busy.remove(&ev.logical_id);
@@ -451,7 +451,7 @@ mod tests {
             } else {
                 "AWS::Lambda::Function".into()
             },
-            status: status.into(),
+            status: crate::plan::status::ResourceStatus::parse(status),
             reason: reason.map(str::to_string),
             at_ms: None,
         }

@@ -544,7 +544,7 @@ pub enum Event {
         stack: String,
         resource: String,
         resource_type: String,
-        status: String,
+        status: status::ResourceStatus,
         reason: Option<String>,
     },
     /// Still waiting for a stack.

@@ -119,19 +119,86 @@ impl StackStatus {
 
     /// An operation is running (REVIEW_IN_PROGRESS waits for a person, not for AWS).
     pub fn in_progress(&self) -> bool {
-        *self != StackStatus::ReviewInProgress && self.as_str().ends_with("_IN_PROGRESS")
+        *self != StackStatus::ReviewInProgress && self.progress() == Progress::InProgress
     }
 
     /// Settled: `..._COMPLETE` or `..._FAILED`, nothing running.
     pub fn is_terminal(&self) -> bool {
-        let s = self.as_str();
-        !s.ends_with("_IN_PROGRESS") && (s.ends_with("_COMPLETE") || s.ends_with("_FAILED"))
+        matches!(self.progress(), Progress::Complete | Progress::Failed)
+    }
+
+    /// Where the status stands, whatever the operation.
+    pub fn progress(&self) -> Progress {
+        Progress::of(self.as_str())
+    }
+
+    /// A first create, or the rollback of one: the stack of a `CreateStack` that went through.
+    pub fn from_a_create(&self) -> bool {
+        use StackStatus::*;
+        matches!(
+            self,
+            CreateInProgress
+                | CreateFailed
+                | CreateComplete
+                | RollbackInProgress
+                | RollbackFailed
+                | RollbackComplete
+        )
     }
 }
 
 impl fmt::Display for StackStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Where a resource (or stack) status stands, whatever the operation: running, done, failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    InProgress,
+    Complete,
+    Failed,
+    /// Anything else AWS says (`..._SKIPPED`, a value this release does not know).
+    Other,
+}
+
+impl Progress {
+    fn of(status: &str) -> Progress {
+        if status.ends_with("_IN_PROGRESS") {
+            Progress::InProgress
+        } else if status.ends_with("_COMPLETE") {
+            Progress::Complete
+        } else if status.ends_with("_FAILED") {
+            Progress::Failed
+        } else {
+            Progress::Other
+        }
+    }
+}
+
+/// A resource's status in a stack event (`CREATE_IN_PROGRESS`, `DELETE_FAILED`, ...), kept as
+/// AWS spells it and read through its [`Progress`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceStatus(String);
+
+impl ResourceStatus {
+    pub fn parse(s: &str) -> ResourceStatus {
+        ResourceStatus(s.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn progress(&self) -> Progress {
+        Progress::of(&self.0)
+    }
+}
+
+impl fmt::Display for ResourceStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -169,6 +236,20 @@ mod tests {
         let new = StackStatus::parse("UPDATE_PAUSED_IN_PROGRESS");
         assert_eq!(new, StackStatus::Other("UPDATE_PAUSED_IN_PROGRESS".into()));
         assert!(new.in_progress());
+    }
+
+    #[test]
+    fn resource_statuses_by_progress() {
+        for (s, want) in [
+            ("CREATE_IN_PROGRESS", Progress::InProgress),
+            ("UPDATE_COMPLETE", Progress::Complete),
+            ("DELETE_FAILED", Progress::Failed),
+            ("DELETE_SKIPPED", Progress::Other),
+        ] {
+            assert_eq!(ResourceStatus::parse(s).progress(), want, "{s}");
+        }
+        assert!(StackStatus::RollbackComplete.from_a_create());
+        assert!(!StackStatus::UpdateComplete.from_a_create());
     }
 
     #[test]

@@ -280,7 +280,7 @@ impl Reporter for Progress {
                 status,
                 reason,
             } => {
-                let failed = status.ends_with("FAILED");
+                let failed = status.progress() == crate::plan::status::Progress::Failed;
                 let reason = reason
                     .filter(|r| !r.is_empty() && failed)
                     .map(|r| format!(": {r}"))
