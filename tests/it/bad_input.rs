@@ -532,21 +532,19 @@ async fn provided_al2_is_refused_in_preflight_after_aws_dates() {
     );
     // On the day creates are blocked: refused before any change, with the fix.
     let before = acct.requests().len();
-    let run = acct
-        .tool()
+    acct.tool()
         .env("TAEGIS_TODAY", "2027-02-01")
         .args(args())
-        .run();
-    run.assert_code(2);
-    assert!(
-        run.stderr.lines().any(|l| l.starts_with("error:")
-            && l.contains("runtime provided.al2")
-            && l.contains("create")
-            && l.contains("LambdaRuntime=provided.al2023")),
-        "{}",
-        run.stderr
-    );
-    assert!(acct.writes_since(before).is_empty());
+        .run()
+        .assert_refused(
+            &acct,
+            before,
+            &[
+                "runtime provided.al2",
+                "create",
+                "LambdaRuntime=provided.al2023",
+            ],
+        );
 }
 
 /// Rollout files: each bad one exits 2 naming the file or the key, and changes nothing.
@@ -742,19 +740,13 @@ async fn changing_the_xdr_region_under_an_importing_stack_is_refused_before_any_
         .run()
         .assert_code(0);
     let before = acct.requests().len();
-    let run = acct
-        .tool()
+    acct.tool()
         .args(inputs.deploy_args(&bucket))
         .args(["--taegis-region", "echo"])
-        .run();
-    run.assert_code(2);
-    assert!(
-        run.stderr.lines().any(|l| l.starts_with("error:")
-            && l.contains("--taegis-region echo")
-            && l.contains("imports it")
-            && l.contains("foxtrot")),
-        "{}",
-        run.stderr
-    );
-    assert!(acct.writes_since(before).is_empty());
+        .run()
+        .assert_refused(
+            &acct,
+            before,
+            &["--taegis-region echo", "imports it", "foxtrot"],
+        );
 }

@@ -404,6 +404,22 @@ impl Run {
         })
     }
 
+    /// Refused before any change: exit 2, one `error:` line holding every one of `needles`,
+    /// and no write by `acct`'s credentials since `before` requests had been logged.
+    pub fn assert_refused(&self, acct: &Account, before: usize, needles: &[&str]) -> &Run {
+        self.assert_code(2);
+        assert!(
+            self.stderr
+                .lines()
+                .any(|l| l.starts_with("error:") && needles.iter().all(|n| l.contains(n))),
+            "no error line holds all of {needles:?}:\n{}",
+            self.stderr
+        );
+        let writes = acct.writes_since(before);
+        assert!(writes.is_empty(), "refused, yet it wrote: {writes:?}");
+        self
+    }
+
     pub fn assert_code(&self, want: i32) -> &Run {
         assert_eq!(
             self.code, want,

@@ -255,3 +255,32 @@ pub async fn put_notifications(
         .await
         .expect("put the bucket's notifications");
 }
+
+/// Log lines of `function` (timestamp in ms, message), in a stream of its log group (made when
+/// missing), as the function would have written them.
+pub async fn function_log(acct: &Account, function: &str, lines: &[(i64, &str)]) {
+    let logs = acct.logs();
+    let group = format!("/aws/lambda/{function}");
+    let _ = logs.create_log_group().log_group_name(&group).send().await;
+    let stream = format!("2026/12/01/[$LATEST]{}", lines.len());
+    let _ = logs
+        .create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name(&stream)
+        .send()
+        .await;
+    let events = lines.iter().map(|(t, m)| {
+        aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+            .timestamp(*t)
+            .message(*m)
+            .build()
+            .unwrap()
+    });
+    logs.put_log_events()
+        .log_group_name(&group)
+        .log_stream_name(&stream)
+        .set_log_events(Some(events.collect()))
+        .send()
+        .await
+        .expect("put the function's log lines");
+}

@@ -46,6 +46,39 @@ fn press(p: &mut PtySession, text: &str, key: &str) {
     p.flush().unwrap();
 }
 
+/// One turn of a conversation at the terminal.
+enum Turn<'a> {
+    /// Wait for the question, then type the line (empty: Enter takes the default).
+    Answer(&'a str, &'a str),
+    /// Wait for the yes/no question, then press the key.
+    Press(&'a str, &'a str),
+    /// Wait for the text.
+    See(&'a str),
+}
+
+/// A conversation, turn by turn.
+fn converse(p: &mut PtySession, turns: &[Turn]) {
+    for turn in turns {
+        match turn {
+            Turn::Answer(q, line) => answer(p, q, line),
+            Turn::Press(q, key) => press(p, q, key),
+            Turn::See(text) => {
+                p.exp_string(text)
+                    .unwrap_or_else(|e| panic!("waiting for {text:?}: {e}"));
+            }
+        }
+    }
+}
+
+/// The function's questions, each answered with its default (the other parameters left).
+const FUNCTION_DEFAULTS: &[Turn<'static>] = &[
+    Turn::Answer("What does the bucket hold?", ""),
+    Turn::Answer("Shared stack name", ""),
+    Turn::Answer("Lambda stack name", ""),
+    Turn::Answer("Lambda zip from XDR", ""),
+    Turn::Answer("Bucket for the zip", ""),
+];
+
 fn exit_code(p: &mut PtySession) -> i32 {
     match p.process().wait().unwrap() {
         rexpect::process::WaitStatus::Exited(_, code) => code,
@@ -98,11 +131,7 @@ async fn setup_takes_the_discovered_answers_and_ends_where_deploy_does() {
     answer(&mut p, "Which CloudTrail logs should reach XDR?", "");
     p.exp_string("Trail main").unwrap();
     press(&mut p, "Trigger the function from S3", "y");
-    answer(&mut p, "What does the bucket hold?", "");
-    answer(&mut p, "Shared stack name", "");
-    answer(&mut p, "Lambda stack name", "");
-    answer(&mut p, "Lambda zip from XDR", "");
-    answer(&mut p, "Bucket for the zip", "");
+    converse(&mut p, FUNCTION_DEFAULTS);
     press(
         &mut p,
         "Change other parameters of the Lambda template?",
@@ -240,11 +269,7 @@ async fn an_overlapping_entry_leads_to_the_sns_trigger() {
     p.exp_string("S3 refuses a second, overlapping trigger")
         .unwrap();
     answer(&mut p, "Which SNS topic announces the new log objects?", "");
-    answer(&mut p, "What does the bucket hold?", "");
-    answer(&mut p, "Shared stack name", "");
-    answer(&mut p, "Lambda stack name", "");
-    answer(&mut p, "Lambda zip from XDR", "");
-    answer(&mut p, "Bucket for the zip", "");
+    converse(&mut p, FUNCTION_DEFAULTS);
     press(
         &mut p,
         "Change other parameters of the Lambda template?",
@@ -352,34 +377,33 @@ async fn a_dry_run_changes_nothing_whatever_is_answered() {
     trail(&acct, &bucket).await;
     let before = acct.requests().len();
     let mut p = setup_in_pty(&acct, &inputs, &["--dry-run", "--taegis-region", "foxtrot"]);
-    answer(&mut p, "AWS region", "");
-    answer(&mut p, "Credentials file from XDR", "");
-    answer(&mut p, "Which CloudTrail logs should reach XDR?", "");
-    press(&mut p, "Trigger the function from S3", "y");
-    answer(&mut p, "What does the bucket hold?", "");
-    answer(&mut p, "Shared stack name", "");
-    answer(&mut p, "Lambda stack name", "");
-    answer(&mut p, "Lambda zip from XDR", "");
-    answer(&mut p, "Bucket for the zip", "");
-    press(
+    // Every question answered, every yes/no with a yes.
+    converse(
         &mut p,
-        "Change other parameters of the Lambda template?",
-        "y",
+        &[
+            Turn::Answer("AWS region", ""),
+            Turn::Answer("Credentials file from XDR", ""),
+            Turn::Answer("Which CloudTrail logs should reach XDR?", ""),
+            Turn::Press("Trigger the function from S3", "y"),
+        ],
     );
-    for parameter in [
-        "LambdaEnvKMSarn",
-        "EnableObjectTagging",
-        "ReservedConcurrency",
-        "LambdaRuntime",
-    ] {
-        answer(&mut p, parameter, "");
-    }
-    p.exp_string("a dry run: nothing will be changed").unwrap();
-    p.exp_string("Plan for").unwrap();
-    p.exp_string("nothing was changed").unwrap();
-    press(&mut p, "Save these answers as a rollout file", "y");
-    answer(&mut p, "Rollout file", "");
-    p.exp_string("Wrote").unwrap();
+    converse(&mut p, FUNCTION_DEFAULTS);
+    converse(
+        &mut p,
+        &[
+            Turn::Press("Change other parameters of the Lambda template?", "y"),
+            Turn::Answer("LambdaEnvKMSarn", ""),
+            Turn::Answer("EnableObjectTagging", ""),
+            Turn::Answer("ReservedConcurrency", ""),
+            Turn::Answer("LambdaRuntime", ""),
+            Turn::See("a dry run: nothing will be changed"),
+            Turn::See("Plan for"),
+            Turn::See("nothing was changed"),
+            Turn::Press("Save these answers as a rollout file", "y"),
+            Turn::Answer("Rollout file", ""),
+            Turn::See("Wrote"),
+        ],
+    );
     assert_eq!(exit_code(&mut p), 0);
     let writes = acct.writes_since(before);
     assert!(writes.is_empty(), "a dry run wrote: {writes:?}");
@@ -527,24 +551,25 @@ async fn setup_ends_healthy_when_aws_takes_its_time() {
         "s3",
     ];
     let mut p = in_pty_with(tool, &inputs, &args);
-    answer(&mut p, "AWS region", "");
-    answer(&mut p, "Credentials file from XDR", "");
-    answer(&mut p, "What does the bucket hold?", "");
-    answer(&mut p, "Shared stack name", "");
-    answer(&mut p, "Lambda stack name", "");
-    answer(&mut p, "Lambda zip from XDR", "");
-    answer(&mut p, "Bucket for the zip", "");
-    press(
+    converse(
         &mut p,
-        "Change other parameters of the Lambda template?",
-        "n",
+        &[
+            Turn::Answer("AWS region", ""),
+            Turn::Answer("Credentials file from XDR", ""),
+        ],
     );
-    press(&mut p, "Deploy this plan?", "y");
-    p.exp_string("does not see the new invoke permission yet")
-        .unwrap();
-    p.exp_string("The guide's checks").unwrap();
-    p.exp_string("healthy").unwrap();
-    press(&mut p, "Delete", "n");
-    press(&mut p, "Save these answers as a rollout file", "n");
+    converse(&mut p, FUNCTION_DEFAULTS);
+    converse(
+        &mut p,
+        &[
+            Turn::Press("Change other parameters of the Lambda template?", "n"),
+            Turn::Press("Deploy this plan?", "y"),
+            Turn::See("does not see the new invoke permission yet"),
+            Turn::See("The guide's checks"),
+            Turn::See("healthy"),
+            Turn::Press("Delete", "n"),
+            Turn::Press("Save these answers as a rollout file", "n"),
+        ],
+    );
     assert_eq!(exit_code(&mut p), 0);
 }

@@ -305,33 +305,19 @@ async fn a_key_whose_policy_keeps_the_function_out_is_reported_with_the_statemen
 #[tokio::test]
 async fn a_log_line_behind_empty_pages_is_found() {
     let (acct, _inputs, _bucket) = deployed("trail-log-pages").await;
-    let logs = acct.logs();
-    let group = format!("/aws/lambda/{FUNCTION}");
-    let _ = logs.create_log_group().log_group_name(&group).send().await;
-    let stream = "2026/12/01/[$LATEST]pages";
-    logs.create_log_stream()
-        .log_group_name(&group)
-        .log_stream_name(stream)
-        .send()
-        .await
-        .unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    logs.put_log_events()
-        .log_group_name(&group)
-        .log_stream_name(stream)
-        .log_events(
-            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-                .timestamp(now - 60_000)
-                .message(r#"{"level":"debug","message":"Uploading data to s3"}"#)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    crate::seed::function_log(
+        &acct,
+        FUNCTION,
+        &[(
+            now - 60_000,
+            r#"{"level":"debug","message":"Uploading data to s3"}"#,
+        )],
+    )
+    .await;
     // More empty pages than a verify once read in all.
     acct.behave(serde_json::json!({"empty_log_pages": 30}));
     let run = verify(&acct, &[]);
