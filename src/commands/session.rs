@@ -15,7 +15,7 @@ use crate::input::{Input, Preflight, Problem};
 use crate::kinds::{OnFailure, Task};
 use crate::plan::deploy::Decision;
 use crate::plan::executor::Executor;
-use crate::plan::follow::Pace;
+use crate::plan::follow::{Learnt, Pace};
 use crate::plan::ledger::Ledger;
 use crate::plan::{Cancel, Event, Outcome, Reporter, TargetPlan, TargetResult, Watch};
 use crate::ui::{Printer, Progress, render};
@@ -38,6 +38,8 @@ pub struct Session {
     pub dry_run: bool,
     pub conn: Connection,
     pace: Pace,
+    /// How long a resource takes, learnt from this run's stacks (the follower's first guess).
+    learnt: Learnt,
     cancel: Arc<Cancel>,
     ledger: Arc<Ledger>,
     progress: Progress,
@@ -132,6 +134,7 @@ impl Session {
                 timeout: cfg.timeout,
                 ..Pace::default()
             },
+            learnt: Learnt::default(),
             cancel: Arc::new(Cancel::default()),
             ledger: Arc::new(Ledger::default()),
             progress: printer.progress(),
@@ -145,6 +148,7 @@ impl Session {
             reporter: self,
             pace: self.pace,
             cancel: &self.cancel,
+            learnt: &self.learnt,
         }
     }
 

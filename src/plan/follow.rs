@@ -83,7 +83,9 @@ pub struct Follow<'a, C: Cloud> {
 }
 
 /// What one follow has seen so far.
-struct Seen {
+struct Seen<'l> {
+    /// What the run's stacks taught about how long a resource takes.
+    learnt: &'l Learnt,
     ids: HashSet<String>,
     /// The operation's events, oldest first.
     ours: Vec<StackEvent>,
@@ -101,22 +103,39 @@ struct Seen {
     terminal: Option<StackStatus>,
 }
 
-/// How long the first look waits: for one resource, when earlier stacks tell how long that is.
-fn first_wait(pace: Duration) -> Option<Duration> {
-    let learnt = LEARNT_MS.load(Ordering::Relaxed);
-    (learnt > 0).then(|| Duration::from_millis(learnt + 50).min(pace * MAX_PREDICTED_PACES))
-}
+/// The time one resource took, as learnt from the stacks followed so far in a run (ms; 0
+/// until one finished a resource): the first guess for every stack followed after. One per
+/// run, shared by its followers through the watch.
+#[derive(Debug, Default)]
+pub struct Learnt(AtomicU64);
 
-/// The time one resource took, as learnt from the stacks followed so far in this run (ms; 0
-/// until one finished a resource): the first guess for every stack followed after.
-static LEARNT_MS: AtomicU64 = AtomicU64::new(0);
+impl Learnt {
+    fn ms(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Fold in one resource's time (a running average that favours what was seen before).
+    fn learn(&self, each: u64) {
+        let old = self.ms();
+        let new = if old == 0 { each } else { (old * 3 + each) / 4 };
+        self.0.store(new, Ordering::Relaxed);
+    }
+
+    /// How long the first look waits: for one resource, when earlier stacks tell how long
+    /// that is.
+    fn first_wait(&self, pace: Duration) -> Option<Duration> {
+        let learnt = self.ms();
+        (learnt > 0).then(|| Duration::from_millis(learnt + 50).min(pace * MAX_PREDICTED_PACES))
+    }
+}
 
 /// The longest wait for a predicted event, in paces: a bad guess costs at most that.
 const MAX_PREDICTED_PACES: u32 = 2;
 
-impl Seen {
-    fn new(status: &str) -> Seen {
+impl<'l> Seen<'l> {
+    fn new(status: &str, learnt: &'l Learnt) -> Seen<'l> {
         Seen {
+            learnt,
             ids: HashSet::new(),
             ours: Vec::new(),
             last_status: status.to_string(),
@@ -138,7 +157,7 @@ impl Seen {
             return due.clamp(Duration::from_millis(100).min(most), most);
         }
         self.misses += 1;
-        let learnt = LEARNT_MS.load(Ordering::Relaxed) > 0;
+        let learnt = self.learnt.ms() > 0;
         let most = if learnt { pace } else { pace / 2 };
         self.next_poll(pace).min(ramp(self.misses - 1, most))
     }
@@ -165,9 +184,7 @@ impl Seen {
             self.done_ms.push(at);
             self.misses = 0;
             let each = (at - start) as u64 / self.done_ms.len() as u64;
-            let old = LEARNT_MS.load(Ordering::Relaxed);
-            let new = if old == 0 { each } else { (old * 3 + each) / 4 };
-            LEARNT_MS.store(new, Ordering::Relaxed);
+            self.learnt.learn(each);
         }
     }
 
@@ -177,7 +194,7 @@ impl Seen {
         let start = self.start_ms?;
         let each = match self.done_ms.last() {
             Some(last) => (last - start) / self.done_ms.len() as i64,
-            None => LEARNT_MS.load(Ordering::Relaxed) as i64,
+            None => self.learnt.ms() as i64,
         };
         if each <= 0 {
             return None;
@@ -218,12 +235,12 @@ impl<C: Cloud> Follow<'_, C> {
     ) -> Result<Settled> {
         let pace = self.watch.pace;
         let started = Instant::now();
-        let mut seen = Seen::new("IN_PROGRESS");
+        let mut seen = Seen::new("IN_PROGRESS", self.watch.learnt);
         let mut last_heartbeat = Instant::now();
         let mut quiet_polls = 0u32;
         let mut interval = pace.interval;
         // When earlier stacks tell how long a resource takes, the first look waits for one.
-        if let Some(first) = first_wait(pace.interval)
+        if let Some(first) = self.watch.learnt.first_wait(pace.interval)
             && !self.watch.pause(first.min(pace.timeout)).await
         {
             return Ok(Settled::Interrupted {
@@ -312,7 +329,7 @@ impl<C: Cloud> Follow<'_, C> {
         until: Option<&str>,
         goal: Goal,
         terminal_seen: bool,
-        seen: &mut Seen,
+        seen: &mut Seen<'_>,
     ) -> Result<Option<Settled>> {
         match self.cloud.stack(stack_id).await {
             Ok(Some(s)) if s.status.is_terminal() => {
@@ -348,7 +365,7 @@ impl<C: Cloud> Follow<'_, C> {
         &self,
         stack_name: &str,
         newest_first: Vec<StackEvent>,
-        seen: &mut Seen,
+        seen: &mut Seen<'_>,
     ) -> (usize, bool) {
         let mut fresh = 0;
         let mut terminal = false;
@@ -488,7 +505,8 @@ mod tests {
 
     #[test]
     fn the_next_look_is_when_the_next_resource_should_be_done() {
-        let mut seen = Seen::new("");
+        let learnt = Learnt::default();
+        let mut seen = Seen::new("", &learnt);
         // Nothing known yet: no guess.
         assert_eq!(seen.due_in(10_000), None);
         seen.timed(&at(ev("stack", "CREATE_IN_PROGRESS", None), 10_000));
@@ -505,11 +523,22 @@ mod tests {
         // Events without a time change nothing.
         seen.timed(&ev("Other", "CREATE_COMPLETE", None));
         assert_eq!(seen.done_ms.len(), 2);
+        // The run's next stack starts from what this one taught; another run from nothing.
+        let mut next = Seen::new("", &learnt);
+        next.timed(&at(ev("stack", "CREATE_IN_PROGRESS", None), 20_000));
+        assert!(next.due_in(20_000).is_some());
+        assert!(learnt.first_wait(Duration::from_secs(1)).is_some());
+        assert!(
+            Learnt::default()
+                .first_wait(Duration::from_secs(1))
+                .is_none()
+        );
     }
 
     #[test]
     fn polls_quickly_only_when_no_resource_is_being_worked_on() {
-        let mut seen = Seen::new("");
+        let learnt = Learnt::default();
+        let mut seen = Seen::new("", &learnt);
         let pace = Duration::from_millis(1000);
         assert_eq!(seen.next_poll(pace), Duration::from_millis(250));
         seen.busy.insert("Fn".into());

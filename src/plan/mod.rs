@@ -606,6 +606,8 @@ pub struct Watch<'a> {
     pub reporter: &'a dyn Reporter,
     pub pace: follow::Pace,
     pub cancel: &'a Cancel,
+    /// How long a resource takes, as the run's stacks so far taught.
+    pub learnt: &'a follow::Learnt,
 }
 
 impl Watch<'_> {

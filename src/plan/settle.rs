@@ -183,6 +183,7 @@ mod tests {
                 ..Pace::default()
             },
             cancel: &cancel,
+            learnt: &crate::plan::follow::Learnt::default(),
         };
         // Busy twice, then done: one notice.
         let tries = AtomicUsize::new(0);

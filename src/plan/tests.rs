@@ -266,6 +266,7 @@ async fn run(cloud: &Scripted, plan: &TargetPlan, cancel: &Cancel) -> super::Tar
                 ..Pace::default()
             },
             cancel,
+            learnt: &crate::plan::follow::Learnt::default(),
         },
         on_failure: OnFailure::Delete,
     };
