@@ -361,30 +361,22 @@ async fn all_problems_are_reported_at_once() {
     ]);
     let i = args.iter().position(|a| a == "--credentials").unwrap();
     args[i + 1] = "/nonexistent/creds".into();
-    let run = acct.tool().args(&args).run();
-    run.assert_code(2);
-    for want in ["--stack-name", "us-east-7", "/nonexistent/creds"] {
-        assert!(
-            run.stderr
-                .lines()
-                .any(|l| l.starts_with("error:") && l.contains(want)),
-            "{want}: {}",
-            run.stderr
-        );
-    }
-    // A region that is not even a name: no target, yet the files are still checked.
-    let i = args.iter().position(|a| a == "us-east-7").unwrap();
-    args[i] = "mars-1".into();
-    let run = acct.tool().args(&args).run();
-    run.assert_code(2);
-    for want in ["--stack-name", "mars-1", "/nonexistent/creds"] {
-        assert!(
-            run.stderr
-                .lines()
-                .any(|l| l.starts_with("error:") && l.contains(want)),
-            "{want}: {}",
-            run.stderr
-        );
+    // The region refuses the first call; then it is not even a name (no target, yet the
+    // files are still checked).
+    let region = args.iter().position(|a| a == "us-east-7").unwrap();
+    for bad_region in ["us-east-7", "mars-1"] {
+        args[region] = bad_region.into();
+        let run = acct.tool().args(&args).run();
+        run.assert_code(2);
+        for want in ["--stack-name", bad_region, "/nonexistent/creds"] {
+            assert!(
+                run.stderr
+                    .lines()
+                    .any(|l| l.starts_with("error:") && l.contains(want)),
+                "{want}: {}",
+                run.stderr
+            );
+        }
     }
 }
 
