@@ -303,6 +303,17 @@ impl Account {
         assert_eq!(status, 200, "{answer}");
     }
 
+    /// AWS's clock for this account: a new invoke permission takes 2 s to reach S3, a
+    /// notification configuration read within `stale` seconds of a write may be the old one, a
+    /// function just created or updated is busy for 2 s.
+    pub fn behave_slowly(&self, stale: u64) {
+        self.behave(serde_json::json!({
+            "permission_delay_seconds": 2,
+            "notification_stale_seconds": stale,
+            "busy_seconds": 2,
+        }));
+    }
+
     /// An AWS config file and a shared credentials file holding this account's credentials
     /// as profile `name` (region us-east-1), as a user's machine would have them.
     pub fn profile_files(&self, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -408,13 +419,7 @@ impl Run {
     /// and no write by `acct`'s credentials since `before` requests had been logged.
     pub fn assert_refused(&self, acct: &Account, before: usize, needles: &[&str]) -> &Run {
         self.assert_code(2);
-        assert!(
-            self.stderr
-                .lines()
-                .any(|l| l.starts_with("error:") && needles.iter().all(|n| l.contains(n))),
-            "no error line holds all of {needles:?}:\n{}",
-            self.stderr
-        );
+        self.line("error:", needles);
         let writes = acct.writes_since(before);
         assert!(writes.is_empty(), "refused, yet it wrote: {writes:?}");
         self
@@ -427,6 +432,38 @@ impl Run {
             self.code, self.stdout, self.stderr
         );
         self
+    }
+
+    /// The JSON result, its first target's outcome checked to be `want`.
+    pub fn assert_outcome(&self, want: &str) -> serde_json::Value {
+        let doc = self.json();
+        assert_eq!(doc["targets"][0]["outcome"], want, "{doc:#}");
+        doc
+    }
+
+    /// Every one of `needles` somewhere on stderr.
+    pub fn assert_stderr(&self, needles: &[&str]) -> &Run {
+        for n in needles {
+            assert!(
+                self.stderr.contains(n),
+                "{n:?} not on stderr:\n{}",
+                self.stderr
+            );
+        }
+        self
+    }
+
+    /// The first stderr line that starts with `start` and holds every one of `needles`.
+    pub fn line(&self, start: &str, needles: &[&str]) -> &str {
+        self.stderr
+            .lines()
+            .find(|l| l.starts_with(start) && needles.iter().all(|n| l.contains(n)))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no line starts with {start:?} and holds all of {needles:?}:\n{}",
+                    self.stderr
+                )
+            })
     }
 }
 
@@ -552,23 +589,38 @@ impl Inputs {
         p
     }
 
+    /// `deploy` with these credentials, this zip and the XDR region `taegis_region`: the flags
+    /// every deploy of the inputs starts with.
+    pub fn base_args(&self, taegis_region: &str) -> Vec<String> {
+        let (credentials, zip) = (s(&self.credentials), s(&self.zip));
+        let args = [
+            "deploy",
+            "--credentials",
+            &credentials,
+            "--taegis-region",
+            taegis_region,
+        ];
+        plus(args.map(String::from).to_vec(), &["--lambda-zip", &zip])
+    }
+
     /// The flags of a plain deploy to `bucket`.
     pub fn deploy_args(&self, bucket: &str) -> Vec<String> {
-        vec![
-            "deploy".into(),
-            "--credentials".into(),
-            s(&self.credentials),
-            "--taegis-region".into(),
-            "foxtrot".into(),
-            "--lambda-zip".into(),
-            s(&self.zip),
-            "--notification-bucket".into(),
-            bucket.into(),
-            "--lambda-bucket".into(),
-            format!("{bucket}-zips"),
-            "--yes".into(),
-        ]
+        let zips = format!("{bucket}-zips");
+        let extra = [
+            "--notification-bucket",
+            bucket,
+            "--lambda-bucket",
+            &zips,
+            "--yes",
+        ];
+        plus(self.base_args("foxtrot"), &extra)
     }
+}
+
+/// `args` and then `extra`.
+pub fn plus(mut args: Vec<String>, extra: &[&str]) -> Vec<String> {
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
 }
 
 pub fn s(p: &Path) -> String {
@@ -582,6 +634,21 @@ pub async fn setup(what: &str) -> (Account, Inputs, String) {
     let bucket = bucket_name(what);
     crate::seed::bucket(&acct, &bucket, REGION).await;
     (acct, inputs, bucket)
+}
+
+/// A fresh account as `setup` makes it, deployed to with `extra` flags.
+pub async fn deployed(what: &str, extra: &[&str]) -> (Account, Inputs, String) {
+    let (acct, inputs, bucket) = setup(what).await;
+    acct.deploy(&inputs, &bucket, extra).assert_code(0);
+    (acct, inputs, bucket)
+}
+
+/// The `detail` text of a step or check.
+pub fn detail(v: &serde_json::Value) -> String {
+    v["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no detail: {v:#}"))
+        .to_string()
 }
 
 /// The step `name` of the first target of a JSON result.
@@ -619,6 +686,86 @@ impl Account {
             .await
             .ok()?;
         v.secret_string().map(str::to_string)
+    }
+
+    /// A stack's status, `None` when there is no such stack.
+    pub async fn stack_status(&self, name: &str) -> Option<String> {
+        let out = self
+            .cfn()
+            .describe_stacks()
+            .stack_name(name)
+            .send()
+            .await
+            .ok()?;
+        out.stacks()
+            .first()
+            .and_then(|s| s.stack_status())
+            .map(|s| s.as_str().to_string())
+    }
+
+    /// The ARN of the function `name` in `region`, `None` when there is no such function.
+    pub async fn function_arn(&self, region: &str, name: &str) -> Option<String> {
+        let lambda = aws_sdk_lambda::Client::new(&self.config_in(region));
+        let f = lambda
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+            .ok()?;
+        Some(f.configuration()?.function_arn()?.to_string())
+    }
+
+    /// The statements of a function's policy, as JSON (none without a policy).
+    pub async fn statements(&self, function: &str) -> Vec<serde_json::Value> {
+        let Ok(p) = self
+            .lambda()
+            .get_policy()
+            .function_name(function)
+            .send()
+            .await
+        else {
+            return Vec::new();
+        };
+        let v: serde_json::Value = serde_json::from_str(p.policy().unwrap()).unwrap();
+        v["Statement"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The keys of the objects in `bucket` of `region`.
+    pub async fn object_keys(&self, region: &str, bucket: &str) -> Vec<String> {
+        let out = self
+            .s3_in(region)
+            .list_objects_v2()
+            .bucket(bucket)
+            .send()
+            .await;
+        let out = out.unwrap_or_else(|e| panic!("list the objects of {bucket}: {e:?}"));
+        out.contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect()
+    }
+
+    /// `deploy` of `inputs` to `bucket` (the flags of `Inputs::deploy_args`) and `extra`.
+    pub fn deploy(&self, inputs: &Inputs, bucket: &str, extra: &[&str]) -> Run {
+        self.tool()
+            .args(inputs.deploy_args(bucket))
+            .args(extra)
+            .run()
+    }
+
+    /// `deploy` with `flags`, of the rollout file `file`.
+    pub fn deploy_config(&self, flags: &[&str], file: &Path) -> Run {
+        let deploy = self.tool().args(["deploy"]).args(flags);
+        deploy.args(["--config"]).arg_path(file).run()
+    }
+
+    /// What `f` returns, checked to have written nothing with this account's credentials.
+    pub fn writing_nothing<T>(&self, f: impl FnOnce() -> T) -> T {
+        let before = self.requests().len();
+        let out = f();
+        let writes = self.writes_since(before);
+        assert!(writes.is_empty(), "it wrote: {writes:?}");
+        out
     }
 
     /// A parameter's current value on a stack.

@@ -18,6 +18,61 @@ pub async fn bucket(acct: &Account, name: &str, region: &str) {
     req.send().await.expect("create a bucket");
 }
 
+/// A KMS key of `policy` (the default policy, which delegates to IAM, when `None`): its ARN.
+pub async fn key(acct: &Account, policy: Option<serde_json::Value>) -> String {
+    let mut key = acct.kms().create_key();
+    if let Some(p) = policy {
+        key = key.policy(p.to_string());
+    }
+    let out = key.send().await.expect("create a key");
+    out.key_metadata().unwrap().arn().unwrap().to_string()
+}
+
+/// A key policy that neither delegates to IAM nor names the function's role: only the
+/// account's `KeyAdmins` role may use the key.
+pub fn admins_only_key_policy(acct: &Account) -> serde_json::Value {
+    serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "OnlyTheAdmins", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{}:role/KeyAdmins", acct.id)},
+        "Action": "kms:*", "Resource": "*"}]})
+}
+
+/// Replace the policy of `key` with `admins_only_key_policy` (as someone might, later).
+pub async fn close_key(acct: &Account, key: &str) {
+    acct.kms()
+        .put_key_policy()
+        .key_id(key)
+        .policy_name("default")
+        .policy(admins_only_key_policy(acct).to_string())
+        .send()
+        .await
+        .expect("put the key's policy");
+}
+
+/// A topic `topic_name` and an entry `id` of the bucket's notification configuration that sends
+/// it the `event`s of every object (the bucket's only entry): the topic's ARN.
+pub async fn topic_entry(
+    acct: &Account,
+    bucket: &str,
+    topic_name: &str,
+    id: &str,
+    event: &str,
+) -> String {
+    let topic = topic(acct, topic_name).await;
+    let config = s3t::NotificationConfiguration::builder()
+        .topic_configurations(
+            s3t::TopicConfiguration::builder()
+                .id(id)
+                .topic_arn(&topic)
+                .events(s3t::Event::from(event))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    put_notifications(acct, bucket, config).await;
+    topic
+}
+
 /// A topic that S3 may publish the events of the account's buckets to (as AWS requires of a
 /// topic in a bucket's notification configuration).
 pub async fn topic(acct: &Account, name: &str) -> String {

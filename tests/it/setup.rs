@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use rexpect::session::{PtySession, spawn_command};
 
-use crate::harness::{Account, Inputs, REGION, bucket_name, s};
+use crate::harness::{Account, Inputs, REGION, bucket_name, s, setup};
 use crate::seed;
 
 /// `setup` at a terminal, in the inputs' folder (so the guide's file names are the defaults).
@@ -31,21 +31,6 @@ fn in_pty_with(tool: crate::harness::Tool, inputs: &Inputs, args: &[&str]) -> Pt
     spawn_command(cmd, Some(60_000)).expect("start setup in a pty")
 }
 
-/// Wait for `text`, then answer `line` (Enter alone takes the default).
-fn answer(p: &mut PtySession, text: &str, line: &str) {
-    p.exp_string(text)
-        .unwrap_or_else(|e| panic!("waiting for {text:?}: {e}"));
-    p.send_line(line).unwrap();
-}
-
-/// Wait for the yes/no question `text`, then press one key.
-fn press(p: &mut PtySession, text: &str, key: &str) {
-    p.exp_string(text)
-        .unwrap_or_else(|e| panic!("waiting for {text:?}: {e}"));
-    p.send(key).unwrap();
-    p.flush().unwrap();
-}
-
 /// One turn of a conversation at the terminal.
 enum Turn<'a> {
     /// Wait for the question, then type the line (empty: Enter takes the default).
@@ -54,21 +39,42 @@ enum Turn<'a> {
     Press(&'a str, &'a str),
     /// Wait for the text.
     See(&'a str),
+    /// Press Ctrl-C.
+    CtrlC,
 }
 
 /// A conversation, turn by turn.
 fn converse(p: &mut PtySession, turns: &[Turn]) {
     for turn in turns {
-        match turn {
-            Turn::Answer(q, line) => answer(p, q, line),
-            Turn::Press(q, key) => press(p, q, key),
-            Turn::See(text) => {
-                p.exp_string(text)
-                    .unwrap_or_else(|e| panic!("waiting for {text:?}: {e}"));
+        let text = match turn {
+            Turn::Answer(text, _) | Turn::Press(text, _) | Turn::See(text) => text,
+            Turn::CtrlC => {
+                p.send_control('c').unwrap();
+                continue;
             }
+        };
+        p.exp_string(text)
+            .unwrap_or_else(|e| panic!("waiting for {text:?}: {e}"));
+        match turn {
+            Turn::Answer(_, line) => {
+                p.send_line(line).unwrap();
+            }
+            Turn::Press(_, key) => {
+                p.send(key).unwrap();
+                p.flush().unwrap();
+            }
+            _ => {}
         }
     }
 }
+
+/// The first questions, each answered with its default: the region, the credentials file and
+/// the logs (a trail's).
+const FIRST_DEFAULTS: &[Turn<'static>] = &[
+    Turn::Answer("AWS region", ""),
+    Turn::Answer("Credentials file from XDR", ""),
+    Turn::Answer("Which CloudTrail logs should reach XDR?", ""),
+];
 
 /// The function's questions, each answered with its default (the other parameters left).
 const FUNCTION_DEFAULTS: &[Turn<'static>] = &[
@@ -86,198 +92,131 @@ fn exit_code(p: &mut PtySession) -> i32 {
     }
 }
 
-/// A trail over an own bucket, with a KMS key that delegates to IAM and a topic.
+/// A trail `main` over `bucket`, with a KMS key that delegates to IAM and a topic: the key.
 async fn trail(acct: &Account, bucket: &str) -> String {
-    let key = acct.kms().create_key().send().await.unwrap();
-    let key = key.key_metadata().unwrap().arn().unwrap().to_string();
-    seed::topic(acct, "setup-trail-news").await;
-    acct.cloudtrail()
-        .create_trail()
-        .name("main")
-        .s3_bucket_name(bucket)
-        .s3_key_prefix("org")
-        .kms_key_id(&key)
-        .sns_topic_name("setup-trail-news")
-        .include_global_service_events(true)
-        .is_multi_region_trail(true)
-        .send()
-        .await
-        .unwrap();
-    acct.cloudtrail()
-        .start_logging()
-        .name("main")
-        .send()
-        .await
-        .unwrap();
-    key
+    let main = crate::trails::trail_with_topic(acct, "main", "setup-trail-news", bucket, None);
+    main.await.0
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn setup_takes_the_discovered_answers_and_ends_where_deploy_does() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-setup");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-setup").await;
     let key = trail(&acct, &bucket).await;
     let mut p = setup_in_pty(&acct, &inputs, &[]);
-    answer(&mut p, "AWS region", "");
-    p.exp_string(&format!("Account {}", acct.id)).unwrap();
-    answer(
+    let account = format!("Account {}", acct.id);
+    let xdr = "https://foxtrot.taegis.secureworks.com/login";
+    converse(
         &mut p,
-        "XDR login URL or region",
-        "https://foxtrot.taegis.secureworks.com/login",
+        &[
+            Turn::Answer("AWS region", ""),
+            Turn::See(&account),
+            Turn::Answer("XDR login URL or region", xdr),
+            Turn::Answer("Credentials file from XDR", ""),
+            Turn::Answer("Which CloudTrail logs should reach XDR?", ""),
+            Turn::See("Trail main"),
+            Turn::Press("Trigger the function from S3", "y"),
+        ],
     );
-    answer(&mut p, "Credentials file from XDR", "");
-    answer(&mut p, "Which CloudTrail logs should reach XDR?", "");
-    p.exp_string("Trail main").unwrap();
-    press(&mut p, "Trigger the function from S3", "y");
     converse(&mut p, FUNCTION_DEFAULTS);
-    press(
+    converse(
         &mut p,
-        "Change other parameters of the Lambda template?",
-        "n",
+        &[
+            Turn::Press("Change other parameters of the Lambda template?", "n"),
+            Turn::See("Plan for"),
+            Turn::Press("Deploy this plan?", "y"),
+            Turn::See("The guide's checks"),
+            Turn::Press("Delete", "n"),
+            Turn::Press("Save these answers as a rollout file", "y"),
+            Turn::Answer("Rollout file", ""),
+            Turn::See("Wrote"),
+        ],
     );
-    p.exp_string("Plan for").unwrap();
-    press(&mut p, "Deploy this plan?", "y");
-    p.exp_string("The guide's checks").unwrap();
-    press(&mut p, "Delete", "n");
-    press(&mut p, "Save these answers as a rollout file", "y");
-    answer(&mut p, "Rollout file", "");
-    p.exp_string("Wrote").unwrap();
     assert_eq!(exit_code(&mut p), 0);
 
     // The equivalent deploy finds nothing to change.
-    let run = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args([
-            "--prefix",
-            "org/AWSLogs/",
-            "--bucket-kms-key-arn",
-            &key,
-            "--lambda-bucket",
-            &format!("taegis-lambda-{}-{REGION}", acct.id),
-            "--output",
-            "json",
-        ])
-        .run();
-    run.assert_code(0);
-    assert_eq!(
-        run.json()["targets"][0]["outcome"],
-        "unchanged",
-        "{}",
-        run.stdout
-    );
+    let zips = format!("taegis-lambda-{}-{REGION}", acct.id);
+    let equivalent = [
+        "--prefix",
+        "org/AWSLogs/",
+        "--bucket-kms-key-arn",
+        &key,
+        "--lambda-bucket",
+        &zips,
+        "--output",
+        "json",
+    ];
+    let run = acct.deploy(&inputs, &bucket, &equivalent);
+    run.assert_code(0).assert_outcome("unchanged");
     // Nor does the rollout file it wrote.
     let rollout = inputs.path("taegis-rollout.yaml");
     let text = std::fs::read_to_string(&rollout).unwrap();
     for line in inputs.secret_text.lines() {
         assert!(!text.contains(line), "{text}");
     }
-    let run = acct
-        .tool()
-        .args([
-            "deploy",
-            "--dry-run",
-            "--output",
-            "json",
-            "--config",
-            &s(&rollout),
-        ])
-        .run();
-    run.assert_code(0);
-    let doc = run.json();
-    assert!(
-        doc["targets"][0]["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|s| s["action"] == "skip"),
-        "{doc:#}"
-    );
+    let run = acct.deploy_config(&["--dry-run", "--output", "json"], &rollout);
+    let doc = run.assert_code(0).json();
+    let steps = doc["targets"][0]["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["action"] == "skip"), "{doc:#}");
     tokio::time::sleep(Duration::from_millis(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_answer_is_asked_again_and_ctrl_c_changes_nothing() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-setup-typed");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-setup-typed").await;
     let before = acct.requests().len();
     let mut p = setup_in_pty(&acct, &inputs, &[]);
-    answer(&mut p, "AWS region", "");
-    answer(
+    let trail_bucket = "Bucket CloudTrail writes its logs to";
+    converse(
         &mut p,
-        "XDR login URL or region",
-        "https://example.com/login",
+        &[
+            Turn::Answer("AWS region", ""),
+            Turn::Answer("XDR login URL or region", "https://example.com/login"),
+            Turn::See("not an XDR login URL"),
+            Turn::Answer("XDR login URL or region", "golf"),
+            Turn::Answer("Credentials file from XDR", "missing.txt"),
+            Turn::See("no such file"),
+            Turn::Answer("Credentials file from XDR", ""),
+            // No trail here: the bucket is typed.
+            Turn::See("No CloudTrail trail"),
+            Turn::Answer(trail_bucket, "no-such-bucket-for-setup"),
+            Turn::See("no bucket no-such-bucket-for-setup is visible"),
+            Turn::Answer(trail_bucket, &bucket),
+            Turn::See("Key prefix of the log objects"),
+            Turn::CtrlC,
+            Turn::See("interrupted; nothing was changed"),
+        ],
     );
-    p.exp_string("not an XDR login URL").unwrap();
-    answer(&mut p, "XDR login URL or region", "golf");
-    answer(&mut p, "Credentials file from XDR", "missing.txt");
-    p.exp_string("no such file").unwrap();
-    answer(&mut p, "Credentials file from XDR", "");
-    // No trail here: the bucket is typed.
-    p.exp_string("No CloudTrail trail").unwrap();
-    answer(
-        &mut p,
-        "Bucket CloudTrail writes its logs to",
-        "no-such-bucket-for-setup",
-    );
-    p.exp_string("no bucket no-such-bucket-for-setup is visible")
-        .unwrap();
-    answer(&mut p, "Bucket CloudTrail writes its logs to", &bucket);
-    p.exp_string("Key prefix of the log objects").unwrap();
-    p.send_control('c').unwrap();
-    p.exp_string("interrupted; nothing was changed").unwrap();
     assert_eq!(exit_code(&mut p), 130);
-    assert!(
-        acct.writes_since(before).is_empty(),
-        "{:?}",
-        acct.writes_since(before)
-    );
+    let writes = acct.writes_since(before);
+    assert!(writes.is_empty(), "{writes:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_overlapping_entry_leads_to_the_sns_trigger() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-setup-sns");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-setup-sns").await;
     trail(&acct, &bucket).await;
-    let siem = seed::topic(&acct, "siem-feed").await;
-    seed::put_notifications(
-        &acct,
-        &bucket,
-        aws_sdk_s3::types::NotificationConfiguration::builder()
-            .topic_configurations(
-                aws_sdk_s3::types::TopicConfiguration::builder()
-                    .id("siem-feed")
-                    .topic_arn(&siem)
-                    .events(aws_sdk_s3::types::Event::from("s3:ObjectCreated:*"))
-                    .build()
-                    .unwrap(),
-            )
-            .build(),
-    )
-    .await;
+    let created = "s3:ObjectCreated:*";
+    seed::topic_entry(&acct, &bucket, "siem-feed", "siem-feed", created).await;
     let mut p = setup_in_pty(&acct, &inputs, &["--taegis-region", "foxtrot"]);
-    answer(&mut p, "AWS region", "");
-    answer(&mut p, "Credentials file from XDR", "");
-    answer(&mut p, "Which CloudTrail logs should reach XDR?", "");
-    p.exp_string("siem-feed").unwrap();
-    p.exp_string("S3 refuses a second, overlapping trigger")
-        .unwrap();
-    answer(&mut p, "Which SNS topic announces the new log objects?", "");
-    converse(&mut p, FUNCTION_DEFAULTS);
-    press(
+    converse(&mut p, FIRST_DEFAULTS);
+    converse(
         &mut p,
-        "Change other parameters of the Lambda template?",
-        "n",
+        &[
+            Turn::See("siem-feed"),
+            Turn::See("S3 refuses a second, overlapping trigger"),
+            Turn::Answer("Which SNS topic announces the new log objects?", ""),
+        ],
     );
-    press(&mut p, "Deploy this plan?", "y");
-    press(&mut p, "Delete", "n");
-    press(&mut p, "Save these answers as a rollout file", "n");
+    converse(&mut p, FUNCTION_DEFAULTS);
+    converse(
+        &mut p,
+        &[
+            Turn::Press("Change other parameters of the Lambda template?", "n"),
+            Turn::Press("Deploy this plan?", "y"),
+            Turn::Press("Delete", "n"),
+            Turn::Press("Save these answers as a rollout file", "n"),
+        ],
+    );
     assert_eq!(exit_code(&mut p), 0);
     let topic = acct
         .stack_parameter("taegis-cloudtrail", "SNSNotificationarn")
@@ -292,53 +231,43 @@ async fn an_overlapping_entry_leads_to_the_sns_trigger() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_that_keeps_the_function_out_is_said_before_anything_is_made() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-setup-kms");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-setup-kms").await;
     let key = trail(&acct, &bucket).await;
-    let closed = serde_json::json!({"Version": "2012-10-17", "Statement": [{
-        "Sid": "OnlyTheAdmins", "Effect": "Allow",
-        "Principal": {"AWS": format!("arn:aws:iam::{}:role/KeyAdmins", acct.id)},
-        "Action": "kms:*", "Resource": "*"}]});
-    acct.kms()
-        .put_key_policy()
-        .key_id(&key)
-        .policy_name("default")
-        .policy(closed.to_string())
-        .send()
-        .await
-        .unwrap();
+    seed::close_key(&acct, &key).await;
     let before = acct.requests().len();
     let mut p = setup_in_pty(&acct, &inputs, &["--taegis-region", "foxtrot"]);
-    answer(&mut p, "AWS region", "");
-    answer(&mut p, "Credentials file from XDR", "");
-    answer(&mut p, "Which CloudTrail logs should reach XDR?", "");
-    p.exp_string("does not delegate to IAM").unwrap();
-    p.exp_string("Enable IAM User Permissions").unwrap();
-    press(&mut p, "Check the key policy again?", "n");
-    p.exp_string("stopped before anything was changed").unwrap();
+    converse(&mut p, FIRST_DEFAULTS);
+    converse(
+        &mut p,
+        &[
+            Turn::See("does not delegate to IAM"),
+            Turn::See("Enable IAM User Permissions"),
+            Turn::Press("Check the key policy again?", "n"),
+            Turn::See("stopped before anything was changed"),
+        ],
+    );
     assert_eq!(exit_code(&mut p), 2);
     assert!(acct.writes_since(before).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trail_bucket_of_another_account_is_explained() {
-    let acct = Account::new().await;
+    let (acct, inputs) = (Account::new().await, Inputs::new());
     let owner = Account::new().await;
-    let inputs = Inputs::new();
     let central = bucket_name("org-central-setup");
     seed::bucket(&owner, &central, REGION).await;
     trail(&acct, &central).await;
     let mut p = setup_in_pty(&acct, &inputs, &["--taegis-region", "foxtrot"]);
-    answer(&mut p, "AWS region", "");
-    answer(&mut p, "Credentials file from XDR", "");
-    answer(&mut p, "Which CloudTrail logs should reach XDR?", "");
-    p.exp_string("belongs to another account").unwrap();
-    p.exp_string("made by the bucket's owner").unwrap();
-    p.exp_string("Which CloudTrail logs should reach XDR?")
-        .unwrap();
-    p.send_control('c').unwrap();
+    converse(&mut p, FIRST_DEFAULTS);
+    converse(
+        &mut p,
+        &[
+            Turn::See("belongs to another account"),
+            Turn::See("made by the bucket's owner"),
+            Turn::See("Which CloudTrail logs should reach XDR?"),
+            Turn::CtrlC,
+        ],
+    );
     assert_eq!(exit_code(&mut p), 130);
 }
 
@@ -370,23 +299,13 @@ async fn without_a_terminal_setup_prints_the_deploy_command_instead() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dry_run_changes_nothing_whatever_is_answered() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-setup-dry");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-setup-dry").await;
     trail(&acct, &bucket).await;
     let before = acct.requests().len();
     let mut p = setup_in_pty(&acct, &inputs, &["--dry-run", "--taegis-region", "foxtrot"]);
     // Every question answered, every yes/no with a yes.
-    converse(
-        &mut p,
-        &[
-            Turn::Answer("AWS region", ""),
-            Turn::Answer("Credentials file from XDR", ""),
-            Turn::Answer("Which CloudTrail logs should reach XDR?", ""),
-            Turn::Press("Trigger the function from S3", "y"),
-        ],
-    );
+    converse(&mut p, FIRST_DEFAULTS);
+    converse(&mut p, &[Turn::Press("Trigger the function from S3", "y")]);
     converse(&mut p, FUNCTION_DEFAULTS);
     converse(
         &mut p,
@@ -409,13 +328,9 @@ async fn a_dry_run_changes_nothing_whatever_is_answered() {
     assert!(writes.is_empty(), "a dry run wrote: {writes:?}");
     assert!(inputs.credentials.exists(), "the credentials file is kept");
     // What it saved is what a deploy would do.
-    let run = acct
-        .tool()
-        .args(["deploy", "--dry-run", "--output", "json", "--config"])
-        .arg_path(&inputs.path("taegis-rollout.yaml"))
-        .run();
-    run.assert_code(0);
-    assert_eq!(run.json()["targets"][0]["outcome"], "planned");
+    let rollout = inputs.path("taegis-rollout.yaml");
+    let run = acct.deploy_config(&["--dry-run", "--output", "json"], &rollout);
+    run.assert_code(0).assert_outcome("planned");
 }
 
 #[tokio::test]
@@ -511,7 +426,7 @@ async fn setup_refuses_the_flags_it_does_not_use_and_a_file_of_many_accounts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_at_a_confirmation_exits_130_and_changes_nothing() {
-    let (acct, inputs, bucket) = crate::harness::setup("trail-ctrl-c").await;
+    let (acct, inputs, bucket) = setup("trail-ctrl-c").await;
     let args: Vec<String> = inputs
         .deploy_args(&bucket)
         .into_iter()
@@ -520,24 +435,20 @@ async fn ctrl_c_at_a_confirmation_exits_130_and_changes_nothing() {
     let before = acct.requests().len();
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut p = in_pty(&acct, &inputs, &refs);
-    p.exp_string("Create bucket").unwrap();
-    p.send_control('c').unwrap();
-    p.exp_string("interrupted").unwrap();
+    let interrupted = [
+        Turn::See("Create bucket"),
+        Turn::CtrlC,
+        Turn::See("interrupted"),
+    ];
+    converse(&mut p, &interrupted);
     assert_eq!(exit_code(&mut p), 130);
     assert!(acct.writes_since(before).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn setup_ends_healthy_when_aws_takes_its_time() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-setup-slow");
-    seed::bucket(&acct, &bucket, REGION).await;
-    acct.behave(serde_json::json!({
-        "permission_delay_seconds": 2,
-        "notification_stale_seconds": 2,
-        "busy_seconds": 2,
-    }));
+    let (acct, inputs, bucket) = setup("trail-setup-slow").await;
+    acct.behave_slowly(2);
     let tool = acct.tool().env("TAEGIS_SETTLE", "30s");
     let args = [
         "setup",

@@ -45,11 +45,7 @@ async fn entry_ids(acct: &Account, bucket: &str) -> BTreeSet<String> {
 /// time): no read may miss what someone else wrote before the run.
 async fn slow_aws(acct: &Account, stale: u64) {
     tokio::time::sleep(Duration::from_millis(500 + 1000 * stale.max(2))).await;
-    acct.behave(json!({
-        "permission_delay_seconds": 2,
-        "notification_stale_seconds": stale,
-        "busy_seconds": 2,
-    }));
+    acct.behave_slowly(stale);
 }
 
 #[tokio::test(flavor = "multi_thread")]
