@@ -26,7 +26,7 @@ impl<'a> From<&'a Parameter> for ParamRow<'a> {
     fn from(p: &'a Parameter) -> ParamRow<'a> {
         ParamRow {
             name: &p.name,
-            kind: &p.kind,
+            kind: p.kind.as_str(),
             default: p.default.as_deref(),
             required: p.required(),
             allowed_values: &p.allowed_values,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 
 use super::cloud::{Cloud, StackEvent, StackInfo};
-use super::status::{Goal, Progress, StackStatus};
+use super::status::{Goal, LastStatus, Progress, StackStatus};
 use super::{Event, Watch};
 
 /// How often to poll, and how long to wait at most.
@@ -47,9 +47,9 @@ pub enum Settled {
     /// It settled elsewhere: the failing resource and reason, when known.
     Failed { status: StackStatus, reason: String },
     /// Still in progress when the wait ran out.
-    TimedOut { status: String },
+    TimedOut { status: LastStatus },
     /// The user interrupted the wait; the operation goes on in AWS.
-    Interrupted { status: String },
+    Interrupted { status: LastStatus },
 }
 
 /// The first failed resource that was not merely cancelled: "Resource: reason".
@@ -90,7 +90,7 @@ struct Seen<'l> {
     /// The operation's events, oldest first.
     ours: Vec<StackEvent>,
     /// The stack's latest status, as its events or DescribeStacks told.
-    last_status: String,
+    last_status: LastStatus,
     /// Resources whose latest event is `..._IN_PROGRESS`: while there are some, the stack is
     /// busy; when there are none, it is about to settle (or to start the next resource).
     busy: HashSet<String>,
@@ -133,12 +133,12 @@ impl Learnt {
 const MAX_PREDICTED_PACES: u32 = 2;
 
 impl<'l> Seen<'l> {
-    fn new(status: &str, learnt: &'l Learnt) -> Seen<'l> {
+    fn new(learnt: &'l Learnt) -> Seen<'l> {
         Seen {
             learnt,
             ids: HashSet::new(),
             ours: Vec::new(),
-            last_status: status.to_string(),
+            last_status: LastStatus::default(),
             busy: HashSet::new(),
             start_ms: None,
             done_ms: Vec::new(),
@@ -235,7 +235,7 @@ impl<C: Cloud> Follow<'_, C> {
     ) -> Result<Settled> {
         let pace = self.watch.pace;
         let started = Instant::now();
-        let mut seen = Seen::new("IN_PROGRESS", self.watch.learnt);
+        let mut seen = Seen::new(self.watch.learnt);
         let mut last_heartbeat = Instant::now();
         let mut quiet_polls = 0u32;
         let mut interval = pace.interval;
@@ -248,25 +248,9 @@ impl<C: Cloud> Follow<'_, C> {
             });
         }
         loop {
-            let (fresh, terminal_seen) = match self.cloud.stack_events(stack_id, until).await {
-                Ok(events) => {
-                    let reported = self.report(stack_name, events, &mut seen);
-                    interval = seen.wait(pace.interval, now_ms());
-                    reported
-                }
-                // Throttled or a passing fault: slow down instead of failing.
-                Err(e) if looks_transient(&e) => {
-                    interval = (interval * 2)
-                        .min(Duration::from_secs(20))
-                        .max(pace.interval);
-                    (0, false)
-                }
-                Err(e) => {
-                    return Err(
-                        e.context(format!("failed to read the events of stack {stack_name}"))
-                    );
-                }
-            };
+            let (fresh, terminal_seen) = self
+                .look(stack_name, stack_id, until, &mut seen, &mut interval)
+                .await?;
             quiet_polls = if fresh == 0 { quiet_polls + 1 } else { 0 };
             tracing::debug!(
                 "{}: stack {stack_name} {} ({fresh} new events, {} resources in progress), next look in {} ms",
@@ -275,22 +259,17 @@ impl<C: Cloud> Follow<'_, C> {
                 seen.busy.len(),
                 interval.as_millis()
             );
-            // The stack's own event says it succeeded, and nothing more is needed of it.
-            if terminal_seen
-                && !self.outputs
-                && let Some(status) = seen.terminal.clone().filter(|s| goal.reached_by(s))
-            {
-                return Ok(Settled::Done {
-                    status,
-                    stack: None,
-                });
-            }
-            // Confirm with DescribeStacks on a terminal event, and now and then while quiet
-            // (an event stream can lag behind the stack's status).
-            if (terminal_seen || quiet_polls % 5 == 4)
-                && let Some(end) = self
-                    .confirm(stack_name, stack_id, until, goal, terminal_seen, &mut seen)
-                    .await?
+            let confirm = terminal_seen || quiet_polls % 5 == 4;
+            if let Some(end) = self
+                .ended(
+                    stack_name,
+                    stack_id,
+                    until,
+                    goal,
+                    (terminal_seen, confirm),
+                    &mut seen,
+                )
+                .await?
             {
                 return Ok(end);
             }
@@ -309,16 +288,68 @@ impl<C: Cloud> Follow<'_, C> {
                     elapsed,
                 });
             }
-            if !self
-                .watch
-                .pause(interval.min(pace.timeout.saturating_sub(elapsed)))
-                .await
-            {
+            let rest = pace.timeout.saturating_sub(elapsed);
+            if !self.watch.pause(interval.min(rest)).await {
                 return Ok(Settled::Interrupted {
                     status: seen.last_status,
                 });
             }
         }
+    }
+
+    /// One look at the stack's events: how many were new and whether the stack's own terminal
+    /// event was among them; sets the wait before the next look.
+    async fn look(
+        &self,
+        stack_name: &str,
+        stack_id: &str,
+        until: Option<&str>,
+        seen: &mut Seen<'_>,
+        interval: &mut Duration,
+    ) -> Result<(usize, bool)> {
+        match self.cloud.stack_events(stack_id, until).await {
+            Ok(events) => {
+                let reported = self.report(stack_name, events, seen);
+                *interval = seen.wait(self.watch.pace.interval, now_ms());
+                Ok(reported)
+            }
+            // Throttled or a passing fault: slow down instead of failing.
+            Err(e) if looks_transient(&e) => {
+                *interval = (*interval * 2)
+                    .min(Duration::from_secs(20))
+                    .max(self.watch.pace.interval);
+                Ok((0, false))
+            }
+            Err(e) => Err(e.context(format!("failed to read the events of stack {stack_name}"))),
+        }
+    }
+
+    /// Has the stack settled? Its own event may say so (enough when its outputs are not
+    /// needed); DescribeStacks confirms on a terminal event, and now and then while quiet (an
+    /// event stream can lag behind the stack's status). `(terminal_seen, confirm)`.
+    async fn ended(
+        &self,
+        stack_name: &str,
+        stack_id: &str,
+        until: Option<&str>,
+        goal: Goal,
+        (terminal_seen, confirm): (bool, bool),
+        seen: &mut Seen<'_>,
+    ) -> Result<Option<Settled>> {
+        if terminal_seen
+            && !self.outputs
+            && let Some(status) = seen.terminal.clone().filter(|s| goal.reached_by(s))
+        {
+            return Ok(Some(Settled::Done {
+                status,
+                stack: None,
+            }));
+        }
+        if !confirm {
+            return Ok(None);
+        }
+        self.confirm(stack_name, stack_id, until, goal, terminal_seen, seen)
+            .await
     }
 
     /// Ask DescribeStacks whether the stack has settled; `None` while it has not.
@@ -342,7 +373,7 @@ impl<C: Cloud> Follow<'_, C> {
                 Ok(Some(settle(s, goal, &seen.ours)))
             }
             Ok(Some(s)) => {
-                seen.last_status = s.status.to_string();
+                seen.last_status = LastStatus(Some(s.status));
                 Ok(None)
             }
             Ok(None) if matches!(goal, Goal::Deleted | Goal::Settled) => Ok(Some(Settled::Done {
@@ -384,7 +415,7 @@ impl<C: Cloud> Follow<'_, C> {
             });
             if let Some(status) = ev.stack_status() {
                 terminal |= status.is_terminal();
-                seen.last_status = status.to_string();
+                seen.last_status = LastStatus(Some(status.clone()));
                 if status.is_terminal() {
                     seen.terminal = Some(status);
                 }
@@ -506,7 +537,7 @@ mod tests {
     #[test]
     fn the_next_look_is_when_the_next_resource_should_be_done() {
         let learnt = Learnt::default();
-        let mut seen = Seen::new("", &learnt);
+        let mut seen = Seen::new(&learnt);
         // Nothing known yet: no guess.
         assert_eq!(seen.due_in(10_000), None);
         seen.timed(&at(ev("stack", "CREATE_IN_PROGRESS", None), 10_000));
@@ -524,7 +555,7 @@ mod tests {
         seen.timed(&ev("Other", "CREATE_COMPLETE", None));
         assert_eq!(seen.done_ms.len(), 2);
         // The run's next stack starts from what this one taught; another run from nothing.
-        let mut next = Seen::new("", &learnt);
+        let mut next = Seen::new(&learnt);
         next.timed(&at(ev("stack", "CREATE_IN_PROGRESS", None), 20_000));
         assert!(next.due_in(20_000).is_some());
         assert!(learnt.first_wait(Duration::from_secs(1)).is_some());
@@ -538,7 +569,7 @@ mod tests {
     #[test]
     fn polls_quickly_only_when_no_resource_is_being_worked_on() {
         let learnt = Learnt::default();
-        let mut seen = Seen::new("", &learnt);
+        let mut seen = Seen::new(&learnt);
         let pace = Duration::from_millis(1000);
         assert_eq!(seen.next_poll(pace), Duration::from_millis(250));
         seen.busy.insert("Fn".into());

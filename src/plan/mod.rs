@@ -551,7 +551,7 @@ pub enum Event {
     Waiting {
         target: String,
         stack: String,
-        status: String,
+        status: status::LastStatus,
         elapsed: Duration,
     },
     Notice {

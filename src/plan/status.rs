@@ -153,6 +153,20 @@ impl fmt::Display for StackStatus {
     }
 }
 
+/// A stack's status as last seen while following it: unknown until its first event, which
+/// reads as in progress.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LastStatus(pub Option<StackStatus>);
+
+impl fmt::Display for LastStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(s) => s.fmt(f),
+            None => f.write_str("IN_PROGRESS"),
+        }
+    }
+}
+
 /// Where a resource (or stack) status stands, whatever the operation: running, done, failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {

@@ -32,7 +32,7 @@ pub const MAX_URL_BODY: usize = 1_048_576;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameter {
     pub name: String,
-    pub kind: String,
+    pub kind: ParamType,
     pub default: Option<String>,
     pub allowed_values: Vec<String>,
     pub allowed_pattern: Option<String>,
@@ -42,6 +42,30 @@ pub struct Parameter {
     pub max_value: Option<f64>,
     pub no_echo: bool,
     pub description: Option<String>,
+}
+
+/// A parameter's `Type`: the tool checks numbers; the rest it keeps as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamType {
+    Number,
+    /// `String`, a list or an AWS-specific type, as the template names it.
+    Other(String),
+}
+
+impl ParamType {
+    fn parse(text: String) -> ParamType {
+        match text.as_str() {
+            "Number" => ParamType::Number,
+            _ => ParamType::Other(text),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            ParamType::Number => "Number",
+            ParamType::Other(t) => t,
+        }
+    }
 }
 
 impl Parameter {
@@ -95,33 +119,29 @@ impl Parameter {
                 )),
             }
         }
-        if self.kind == "Number" {
-            match value.trim().parse::<f64>() {
-                Err(_) => out.push(format!(
-                    "parameter {}: {shown} is not a number (the template declares Type: Number)",
-                    self.name
-                )),
-                Ok(n) => {
-                    if let Some(min) = self.min_value
-                        && n < min
-                    {
-                        out.push(format!(
-                            "parameter {}: {shown} is below the template's MinValue {min}",
-                            self.name
-                        ));
-                    }
-                    if let Some(max) = self.max_value
-                        && n > max
-                    {
-                        out.push(format!(
-                            "parameter {}: {shown} is above the template's MaxValue {max}",
-                            self.name
-                        ));
-                    }
-                }
-            }
+        if self.kind == ParamType::Number {
+            out.extend(self.check_number(value, &shown));
         }
         out
+    }
+
+    /// A Number parameter's value: a number, within MinValue and MaxValue.
+    fn check_number(&self, value: &str, shown: &str) -> Option<String> {
+        let name = &self.name;
+        let Ok(n) = value.trim().parse::<f64>() else {
+            return Some(format!(
+                "parameter {name}: {shown} is not a number (the template declares Type: Number)"
+            ));
+        };
+        if let Some(min) = self.min_value.filter(|min| n < *min) {
+            return Some(format!(
+                "parameter {name}: {shown} is below the template's MinValue {min}"
+            ));
+        }
+        let max = self.max_value.filter(|max| n > *max)?;
+        Some(format!(
+            "parameter {name}: {shown} is above the template's MaxValue {max}"
+        ))
     }
 }
 
@@ -374,6 +394,7 @@ fn parse_parameter(k: &Value, v: &Value) -> Result<Parameter, String> {
     };
     let kind = get(p, "Type")
         .and_then(scalar)
+        .map(ParamType::parse)
         .ok_or_else(|| format!("parameter {name} has no Type"))?;
     let num = |key: &str| -> Result<Option<f64>, String> {
         match get(p, key).and_then(scalar) {

@@ -228,9 +228,45 @@ impl Progress {
     }
 }
 
+/// The mark before a finished step: done, failed, or neither.
+fn step_mark(status: Status) -> console::StyledObject<&'static str> {
+    match status {
+        Status::Done => console::style("✓").green(),
+        Status::Failed => console::style("✗").red(),
+        _ => console::style("-").dim(),
+    }
+}
+
 impl Drop for Progress {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+impl Progress {
+    /// A resource (or the stack) changed status: the live line, and a line that stays when it
+    /// failed (or when there is no live line).
+    fn stack_event(&self, event: Event, tty: bool) {
+        let Event::StackEvent {
+            target,
+            stack,
+            resource,
+            resource_type,
+            status,
+            reason,
+        } = event
+        else {
+            return;
+        };
+        let failed = status.progress() == crate::plan::status::Progress::Failed;
+        let reason = reason
+            .filter(|r| !r.is_empty() && failed)
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        self.status(&target, format!("{stack}: {resource} {status}"));
+        let level = i8::from(tty && !failed);
+        let line = format!("[{target}]   {stack}: {resource} ({resource_type}) {status}");
+        self.line(level, format!("{line}{reason}"));
     }
 }
 
@@ -259,55 +295,25 @@ impl Reporter for Progress {
                 status,
                 detail,
             } => {
-                let mark = match status {
-                    Status::Done => console::style("✓").green(),
-                    Status::Failed => console::style("✗").red(),
-                    _ => console::style("-").dim(),
-                };
                 // On a terminal the live line says it; failures always stay.
-                let level = if tty && status != Status::Failed {
-                    1
-                } else {
-                    0
-                };
-                self.line(level, format!("[{target}] {mark} {step}: {detail}"));
+                let level = i8::from(tty && status != Status::Failed);
+                let line = format!("[{target}] {} {step}: {detail}", step_mark(status));
+                self.line(level, line);
             }
-            Event::StackEvent {
-                target,
-                stack,
-                resource,
-                resource_type,
-                status,
-                reason,
-            } => {
-                let failed = status.progress() == crate::plan::status::Progress::Failed;
-                let reason = reason
-                    .filter(|r| !r.is_empty() && failed)
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default();
-                self.status(&target, format!("{stack}: {resource} {status}"));
-                let level = if tty && !failed { 1 } else { 0 };
-                self.line(
-                    level,
-                    format!("[{target}]   {stack}: {resource} ({resource_type}) {status}{reason}"),
-                );
-            }
+            ev @ Event::StackEvent { .. } => self.stack_event(ev, tty),
             Event::Waiting {
                 target,
                 stack,
                 status,
                 elapsed,
-            } => {
-                if !tty {
-                    self.line(
-                        0,
-                        format!(
-                            "[{target}]   {stack}: still {status} after {}s",
-                            elapsed.as_secs()
-                        ),
-                    );
-                }
+            } if !tty => {
+                let secs = elapsed.as_secs();
+                self.line(
+                    0,
+                    format!("[{target}]   {stack}: still {status} after {secs}s"),
+                );
             }
+            Event::Waiting { .. } => {}
             Event::Notice { target, text } => self.line(0, format!("[{target}] {text}")),
             Event::TargetFinished {
                 target,

@@ -123,8 +123,27 @@ impl Ctx<'_> {
                 .fix("add `NoEcho: true` to it"),
             );
         }
-        let keep_secret = stack.is_some() && !self.local.update_credentials;
-        let secret = match (&self.local.secret, keep_secret) {
+        let secret = self.secret_param(stack.is_some());
+        let mut given = Given::new();
+        given.extend(secret.map(|s| (names::SECRET_VALUE.to_string(), s)));
+        given.insert(
+            names::TAEGIS_REGION.into(),
+            (
+                ParamValue::Plain(self.t.taegis_region.clone()),
+                self.t.source(Input::TaegisRegion),
+            ),
+        );
+        if self.ok(Input::SharedTemplate) {
+            self.check_shared(&tpl, &given);
+        }
+        self.shared_params = stack_params(&tpl, &given, stack.as_ref());
+    }
+
+    /// The credentials parameter: the stack's own when it exists (unless they are re-sent),
+    /// else the text read; missing is a problem only where they are needed.
+    fn secret_param(&mut self, stack_exists: bool) -> Option<(ParamValue, Source)> {
+        let keep_secret = stack_exists && !self.local.update_credentials;
+        match (&self.local.secret, keep_secret) {
             (_, true) => Some((ParamValue::UsePrevious, Source::Previous)),
             (Ok(s), false) => Some((
                 ParamValue::Secret(s.clone()),
@@ -142,34 +161,26 @@ impl Ctx<'_> {
                 self.problem(p.clone());
                 None
             }
-        };
-        let mut given = Given::new();
-        given.extend(secret.map(|s| (names::SECRET_VALUE.to_string(), s)));
-        given.insert(
-            names::TAEGIS_REGION.into(),
-            (
-                ParamValue::Plain(self.t.taegis_region.clone()),
-                self.t.source(Input::TaegisRegion),
-            ),
-        );
-        if self.ok(Input::SharedTemplate) {
-            // Checked as it would be sent the first time: the credentials themselves.
-            let mut check = plain(&given);
-            let mut hidden = vec![names::SECRET_VALUE];
-            match &self.local.secret {
-                Ok(s) => {
-                    check.insert(names::SECRET_VALUE.into(), s.expose().to_string());
-                }
-                Err(_) => hidden.clear(),
-            }
-            let skip = if self.local.secret.is_err() {
-                Some(names::SECRET_VALUE)
-            } else {
-                None
-            };
-            self.check_values(&tpl, &check, SHARED_INPUTS, &hidden, skip);
         }
-        self.shared_params = stack_params(&tpl, &given, stack.as_ref());
+    }
+
+    /// The shared template's rules, checked as the values would be sent the first time: the
+    /// credentials themselves.
+    fn check_shared(&mut self, tpl: &Template, given: &Given) {
+        let mut check = plain(given);
+        let mut hidden = vec![names::SECRET_VALUE];
+        match &self.local.secret {
+            Ok(s) => {
+                check.insert(names::SECRET_VALUE.into(), s.expose().to_string());
+            }
+            Err(_) => hidden.clear(),
+        }
+        let skip = if self.local.secret.is_err() {
+            Some(names::SECRET_VALUE)
+        } else {
+            None
+        };
+        self.check_values(tpl, &check, SHARED_INPUTS, &hidden, skip);
     }
 
     fn lambda_parameters(&mut self) {
@@ -216,8 +227,19 @@ impl Ctx<'_> {
                 put(k, v, t.source(input));
             }
         }
+        self.add_parameters(&mut given);
+        if self.ok(Input::LambdaTemplate) {
+            self.check_values(&tpl, &plain(&given), LAMBDA_INPUTS, &[], None);
+        }
+        let stack = self.healthy(true);
+        self.lambda_params = stack_params(&tpl, &given, stack.as_ref());
+    }
+
+    /// `--parameter` values (and the file's `parameters:`): added, or a problem where one
+    /// gives a parameter an option already gives another value.
+    fn add_parameters(&mut self, given: &mut Given) {
         let mut conflicts = Vec::new();
-        for (k, v) in &t.parameters {
+        for (k, v) in &self.t.parameters {
             let own = input_of(LAMBDA_INPUTS, k);
             match (own, given.get(k)) {
                 (Some(input), Some((ParamValue::Plain(mine), _))) if *mine != v.value => {
@@ -238,11 +260,6 @@ impl Ctx<'_> {
                 .fix(format!("give the value once, with {}", input.flag())),
             );
         }
-        if self.ok(Input::LambdaTemplate) {
-            self.check_values(&tpl, &plain(&given), LAMBDA_INPUTS, &[], None);
-        }
-        let stack = self.healthy(true);
-        self.lambda_params = stack_params(&tpl, &given, stack.as_ref());
     }
 
     /// The template's own rules for the values, each problem labelled with the input that

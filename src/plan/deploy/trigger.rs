@@ -161,25 +161,7 @@ impl Ctx<'_> {
                 && e.suffix.is_empty()
         };
         let others = entries.len() - usize::from(ours.is_some()) - replaces.len();
-        let adopt = if replaces.is_empty() {
-            String::new()
-        } else {
-            let n = replaces.len();
-            format!(
-                "; replace entr{} {} that already send{} these events to the function",
-                plural(n, "y", "ies"),
-                replaces
-                    .iter()
-                    .map(|r| format!("{r:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                plural(n, "s", "")
-            )
-        };
-        let keep = match others {
-            0 => String::new(),
-            n => format!("; keep the {n} other entr{}", plural(n, "y", "ies")),
-        };
+        let (adopt, keep) = (adopt_text(replaces), keep_text(others));
         let (action, detail) = match ours {
             None if replaces.is_empty() => (Action::Create, "add"),
             None => (Action::Update, "add"),
@@ -304,4 +286,27 @@ fn overlap_problem(bucket: &str, prefix: &str, other: &NotificationEntry) -> Pro
         ),
     )
     .fix("use --trigger sns with a topic that fans out to both, or a --prefix that does not overlap")
+}
+
+/// `; replace entries "a", "b" that already send these events to the function`, or nothing.
+fn adopt_text(replaces: &[String]) -> String {
+    if replaces.is_empty() {
+        return String::new();
+    }
+    let n = replaces.len();
+    let ids: Vec<String> = replaces.iter().map(|r| format!("{r:?}")).collect();
+    format!(
+        "; replace entr{} {} that already send{} these events to the function",
+        plural(n, "y", "ies"),
+        ids.join(", "),
+        plural(n, "s", "")
+    )
+}
+
+/// `; keep the N other entries`, or nothing.
+fn keep_text(others: usize) -> String {
+    match others {
+        0 => String::new(),
+        n => format!("; keep the {n} other entr{}", plural(n, "y", "ies")),
+    }
 }
