@@ -179,30 +179,41 @@ impl AwsCloud {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let e = classify(e);
-                if e.arguments.is_empty() {
-                    return Err(e.into());
-                }
-                // S3 names a function as "ARN, null".
-                let refused = e
-                    .arguments
-                    .iter()
-                    .map(|(name, reason)| (name.split(", ").next().unwrap_or(name), reason))
-                    .map(|(arn, reason)| RefusedDestination {
-                        arn: arn.to_string(),
-                        reason: reason.clone(),
-                        entry: entries
-                            .iter()
-                            .find(|(_, a)| a == arn)
-                            .and_then(|(id, _)| id.clone()),
-                        ours: our_arn.as_deref() == Some(arn),
-                    })
-                    .collect();
-                Err(anyhow::Error::new(RefusedDestinations(refused)))
-            }
+            Err(e) => Err(refused_destinations(
+                classify(e),
+                &entries,
+                our_arn.as_deref(),
+            )),
         }
     }
+}
+
+/// S3 refused the configuration: when it names the destinations it could not reach, which
+/// entries they are, and whether ours is one.
+fn refused_destinations(
+    e: crate::plan::cloud::CallError,
+    entries: &[(Option<String>, String)],
+    our_arn: Option<&str>,
+) -> anyhow::Error {
+    if e.arguments.is_empty() {
+        return e.into();
+    }
+    // S3 names a function as "ARN, null".
+    let refused = e
+        .arguments
+        .iter()
+        .map(|(name, reason)| (name.split(", ").next().unwrap_or(name), reason))
+        .map(|(arn, reason)| RefusedDestination {
+            arn: arn.to_string(),
+            reason: reason.clone(),
+            entry: entries
+                .iter()
+                .find(|(_, a)| a == arn)
+                .and_then(|(id, _)| id.clone()),
+            ours: our_arn == Some(arn),
+        })
+        .collect();
+    anyhow::Error::new(RefusedDestinations(refused))
 }
 
 /// Each entry of a configuration: (its Id, its destination ARN).
@@ -1028,39 +1039,4 @@ pub fn parse_policy(policy: &str) -> Vec<PolicyStatement> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn policies_parse_into_statements() {
-        let p = r#"{"Version":"2012-10-17","Id":"default","Statement":[{"Sid":"taegis-cloudtrail-s3-invoke","Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","Condition":{"StringEquals":{"AWS:SourceAccount":"123456789012"},"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::b"}}}]}"#;
-        let s = parse_policy(p);
-        assert_eq!(
-            s,
-            [PolicyStatement {
-                sid: "taegis-cloudtrail-s3-invoke".into(),
-                principal: "s3.amazonaws.com".into(),
-                source_arn: Some("arn:aws:s3:::b".into()),
-                source_account: Some("123456789012".into()),
-            }]
-        );
-        assert!(parse_policy("not json").is_empty());
-    }
-
-    #[test]
-    fn bucket_regions() {
-        assert_eq!(region_of(None), "us-east-1");
-        assert_eq!(
-            region_of(Some(&s3t::BucketLocationConstraint::from(""))),
-            "us-east-1"
-        );
-        assert_eq!(
-            region_of(Some(&s3t::BucketLocationConstraint::Eu)),
-            "eu-west-1"
-        );
-        assert_eq!(
-            region_of(Some(&s3t::BucketLocationConstraint::from("eu-west-2"))),
-            "eu-west-2"
-        );
-    }
-}
+mod tests;

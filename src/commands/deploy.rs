@@ -83,14 +83,7 @@ pub async fn execute(
         return session.show_dry_run(plans, failed);
     }
     session.show_plan(plans);
-    let asked = match confirm {
-        Confirm::Buckets => confirm_buckets(&session, g.yes, plans),
-        Confirm::Plan if plans.iter().any(TargetPlan::changes) => {
-            session.confirm(g.yes, "Deploy this plan?", "setup asks before it deploys")
-        }
-        Confirm::Plan => Ok(()),
-    };
-    if let Err(why) = asked {
+    if let Err(why) = confirm.ask(&session, g.yes, plans) {
         return session.refused(why, &failed);
     }
     // 5. Apply, exactly the plan; 6. report.
@@ -98,6 +91,19 @@ pub async fn execute(
         .apply(&ready, &failed, cfg.concurrency, cfg.on_failure)
         .await;
     session.report(&results)
+}
+
+impl Confirm {
+    /// Ask what needs asking before the first change of `plans`.
+    fn ask(self, session: &Session, yes: bool, plans: &[TargetPlan]) -> Result<(), Refused> {
+        match self {
+            Confirm::Buckets => confirm_buckets(session, yes, plans),
+            Confirm::Plan if plans.iter().any(TargetPlan::changes) => {
+                session.confirm(yes, "Deploy this plan?", "setup asks before it deploys")
+            }
+            Confirm::Plan => Ok(()),
+        }
+    }
 }
 
 /// The files every target shares, each read once. A file that could not be read is `None`:
@@ -152,30 +158,7 @@ impl LocalFiles {
             let zip = once(&mut f.zips, &t.lambda_zip, pf, || {
                 inputs::read_zip(&t.lambda_zip)
             });
-            let shared = once(
-                &mut f.templates,
-                &(Input::SharedTemplate, t.shared_template.clone()),
-                pf,
-                || {
-                    inputs::read_template(
-                        t.shared_template.as_deref(),
-                        Input::SharedTemplate,
-                        Template::bundled_shared,
-                    )
-                },
-            );
-            let lambda = once(
-                &mut f.templates,
-                &(Input::LambdaTemplate, t.lambda_template.clone()),
-                pf,
-                || {
-                    inputs::read_template(
-                        t.lambda_template.as_deref(),
-                        Input::LambdaTemplate,
-                        Template::bundled_lambda,
-                    )
-                },
-            );
+            let (shared, lambda) = f.templates_of(t, pf);
             for (ok, input) in [
                 (zip, Input::LambdaZip),
                 (shared, Input::SharedTemplate),
@@ -187,6 +170,36 @@ impl LocalFiles {
             }
         }
         f
+    }
+
+    /// The target's two templates, each file (or bundled template) read once: whether each
+    /// could be read.
+    fn templates_of(&mut self, t: &TargetConfig, pf: &mut Preflight) -> (bool, bool) {
+        let shared = once(
+            &mut self.templates,
+            &(Input::SharedTemplate, t.shared_template.clone()),
+            pf,
+            || {
+                inputs::read_template(
+                    t.shared_template.as_deref(),
+                    Input::SharedTemplate,
+                    Template::bundled_shared,
+                )
+            },
+        );
+        let lambda = once(
+            &mut self.templates,
+            &(Input::LambdaTemplate, t.lambda_template.clone()),
+            pf,
+            || {
+                inputs::read_template(
+                    t.lambda_template.as_deref(),
+                    Input::LambdaTemplate,
+                    Template::bundled_lambda,
+                )
+            },
+        );
+        (shared, lambda)
     }
 
     /// The entries without a usable region: their files and parameters are checked all the

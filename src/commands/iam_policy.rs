@@ -40,8 +40,8 @@ fn notes(args: &IamPolicyArgs) -> Vec<String> {
     out
 }
 
-/// The flags, checked: every bad one is named.
-fn narrowing(args: &IamPolicyArgs) -> (Narrowing, Vec<Problem>) {
+/// The list flags, checked: every bad value is named.
+fn list_problems(args: &IamPolicyArgs) -> Vec<Problem> {
     let mut problems = Vec::new();
     for r in &args.regions {
         if let Err(e) = check_region(r) {
@@ -73,6 +73,12 @@ fn narrowing(args: &IamPolicyArgs) -> (Narrowing, Vec<Problem>) {
             }
         }
     }
+    problems
+}
+
+/// The flags, checked: every bad one is named.
+fn narrowing(args: &IamPolicyArgs) -> (Narrowing, Vec<Problem>) {
+    let mut problems = list_problems(args);
     let stack_name = args.stack_name.as_deref().unwrap_or(DEFAULT_STACK);
     let shared_stack_name = args
         .shared_stack_name

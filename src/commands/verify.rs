@@ -8,7 +8,7 @@ use super::session::Session;
 use crate::aws::AwsCloud;
 use crate::cli::{DeployArgs, Global, VerifyArgs};
 use crate::config::{Needs, TargetConfig};
-use crate::input::{Input, Problem};
+use crate::input::{Input, Preflight, Problem};
 use crate::kinds::Task;
 use crate::plan::observe::observe;
 use crate::plan::verify::{self, Options, Verdict};
@@ -25,21 +25,7 @@ pub async fn run(g: &Global, args: &VerifyArgs, printer: &Printer) -> Exit {
             Ok(c) => c,
             Err(exit) => return exit,
         };
-    let since = match crate::cli::parse_duration(&args.since) {
-        Ok(d) => d,
-        Err(e) => {
-            pf.problem(Problem::new(Input::Since, e).fix("e.g. --since 24h"));
-            Default::default()
-        }
-    };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let opts = Options {
-        since_ms: now.saturating_sub(since).as_millis() as i64,
-        test_event: args.test_event,
-        today: super::inputs::today(),
-    };
+    let opts = options(args, &mut pf);
     let check = async |t: &TargetConfig, cloud: &AwsCloud, watch: Watch<'_>| {
         let mut seen = observe(cloud, t, |x, seen| verify::reads(x, seen, &opts), watch).await;
         if let (true, Some(account)) = (opts.test_event, seen.account().map(str::to_string)) {
@@ -62,14 +48,10 @@ pub async fn run(g: &Global, args: &VerifyArgs, printer: &Printer) -> Exit {
                 Ok(v) => v,
                 Err(p) => Verdict::unchecked(p),
             };
-            for p in &verdict.preflight.problems {
-                let label = if many {
-                    format!("[{}] ", c.target.label())
-                } else {
-                    String::new()
-                };
-                session.printer.error(&format!("{label}{p}"));
-            }
+            let problems = &verdict.preflight.problems;
+            session
+                .printer
+                .target_errors(&c.target.label(), many, problems);
             verdict.result(&c.target)
         })
         .collect();
@@ -77,4 +59,23 @@ pub async fn run(g: &Global, args: &VerifyArgs, printer: &Printer) -> Exit {
         return session.bad_input(&[], &results);
     }
     session.report(&results)
+}
+
+/// What verify checks against: the window from `--since`, the test event, today.
+fn options(args: &VerifyArgs, pf: &mut Preflight) -> Options {
+    let since = match crate::cli::parse_duration(&args.since) {
+        Ok(d) => d,
+        Err(e) => {
+            pf.problem(Problem::new(Input::Since, e).fix("e.g. --since 24h"));
+            Default::default()
+        }
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Options {
+        since_ms: now.saturating_sub(since).as_millis() as i64,
+        test_event: args.test_event,
+        today: super::inputs::today(),
+    }
 }

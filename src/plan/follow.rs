@@ -99,6 +99,8 @@ struct Seen<'l> {
     done_ms: Vec<i64>,
     /// Looks since one found a resource done or was made when one was due.
     misses: u32,
+    /// Looks in a row that found no new event.
+    quiet_polls: u32,
     /// The terminal status the stack's own event gave, once one did.
     terminal: Option<StackStatus>,
 }
@@ -143,6 +145,7 @@ impl<'l> Seen<'l> {
             start_ms: None,
             done_ms: Vec::new(),
             misses: 0,
+            quiet_polls: 0,
             terminal: None,
         }
     }
@@ -237,7 +240,6 @@ impl<C: Cloud> Follow<'_, C> {
         let started = Instant::now();
         let mut seen = Seen::new(self.watch.learnt);
         let mut last_heartbeat = Instant::now();
-        let mut quiet_polls = 0u32;
         let mut interval = pace.interval;
         // When earlier stacks tell how long a resource takes, the first look waits for one.
         if let Some(first) = self.watch.learnt.first_wait(pace.interval)
@@ -248,27 +250,11 @@ impl<C: Cloud> Follow<'_, C> {
             });
         }
         loop {
-            let (fresh, terminal_seen) = self
+            let terminal_seen = self
                 .look(stack_name, stack_id, until, &mut seen, &mut interval)
                 .await?;
-            quiet_polls = if fresh == 0 { quiet_polls + 1 } else { 0 };
-            tracing::debug!(
-                "{}: stack {stack_name} {} ({fresh} new events, {} resources in progress), next look in {} ms",
-                self.target,
-                seen.last_status,
-                seen.busy.len(),
-                interval.as_millis()
-            );
-            let confirm = terminal_seen || quiet_polls % 5 == 4;
             if let Some(end) = self
-                .ended(
-                    stack_name,
-                    stack_id,
-                    until,
-                    goal,
-                    (terminal_seen, confirm),
-                    &mut seen,
-                )
+                .ended(stack_name, stack_id, until, goal, terminal_seen, &mut seen)
                 .await?
             {
                 return Ok(end);
@@ -279,15 +265,7 @@ impl<C: Cloud> Follow<'_, C> {
                     status: seen.last_status,
                 });
             }
-            if last_heartbeat.elapsed() >= pace.heartbeat {
-                last_heartbeat = Instant::now();
-                self.watch.reporter.event(Event::Waiting {
-                    target: self.target.to_string(),
-                    stack: stack_name.to_string(),
-                    status: seen.last_status.clone(),
-                    elapsed,
-                });
-            }
+            self.heartbeat(&mut last_heartbeat, stack_name, &seen, elapsed);
             let rest = pace.timeout.saturating_sub(elapsed);
             if !self.watch.pause(interval.min(rest)).await {
                 return Ok(Settled::Interrupted {
@@ -297,8 +275,22 @@ impl<C: Cloud> Follow<'_, C> {
         }
     }
 
-    /// One look at the stack's events: how many were new and whether the stack's own terminal
-    /// event was among them; sets the wait before the next look.
+    /// Now and then, that the stack is still being waited for.
+    fn heartbeat(&self, last: &mut Instant, stack_name: &str, seen: &Seen<'_>, elapsed: Duration) {
+        if last.elapsed() < self.watch.pace.heartbeat {
+            return;
+        }
+        *last = Instant::now();
+        self.watch.reporter.event(Event::Waiting {
+            target: self.target.to_string(),
+            stack: stack_name.to_string(),
+            status: seen.last_status.clone(),
+            elapsed,
+        });
+    }
+
+    /// One look at the stack's events: whether the stack's own terminal event was among them;
+    /// sets the wait before the next look.
     async fn look(
         &self,
         stack_name: &str,
@@ -306,36 +298,48 @@ impl<C: Cloud> Follow<'_, C> {
         until: Option<&str>,
         seen: &mut Seen<'_>,
         interval: &mut Duration,
-    ) -> Result<(usize, bool)> {
-        match self.cloud.stack_events(stack_id, until).await {
+    ) -> Result<bool> {
+        let (fresh, terminal) = match self.cloud.stack_events(stack_id, until).await {
             Ok(events) => {
                 let reported = self.report(stack_name, events, seen);
                 *interval = seen.wait(self.watch.pace.interval, now_ms());
-                Ok(reported)
+                reported
             }
             // Throttled or a passing fault: slow down instead of failing.
             Err(e) if looks_transient(&e) => {
                 *interval = (*interval * 2)
                     .min(Duration::from_secs(20))
                     .max(self.watch.pace.interval);
-                Ok((0, false))
+                (0, false)
             }
-            Err(e) => Err(e.context(format!("failed to read the events of stack {stack_name}"))),
-        }
+            Err(e) => {
+                return Err(e.context(format!("failed to read the events of stack {stack_name}")));
+            }
+        };
+        seen.quiet_polls = if fresh == 0 { seen.quiet_polls + 1 } else { 0 };
+        tracing::debug!(
+            "{}: stack {stack_name} {} ({fresh} new events, {} resources in progress), next look in {} ms",
+            self.target,
+            seen.last_status,
+            seen.busy.len(),
+            interval.as_millis()
+        );
+        Ok(terminal)
     }
 
     /// Has the stack settled? Its own event may say so (enough when its outputs are not
     /// needed); DescribeStacks confirms on a terminal event, and now and then while quiet (an
-    /// event stream can lag behind the stack's status). `(terminal_seen, confirm)`.
+    /// event stream can lag behind the stack's status).
     async fn ended(
         &self,
         stack_name: &str,
         stack_id: &str,
         until: Option<&str>,
         goal: Goal,
-        (terminal_seen, confirm): (bool, bool),
+        terminal_seen: bool,
         seen: &mut Seen<'_>,
     ) -> Result<Option<Settled>> {
+        let confirm = terminal_seen || seen.quiet_polls % 5 == 4;
         if terminal_seen
             && !self.outputs
             && let Some(status) = seen.terminal.clone().filter(|s| goal.reached_by(s))
@@ -481,136 +485,4 @@ pub fn explain(stack: &str, settled: &Settled) -> anyhow::Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ev(logical: &str, status: &str, reason: Option<&str>) -> StackEvent {
-        StackEvent {
-            id: format!("{logical}-{status}"),
-            stack_id: "sid".into(),
-            logical_id: logical.into(),
-            physical_id: if logical == "stack" {
-                "sid".into()
-            } else {
-                "p".into()
-            },
-            resource_type: if logical == "stack" {
-                "AWS::CloudFormation::Stack".into()
-            } else {
-                "AWS::Lambda::Function".into()
-            },
-            status: crate::plan::status::ResourceStatus::parse(status),
-            reason: reason.map(str::to_string),
-            at_ms: None,
-        }
-    }
-
-    #[test]
-    fn first_real_failure_wins_over_cancellations() {
-        let events = vec![
-            ev("stack", "CREATE_IN_PROGRESS", Some("User Initiated")),
-            ev("Role", "CREATE_FAILED", Some("Resource creation cancelled")),
-            ev(
-                "Fn",
-                "CREATE_FAILED",
-                Some("Specified ReservedConcurrentExecutions ..."),
-            ),
-            ev(
-                "stack",
-                "ROLLBACK_IN_PROGRESS",
-                Some("The following resource(s) failed to create: [Fn]"),
-            ),
-        ];
-        let f = first_failure(&events).unwrap();
-        assert!(
-            f.starts_with("Fn (AWS::Lambda::Function) CREATE_FAILED: Specified"),
-            "{f}"
-        );
-        assert_eq!(first_failure(&events[..2]), None);
-    }
-
-    fn at(mut e: StackEvent, ms: i64) -> StackEvent {
-        e.at_ms = Some(ms);
-        e
-    }
-
-    #[test]
-    fn the_next_look_is_when_the_next_resource_should_be_done() {
-        let learnt = Learnt::default();
-        let mut seen = Seen::new(&learnt);
-        // Nothing known yet: no guess.
-        assert_eq!(seen.due_in(10_000), None);
-        seen.timed(&at(ev("stack", "CREATE_IN_PROGRESS", None), 10_000));
-        seen.timed(&at(ev("Fn", "CREATE_IN_PROGRESS", None), 10_010));
-        seen.timed(&at(ev("Role", "CREATE_IN_PROGRESS", None), 10_010));
-        // The first resource took 2 s: the next is due 2 s after it (and 50 ms for luck).
-        seen.timed(&at(ev("Role", "CREATE_COMPLETE", None), 12_000));
-        assert_eq!(seen.due_in(12_500), Some(Duration::from_millis(1_550)));
-        // Two resources in 5 s: 2.5 s each.
-        seen.timed(&at(ev("Fn", "CREATE_COMPLETE", None), 15_000));
-        assert_eq!(seen.due_in(15_000), Some(Duration::from_millis(2_550)));
-        // Late: no guess, so the caller looks soon and then less often.
-        assert_eq!(seen.due_in(17_600), None);
-        // Events without a time change nothing.
-        seen.timed(&ev("Other", "CREATE_COMPLETE", None));
-        assert_eq!(seen.done_ms.len(), 2);
-        // The run's next stack starts from what this one taught; another run from nothing.
-        let mut next = Seen::new(&learnt);
-        next.timed(&at(ev("stack", "CREATE_IN_PROGRESS", None), 20_000));
-        assert!(next.due_in(20_000).is_some());
-        assert!(learnt.first_wait(Duration::from_secs(1)).is_some());
-        assert!(
-            Learnt::default()
-                .first_wait(Duration::from_secs(1))
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn polls_quickly_only_when_no_resource_is_being_worked_on() {
-        let learnt = Learnt::default();
-        let mut seen = Seen::new(&learnt);
-        let pace = Duration::from_millis(1000);
-        assert_eq!(seen.next_poll(pace), Duration::from_millis(250));
-        seen.busy.insert("Fn".into());
-        assert_eq!(seen.next_poll(pace), pace);
-        assert_eq!(
-            seen.next_poll(Duration::from_millis(20)),
-            Duration::from_millis(20)
-        );
-        seen.busy.clear();
-        assert_eq!(
-            seen.next_poll(Duration::from_millis(20)),
-            Duration::from_millis(20)
-        );
-    }
-
-    #[test]
-    fn the_first_looks_come_quickly_then_at_the_pace() {
-        let pace = Duration::from_secs(1);
-        let waits: Vec<u128> = (1..7).map(|n| ramp(n, pace).as_millis()).collect();
-        assert_eq!(waits, [200, 400, 800, 1000, 1000, 1000]);
-        assert_eq!(ramp(0, pace), Duration::from_millis(100));
-        assert_eq!(ramp(40, pace), pace);
-        assert_eq!(
-            ramp(0, Duration::from_millis(20)),
-            Duration::from_millis(20)
-        );
-    }
-
-    #[test]
-    fn transient_errors() {
-        use crate::plan::cloud::CallError;
-        let err = |transient| CallError {
-            code: Some("Throttling".into()),
-            message: "Rate exceeded".into(),
-            transient,
-            ..Default::default()
-        };
-        assert!(looks_transient(
-            &anyhow::Error::new(err(true)).context("failed to read")
-        ));
-        assert!(!looks_transient(&anyhow::Error::new(err(false))));
-        assert!(!looks_transient(&anyhow!("Throttling")));
-    }
-}
+mod tests;

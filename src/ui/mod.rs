@@ -132,6 +132,16 @@ impl Printer {
 
     /// Ask a yes/no question on the terminal (default no); `Ok(None)` when no terminal can
     /// answer, `Err` on Ctrl-C.
+    /// A target's problems as errors, each labelled with the target when the run has several.
+    pub fn target_errors(&self, target: &str, many: bool, problems: &[impl std::fmt::Display]) {
+        for p in problems {
+            match many {
+                true => self.error(&format!("[{target}] {p}")),
+                false => self.error(&p.to_string()),
+            }
+        }
+    }
+
     pub fn confirm(&self, question: &str) -> Result<Option<bool>, prompt::Interrupted> {
         if !self.interactive {
             return Ok(None);

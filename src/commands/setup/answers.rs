@@ -316,6 +316,22 @@ pub fn rollout_yaml(all: &[Answers], run: &RunFlags) -> String {
     out
 }
 
+/// `--region R`, `--regions A,B`, or `--region REGION` when nothing names one.
+fn region_flag(
+    regions: &[String],
+    from_file: &Answers,
+    run: &RunFlags,
+) -> (&'static str, Option<String>) {
+    match regions {
+        [] if from_file.region.is_none() && run.config.is_none() => {
+            ("region", Some("REGION".into()))
+        }
+        [] => ("region", None),
+        [one] => ("region", Some(one.clone())),
+        many => ("regions", Some(many.join(","))),
+    }
+}
+
 /// The `deploy` command line that does the same work as `setup` with these flags: every
 /// answer given, in flags or the rollout file; what is answered nowhere shows as a
 /// placeholder in capitals. A dry run stays one, and `--yes` is there only when it was given.
@@ -337,15 +353,8 @@ pub fn command_line(
         (!known(mine.is_some(), file.is_some())).then_some(placeholder)
     };
     flag("config", path(&run.config), None);
-    match regions {
-        [] => flag(
-            "region",
-            None,
-            (from_file.region.is_none() && run.config.is_none()).then_some("REGION"),
-        ),
-        [one] => flag("region", Some(one.clone()), None),
-        many => flag("regions", Some(many.join(",")), None),
-    }
+    let (name, value) = region_flag(regions, from_file, run);
+    flag(name, value, None);
     flag("role-arn", run.role_arn.clone(), None);
     flag(
         "credentials",
