@@ -272,6 +272,14 @@ impl Account {
             .collect()
     }
 
+    /// How many requests of `action` this account's credentials made.
+    pub fn calls(&self, action: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.action == action)
+            .count()
+    }
+
     /// The mutating requests made since `since` requests had been logged.
     pub fn writes_since(&self, since: usize) -> Vec<Request> {
         self.requests()
@@ -505,6 +513,22 @@ impl Tool {
         self
     }
 
+    /// `deploy` of `inputs` to `bucket` (the flags of `Inputs::deploy_args`) and `extra`.
+    pub fn deploy(self, inputs: &Inputs, bucket: &str, extra: &[&str]) -> Run {
+        self.args(inputs.deploy_args(bucket)).args(extra).run()
+    }
+
+    /// `verify --output json` with `extra` flags.
+    pub fn verify(self, extra: &[&str]) -> Run {
+        self.args(["verify", "--output", "json"]).args(extra).run()
+    }
+
+    /// `deploy` with `flags`, of the rollout file `file`.
+    pub fn deploy_config(self, flags: &[&str], file: &Path) -> Run {
+        let deploy = self.args(["deploy"]).args(flags);
+        deploy.args(["--config"]).arg_path(file).run()
+    }
+
     pub fn run(mut self) -> Run {
         let out: Output = self.cmd.output().expect("run taegis-cloudtrail");
         Run {
@@ -521,6 +545,12 @@ impl Tool {
             .spawn()
             .expect("start taegis-cloudtrail")
     }
+}
+
+/// Now, in milliseconds since the epoch (as log lines are stamped).
+pub fn now_ms() -> i64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    since.as_millis() as i64
 }
 
 /// A unique bucket name (buckets are global by name, as in AWS).
@@ -617,6 +647,14 @@ impl Inputs {
     }
 }
 
+/// `args` with `value` for `flag` (which they hold).
+pub fn set_flag(mut args: Vec<String>, flag: &str, value: &str) -> Vec<String> {
+    let i = args.iter().position(|a| a == flag);
+    let i = i.unwrap_or_else(|| panic!("no {flag} in {args:?}"));
+    args[i + 1] = value.to_string();
+    args
+}
+
 /// `args` and then `extra`.
 pub fn plus(mut args: Vec<String>, extra: &[&str]) -> Vec<String> {
     args.extend(extra.iter().map(|a| a.to_string()));
@@ -643,6 +681,15 @@ pub async fn deployed(what: &str, extra: &[&str]) -> (Account, Inputs, String) {
     (acct, inputs, bucket)
 }
 
+/// Whom a policy statement lets in: its condition's (`AWS:SourceArn`, `AWS:SourceAccount`).
+pub fn source(statement: &serde_json::Value) -> (serde_json::Value, serde_json::Value) {
+    let condition = &statement["Condition"];
+    (
+        condition["ArnLike"]["AWS:SourceArn"].clone(),
+        condition["StringEquals"]["AWS:SourceAccount"].clone(),
+    )
+}
+
 /// The `detail` text of a step or check.
 pub fn detail(v: &serde_json::Value) -> String {
     v["detail"]
@@ -651,15 +698,19 @@ pub fn detail(v: &serde_json::Value) -> String {
         .to_string()
 }
 
+/// The first element of the JSON list `list` whose `key` is `value`.
+pub fn find(list: &serde_json::Value, key: &str, value: &str) -> serde_json::Value {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list:#}"))
+        .iter()
+        .find(|e| e[key] == value)
+        .unwrap_or_else(|| panic!("no {key} {value:?} in {list:#}"))
+        .clone()
+}
+
 /// The step `name` of the first target of a JSON result.
 pub fn step(doc: &serde_json::Value, name: &str) -> serde_json::Value {
-    doc["targets"][0]["steps"]
-        .as_array()
-        .expect("a steps list")
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no step {name} in {doc:#}"))
-        .clone()
+    find(&doc["targets"][0]["steps"], "name", name)
 }
 
 impl Account {
@@ -730,6 +781,12 @@ impl Account {
         v["Statement"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The statement `sid` of a function's policy, as JSON.
+    pub async fn statement(&self, function: &str, sid: &str) -> Option<serde_json::Value> {
+        let statements = self.statements(function).await;
+        statements.into_iter().find(|s| s["Sid"] == sid)
+    }
+
     /// The keys of the objects in `bucket` of `region`.
     pub async fn object_keys(&self, region: &str, bucket: &str) -> Vec<String> {
         let out = self
@@ -747,16 +804,23 @@ impl Account {
 
     /// `deploy` of `inputs` to `bucket` (the flags of `Inputs::deploy_args`) and `extra`.
     pub fn deploy(&self, inputs: &Inputs, bucket: &str, extra: &[&str]) -> Run {
-        self.tool()
-            .args(inputs.deploy_args(bucket))
-            .args(extra)
-            .run()
+        self.tool().deploy(inputs, bucket, extra)
+    }
+
+    /// `verify --output json` with `extra` flags.
+    pub fn verify(&self, extra: &[&str]) -> Run {
+        self.tool().verify(extra)
+    }
+
+    /// `destroy --yes --output json` with `extra` flags.
+    pub fn destroy(&self, extra: &[&str]) -> Run {
+        let destroy = self.tool().args(["destroy", "--yes", "--output", "json"]);
+        destroy.args(extra).run()
     }
 
     /// `deploy` with `flags`, of the rollout file `file`.
     pub fn deploy_config(&self, flags: &[&str], file: &Path) -> Run {
-        let deploy = self.tool().args(["deploy"]).args(flags);
-        deploy.args(["--config"]).arg_path(file).run()
+        self.tool().deploy_config(flags, file)
     }
 
     /// What `f` returns, checked to have written nothing with this account's credentials.

@@ -73,6 +73,44 @@ pub async fn topic_entry(
     topic
 }
 
+/// A statement `sid` on the policy of `function` that lets S3 invoke it, from `source_arn`
+/// only or (with `None`) from any bucket.
+pub async fn s3_permission(acct: &Account, function: &str, sid: &str, source_arn: Option<&str>) {
+    acct.lambda()
+        .add_permission()
+        .function_name(function)
+        .statement_id(sid)
+        .action("lambda:InvokeFunction")
+        .principal("s3.amazonaws.com")
+        .set_source_arn(source_arn.map(str::to_string))
+        .send()
+        .await
+        .expect("add a permission");
+}
+
+/// The statement `sid` off the policy of `function`.
+pub async fn remove_permission(acct: &Account, function: &str, sid: &str) {
+    acct.lambda()
+        .remove_permission()
+        .function_name(function)
+        .statement_id(sid)
+        .send()
+        .await
+        .expect("remove a permission");
+}
+
+/// An object `key` holding `body` in `bucket`.
+pub async fn object(acct: &Account, bucket: &str, key: &str, body: &[u8]) {
+    acct.s3()
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.to_vec().into())
+        .send()
+        .await
+        .expect("put an object");
+}
+
 /// A topic that S3 may publish the events of the account's buckets to (as AWS requires of a
 /// topic in a bucket's notification configuration).
 pub async fn topic(acct: &Account, name: &str) -> String {
@@ -97,15 +135,20 @@ pub async fn topic(acct: &Account, name: &str) -> String {
             "Condition": {"StringEquals": {"aws:SourceAccount": acct.id}},
         }],
     });
+    topic_policy(acct, &arn, policy).await;
+    arn
+}
+
+/// Replace the policy of `topic`.
+pub async fn topic_policy(acct: &Account, topic: &str, policy: serde_json::Value) {
     acct.sns()
         .set_topic_attributes()
-        .topic_arn(&arn)
+        .topic_arn(topic)
         .attribute_name("Policy")
         .attribute_value(policy.to_string())
         .send()
         .await
-        .expect("let S3 publish to the topic");
-    arn
+        .expect("set the topic's policy");
 }
 
 /// A queue that S3 may send `bucket`'s events to: made through a stack, with its queue policy.
@@ -309,6 +352,16 @@ pub async fn put_notifications(
         .send()
         .await
         .expect("put the bucket's notifications");
+}
+
+/// An empty notification configuration on the bucket (someone rewrote it without the entries).
+pub async fn clear_notifications(acct: &Account, bucket: &str) {
+    put_notifications(
+        acct,
+        bucket,
+        s3t::NotificationConfiguration::builder().build(),
+    )
+    .await;
 }
 
 /// Log lines of `function` (timestamp in ms, message), in a stream of its log group (made when

@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{Account, REGION, s, setup};
+use crate::harness::{
+    Account, Inputs, REGION, Tool, bucket_name, deployed, find, plus, s, set_flag, setup, source,
+};
 use crate::seed;
+use crate::state::FUNCTION;
 
 /// How long the tool may wait for AWS here (the emulator's windows are two seconds).
 const SETTLE: &str = "30s";
@@ -18,26 +21,16 @@ const SETTLE: &str = "30s";
 async fn entry_ids(acct: &Account, bucket: &str) -> BTreeSet<String> {
     acct.behave_normally();
     let n = seed::notifications(acct, bucket).await;
-    let mut ids = BTreeSet::new();
-    ids.extend(
-        n.queue_configurations()
-            .iter()
-            .filter_map(|e| e.id())
-            .map(String::from),
-    );
-    ids.extend(
-        n.topic_configurations()
-            .iter()
-            .filter_map(|e| e.id())
-            .map(String::from),
-    );
-    ids.extend(
-        n.lambda_function_configurations()
-            .iter()
-            .filter_map(|e| e.id())
-            .map(String::from),
-    );
-    ids
+    let queues = n.queue_configurations().iter().map(|e| e.id());
+    let topics = n.topic_configurations().iter().map(|e| e.id());
+    let lambdas = n.lambda_function_configurations().iter().map(|e| e.id());
+    let ids = queues.chain(topics).chain(lambdas).flatten();
+    ids.map(String::from).collect()
+}
+
+/// The tool, waiting for AWS as long as `SETTLE`.
+fn patient(acct: &Account) -> Tool {
+    acct.tool().env("TAEGIS_SETTLE", SETTLE)
 }
 
 /// AWS's timing on (reads lagging writes by `stale` seconds), once the seeded destinations and
@@ -53,37 +46,20 @@ async fn a_fresh_deploy_waits_for_aws_to_catch_up_and_verify_sees_no_drift() {
     let (acct, inputs, bucket) = setup("trail-slow-aws").await;
     seed::foreign_notifications(&acct, &bucket).await;
     slow_aws(&acct, 2).await;
-    let run = acct
-        .tool()
-        .env("TAEGIS_SETTLE", SETTLE)
-        .args(inputs.deploy_args(&bucket))
-        .args(["--prefix", "AWSLogs/", "--output", "json"])
-        .run();
-    run.assert_code(0);
-    assert_eq!(run.json()["targets"][0]["outcome"], "created");
-    for said in [
+    let json = ["--prefix", "AWSLogs/", "--output", "json"];
+    let run = patient(&acct).deploy(&inputs, &bucket, &json);
+    run.assert_code(0).assert_outcome("created");
+    run.assert_stderr(&[
         // the function, busy right after its stack made it
         "AWS asks to try again later",
         // the permission, not yet seen by S3
         "S3 does not see the new invoke permission yet",
         // the configuration, read back until it shows the write
         "is not visible on bucket",
-    ] {
-        assert!(run.stderr.contains(said), "{said}:\n{}", run.stderr);
-    }
+    ]);
     // Right after: no drift, though reads may still lag.
-    let verify = acct
-        .tool()
-        .env("TAEGIS_SETTLE", SETTLE)
-        .args(["verify", "--output", "json"])
-        .run();
-    verify.assert_code(0);
-    assert_eq!(
-        verify.json()["targets"][0]["outcome"],
-        "healthy",
-        "{}",
-        verify.stdout
-    );
+    let verify = patient(&acct).verify(&[]);
+    verify.assert_code(0).assert_outcome("healthy");
     let ids = entry_ids(&acct, &bucket).await;
     for id in [
         "audit-queue",
@@ -110,12 +86,7 @@ async fn two_stacks_on_one_bucket_keep_each_others_entries_under_stale_reads() {
     // Reads lag long enough that the second stack's read-merge-write would come inside the
     // window of the first's write, were the first not read back until it shows.
     slow_aws(&acct, 8).await;
-    let run = acct
-        .tool()
-        .env("TAEGIS_SETTLE", SETTLE)
-        .args(["deploy", "--yes", "--output", "json", "--config"])
-        .arg_path(&file)
-        .run();
+    let run = patient(&acct).deploy_config(&["--yes", "--output", "json"], &file);
     run.assert_code(0);
     let ids = entry_ids(&acct, &bucket).await;
     let want: BTreeSet<String> = [
@@ -132,54 +103,30 @@ async fn two_stacks_on_one_bucket_keep_each_others_entries_under_stale_reads() {
 
 #[tokio::test]
 async fn verify_reads_a_missing_entry_again_before_it_calls_it_drift() {
-    let (acct, inputs, bucket) = setup("trail-verify-lag").await;
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .run()
-        .assert_code(0);
+    let (acct, _inputs, bucket) = deployed("trail-verify-lag", &[]).await;
     let ours = seed::notifications(&acct, &bucket).await;
     // Someone rewrites the configuration without our entry, then puts it back: reads right
     // after the second write still show the first.
     acct.behave(json!({"notification_stale_seconds": 2}));
-    seed::put_notifications(
-        &acct,
-        &bucket,
-        aws_sdk_s3::types::NotificationConfiguration::builder().build(),
-    )
-    .await;
+    seed::clear_notifications(&acct, &bucket).await;
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let back = aws_sdk_s3::types::NotificationConfiguration::builder()
         .set_lambda_function_configurations(Some(ours.lambda_function_configurations().to_vec()))
         .build();
     seed::put_notifications(&acct, &bucket, back).await;
-    let run = acct
-        .tool()
-        .env("TAEGIS_SETTLE", SETTLE)
-        .args(["verify", "--output", "json"])
-        .run();
-    run.assert_code(0);
-    assert!(
-        run.stderr.contains("not visible on bucket"),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(run.json()["targets"][0]["outcome"], "healthy");
+    let run = patient(&acct).verify(&[]);
+    run.assert_code(0).assert_stderr(&["not visible on bucket"]);
+    run.assert_outcome("healthy");
     // Really gone stays drift, once the wait is over.
     acct.behave_normally();
-    seed::put_notifications(
-        &acct,
-        &bucket,
-        aws_sdk_s3::types::NotificationConfiguration::builder().build(),
-    )
-    .await;
-    let run = acct.tool().args(["verify", "--output", "json"]).run();
-    run.assert_code(1);
+    seed::clear_notifications(&acct, &bucket).await;
+    acct.verify(&[]).assert_code(1);
 }
 
 /// The log-archive account's topic and bucket, opened to `member` as an organisation would:
 /// the bucket readable, the topic open to its subscription (or not, with `let_in` false).
 async fn log_archive(archive: &Account, member: &Account, let_in: bool) -> (String, String) {
-    let bucket = crate::harness::bucket_name("org-archive");
+    let bucket = bucket_name("org-archive");
     seed::bucket(archive, &bucket, REGION).await;
     let bucket_policy = json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{}:root", member.id)},
@@ -202,57 +149,32 @@ async fn log_archive(archive: &Account, member: &Account, let_in: bool) -> (Stri
         "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{who}:root")},
         "Action": ["sns:Subscribe", "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic"],
         "Resource": topic}]});
-    archive
-        .sns()
-        .set_topic_attributes()
-        .topic_arn(&topic)
-        .attribute_name("Policy")
-        .attribute_value(topic_policy.to_string())
-        .send()
-        .await
-        .unwrap();
+    seed::topic_policy(archive, &topic, topic_policy).await;
     (bucket, topic)
+}
+
+/// A member account and the log-archive account of `log_archive`: (archive, member, the
+/// member's inputs, the archive's topic, the member's deploy of an SNS trigger from it).
+async fn archive_and_member(let_in: bool) -> (Account, Account, Inputs, String, Vec<String>) {
+    let (archive, member, inputs) = (Account::new().await, Account::new().await, Inputs::new());
+    let (bucket, topic) = log_archive(&archive, &member, let_in).await;
+    let sns = ["--trigger", "sns", "--sns-topic-arn", &topic];
+    let args = plus(inputs.deploy_args(&bucket), &sns);
+    (archive, member, inputs, topic, args)
 }
 
 #[tokio::test]
 async fn a_topic_of_another_account_is_subscribed_to_with_a_permission_for_its_owner() {
-    let archive = Account::new().await;
-    let member = Account::new().await;
-    let inputs = crate::harness::Inputs::new();
-    let (bucket, topic) = log_archive(&archive, &member, true).await;
-    let zips = crate::harness::bucket_name("member-zips");
-    let mut args = inputs.deploy_args(&bucket);
-    let i = args.iter().position(|a| a == "--lambda-bucket").unwrap();
-    args[i + 1] = zips;
-    args.extend(["--trigger", "sns", "--sns-topic-arn", &topic].map(String::from));
+    let (archive, member, _inputs, topic, args) = archive_and_member(true).await;
+    let zips = bucket_name("member-zips");
+    let args = set_flag(args, "--lambda-bucket", &zips);
     member.tool().args(&args).run().assert_code(0);
     // The permission names the topic and its owner, no other account.
-    let policy = member
-        .lambda()
-        .get_policy()
-        .function_name(crate::state::FUNCTION)
-        .send()
-        .await
-        .unwrap();
-    let doc: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
-    let sns = doc["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["Sid"] == "taegis-cloudtrail-sns-invoke")
-        .unwrap_or_else(|| panic!("{doc:#}"))
-        .clone();
-    let condition = &sns["Condition"];
-    assert_eq!(
-        condition["ArnLike"]["AWS:SourceArn"],
-        topic.as_str(),
-        "{sns:#}"
-    );
-    assert_eq!(
-        condition["StringEquals"]["AWS:SourceAccount"],
-        archive.id.as_str(),
-        "{sns:#}"
-    );
+    let sns = member
+        .statement(FUNCTION, "taegis-cloudtrail-sns-invoke")
+        .await;
+    let sns = sns.expect("a statement for the topic");
+    assert_eq!(source(&sns), (json!(topic), json!(archive.id)), "{sns:#}");
     // The subscription is on the archive's topic.
     let subs = seed::subscriptions(&archive, &topic).await;
     assert!(
@@ -262,27 +184,18 @@ async fn a_topic_of_another_account_is_subscribed_to_with_a_permission_for_its_o
         "{subs:?}"
     );
     // verify passes, and says the topic lets the member in.
-    let run = member.tool().args(["verify", "--output", "json"]).run();
-    run.assert_code(0);
-    let doc = run.json();
-    let checks = doc["targets"][0]["checks"].as_array().unwrap();
-    let topic_check = checks.iter().find(|c| c["name"] == "topic").unwrap();
+    let run = member.verify(&[]);
+    let doc = run.assert_code(0).json();
+    let topic_check = find(&doc["targets"][0]["checks"], "name", "topic");
     assert_eq!(topic_check["status"], "ok", "{doc:#}");
 }
 
 #[tokio::test]
 async fn a_topic_policy_that_keeps_the_account_out_is_refused_in_preflight() {
-    let archive = Account::new().await;
-    let member = Account::new().await;
-    let inputs = crate::harness::Inputs::new();
-    let (bucket, topic) = log_archive(&archive, &member, false).await;
-    let mut args = inputs.deploy_args(&bucket);
-    args.extend(["--trigger", "sns", "--sns-topic-arn", &topic].map(String::from));
+    let (_archive, member, _inputs, topic, args) = archive_and_member(false).await;
     let before = member.requests().len();
     let root = format!("arn:aws:iam::{}:root", member.id);
-    member.tool().args(&args).run().assert_refused(
-        &member,
-        before,
-        &[&topic, "sns:Subscribe", &root],
-    );
+    let needles = [topic.as_str(), "sns:Subscribe", &root];
+    let run = member.tool().args(&args).run();
+    run.assert_refused(&member, before, &needles);
 }

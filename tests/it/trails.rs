@@ -1,7 +1,7 @@
 //! `--trail NAME`: the bucket, where the logs land, the KMS key and the topic come from the
 //! trail, and what is worth knowing about the region's trails is said before anything changes.
 
-use crate::harness::{Account, Inputs, REGION, Run, bucket_name, detail, plus, setup, step};
+use crate::harness::{Account, Inputs, REGION, Run, bucket_name, detail, find, plus, setup, step};
 use crate::seed;
 
 /// A trail over `bucket` (prefix `org`), with a KMS key of `key_policy` (the default policy, which
@@ -56,14 +56,14 @@ fn deploy_trail(acct: &Account, inputs: &Inputs, name: &str, extra: &[&str]) -> 
         .run()
 }
 
+/// `deploy_trail` as a dry run, the zip to `{bucket}-zips`.
+fn plan_trail(acct: &Account, inputs: &Inputs, bucket: &str, name: &str) -> Run {
+    let zips = format!("{bucket}-zips");
+    deploy_trail(acct, inputs, name, &["--lambda-bucket", &zips, "--dry-run"])
+}
+
 fn parameter(doc: &serde_json::Value, step_name: &str, name: &str) -> (String, String) {
-    let p = step(doc, step_name)["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == name)
-        .unwrap_or_else(|| panic!("no parameter {name}: {doc:#}"))
-        .clone();
+    let p = find(&step(doc, step_name)["parameters"], "name", name);
     (
         p["value"].as_str().unwrap().into(),
         p["source"].as_str().unwrap().into(),
@@ -75,12 +75,7 @@ async fn the_trail_gives_the_bucket_the_prefix_the_key_and_the_topic() {
     let (acct, inputs, bucket) = setup("trail-named").await;
     let (key, topic) = trail(&acct, "main", &bucket, None).await;
     let zips = format!("{bucket}-zips");
-    let run = deploy_trail(
-        &acct,
-        &inputs,
-        "main",
-        &["--lambda-bucket", &zips, "--dry-run"],
-    );
+    let run = plan_trail(&acct, &inputs, &bucket, "main");
     let doc = run.assert_code(0).json();
     let from_trail = |name: &str| parameter(&doc, "lambda-stack", name);
     let kms = "NotificationBucketCustomerManagedKMSarn";
@@ -109,13 +104,7 @@ async fn two_trails_with_global_events_are_named_together() {
     let (acct, inputs, bucket) = setup("trail-dup").await;
     trail(&acct, "main", &bucket, None).await;
     trail(&acct, "audit", &bucket, None).await;
-    let zips = format!("{bucket}-zips");
-    let run = deploy_trail(
-        &acct,
-        &inputs,
-        "main",
-        &["--lambda-bucket", &zips, "--dry-run"],
-    );
+    let run = plan_trail(&acct, &inputs, &bucket, "main");
     run.assert_code(0);
     let warning = run.line("", &["global service events"]);
     assert!(
