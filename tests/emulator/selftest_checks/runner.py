@@ -64,6 +64,12 @@ from .aws_ways import (
     check_web_identity_and_profiles,
 )
 from .timing import check_lambda_busy, check_notification_stale, check_permission_delay
+from .aws_pace import (
+    check_rate_limits_token_bucket,
+    check_stack_timing_draws_bundled_templates,
+    check_stack_timing_failure_and_long_poll,
+    check_stack_timing_parallel_resources,
+)
 from .bench_aids import (
     check_concurrent_bundled_deploys,
     check_request_log_timing,
@@ -110,6 +116,10 @@ CHECKS = [
     check_request_log_timing,
     check_concurrent_bundled_deploys,
     check_iam_enforcement,
+    check_stack_timing_parallel_resources,
+    check_stack_timing_draws_bundled_templates,
+    check_stack_timing_failure_and_long_poll,
+    check_rate_limits_token_bucket,
 ]
 # Run alone, after the others: the reset_* checks reset the whole emulator.
 SERIAL_CHECKS = [

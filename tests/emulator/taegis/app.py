@@ -20,6 +20,7 @@ from .behaviour import (
     _draw_fault,
     _take_targeted_fault,
     _validate_behaviour,
+    behaviour_field,
     get_behaviour,
     reset_behaviour,
     set_behaviour,
@@ -55,7 +56,8 @@ from .faults import (
 )
 from .lambda_rules import _CONCURRENCY_LIMITS, _CONCURRENCY_LOCK, lambda_account_settings
 from .s3_rules import s3_refusal
-from .cfn_stacks import clear_stack_operations, stack_operations
+from .cfn_stacks import clear_stack_operations, stack_operations, wait_stack_operation
+from .aws_pace import clear_buckets, draw_seconds, take_token
 from .iam_enforcement import _IAM_ENFORCED, _IAM_ENFORCED_LOCK, enforced_accounts, set_iam_enforced
 
 
@@ -76,6 +78,7 @@ def reset_state() -> None:
         _IAM_ENFORCED.clear()
     reset_behaviour()
     clear_stack_operations()
+    clear_buckets()
 
 
 def _json_response(start_response: Any, status: int, payload: Any, extra: list[tuple[str, str]] | None = None) -> list[bytes]:
@@ -128,6 +131,12 @@ class _Timed:
         finally:
             done = getattr(self.writer, "last_write", None) or time.time()
             self.entry["duration"] = max(0.0, done - self.entry["time"])
+
+
+def _rate_allowed(entry: dict[str, Any]) -> bool:
+    """Row ac: a token from the bucket of the request's account, region and operation."""
+    rules = behaviour_field(entry["account"], "rate_limits")
+    return not rules or take_token(rules, entry["account"], entry.get("region"), entry["service"], entry.get("action"))
 
 
 class TaegisApp:
@@ -193,6 +202,9 @@ class TaegisApp:
             if latency > 0:
                 time.sleep(latency)
             fault = fault or _take_targeted_fault(entry["account"], entry.get("action"))
+            if fault is None and not _rate_allowed(entry):
+                fault, variant = FaultKind.THROTTLE, 0
+                entry["rate_limited"] = True
         if fault in UNPROCESSED_FAULTS and not environ.get("taegis.no_continue"):
             _drain_body(environ)  # unread, so that the socket closes cleanly
         if fault is FaultKind.DROP:
@@ -296,6 +308,8 @@ class TaegisApp:
             return self._stack_operations(start_response, query, method)
         if path.rstrip("/") == "/_taegis/iam-enforcement":
             return self._iam_enforcement(environ, start_response, method)
+        if path.rstrip("/") == "/_taegis/stack-timing":
+            return self._stack_timing(start_response, query, method)
         return _json_response(start_response, 404, {"error": f"unknown admin path {path}"})
 
     def _stack_operations(self, start_response: Any, query: dict[str, str], method: str) -> list[bytes]:
@@ -308,7 +322,39 @@ class TaegisApp:
             return _json_response(start_response, 200, {"operations": []})
         if method != "GET":
             return _json_response(start_response, 405, {"error": "GET or DELETE"})
-        return _json_response(start_response, 200, {"operations": stack_operations(account, query.get("region"))})
+        try:
+            since = float(query["since"]) if "since" in query else None
+            wait = float(query.get("wait", 0))
+            if not 0 <= wait <= 3600:
+                raise ValueError
+        except ValueError:
+            return _json_response(start_response, 400, {"error": "since is epoch seconds and wait 0..3600 seconds"})
+        stack_id = query.get("stack_id")
+        if wait and not stack_id:
+            return _json_response(start_response, 400, {"error": "wait needs stack_id"})
+        if wait:
+            ops = wait_stack_operation(stack_id, since, wait)  # type: ignore[arg-type]
+            ops = [o for o in ops if (account is None or o["account"] == account)]
+        else:
+            ops = stack_operations(account, query.get("region"), stack_id, since)
+        return _json_response(start_response, 200, {"operations": ops})
+
+    def _stack_timing(self, start_response: Any, query: dict[str, str], method: str) -> list[bytes]:
+        # Row ac: what the account's stack timing model draws for one resource step.
+        if method != "GET":
+            return _json_response(start_response, 405, {"error": "GET"})
+        account = query.get("account", "")
+        if not re.fullmatch(r"\d{12}", account):
+            return _json_response(start_response, 400, {"error": "account must be 12 digits"})
+        missing = [k for k in ("region", "stack", "resource", "type") if not query.get(k)]
+        if missing:
+            return _json_response(start_response, 400, {"error": f"give {', '.join(missing)}"})
+        timing = behaviour_field(account, "stack_timing")
+        if timing is None:
+            return _json_response(start_response, 400, {"error": "the account has no stack_timing"})
+        operation = query.get("operation", "create")
+        seconds = draw_seconds(timing, account, query["region"], query["stack"], query["resource"], query["type"], operation)
+        return _json_response(start_response, 200, {"seconds": seconds, "operation": operation})
 
     def _iam_enforcement(self, environ: dict[str, Any], start_response: Any, method: str) -> list[bytes]:
         # (u) the accounts whose signed requests moto's IAM evaluator checks.

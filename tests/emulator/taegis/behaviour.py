@@ -9,6 +9,8 @@ import threading
 import time
 from typing import Any
 
+from .aws_pace import validate_rate_limits, validate_stack_timing
+
 
 # ---------------------------------------------------------------------------------------------
 # Per-account behaviour (admin: /_taegis/behaviour).  Off by default: an account without
@@ -47,6 +49,8 @@ BEHAVIOUR_DEFAULTS: dict[str, Any] = {
     "busy_seconds": 0.0,
     "empty_log_pages": 0,
     "strict_roles": False,
+    "stack_timing": None,
+    "rate_limits": [],
 }
 # AWS timing windows (rows w, x, y), each 0..600 seconds like resource_seconds.
 _WINDOW_FIELDS = ("permission_delay_seconds", "notification_stale_seconds", "busy_seconds")
@@ -113,6 +117,10 @@ def _validate_behaviour(doc: dict[str, Any]) -> dict[str, Any]:
             value = checked
         elif key == "faults":
             value = _validate_faults(value)
+        elif key == "stack_timing":
+            value = validate_stack_timing(value)
+        elif key == "rate_limits":
+            value = validate_rate_limits(value)
         fields[key] = value
     return fields
 
@@ -153,6 +161,11 @@ def get_behaviour(account_id: str) -> dict[str, Any]:
         merged = dict(BEHAVIOUR_DEFAULTS, **current)
         merged["failures"] = [dict(f) for f in merged["failures"]]
         merged["faults"] = [dict(f) for f in merged["faults"]]
+        merged["rate_limits"] = [dict(r) for r in merged["rate_limits"]]
+        if merged["stack_timing"] is not None:
+            timing = merged["stack_timing"]
+            merged["stack_timing"] = dict(timing, times={k: list(v) for k, v in timing["times"].items()},
+                                          region_factors=dict(timing["region_factors"]))
     return merged
 
 
@@ -181,6 +194,13 @@ def stack_pace(account_id: str) -> tuple[float, float]:
     with _BEHAVIOUR_LOCK:
         current = _BEHAVIOURS.get(account_id) or {}
         return float(current.get("stack_seconds") or 0.0), float(current.get("resource_seconds") or 0.0)
+
+
+def stack_timing(account_id: str) -> dict[str, Any] | None:
+    """Row ac: the account's stack timing model (None when off); a stack operation runs in the
+    background when it is set.  Treat it as read-only (it is replaced, never changed, by a POST)."""
+    with _BEHAVIOUR_LOCK:
+        return (_BEHAVIOURS.get(account_id) or {}).get("stack_timing")
 
 
 def window_seconds(account_id: str, field: str) -> float:

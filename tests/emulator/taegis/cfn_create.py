@@ -18,12 +18,14 @@ from moto.cloudformation.exceptions import AlreadyExistsException, CloudFormatio
 from moto.cloudformation.utils import generate_stack_id
 
 from .common import _error_message, _handler_message, _register_stack, _stack_by_id, _stack_event
-from .behaviour import InjectedFailure, _delete_failure, _injected_failure, resource_pause, stack_pace
+from .behaviour import InjectedFailure, _delete_failure, _injected_failure, resource_pause, stack_pace, stack_timing
+from .aws_pace import Timing, run_schedule
 from .cfn_templates import _clean_json
 from .cfn_stacks import (
     _TL,
     _active,
     _cfn_lock,
+    _dependencies,
     _is_model,
     _is_worker_for,
     _last_events,
@@ -210,10 +212,34 @@ def _cancel_in_progress(stack: Any, exclude: str) -> None:
             _stack_event(stack, logical_id, event.resource_type, "UPDATE_FAILED", "Resource update cancelled", event.physical_resource_id)
 
 
-def _delete_in_order(stack: Any, json_map: dict[str, Any], logical_ids: list[str], delay: float, inject: bool = False) -> None:
+def _delete_one(stack: Any, json_map: dict[str, Any], logical_id: str, resource: Any, inject: bool) -> None:
+    """One resource's delete step (under the account's lock)."""
+    rm = stack.resource_map
+    resource_json = json_map.get(logical_id) or {}
+    reason = _delete_failure(stack, logical_id) if inject else None
+    if reason is not None:
+        rtype = resource_json.get("Type", "")
+        if _last_status(stack, logical_id) != "DELETE_IN_PROGRESS":
+            _stack_event(stack, logical_id, rtype, "DELETE_IN_PROGRESS", physical_id=_physical(resource))
+        _stack_event(stack, logical_id, rtype, "DELETE_FAILED", reason, _physical(resource))
+        failure = InjectedFailure(reason)
+        failure._taegis_resource = (logical_id, rtype)  # type: ignore[attr-defined]
+        raise failure
+    try:
+        rm._delete_resource(resource, resource_json)
+    except Exception:
+        return
+    rm._parsed_resources.pop(logical_id, None)
+
+
+def _delete_in_order(stack: Any, json_map: dict[str, Any], logical_ids: list[str], delay: "float | Timing", inject: bool = False) -> None:
     """Delete created resources in reverse dependency order (what moto cannot delete is left for
     ResourceMap.delete to retry).  With `inject` (DeleteStack only), a resource with a "delete"
-    failure gets DELETE_FAILED and InjectedFailure is raised: the resources after it are left."""
+    failure gets DELETE_FAILED and InjectedFailure is raised: the resources after it are left.
+    `delay`: the pause before each resource, or the stack timing model (row ac)."""
+    if isinstance(delay, Timing):
+        _delete_scheduled(stack, json_map, logical_ids, delay, inject)
+        return
     lock = _cfn_lock(stack.account_id)
     rm = stack.resource_map
     for logical_id in [lid for wave in _waves(json_map, logical_ids) for lid in wave][::-1]:
@@ -227,20 +253,36 @@ def _delete_in_order(stack: Any, json_map: dict[str, Any], logical_ids: list[str
         if delay:
             time.sleep(delay)
         with lock:
-            reason = _delete_failure(stack, logical_id) if inject else None
-            if reason is not None:
-                rtype = resource_json.get("Type", "")
-                if _last_status(stack, logical_id) != "DELETE_IN_PROGRESS":
-                    _stack_event(stack, logical_id, rtype, "DELETE_IN_PROGRESS", physical_id=_physical(resource))
-                _stack_event(stack, logical_id, rtype, "DELETE_FAILED", reason, _physical(resource))
-                failure = InjectedFailure(reason)
-                failure._taegis_resource = (logical_id, rtype)  # type: ignore[attr-defined]
-                raise failure
-            try:
-                rm._delete_resource(resource, resource_json)
-            except Exception:
-                continue
-            rm._parsed_resources.pop(logical_id, None)
+            _delete_one(stack, json_map, logical_id, resource, inject)
+
+
+def _delete_scheduled(stack: Any, json_map: dict[str, Any], logical_ids: list[str], timing: Timing, inject: bool) -> None:
+    """Row ac: a resource is deleted once every resource that depends on it is gone; resources
+    with no such tie are deleted at the same time, each taking its drawn time."""
+    lock = _cfn_lock(stack.account_id)
+    rm = stack.resource_map
+    with lock:
+        targets = [lid for wave in _waves(json_map, logical_ids) for lid in wave][::-1]
+        targets = [lid for lid in targets if _is_model(rm._parsed_resources.get(lid))]
+    names = set(json_map)
+    forward = {lid: (_dependencies(json_map.get(lid), names) & set(targets)) - {lid} for lid in targets}
+    deps = {lid: {other for other in targets if lid in forward[other]} for lid in targets}
+
+    def rtype(lid: str) -> str:
+        return (json_map.get(lid) or {}).get("Type", "")
+
+    def start(group: list[str]) -> None:
+        for lid in group:
+            resource = rm._parsed_resources.get(lid)
+            if _is_model(resource):
+                _stack_event(stack, lid, rtype(lid), "DELETE_IN_PROGRESS", physical_id=_physical(resource))
+
+    def finish(lid: str) -> None:
+        resource = rm._parsed_resources.get(lid)
+        if _is_model(resource):
+            _delete_one(stack, json_map, lid, resource, inject)
+
+    run_schedule(targets, deps, lambda lid: timing.seconds(lid, rtype(lid), "delete"), start, finish, lock, timing.parallel)
 
 
 def _create_stack(
@@ -277,14 +319,15 @@ def _create_stack(
     _register_stack(new_stack)
     new_stack._taegis_op = "create"
     pace = stack_pace(self.account_id)
-    if any(p > 0 for p in pace):
+    timing = stack_timing(self.account_id)
+    if any(p > 0 for p in pace) or timing is not None:
         _precheck_imports(self, new_stack.resource_map, new_stack.template_dict)
         _precheck_export_names(self, new_stack, new_stack.resource_map, new_stack.template_dict)
         _op_begin(new_stack, "create")
         self.stacks[stack_id] = new_stack
         new_stack.status = "CREATE_IN_PROGRESS"
         new_stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
-        _start_worker(new_stack, _worker_create, self, new_stack, pace)
+        _start_worker(new_stack, _worker_create, self, new_stack, pace, timing)
         return new_stack
     record = _op_begin(new_stack, "create")
     self.stacks[stack_id] = new_stack
@@ -326,17 +369,42 @@ def _create_stack(
     return new_stack
 
 
-def _worker_create(backend: Any, stack: Any, pace: tuple[float, float]) -> None:
+def _create_scheduled(stack: Any, json_map: dict[str, Any], include: list[str], timing: Timing) -> None:
+    """Row ac: each resource starts (CREATE_IN_PROGRESS) the moment the resources it refers to
+    are complete, and completes after its drawn time."""
+    rm = stack.resource_map
+    names = set(json_map)
+    ordered = [lid for wave in _waves(json_map, include) for lid in wave]
+    deps = {lid: (_dependencies(json_map.get(lid), names) & set(include)) - {lid} for lid in include}
+
+    def rtype(lid: str) -> str:
+        return (json_map.get(lid) or {}).get("Type", "")
+
+    def start(group: list[str]) -> None:
+        for lid in group:
+            if not rtype(lid).startswith("Custom::"):  # custom resources: once their request is sent
+                _stack_event(stack, lid, rtype(lid), "CREATE_IN_PROGRESS")
+
+    def finish(lid: str) -> None:
+        _raise_pending_failure(stack)
+        rm[lid]
+
+    run_schedule(ordered, deps, lambda lid: timing.seconds(lid, rtype(lid)), start, finish, _cfn_lock(stack.account_id), timing.parallel)
+
+
+def _worker_create(backend: Any, stack: Any, pace: tuple[float, float], timing_model: dict[str, Any] | None = None) -> None:
     lock = _cfn_lock(stack.account_id)
     rm = stack.resource_map
-    delay = 0.0
+    delay: float | Timing = 0.0
     try:
         with lock:
             json_map = rm._resource_json_map
             include = [lid for lid, resource_json in list(json_map.items()) if _active(rm, resource_json)]
-            delay = resource_pause(pace, len(include))
+            delay = Timing(timing_model, stack, "create") if timing_model else resource_pause(pace, len(include))
             stack._taegis_inject = True
-        for wave in _waves(json_map, include):
+        if isinstance(delay, Timing):
+            _create_scheduled(stack, json_map, include, delay)
+        for wave in [] if isinstance(delay, Timing) else _waves(json_map, include):
             with lock:
                 for logical_id in wave:
                     rtype = (json_map.get(logical_id) or {}).get("Type", "")
@@ -373,7 +441,7 @@ def _undo_failed_create(backend: Any, stack: Any) -> None:
     _mark_dead(stack)
 
 
-def _rollback_create(backend: Any, stack: Any, exc: BaseException, delay: float = 0.0) -> None:
+def _rollback_create(backend: Any, stack: Any, exc: BaseException, delay: "float | Timing" = 0.0) -> None:
     lock = _cfn_lock(stack.account_id)
     with lock:
         stack._taegis_inject = False

@@ -14,7 +14,8 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.core.responses import ActionResult
 
 from .common import _stack_event
-from .behaviour import InjectedFailure, resource_pause, stack_pace
+from .behaviour import InjectedFailure, resource_pause, stack_pace, stack_timing
+from .aws_pace import Timing
 from .cfn_templates import importing_stacks
 from .cfn_stacks import (
     _NO_SNAPSHOT,
@@ -54,6 +55,7 @@ def _delete_stack(self: Any, name_or_stack_id: str) -> None:
             stack._add_stack_event(stack.status, resource_status_reason=blocked[0])
             return
         pace = stack_pace(self.account_id)
+        timing = stack_timing(self.account_id)
         _op_begin(stack, "delete")
         try:
             stack._taegis_outputs_snapshot = _outputs(stack)  # AWS: the outputs stay until it is gone
@@ -62,8 +64,8 @@ def _delete_stack(self: Any, name_or_stack_id: str) -> None:
         stack.status_reason = None
         _set_status(stack, "DELETE_IN_PROGRESS", "User Initiated")
         stack.status_reason = None
-        if any(p > 0 for p in pace):
-            _start_worker(stack, _worker_delete, self, stack, pace)
+        if any(p > 0 for p in pace) or timing is not None:
+            _start_worker(stack, _worker_delete, self, stack, pace, timing)
             return
         # Synchronous: the same steps, within the call (a DELETE_FAILED stack included).
         try:
@@ -82,7 +84,7 @@ def _delete_failed(stack: Any, failed: list[str]) -> None:
     _set_status(stack, "DELETE_FAILED", f"The following resource(s) failed to delete: [{', '.join(failed)}]. ")
 
 
-def _worker_delete(backend: Any, stack: Any, pace: tuple[float, float]) -> None:
+def _worker_delete(backend: Any, stack: Any, pace: tuple[float, float], timing_model: dict[str, Any] | None = None) -> None:
     lock = _cfn_lock(stack.account_id)
     rm = stack.resource_map
     with lock:
@@ -92,7 +94,7 @@ def _worker_delete(backend: Any, stack: Any, pace: tuple[float, float]) -> None:
             for lid, resource_json in list(json_map.items())
             if _is_model(rm._parsed_resources.get(lid)) and (resource_json or {}).get("DeletionPolicy") != "Retain"
         ]
-        delay = resource_pause(pace, len(targets))
+        delay: float | Timing = Timing(timing_model, stack, "delete") if timing_model else resource_pause(pace, len(targets))
     try:
         _delete_in_order(stack, json_map, targets, delay, inject=True)
     except InjectedFailure as failure:

@@ -142,6 +142,7 @@ def _stack_resources(self: Any) -> Any:
 # ROLLBACK_IN_PROGRESS / UPDATE_ROLLBACK_IN_PROGRESS; the create or update that failed stays
 # open until the same terminal status.
 _OPS_LOCK = threading.Lock()
+_OPS_DONE = threading.Condition(_OPS_LOCK)  # notified whenever an operation finishes
 _STACK_OPS: collections.deque[dict[str, Any]] = collections.deque(maxlen=200_000)
 STACK_OPERATIONS = ("create", "update", "delete", "rollback", "update_rollback")
 
@@ -184,16 +185,42 @@ def _op_finish(stack: Any) -> None:
     with _OPS_LOCK:
         for record in open_ops:
             record["finished"], record["status"] = now, status
+        _OPS_DONE.notify_all()
     stack._taegis_open_ops = []
 
 
-def stack_operations(account: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+def stack_operations(
+    account: str | None = None, region: str | None = None, stack_id: str | None = None, since: float | None = None
+) -> list[dict[str, Any]]:
     with _OPS_LOCK:
-        return [
-            dict(r)
-            for r in _STACK_OPS
-            if (account is None or r["account"] == account) and (region is None or r["region"] == region)
-        ]
+        return _matching(account, region, stack_id, since)
+
+
+def _matching(account: str | None, region: str | None, stack_id: str | None, since: float | None) -> list[dict[str, Any]]:
+    return [
+        dict(r)
+        for r in _STACK_OPS
+        if (account is None or r["account"] == account)
+        and (region is None or r["region"] == region)
+        and (stack_id is None or r["stack_id"] == stack_id)
+        and (since is None or r["started"] >= since)
+    ]
+
+
+def wait_stack_operation(stack_id: str, since: float | None, timeout: float) -> list[dict[str, Any]]:
+    """Bench: the stack's operations (started at or after `since`), once one of them has finished
+    and none is still open, or when `timeout` seconds have passed: the answer comes the moment
+    the terminal status is set (a long poll that costs no AWS call)."""
+    deadline = time.monotonic() + timeout
+    with _OPS_LOCK:
+        while True:
+            found = _matching(None, None, stack_id, since)
+            if found and all(r["finished"] is not None for r in found):
+                return found
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return found
+            _OPS_DONE.wait(left)
 
 
 def clear_stack_operations(account: str | None = None) -> None:

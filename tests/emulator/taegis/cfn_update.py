@@ -10,11 +10,13 @@ from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.exceptions import ValidationError
 
 from .common import _error_message, _stack_event
-from .behaviour import InjectedFailure, _injected_failure, resource_pause, stack_pace
+from .behaviour import InjectedFailure, _injected_failure, resource_pause, stack_pace, stack_timing
+from .aws_pace import Timing, run_schedule
 from .cfn_stacks import (
     _NO_SNAPSHOT,
     _active,
     _cfn_lock,
+    _dependencies,
     _is_model,
     _last_status,
     _op_begin,
@@ -64,7 +66,8 @@ def _stack_update(self: Any, template: str, role_arn: str | None = None, paramet
     new_dict = self.parse_template(template)
     _prepare_update(backend, self, new_dict, parameters)
     pace = stack_pace(self.account_id)
-    background = any(p > 0 for p in pace)
+    timing = stack_timing(self.account_id)
+    background = any(p > 0 for p in pace) or timing is not None
     snapshot = _outputs(self) if background else _NO_SNAPSHOT
     self.status_reason = None
     self._taegis_op = "update"
@@ -73,7 +76,7 @@ def _stack_update(self: Any, template: str, role_arn: str | None = None, paramet
     self.status_reason = None
     if background:
         self._taegis_outputs_snapshot = snapshot
-        _start_worker(self, _run_update, backend, self, template, new_dict, role_arn, parameters, tags, pace)
+        _start_worker(self, _run_update, backend, self, template, new_dict, role_arn, parameters, tags, pace, timing)
     else:
         _run_update(backend, self, template, new_dict, role_arn, parameters, tags, (0.0, 0.0))
 
@@ -100,7 +103,38 @@ def _update_resource(stack: Any, rm: Any, logical_id: str, resource_json: dict[s
     _stack_event(stack, logical_id, rtype, "UPDATE_COMPLETE", physical_id=_physical(changed if changed is not None else original))
 
 
-def _run_update(backend: Any, stack: Any, template: str, new_dict: dict[str, Any], role_arn: str | None, parameters: dict[str, Any] | None, tags: dict[str, str] | None, pace: tuple[float, float]) -> None:
+def _update_scheduled(stack: Any, rm: Any, new_json: dict[str, Any], add: list[str], modify: list[str], timing: Timing, done_add: list[str], done_mod: list[str]) -> None:
+    """Row ac: added and changed resources start as soon as those they refer to are done, in
+    parallel, each taking its drawn time."""
+    items = add + modify
+    names = set(new_json)
+    ordered = [lid for wave in _waves(new_json, items) for lid in wave]
+    deps = {lid: (_dependencies(new_json.get(lid), names) & set(items)) - {lid} for lid in items}
+
+    def rtype(lid: str) -> str:
+        return (new_json.get(lid) or {}).get("Type", "")
+
+    def start(group: list[str]) -> None:
+        for lid in group:
+            if lid in modify:
+                _stack_event(stack, lid, rtype(lid), "UPDATE_IN_PROGRESS", physical_id=_physical(rm._parsed_resources.get(lid)))
+            elif not rtype(lid).startswith("Custom::"):
+                _stack_event(stack, lid, rtype(lid), "CREATE_IN_PROGRESS")
+
+    def finish(lid: str) -> None:
+        _raise_pending_failure(stack)
+        if lid in modify:
+            _update_resource(stack, rm, lid, new_json[lid], inject=True)
+            done_mod.append(lid)
+        else:
+            rm[lid]
+            done_add.append(lid)
+
+    run_schedule(ordered, deps, lambda lid: timing.seconds(lid, rtype(lid), "update" if lid in modify else "create"),
+                 start, finish, _cfn_lock(stack.account_id), timing.parallel)
+
+
+def _run_update(backend: Any, stack: Any, template: str, new_dict: dict[str, Any], role_arn: str | None, parameters: dict[str, Any] | None, tags: dict[str, str] | None, pace: tuple[float, float], timing_model: dict[str, Any] | None = None) -> None:
     lock = _cfn_lock(stack.account_id)
     rm = stack.resource_map
     with lock:
@@ -139,12 +173,16 @@ def _run_update(backend: Any, stack: Any, template: str, new_dict: dict[str, Any
             else:
                 add.append(lid)
         remove += [lid for lid in diff["Remove"] if _is_model(rm._parsed_resources.get(lid))]
-        delay = resource_pause(pace, len(add) + len(modify) + len(remove))
+        delay: float | Timing = (
+            Timing(timing_model, stack, "update") if timing_model else resource_pause(pace, len(add) + len(modify) + len(remove))
+        )
         stack._taegis_inject = True
     done_add: list[str] = []
     done_mod: list[str] = []
     try:
-        for wave in _waves(new_json, add + modify):
+        if isinstance(delay, Timing):
+            _update_scheduled(stack, rm, new_json, add, modify, delay, done_add, done_mod)
+        for wave in [] if isinstance(delay, Timing) else _waves(new_json, add + modify):
             if delay:
                 with lock:
                     for lid in wave:
@@ -185,7 +223,7 @@ def _run_update(backend: Any, stack: Any, template: str, new_dict: dict[str, Any
         _rollback_update(backend, stack, exc, old, done_add, done_mod, modify, delay)
 
 
-def _rollback_update(backend: Any, stack: Any, exc: BaseException, old: dict[str, Any], done_add: list[str], done_mod: list[str], modify: list[str], delay: float) -> None:
+def _rollback_update(backend: Any, stack: Any, exc: BaseException, old: dict[str, Any], done_add: list[str], done_mod: list[str], modify: list[str], delay: "float | Timing") -> None:
     lock = _cfn_lock(stack.account_id)
     rm = stack.resource_map
     with lock:
@@ -218,7 +256,9 @@ def _rollback_update(backend: Any, stack: Any, exc: BaseException, old: dict[str
             revert.append(logical_id)
     rollback_failed = False
     for lid in reversed(revert):
-        if delay:
+        if isinstance(delay, Timing):
+            time.sleep(delay.seconds(lid, (old["rm_json"].get(lid) or {}).get("Type", ""), "update_rollback"))
+        elif delay:
             time.sleep(delay)
         with lock:
             try:
