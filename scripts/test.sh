@@ -12,5 +12,8 @@ export RUST_BACKTRACE="${RUST_BACKTRACE:-0}"
 echo "== emulator self-test" >&2
 "$PY" tests/emulator/selftest.py
 
+echo "== XDR stand-in self-test" >&2
+"$PY" tests/xdr/selftest.py
+
 echo "== cargo test" >&2
 cargo test --locked "$@"
