@@ -2,45 +2,32 @@
 
 use std::time::Duration;
 
-use crate::harness::{Account, Inputs, REGION, http, s, setup, step};
+use serde_json::json;
+
+use crate::harness::{
+    Account, Inputs, REGION, Run, deployed, http, s, set_flag, setup, source, step,
+};
 use crate::seed;
 
 const FUNCTION: &str = "taegis-cloudtrail-scwx-tdr-lambda-awscloudtrail";
 
-async fn stack_status(acct: &Account, name: &str) -> Option<String> {
-    let out = acct
-        .cfn()
-        .describe_stacks()
-        .stack_name(name)
-        .send()
-        .await
-        .ok()?;
-    out.stacks()
-        .first()
-        .and_then(|s| s.stack_status())
-        .map(|s| s.as_str().to_string())
-}
-
-/// The function's policy statements as JSON values.
-async fn statements(acct: &Account, function: &str) -> Vec<serde_json::Value> {
-    let p = acct
-        .lambda()
-        .get_policy()
-        .function_name(function)
-        .send()
-        .await
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_str(p.policy().unwrap()).unwrap();
-    v["Statement"].as_array().cloned().unwrap_or_default()
-}
-
 /// The statement ids on the function's policy.
 async fn statement_ids(acct: &Account) -> Vec<String> {
-    statements(acct, FUNCTION)
-        .await
-        .iter()
-        .map(|s| s["Sid"].as_str().unwrap().to_string())
-        .collect()
+    let statements = acct.statements(FUNCTION).await;
+    let ids = statements.iter().map(|s| s["Sid"].as_str().unwrap());
+    ids.map(str::to_string).collect()
+}
+
+/// The flags of an SNS trigger from `topic`, with a JSON result.
+fn sns_json(topic: &str) -> [&str; 6] {
+    [
+        "--trigger",
+        "sns",
+        "--sns-topic-arn",
+        topic,
+        "--output",
+        "json",
+    ]
 }
 
 fn steps(doc: &serde_json::Value) -> Vec<(String, String)> {
@@ -71,33 +58,24 @@ async fn fresh_deploy_creates_everything_and_keeps_other_entries() {
     let (acct, inputs, bucket) = setup("trail").await;
     let before = seed::foreign_notifications(&acct, &bucket).await;
 
-    let run = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--prefix", "AWSLogs/", "--output", "json"])
-        .run();
-    run.assert_code(0);
-    let doc = run.json();
+    let run = acct.deploy(
+        &inputs,
+        &bucket,
+        &["--prefix", "AWSLogs/", "--output", "json"],
+    );
+    let doc = run.assert_code(0).assert_outcome("created");
     let t = &doc["targets"][0];
-    assert_eq!(t["outcome"], "created", "{doc:#}");
     assert_eq!(t["function_name"], FUNCTION);
     assert_eq!(t["account"], acct.id.as_str());
     assert!(t["error"].is_null());
 
     // The zip object, content-addressed.
-    let zips = acct
-        .s3()
-        .list_objects_v2()
-        .bucket(format!("{bucket}-zips"))
-        .send()
-        .await
-        .unwrap();
-    let keys: Vec<_> = zips.contents().iter().filter_map(|o| o.key()).collect();
+    let zb = format!("{bucket}-zips");
+    let keys = acct.object_keys(REGION, &zb).await;
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys[0].starts_with("taegis-lambda-amd64-") && keys[0].ends_with(".zip"));
 
     // The zip bucket the tool made is private and encrypted (as AWS makes every new bucket).
-    let zb = format!("{bucket}-zips");
     let pab = acct
         .s3()
         .get_public_access_block()
@@ -115,62 +93,32 @@ async fn fresh_deploy_creates_everything_and_keeps_other_entries() {
         ),
         (Some(true), Some(true), Some(true), Some(true))
     );
-    let enc = acct
-        .s3()
-        .get_bucket_encryption()
-        .bucket(&zb)
-        .send()
-        .await
-        .unwrap();
-    let rules = enc.server_side_encryption_configuration().unwrap().rules();
-    assert_eq!(
-        rules[0]
-            .apply_server_side_encryption_by_default()
-            .unwrap()
-            .sse_algorithm()
-            .as_str(),
-        "AES256"
-    );
+    let enc = acct.s3().get_bucket_encryption().bucket(&zb).send().await;
+    let enc = enc
+        .unwrap()
+        .server_side_encryption_configuration()
+        .unwrap()
+        .clone();
+    let by_default = enc.rules()[0].apply_server_side_encryption_by_default();
+    assert_eq!(by_default.unwrap().sse_algorithm().as_str(), "AES256");
 
     // Both stacks complete.
-    assert_eq!(
-        stack_status(&acct, "taegis-shared-resources")
-            .await
-            .as_deref(),
-        Some("CREATE_COMPLETE")
-    );
-    assert_eq!(
-        stack_status(&acct, "taegis-cloudtrail").await.as_deref(),
-        Some("CREATE_COMPLETE")
-    );
+    for stack in ["taegis-shared-resources", "taegis-cloudtrail"] {
+        let status = acct.stack_status(stack).await;
+        assert_eq!(status.as_deref(), Some("CREATE_COMPLETE"), "{stack}");
+    }
 
     // The function: custom runtime, reserved concurrency 5.
-    let f = acct
-        .lambda()
-        .get_function()
-        .function_name(FUNCTION)
-        .send()
-        .await
-        .unwrap();
-    let runtime = f
-        .configuration()
-        .unwrap()
-        .runtime()
-        .unwrap()
-        .as_str()
-        .to_string();
+    let f = acct.lambda().get_function().function_name(FUNCTION).send();
+    let f = f.await.unwrap();
+    let configuration = f.configuration().unwrap();
+    let runtime = configuration.runtime().unwrap().as_str();
     assert!(runtime.starts_with("provided."), "{runtime}");
-    assert_eq!(
-        f.concurrency()
-            .and_then(|c| c.reserved_concurrent_executions()),
-        Some(5)
-    );
-    let function_arn = f
-        .configuration()
-        .unwrap()
-        .function_arn()
-        .unwrap()
-        .to_string();
+    let reserved = f
+        .concurrency()
+        .and_then(|c| c.reserved_concurrent_executions());
+    assert_eq!(reserved, Some(5));
+    let function_arn = configuration.function_arn().unwrap().to_string();
     assert_eq!(t["function_arn"], function_arn.as_str());
 
     // The secret holds exactly the credentials text.
@@ -192,17 +140,11 @@ async fn fresh_deploy_creates_everything_and_keeps_other_entries() {
     let rules = ours[0].filter().unwrap().key().unwrap().filter_rules();
     assert_eq!(rules.len(), 1);
     assert_eq!(rules[0].value(), Some("AWSLogs/"));
-    let st = statements(&acct, FUNCTION).await;
+    let st = acct.statements(FUNCTION).await;
     assert_eq!(st.len(), 1, "{st:?}");
     assert_eq!(st[0]["Principal"]["Service"], "s3.amazonaws.com");
-    assert_eq!(
-        st[0]["Condition"]["ArnLike"]["AWS:SourceArn"],
-        format!("arn:aws:s3:::{bucket}")
-    );
-    assert_eq!(
-        st[0]["Condition"]["StringEquals"]["AWS:SourceAccount"],
-        acct.id.as_str()
-    );
+    let from_bucket = json!(format!("arn:aws:s3:::{bucket}"));
+    assert_eq!(source(&st[0]), (from_bucket, json!(acct.id)));
 
     // Everyone else's entries are exactly as they were.
     assert_eq!(after.queue_configurations(), before.queue_configurations());
@@ -224,86 +166,45 @@ async fn fresh_deploy_creates_everything_and_keeps_other_entries() {
 async fn sns_trigger_subscribes_the_function() {
     let (acct, inputs, bucket) = setup("trail-sns").await;
     let topic = seed::topic(&acct, "trail-news").await;
-    let sns = [
-        "--trigger",
-        "sns",
-        "--sns-topic-arn",
-        &topic,
-        "--output",
-        "json",
-    ];
+    let sns = sns_json(&topic);
 
-    let run = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(sns)
-        .run();
-    run.assert_code(0);
-    let doc = run.json();
+    let doc = acct.deploy(&inputs, &bucket, &sns).assert_code(0).json();
     let names: Vec<_> = steps(&doc).into_iter().map(|(n, _)| n).collect();
     assert!(
         names.contains(&"sns-subscription".to_string())
             && !names.contains(&"bucket-notification".to_string())
     );
 
-    let arn = doc["targets"][0]["function_arn"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let arn = doc["targets"][0]["function_arn"].as_str().unwrap();
     let subs = seed::subscriptions(&acct, &topic).await;
     let lambda_subs: Vec<_> = subs
         .subscriptions()
         .iter()
-        .filter(|s| s.protocol() == Some("lambda") && s.endpoint() == Some(arn.as_str()))
+        .filter(|s| s.protocol() == Some("lambda") && s.endpoint() == Some(arn))
         .collect();
     assert_eq!(lambda_subs.len(), 1);
-    let st = statements(&acct, FUNCTION).await;
+    let st = acct.statements(FUNCTION).await;
     assert_eq!(st.len(), 1, "{st:?}");
     assert_eq!(st[0]["Principal"]["Service"], "sns.amazonaws.com");
-    assert_eq!(
-        st[0]["Condition"]["ArnLike"]["AWS:SourceArn"],
-        topic.as_str()
-    );
+    assert_eq!(source(&st[0]).0, topic.as_str());
     // The stack got the topic too.
-    let p = acct
-        .stack_parameter("taegis-cloudtrail", "SNSNotificationarn")
-        .await;
-    assert_eq!(p.as_deref(), Some(topic.as_str()));
+    let p = acct.stack_parameter("taegis-cloudtrail", "SNSNotificationarn");
+    assert_eq!(p.await.as_deref(), Some(topic.as_str()));
     // No S3 notification of ours.
     let n = seed::notifications(&acct, &bucket).await;
     assert!(n.lambda_function_configurations().is_empty());
 
     // And a second run changes nothing.
-    let before = acct.requests().len();
-    let again = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(sns)
-        .run();
-    again.assert_code(0);
-    assert_eq!(again.json()["targets"][0]["outcome"], "unchanged");
-    assert!(
-        acct.writes_since(before).is_empty(),
-        "{:?}",
-        acct.writes_since(before)
-    );
+    let again = acct.writing_nothing(|| acct.deploy(&inputs, &bucket, &sns));
+    again.assert_code(0).assert_outcome("unchanged");
 }
 
 #[tokio::test]
 async fn second_identical_run_is_unchanged_and_writes_nothing() {
     let (acct, inputs, bucket) = setup("trail-again").await;
     seed::foreign_notifications(&acct, &bucket).await;
-    let args = || {
-        let mut a = inputs.deploy_args(&bucket);
-        a.extend([
-            "--prefix".into(),
-            "AWSLogs/".into(),
-            "--output".into(),
-            "json".into(),
-        ]);
-        a
-    };
-    acct.tool().args(args()).run().assert_code(0);
+    let args = ["--prefix", "AWSLogs/", "--output", "json"];
+    acct.deploy(&inputs, &bucket, &args).assert_code(0);
     let writes_first = acct.requests().iter().filter(|r| r.mutates()).count();
     assert!(
         writes_first >= 6,
@@ -311,10 +212,8 @@ async fn second_identical_run_is_unchanged_and_writes_nothing() {
     );
 
     let before = acct.requests().len();
-    let run = acct.tool().args(args()).run();
-    run.assert_code(0);
-    let doc = run.json();
-    assert_eq!(doc["targets"][0]["outcome"], "unchanged", "{doc:#}");
+    let run = acct.deploy(&inputs, &bucket, &args);
+    let doc = run.assert_code(0).assert_outcome("unchanged");
     assert!(steps(&doc).iter().all(|(_, a)| a == "skip"));
     let writes = acct.writes_since(before);
     assert!(writes.is_empty(), "a no-op run wrote: {writes:?}");
@@ -335,13 +234,11 @@ async fn second_identical_run_is_unchanged_and_writes_nothing() {
     let locations = reads.iter().filter(|a| *a == "GetBucketLocation").count();
     assert_eq!(locations, 1, "the notification bucket's only: {reads:?}");
 
-    let st = statements(&acct, FUNCTION).await;
-    assert_eq!(
-        st.iter()
-            .filter(|s| s["Sid"] == "taegis-cloudtrail-s3-invoke")
-            .count(),
-        1
-    );
+    let st = acct.statements(FUNCTION).await;
+    let ours = st
+        .iter()
+        .filter(|s| s["Sid"] == "taegis-cloudtrail-s3-invoke");
+    assert_eq!(ours.count(), 1);
     assert_eq!(st.len(), 1);
     let n = seed::notifications(&acct, &bucket).await;
     let ours = n
@@ -358,42 +255,23 @@ async fn second_identical_run_is_unchanged_and_writes_nothing() {
 #[tokio::test]
 async fn dry_run_writes_nothing_and_shows_the_steps_the_run_takes() {
     let (acct, inputs, bucket) = setup("trail-dry").await;
-    let args = |extra: &[&str]| {
-        let mut a = inputs.deploy_args(&bucket);
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
-    };
+    let deploy = |extra: &[&str]| acct.deploy(&inputs, &bucket, extra);
 
-    let before = acct.requests().len();
-    let dry = acct
-        .tool()
-        .args(args(&["--dry-run", "--output", "json"]))
-        .run();
-    dry.assert_code(0);
-    assert!(
-        acct.writes_since(before).is_empty(),
-        "{:?}",
-        acct.writes_since(before)
-    );
-    let planned = dry.json();
+    let dry = acct.writing_nothing(|| deploy(&["--dry-run", "--output", "json"]));
+    let planned = dry.assert_code(0).assert_outcome("planned");
     assert_eq!(planned["dry_run"], true);
-    assert_eq!(planned["targets"][0]["outcome"], "planned");
-    assert!(stack_status(&acct, "taegis-cloudtrail").await.is_none());
+    assert!(acct.stack_status("taegis-cloudtrail").await.is_none());
 
     // The text form of the dry run goes to stdout too, and also writes nothing.
-    let before = acct.requests().len();
-    let text = acct.tool().args(args(&["--dry-run"])).run();
+    let text = acct.writing_nothing(|| deploy(&["--dry-run"]));
     text.assert_code(0);
     assert!(
         text.stdout.contains("Plan for") && text.stdout.contains("lambda-stack"),
         "{}",
         text.stdout
     );
-    assert!(acct.writes_since(before).is_empty());
 
-    let real = acct.tool().args(args(&["--output", "json"])).run();
-    real.assert_code(0);
-    let done = real.json();
+    let done = deploy(&["--output", "json"]).assert_code(0).json();
     assert_eq!(steps(&planned), steps(&done));
     assert!(
         done["targets"][0]["steps"]
@@ -409,12 +287,12 @@ async fn dry_run_writes_nothing_and_shows_the_steps_the_run_takes() {
     );
 
     // Second round: a dry run of an up-to-date deploy plans only skips.
-    let again = acct
-        .tool()
-        .args(args(&["--dry-run", "--output", "json"]))
-        .run();
-    again.assert_code(0);
-    assert!(steps(&again.json()).iter().all(|(_, a)| a == "skip"));
+    let again = deploy(&["--dry-run", "--output", "json"]);
+    assert!(
+        steps(&again.assert_code(0).json())
+            .iter()
+            .all(|(_, a)| a == "skip")
+    );
 }
 
 #[tokio::test]
@@ -434,18 +312,12 @@ async fn credentials_never_appear_in_any_output() {
             2,
         ),
     ] {
-        let run = acct
-            .tool()
-            .args(inputs.deploy_args(&bucket))
-            .args(&extra)
-            .run();
+        let run = acct.deploy(&inputs, &bucket, &extra);
         run.assert_code(code);
         outputs.push(format!("{}\n{}", run.stdout, run.stderr));
     }
     // Through stdin as well.
-    let mut args = inputs.deploy_args(&bucket);
-    let i = args.iter().position(|a| a == "--credentials").unwrap();
-    args[i + 1] = "-".into();
+    let args = set_flag(inputs.deploy_args(&bucket), "--credentials", "-");
     let mut child = acct
         .tool()
         .args(args)
@@ -457,24 +329,12 @@ async fn credentials_never_appear_in_any_output() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(inputs.secret_text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    outputs.push(format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    ));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(inputs.secret_text.as_bytes()).unwrap();
+    drop(stdin);
+    let run = Run::of(child);
+    run.assert_code(0);
+    outputs.push(format!("{}\n{}", run.stdout, run.stderr));
 
     for o in &outputs {
         assert_no_secret(&inputs, o);
@@ -485,21 +345,8 @@ async fn credentials_never_appear_in_any_output() {
         Some(inputs.secret_text.as_str())
     );
     // And the stack shows it as AWS does: masked.
-    let out = acct
-        .cfn()
-        .describe_stacks()
-        .stack_name("taegis-shared-resources")
-        .send()
-        .await
-        .unwrap();
-    let shown = out.stacks()[0]
-        .parameters()
-        .iter()
-        .find(|p| p.parameter_key() == Some("SecretValue"))
-        .and_then(|p| p.parameter_value())
-        .unwrap()
-        .to_string();
-    assert_eq!(shown, "****");
+    let shown = acct.stack_parameter("taegis-shared-resources", "SecretValue");
+    assert_eq!(shown.await.as_deref(), Some("****"));
 }
 
 /// A Lambda template of the user's: the bundled one plus a custom resource that holds the
@@ -521,12 +368,9 @@ async fn a_stack_held_in_progress_is_followed_until_it_settles() {
     let handler = seed::other_function(&acct, &bucket).await;
     let template = inputs.write("held.yaml", held_template(&handler));
 
-    let mut child = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--lambda-template", &s(&template)])
-        .env("TAEGIS_POLL_INTERVAL", "50ms")
-        .spawn();
+    let held = ["--lambda-template", &s(&template)];
+    let tool = acct.tool().args(inputs.deploy_args(&bucket)).args(held);
+    let mut child = tool.env("TAEGIS_POLL_INTERVAL", "50ms").spawn();
 
     // Wait until the Lambda stack is being created and held.
     let started = std::time::Instant::now();
@@ -569,24 +413,16 @@ async fn a_stack_held_in_progress_is_followed_until_it_settles() {
     );
     assert!(status < 300, "cfnresponse: {status} {answer}");
 
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(
-        stderr.contains("Hold (Custom::Hold) CREATE_IN_PROGRESS"),
-        "{stderr}"
-    );
-    let held = stderr
-        .find("Hold (Custom::Hold) CREATE_IN_PROGRESS")
-        .unwrap();
+    let run = Run::of(child);
+    let stderr = &run.assert_code(0).stderr;
+    let held = stderr.find("Hold (Custom::Hold) CREATE_IN_PROGRESS");
+    let held = held.unwrap_or_else(|| panic!("{stderr}"));
     let done = stderr
         .find("taegis-cloudtrail (AWS::CloudFormation::Stack) CREATE_COMPLETE")
         .unwrap_or_else(|| panic!("no stack completion line:\n{stderr}"));
     assert!(held < done);
-    assert_eq!(
-        stack_status(&acct, "taegis-cloudtrail").await.as_deref(),
-        Some("CREATE_COMPLETE")
-    );
+    let status = acct.stack_status("taegis-cloudtrail").await;
+    assert_eq!(status.as_deref(), Some("CREATE_COMPLETE"));
 }
 
 fn encode(s: &str) -> String {
@@ -602,21 +438,12 @@ fn encode(s: &str) -> String {
 
 #[tokio::test]
 async fn a_function_replaced_by_a_stack_update_gets_the_trigger_again() {
-    let (acct, inputs, bucket) = setup("trail-replaced").await;
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .run()
-        .assert_code(0);
+    let (acct, inputs, bucket) = deployed("trail-replaced", &[]).await;
     // A new integration type renames the function: CloudFormation replaces it.
-    let run = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--integration-type", "generic", "--output", "json"])
-        .run();
-    run.assert_code(0);
-    let doc = run.json();
+    let generic = ["--integration-type", "generic", "--output", "json"];
+    let run = acct.deploy(&inputs, &bucket, &generic);
+    let doc = run.assert_code(0).assert_outcome("updated");
     let t = &doc["targets"][0];
-    assert_eq!(t["outcome"], "updated");
     let new = "taegis-cloudtrail-scwx-tdr-lambda-generic";
     assert_eq!(t["function_name"], new);
     let arn = t["function_arn"].as_str().unwrap();
@@ -627,107 +454,59 @@ async fn a_function_replaced_by_a_stack_update_gets_the_trigger_again() {
         .map(|l| l.lambda_function_arn())
         .collect();
     assert_eq!(targets, [arn]);
-    let st = statements(&acct, new).await;
+    let st = acct.statements(new).await;
     assert_eq!(st.len(), 1, "{st:?}");
-    assert!(
-        acct.lambda()
-            .get_function()
-            .function_name(FUNCTION)
-            .send()
-            .await
-            .is_err(),
-        "the old function is gone"
-    );
+    let old = acct.function_arn(REGION, FUNCTION).await;
+    assert!(old.is_none(), "the old function is gone");
     // And now all is in place: the next run has nothing to do.
-    let again = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--integration-type", "generic", "--output", "json"])
-        .run();
-    again.assert_code(0);
-    assert_eq!(again.json()["targets"][0]["outcome"], "unchanged");
+    let again = acct.deploy(&inputs, &bucket, &generic);
+    again.assert_code(0).assert_outcome("unchanged");
 }
 
 #[tokio::test]
 async fn switching_the_trigger_removes_the_earlier_one() {
     let (acct, inputs, bucket) = setup("trail-switch").await;
     let topic = seed::topic(&acct, "trail-switch-news").await;
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .run()
-        .assert_code(0);
+    acct.deploy(&inputs, &bucket, &[]).assert_code(0);
+    let ours = async || {
+        let n = seed::notifications(&acct, &bucket).await;
+        let sids = statement_ids(&acct).await;
+        let subs = seed::subscriptions(&acct, &topic).await;
+        (
+            n.lambda_function_configurations().len(),
+            sids,
+            subs.subscriptions().len(),
+        )
+    };
 
     // S3 -> SNS: the subscription and its permission in; our bucket entry and S3 permission out.
-    let run = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args([
-            "--trigger",
-            "sns",
-            "--sns-topic-arn",
-            &topic,
-            "--output",
-            "json",
-        ])
-        .run();
-    run.assert_code(0);
-    let doc = run.json();
+    let sns = sns_json(&topic);
+    let doc = acct.deploy(&inputs, &bucket, &sns).assert_code(0).json();
     let removal = step(&doc, "remove-old-trigger");
     assert_eq!(removal["status"], "done", "{removal}");
-    assert!(
-        seed::notifications(&acct, &bucket)
-            .await
-            .lambda_function_configurations()
-            .is_empty()
+    assert_eq!(
+        ours().await,
+        (0, vec!["taegis-cloudtrail-sns-invoke".into()], 1)
     );
-    let sids = statement_ids(&acct).await;
-    assert_eq!(sids, ["taegis-cloudtrail-sns-invoke"]);
-    let subs = seed::subscriptions(&acct, &topic).await;
-    assert_eq!(subs.subscriptions().len(), 1);
 
     // SNS -> S3: and back.
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .run()
-        .assert_code(0);
+    acct.deploy(&inputs, &bucket, &[]).assert_code(0);
     assert_eq!(
-        seed::notifications(&acct, &bucket)
-            .await
-            .lambda_function_configurations()
-            .len(),
-        1
-    );
-    let sids = statement_ids(&acct).await;
-    assert_eq!(sids, ["taegis-cloudtrail-s3-invoke"]);
-    let subs = seed::subscriptions(&acct, &topic).await;
-    assert!(
-        subs.subscriptions().is_empty(),
-        "{:?}",
-        subs.subscriptions()
+        ours().await,
+        (1, vec!["taegis-cloudtrail-s3-invoke".into()], 0)
     );
     // The stack no longer names the topic.
-    let p = acct
-        .stack_parameter("taegis-cloudtrail", "SNSNotificationarn")
-        .await;
-    assert_eq!(p.as_deref(), Some(""));
+    let p = acct.stack_parameter("taegis-cloudtrail", "SNSNotificationarn");
+    assert_eq!(p.await.as_deref(), Some(""));
     // Settled: nothing left to do.
-    let again = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--output", "json"])
-        .run();
-    again.assert_code(0);
-    assert_eq!(again.json()["targets"][0]["outcome"], "unchanged");
+    let again = acct.deploy(&inputs, &bucket, &["--output", "json"]);
+    again.assert_code(0).assert_outcome("unchanged");
 }
 
 #[tokio::test]
 async fn a_trigger_added_by_hand_is_taken_over() {
     use aws_sdk_s3::types as s3t;
-    let (acct, inputs, bucket) = setup("trail-byhand").await;
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .run()
-        .assert_code(0);
+    let (acct, inputs, bucket) = deployed("trail-byhand", &[]).await;
     let n = seed::notifications(&acct, &bucket).await;
     let arn = n.lambda_function_configurations()[0]
         .lambda_function_arn()
@@ -744,14 +523,8 @@ async fn a_trigger_added_by_hand_is_taken_over() {
         )
         .build();
     seed::put_notifications(&acct, &bucket, by_hand).await;
-    let run = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--output", "json"])
-        .run();
-    run.assert_code(0);
-    let doc = run.json();
-    let step = step(&doc, "bucket-notification");
+    let run = acct.deploy(&inputs, &bucket, &["--output", "json"]);
+    let step = step(&run.assert_code(0).json(), "bucket-notification");
     assert_eq!(step["action"], "update", "{step}");
     let ids: Vec<_> = seed::notifications(&acct, &bucket)
         .await

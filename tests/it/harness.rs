@@ -413,7 +413,26 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        }
+    }
+}
+
 impl Run {
+    /// What the tool started as `child` left behind, once it ends.
+    pub fn of(child: Child) -> Run {
+        Run::from(
+            child
+                .wait_with_output()
+                .expect("wait for taegis-cloudtrail"),
+        )
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
@@ -530,12 +549,7 @@ impl Tool {
     }
 
     pub fn run(mut self) -> Run {
-        let out: Output = self.cmd.output().expect("run taegis-cloudtrail");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-        }
+        Run::from(self.cmd.output().expect("run taegis-cloudtrail"))
     }
 
     pub fn spawn(mut self) -> Child {
