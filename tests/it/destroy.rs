@@ -1,27 +1,12 @@
 //! `destroy`: the guide's removal, in the safe order, touching nothing that is not ours.
 
-use crate::harness::{Account, Inputs, Run, bucket_name, s, setup};
+use crate::harness::{Account, Inputs, REGION, Run, bucket_name, deployed, detail, s, setup, step};
 use crate::seed;
 use crate::state::FUNCTION;
 
-fn destroy(acct: &Account, extra: &[&str]) -> Run {
-    acct.tool()
-        .args(["destroy", "--yes", "--output", "json"])
-        .args(extra)
-        .run()
-}
-
 async fn stack_exists(acct: &Account, name: &str) -> bool {
-    acct.cfn()
-        .describe_stacks()
-        .stack_name(name)
-        .send()
-        .await
-        .is_ok_and(|o| {
-            o.stacks()
-                .first()
-                .is_some_and(|s| s.stack_status().map(|s| s.as_str()) != Some("DELETE_COMPLETE"))
-        })
+    let status = acct.stack_status(name).await;
+    status.is_some_and(|s| s != "DELETE_COMPLETE")
 }
 
 #[tokio::test]
@@ -29,36 +14,18 @@ async fn destroy_removes_ours_and_leaves_everyone_elses_entries_as_they_were() {
     let (acct, inputs, bucket) = setup("trail-destroy").await;
     let foreign = seed::foreign_notifications(&acct, &bucket).await;
     let before = seed::notifications(&acct, &bucket).await;
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--prefix", "AWSLogs/"])
-        .run()
+    acct.deploy(&inputs, &bucket, &["--prefix", "AWSLogs/"])
         .assert_code(0);
-    let secret_arn = acct
-        .cfn()
-        .describe_stacks()
-        .stack_name("taegis-shared-resources")
-        .send()
-        .await
-        .unwrap()
-        .stacks()[0]
-        .outputs()
-        .iter()
-        .find(|o| o.output_key() == Some("SecretArn"))
-        .and_then(|o| o.output_value())
-        .unwrap()
-        .to_string();
+    let secret_arn = acct.stack_output("taegis-shared-resources", "SecretArn");
+    let secret_arn = secret_arn.await.unwrap();
 
     // Without --yes and without a terminal: exit 2, nothing removed.
     let refused = acct.tool().args(["destroy"]).run();
-    refused.assert_code(2);
-    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    refused.assert_code(2).assert_stderr(&["--yes"]);
     assert!(stack_exists(&acct, "taegis-cloudtrail").await);
 
-    let run = destroy(&acct, &["--shared", "--delete-zip"]);
-    run.assert_code(0);
-    let doc = run.json();
-    assert_eq!(doc["targets"][0]["outcome"], "destroyed", "{doc:#}");
+    let run = acct.destroy(&["--shared", "--delete-zip"]);
+    run.assert_code(0).assert_outcome("destroyed");
     let after = seed::notifications(&acct, &bucket).await;
     assert_eq!(after.queue_configurations(), before.queue_configurations());
     assert_eq!(after.topic_configurations(), before.topic_configurations());
@@ -72,58 +39,25 @@ async fn destroy_removes_ours_and_leaves_everyone_elses_entries_as_they_were() {
     );
     assert!(!stack_exists(&acct, "taegis-cloudtrail").await);
     assert!(!stack_exists(&acct, "taegis-shared-resources").await);
-    assert!(
-        acct.lambda()
-            .get_function()
-            .function_name(FUNCTION)
-            .send()
-            .await
-            .is_err(),
-        "the function is gone"
-    );
-    assert!(
-        acct.secrets()
-            .describe_secret()
-            .secret_id(&secret_arn)
-            .send()
-            .await
-            .is_err(),
-        "the secret is gone"
-    );
-    let zips = acct
-        .s3()
-        .list_objects_v2()
-        .bucket(format!("{bucket}-zips"))
-        .send()
-        .await
-        .unwrap();
-    assert!(zips.contents().is_empty(), "{:?}", zips.contents());
+    let function = acct.function_arn(REGION, FUNCTION).await;
+    assert!(function.is_none(), "the function is gone");
+    let secret = acct.secrets().describe_secret().secret_id(&secret_arn);
+    assert!(secret.send().await.is_err(), "the secret is gone");
+    let zips = acct.object_keys(REGION, &format!("{bucket}-zips")).await;
+    assert!(zips.is_empty(), "{zips:?}");
     // The other consumer's function still has its own permission.
-    assert!(
-        acct.lambda()
-            .get_policy()
-            .function_name("other-consumer")
-            .send()
-            .await
-            .is_ok()
-    );
+    let other = acct.lambda().get_policy().function_name("other-consumer");
+    assert!(other.send().await.is_ok());
 
     // Again: nothing to do, nothing written; the dry run writes nothing either.
     for extra in [
         &["--shared", "--delete-zip"][..],
         &["--dry-run", "--shared"][..],
     ] {
-        let before = acct.requests().len();
-        let run = destroy(&acct, extra);
-        run.assert_code(0);
-        let doc = run.json();
+        let run = acct.writing_nothing(|| acct.destroy(extra));
+        let doc = run.assert_code(0).json();
         let outcome = &doc["targets"][0]["outcome"];
         assert!(outcome == "unchanged" || outcome == "planned", "{doc:#}");
-        assert!(
-            acct.writes_since(before).is_empty(),
-            "{:?}",
-            acct.writes_since(before)
-        );
     }
 }
 
@@ -132,105 +66,61 @@ async fn an_sns_trigger_is_unsubscribed_and_a_hand_made_subscription_of_another_
     let (acct, inputs, bucket) = setup("trail-destroy-sns").await;
     let topic = seed::topic(&acct, "destroy-news").await;
     let other = seed::other_function(&acct, &bucket).await;
-    acct.sns()
-        .subscribe()
-        .topic_arn(&topic)
-        .protocol("lambda")
-        .endpoint(&other)
-        .send()
-        .await
-        .unwrap();
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--sns-topic-arn", &topic])
-        .run()
-        .assert_code(0);
-    assert_eq!(
-        seed::subscriptions(&acct, &topic)
-            .await
-            .subscriptions()
-            .len(),
-        2
-    );
-    destroy(&acct, &[]).assert_code(0);
+    let subscribe = acct.sns().subscribe().topic_arn(&topic).protocol("lambda");
+    subscribe.endpoint(&other).send().await.unwrap();
+    let sns = ["--sns-topic-arn", &topic];
+    acct.deploy(&inputs, &bucket, &sns).assert_code(0);
     let subs = seed::subscriptions(&acct, &topic).await;
-    let endpoints: Vec<_> = subs
-        .subscriptions()
-        .iter()
-        .filter_map(|s| s.endpoint())
-        .collect();
-    assert_eq!(endpoints, [other.as_str()]);
+    assert_eq!(subs.subscriptions().len(), 2);
+    acct.destroy(&[]).assert_code(0);
+    let subs = seed::subscriptions(&acct, &topic).await;
+    let endpoints = subs.subscriptions().iter().filter_map(|s| s.endpoint());
+    assert_eq!(endpoints.collect::<Vec<_>>(), [other.as_str()]);
     // Without --shared the shared stack stays.
     assert!(stack_exists(&acct, "taegis-shared-resources").await);
 }
 
 #[tokio::test]
 async fn the_shared_stack_stays_while_another_stack_imports_it() {
-    let (acct, inputs, bucket) = setup("trail-destroy-import").await;
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--prefix", "AWSLogs/"])
-        .run()
-        .assert_code(0);
+    let prefix = ["--prefix", "AWSLogs/"];
+    let (acct, inputs, bucket) = deployed("trail-destroy-import", &prefix).await;
     // A second Lambda stack, on another prefix, imports the same exports.
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--prefix", "other/", "--stack-name", "second-ct"])
-        .run()
-        .assert_code(0);
-    let run = destroy(&acct, &["--shared"]);
-    run.assert_code(1);
-    let doc = run.json();
-    let step = crate::harness::step(&doc, "delete-shared-stack");
+    let second = ["--prefix", "other/", "--stack-name", "second-ct"];
+    acct.deploy(&inputs, &bucket, &second).assert_code(0);
+    let run = acct.destroy(&["--shared"]);
+    let doc = run.assert_code(1).json();
+    let step = step(&doc, "delete-shared-stack");
     assert_eq!(step["status"], "failed", "{doc:#}");
-    assert!(
-        step["detail"].as_str().unwrap().contains("second-ct"),
-        "{step}"
-    );
+    assert!(detail(&step).contains("second-ct"), "{step}");
     assert!(stack_exists(&acct, "taegis-shared-resources").await);
     assert!(!stack_exists(&acct, "taegis-cloudtrail").await);
     // The second stack's trigger is untouched.
     let n = seed::notifications(&acct, &bucket).await;
-    let ids: Vec<_> = n
+    let ids = n
         .lambda_function_configurations()
         .iter()
-        .filter_map(|l| l.id())
-        .collect();
-    assert_eq!(ids, ["taegis-cloudtrail-second-ct"]);
+        .filter_map(|l| l.id());
+    assert_eq!(ids.collect::<Vec<_>>(), ["taegis-cloudtrail-second-ct"]);
 }
 
 #[tokio::test]
 async fn a_destroy_killed_during_the_stack_delete_finishes_on_the_next_run() {
-    let (acct, inputs, bucket) = setup("trail-destroy-kill").await;
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .run()
-        .assert_code(0);
+    let (acct, _inputs, _bucket) = deployed("trail-destroy-kill", &[]).await;
     acct.behave(serde_json::json!({"stack_seconds": 3.0}));
-    let mut child = acct
-        .tool()
-        .args(["destroy", "--yes", "--output", "json"])
-        .spawn();
-    let start = std::time::Instant::now();
-    while !acct.requests().iter().any(|r| r.action == "DeleteStack") {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(60),
-            "no DeleteStack"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    let destroy = acct.tool().args(["destroy", "--yes", "--output", "json"]);
+    let mut child = destroy.spawn();
+    acct.wait_for("DeleteStack", 1).await;
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
         stack_exists(&acct, "taegis-cloudtrail").await,
         "the delete is under way"
     );
-    let run = destroy(&acct, &[]);
+    let run = acct.destroy(&[]);
     acct.behave_normally();
     run.assert_code(0);
     assert!(!stack_exists(&acct, "taegis-cloudtrail").await);
 }
-
 #[tokio::test]
 async fn verify_and_destroy_across_regions_and_accounts_from_a_rollout_file() {
     let caller = Account::new().await;
@@ -250,36 +140,19 @@ async fn verify_and_destroy_across_regions_and_accounts_from_a_rollout_file() {
         ),
     );
     let config = s(&file);
-    caller
-        .tool()
-        .args(["deploy", "--yes", "--config", &config])
-        .run()
-        .assert_code(0);
-    let run = caller
-        .tool()
-        .args(["verify", "--output", "json", "--config", &config])
-        .run();
-    run.assert_code(0);
-    let doc = run.json();
-    let targets = doc["targets"].as_array().unwrap();
-    assert_eq!(targets.len(), 4);
-    assert!(targets.iter().all(|t| t["outcome"] == "healthy"), "{doc:#}");
-    let run = caller
-        .tool()
-        .args([
-            "destroy", "--yes", "--shared", "--output", "json", "--config", &config,
-        ])
-        .run();
-    run.assert_code(0);
-    let doc = run.json();
-    assert!(
-        doc["targets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t["outcome"] == "destroyed"),
-        "{doc:#}"
-    );
+    caller.deploy_config(&["--yes"], &file).assert_code(0);
+    let outcomes = |run: &Run| {
+        let doc = run.json();
+        let targets = doc["targets"].as_array().unwrap().iter();
+        targets
+            .map(|t| t["outcome"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let run = caller.verify(&["--config", &config]);
+    assert_eq!(outcomes(run.assert_code(0)), ["healthy"; 4]);
+    let run = caller.destroy(&["--shared", "--config", &config]);
+    let destroyed = outcomes(run.assert_code(0));
+    assert!(destroyed.iter().all(|o| o == "destroyed"), "{destroyed:?}");
     for acct in [&a, &b] {
         for region in ["us-east-1", "eu-west-1"] {
             let cfn = aws_sdk_cloudformation::Client::new(&acct.config_in(region));
@@ -297,28 +170,20 @@ async fn verify_and_destroy_across_regions_and_accounts_from_a_rollout_file() {
 
 #[tokio::test]
 async fn a_stack_that_will_not_delete_is_explained_and_a_re_run_finishes() {
-    let (acct, inputs, bucket) = setup("trail-delete-failed").await;
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .run()
-        .assert_code(0);
+    let (acct, _inputs, _bucket) = deployed("trail-delete-failed", &[]).await;
     // Someone changed the log group by hand: CloudFormation cannot delete it.
     let reason = "Resource handler returned message: \"The log group is protected by a data protection policy\"";
-    acct.behave(serde_json::json!({"failures": [{
-        "stack": "taegis-cloudtrail", "resource": "TaegisLambdaLogGroup",
-        "reason": reason, "operation": "delete"}]}));
-    let run = destroy(&acct, &[]);
-    run.assert_code(1);
-    let doc = run.json();
-    let step = doc["targets"][0]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "delete-lambda-stack")
-        .unwrap()
-        .clone();
+    acct.fail(
+        "taegis-cloudtrail",
+        "TaegisLambdaLogGroup",
+        reason,
+        "delete",
+    );
+    let run = acct.destroy(&[]);
+    let doc = run.assert_code(1).json();
+    let step = step(&doc, "delete-lambda-stack");
     assert_eq!(step["status"], "failed", "{doc:#}");
-    let detail = step["detail"].as_str().unwrap();
+    let detail = detail(&step);
     assert!(
         detail.contains("TaegisLambdaLogGroup") && detail.contains("data protection policy"),
         "{detail}"
@@ -326,8 +191,6 @@ async fn a_stack_that_will_not_delete_is_explained_and_a_re_run_finishes() {
     assert!(stack_exists(&acct, "taegis-cloudtrail").await);
     // The cause removed, the same command finishes.
     acct.behave_normally();
-    let run = destroy(&acct, &[]);
-    run.assert_code(0);
-    assert_eq!(run.json()["targets"][0]["outcome"], "destroyed");
+    acct.destroy(&[]).assert_code(0).assert_outcome("destroyed");
     assert!(!stack_exists(&acct, "taegis-cloudtrail").await);
 }

@@ -272,6 +272,18 @@ impl Account {
             .collect()
     }
 
+    /// Wait until this account's credentials have made `count` requests of `action`.
+    pub async fn wait_for(&self, action: &str, count: usize) {
+        let start = std::time::Instant::now();
+        while self.calls(action) < count {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "no {action} #{count} within 60 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     /// How many requests of `action` this account's credentials made.
     pub fn calls(&self, action: &str) -> usize {
         self.requests()
@@ -344,6 +356,14 @@ impl Account {
         let body = serde_json::json!({"account": self.id, "enabled": regions});
         let (status, answer) = http("POST", "/_taegis/regions", Some(&body.to_string()));
         assert_eq!(status, 200, "{answer}");
+    }
+
+    /// The emulator fails `resource` of `stack` on `operation` (create, update, delete) for
+    /// `reason`, as CloudFormation would.
+    pub fn fail(&self, stack: &str, resource: &str, reason: &str, operation: &str) {
+        let failure = serde_json::json!({
+            "stack": stack, "resource": resource, "reason": reason, "operation": operation});
+        self.behave(serde_json::json!({ "failures": [failure] }));
     }
 
     /// Back to the emulator's plain behaviour for this account.
@@ -728,21 +748,27 @@ pub fn step(doc: &serde_json::Value, name: &str) -> serde_json::Value {
 }
 
 impl Account {
-    /// What the shared stack's secret holds.
-    pub async fn shared_secret(&self) -> Option<String> {
+    /// An output's value on a stack.
+    pub async fn stack_output(&self, stack: &str, key: &str) -> Option<String> {
         let out = self
             .cfn()
             .describe_stacks()
-            .stack_name("taegis-shared-resources")
+            .stack_name(stack)
             .send()
             .await
             .ok()?;
-        let arn = out.stacks()[0]
+        out.stacks()[0]
             .outputs()
             .iter()
-            .find(|o| o.output_key() == Some("SecretArn"))
-            .and_then(|o| o.output_value())?
-            .to_string();
+            .find(|o| o.output_key() == Some(key))
+            .and_then(|o| o.output_value())
+            .map(str::to_string)
+    }
+
+    /// What the shared stack's secret holds.
+    pub async fn shared_secret(&self) -> Option<String> {
+        let arn = self.stack_output("taegis-shared-resources", "SecretArn");
+        let arn = arn.await?;
         let v = self
             .secrets()
             .get_secret_value()
