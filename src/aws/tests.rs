@@ -1,3 +1,6 @@
+use aws_sdk_s3::types as s3t;
+
+use super::s3::region_of;
 use super::*;
 
 #[test]
