@@ -247,6 +247,42 @@ pub struct VerifyArgs {
     /// ingests that object again (the check names it)
     #[arg(long)]
     pub test_event: bool,
+    #[command(flatten, next_help_heading = "XDR (the guide's last step)")]
+    pub xdr: XdrArgs,
+}
+
+/// `verify --xdr`: the guide's Advanced Search through the Taegis XDR API.
+#[derive(Debug, Clone, Default, Args)]
+pub struct XdrArgs {
+    /// Also run the guide's Advanced Search in XDR (from cloudaudit where sensor_type = 'AWS
+    /// CloudTrail', over --since) and report the events found. The API client comes from
+    /// TAEGIS_CLIENT_ID and TAEGIS_CLIENT_SECRET, or --xdr-api-credentials
+    #[arg(long)]
+    pub xdr: bool,
+    /// The XDR tenant (X-Tenant-Context); default TAEGIS_TENANT_ID, else the API client's own
+    #[arg(long, value_name = "ID", requires = "xdr")]
+    pub tenant: Option<String>,
+    /// The XDR API base URL; default from --taegis-region or --xdr-url, else the shared
+    /// stack's TaegisRegion
+    #[arg(long, value_name = "URL", requires = "xdr")]
+    pub xdr_api_url: Option<String>,
+    /// A file of `client_id=...` and `client_secret=...` lines, instead of the variables
+    #[arg(long, value_name = "FILE", requires = "xdr")]
+    pub xdr_api_credentials: Option<PathBuf>,
+    /// The XDR region (ctpx, delta, echo, foxtrot, golf) whose API to ask
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "xdr",
+        conflicts_with = "xdr_url"
+    )]
+    pub taegis_region: Option<String>,
+    /// Your XDR login URL, for its region
+    #[arg(long, value_name = "URL", requires = "xdr")]
+    pub xdr_url: Option<String>,
+    /// The longest wait for one answer of the XDR API
+    #[arg(long, hide = true, env = "TAEGIS_XDR_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
+    pub xdr_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -44,6 +44,8 @@ pub enum Input {
     TemplateFile,
     /// `verify --since DURATION`.
     Since,
+    /// `verify --xdr`: the XDR API client, region and tenant.
+    Xdr,
     /// `iam-policy --for-bucket LIST`.
     ForBucket,
     /// `iam-policy --kms-key LIST`.
@@ -91,6 +93,7 @@ impl Input {
         Input::Yes,
         Input::TemplateFile,
         Input::Since,
+        Input::Xdr,
         Input::ForBucket,
         Input::KmsKey,
         Input::AwsIdentity,
@@ -132,6 +135,7 @@ impl Input {
             Input::Yes => "--yes",
             Input::TemplateFile => "template",
             Input::Since => "--since",
+            Input::Xdr => "--xdr",
             Input::ForBucket => "--for-bucket",
             Input::KmsKey => "--kms-key",
             Input::AwsIdentity => "AWS credentials",

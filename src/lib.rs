@@ -13,6 +13,8 @@
 //!   types, every call looked up in the IAM table; the only room with the SDK.
 //! - `ui`: may import `plan`, `input`, `cli`, `secret`; renders them, never calls AWS; the only
 //!   room with indicatif, dialoguer and console.
+//! - `xdr`: may import `secret`; the Taegis XDR API (a token, the Advanced Search); the only
+//!   room with reqwest and tungstenite, and it knows nothing of AWS.
 //! - `commands`: may import everything; glue only.
 //! - `main`: may import `cli`, `commands`.
 
@@ -27,3 +29,4 @@ pub mod plan;
 pub mod secret;
 pub mod template;
 pub mod ui;
+pub mod xdr;

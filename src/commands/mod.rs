@@ -9,6 +9,7 @@ pub mod session;
 pub mod setup;
 pub mod template;
 pub mod verify;
+mod xdr;
 
 use std::process::ExitCode;
 

@@ -424,13 +424,26 @@ impl Session {
 
     /// The results on stdout, the errors on stderr, and the exit code.
     pub fn report(&self, results: &[TargetResult]) -> Exit {
+        self.report_with(results, None)
+    }
+
+    /// [`Session::report`], with the run's XDR check (`verify --xdr`).
+    pub fn report_with(&self, results: &[TargetResult], xdr: Option<&render::XdrCheck>) -> Exit {
         self.progress.finish();
         match self.printer.format {
-            OutputFormat::Json => {
-                self.printer
-                    .out(&render::json(self.command, self.dry_run, results, &[]))
+            OutputFormat::Json => self.printer.out(&render::json_with(
+                self.command,
+                self.dry_run,
+                results,
+                &[],
+                xdr,
+            )),
+            OutputFormat::Text => {
+                self.printer.out(render::results_text(results).trim_end());
+                if let Some(x) = xdr {
+                    self.printer.out(&render::xdr_text(x));
+                }
             }
-            OutputFormat::Text => self.printer.out(render::results_text(results).trim_end()),
         }
         for r in results {
             if let Some(e) = &r.error {

@@ -11,8 +11,9 @@ use crate::config::{Needs, TargetConfig};
 use crate::input::{Input, Preflight, Problem};
 use crate::kinds::Task;
 use crate::plan::observe::observe;
-use crate::plan::verify::{self, Options, Verdict};
+use crate::plan::verify::{self, CheckStatus, Options, Verdict};
 use crate::plan::{TargetResult, Watch};
+use crate::template::names;
 use crate::ui::Printer;
 
 pub async fn run(g: &Global, args: &VerifyArgs, printer: &Printer) -> Exit {
@@ -26,10 +27,22 @@ pub async fn run(g: &Global, args: &VerifyArgs, printer: &Printer) -> Exit {
             Err(exit) => return exit,
         };
     let opts = options(args, &mut pf);
+    let xdr = super::xdr::prepare(&args.xdr, printer)
+        .map_err(|p| pf.problem(p))
+        .ok()
+        .flatten();
+    // The XDR regions the shared stacks name: the API to ask when no flag names it.
+    let stack_regions = std::sync::Mutex::new(Vec::new());
     let check = async |t: &TargetConfig, cloud: &AwsCloud, watch: Watch<'_>| {
         let mut seen = observe(cloud, t, |x, seen| verify::reads(x, seen, &opts), watch).await;
         if let (true, Some(account)) = (opts.test_event, seen.account().map(str::to_string)) {
             verify::probe(cloud, &t.for_account(&account), &mut seen).await;
+        }
+        if let Some(Some(stack)) = seen.shared_stack.known()
+            && let Some(region) = stack.info.parameters.get(names::TAEGIS_REGION)
+            && let Ok(mut regions) = stack_regions.lock()
+        {
+            regions.push(region.clone());
         }
         verify::check(t, &opts, &seen)
     };
@@ -58,18 +71,38 @@ pub async fn run(g: &Global, args: &VerifyArgs, printer: &Printer) -> Exit {
     if results.iter().all(|r| !r.problems.is_empty()) {
         return session.bad_input(&[], &results);
     }
-    session.report(&results)
+    let Some(xdr) = xdr else {
+        return session.report(&results);
+    };
+    let regions = stack_regions.into_inner().unwrap_or_default();
+    let since = since_of(args);
+    match xdr.run(since, &args.since, &regions, printer).await {
+        Ok(check) => {
+            let exit = session.report_with(&results, Some(&check));
+            match (exit, check.status) {
+                (Exit::Ok, CheckStatus::Failed) => Exit::Failed,
+                (exit, _) => exit,
+            }
+        }
+        Err(line) => {
+            session.report(&results);
+            printer.error(&line);
+            Exit::BadInput
+        }
+    }
+}
+
+/// The window `--since` gives (zero when it is not a duration: a problem of [`options`]).
+fn since_of(args: &VerifyArgs) -> std::time::Duration {
+    crate::cli::parse_duration(&args.since).unwrap_or_default()
 }
 
 /// What verify checks against: the window from `--since`, the test event, today.
 fn options(args: &VerifyArgs, pf: &mut Preflight) -> Options {
-    let since = match crate::cli::parse_duration(&args.since) {
-        Ok(d) => d,
-        Err(e) => {
-            pf.problem(Problem::new(Input::Since, e).fix("e.g. --since 24h"));
-            Default::default()
-        }
-    };
+    if let Err(e) = crate::cli::parse_duration(&args.since) {
+        pf.problem(Problem::new(Input::Since, e).fix("e.g. --since 24h"));
+    }
+    let since = since_of(args);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

@@ -16,7 +16,7 @@ fn filter(verbose: u8, rust_log: Option<String>) -> Option<EnvFilter> {
         (None, 0) => return None,
         (None, 1) => "taegis_cloudtrail=info".to_string(),
         (None, 2) => "taegis_cloudtrail=debug".to_string(),
-        (None, _) => "debug,taegis_cloudtrail=trace,hyper=info,hyper_util=info,h2=info,rustls=info"
+        (None, _) => "debug,taegis_cloudtrail=trace,hyper=info,hyper_util=info,h2=info,rustls=info,reqwest=info,tungstenite=info,tokio_tungstenite=info"
             .to_string(),
     };
     Some(EnvFilter::new(directives))

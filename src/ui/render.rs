@@ -240,6 +240,36 @@ struct Document<'a> {
     /// Problems with the input that are not about one target.
     #[serde(skip_serializing_if = "<[Problem]>::is_empty")]
     problems: &'a [Problem],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    xdr: Option<&'a XdrCheck>,
+}
+
+/// `verify --xdr`: the guide's Advanced Search, once for the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct XdrCheck {
+    pub query: String,
+    /// The window, as `--since` gave it.
+    pub since: String,
+    /// `None` when the search could not be run or failed.
+    pub events: Option<u64>,
+    /// The newest event's time (RFC 3339), where the rows carry one.
+    pub newest: Option<String>,
+    pub status: crate::plan::verify::CheckStatus,
+    pub detail: String,
+}
+
+/// The XDR check as a line of text.
+pub fn xdr_text(x: &XdrCheck) -> String {
+    format!("XDR Advanced Search: {} {}", mark(x.status), x.detail)
+}
+
+fn mark(status: crate::plan::verify::CheckStatus) -> &'static str {
+    use crate::plan::verify::CheckStatus;
+    match status {
+        CheckStatus::Ok => "ok",
+        CheckStatus::Warning => "warning:",
+        CheckStatus::Failed => "FAILED:",
+    }
 }
 
 pub fn json(
@@ -248,11 +278,23 @@ pub fn json(
     targets: &[TargetResult],
     problems: &[Problem],
 ) -> String {
+    json_with(command, dry_run, targets, problems, None)
+}
+
+/// The document, with the run's XDR check when there is one.
+pub fn json_with(
+    command: &str,
+    dry_run: bool,
+    targets: &[TargetResult],
+    problems: &[Problem],
+    xdr: Option<&XdrCheck>,
+) -> String {
     serde_json::to_string_pretty(&Document {
         command,
         dry_run,
         targets,
         problems,
+        xdr,
     })
     .unwrap_or_else(|e| format!("{{\"error\":\"cannot render JSON: {e}\"}}"))
 }

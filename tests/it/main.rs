@@ -20,3 +20,4 @@ mod state;
 mod timing;
 mod trails;
 mod verify;
+mod xdr;

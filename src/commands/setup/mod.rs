@@ -16,7 +16,7 @@ use ask::Talk;
 use super::Exit;
 use super::deploy::{self, Confirm};
 use crate::aws::Connection;
-use crate::cli::{DeployArgs, Global, OutputFormat, SetupArgs, TargetArgs, VerifyArgs};
+use crate::cli::{DeployArgs, Global, OutputFormat, SetupArgs, TargetArgs, VerifyArgs, XdrArgs};
 use crate::config::{Keys, Rollout};
 use crate::input::{Input, Problem};
 use crate::kinds::Task;
@@ -296,8 +296,13 @@ async fn finish(g: &Global, run: &RunFlags, all: &[Answers], printer: &Printer) 
     let deployed = deploy_answers(&g, run, all, &deploying).await;
     let mut checked = deployed;
     if deployed == Exit::Ok && !run.dry_run {
+        let mut args = verify_args(all, run);
+        match xdr_offer(printer, all) {
+            Ok(xdr) => args.xdr = xdr,
+            Err(Interrupted) => return Exit::Interrupted,
+        }
         printer.say("\nThe guide's checks:");
-        checked = super::verify::run(&g, &verify_args(all, run), &verifying).await;
+        checked = super::verify::run(&g, &args, &verifying).await;
     } else if deployed == Exit::Ok {
         printer.say(&format!(
             "\nA dry run: nothing was changed. Run setup again without --dry-run to deploy it, or: {}",
@@ -392,7 +397,34 @@ fn verify_args(all: &[Answers], run: &RunFlags) -> VerifyArgs {
         },
         since: "24h".into(),
         test_event: false,
+        xdr: XdrArgs::default(),
     }
+}
+
+/// The guide's last step, Advanced Search in XDR: offered when an API client is set, else
+/// how to get one.
+fn xdr_offer(p: &Printer, all: &[Answers]) -> Result<XdrArgs, Interrupted> {
+    let env = |k: &str| std::env::var(k).ok();
+    let Ok(client) = crate::xdr::ApiClient::find(None, env) else {
+        p.say(&format!(
+            "\nThe guide's last step, Advanced Search in XDR, can run from here too: make an API client in XDR (or with `taegis clients create`), set {} and {}, and run `taegis-cloudtrail verify --xdr`.",
+            crate::xdr::CLIENT_ID_VAR,
+            crate::xdr::CLIENT_SECRET_VAR
+        ));
+        return Ok(XdrArgs::default());
+    };
+    let question = format!(
+        "Also run the guide's last step, Advanced Search in XDR, as API client {}?",
+        client.id
+    );
+    if !p.agree(&question, true)? {
+        return Ok(XdrArgs::default());
+    }
+    Ok(XdrArgs {
+        xdr: true,
+        taegis_region: all[0].taegis_region.clone(),
+        ..XdrArgs::default()
+    })
 }
 
 /// The guide says to discard credentials.txt once the stack holds it (not in a dry run: the

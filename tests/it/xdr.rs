@@ -1,0 +1,262 @@
+//! `verify --xdr`: the guide's Advanced Search through the XDR API, against the stand-in in
+//! `tests/xdr/` (one per test binary; each test its own API client, so scripts never cross).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Account, Run};
+
+const QUERY: &str = "from cloudaudit where sensor_type = 'AWS CloudTrail'";
+
+struct StandIn {
+    url: String,
+    _child: Child,
+}
+
+/// The XDR stand-in of this test binary, started on first use.
+fn standin() -> &'static StandIn {
+    static XDR: OnceLock<StandIn> = OnceLock::new();
+    XDR.get_or_init(|| {
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let python = std::env::var_os("TAEGIS_EMULATOR_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo.join(".venv-emulator/bin/python"));
+        let mut child = Command::new(python)
+            .arg(repo.join("tests/xdr/standin.py"))
+            .args(["--host", "127.0.0.1", "--port", "0", "--parent-pid"])
+            .arg(std::process::id().to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the XDR stand-in");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut port = 0u16;
+        for line in lines.by_ref() {
+            let line = line.expect("read the stand-in's stdout");
+            if let Some(p) = line.strip_prefix("port ") {
+                port = p.trim().parse().expect("a port number");
+            }
+            if line.trim() == "ready" {
+                break;
+            }
+        }
+        assert!(port > 0, "the XDR stand-in did not report its port");
+        std::thread::spawn(move || for _ in lines {});
+        StandIn {
+            url: format!("http://127.0.0.1:{port}"),
+            _child: child,
+        }
+    })
+}
+
+/// One test's API client, tenant and script on the stand-in.
+struct Client {
+    id: String,
+    secret: String,
+    tenant: String,
+}
+
+impl Client {
+    /// A new client of the stand-in whose searches answer as `script` says.
+    async fn new(name: &str, script: Value) -> Client {
+        let c = Client {
+            id: format!("it-{name}-{}", std::process::id()),
+            secret: format!("secret-{name}-never-shown"),
+            tenant: format!("{}", 50_000 + name.len() * 7),
+        };
+        admin(
+            "/_xdr/clients",
+            json!({"client_id": c.id, "client_secret": c.secret}),
+        )
+        .await;
+        let mut script = script;
+        script["client_id"] = c.id.clone().into();
+        admin("/_xdr/script", script).await;
+        c
+    }
+
+    /// What the stand-in recorded of this client: requests of `kind`.
+    async fn record(&self, kind: &str) -> Vec<Value> {
+        let url = format!(
+            "{}/_xdr/requests?kind={kind}&client_id={}",
+            standin().url,
+            self.id
+        );
+        let body = reqwest::get(url).await.unwrap().text().await.unwrap();
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v.as_array()
+            .cloned()
+            .or_else(|| v["requests"].as_array().cloned())
+            .unwrap_or_default()
+    }
+
+    /// `verify --xdr` as this client, at the stand-in, with `extra` flags.
+    fn verify(&self, acct: &Account, extra: &[&str]) -> Run {
+        acct.tool()
+            .env("TAEGIS_CLIENT_ID", &self.id)
+            .env("TAEGIS_CLIENT_SECRET", &self.secret)
+            .env("TAEGIS_XDR_TIMEOUT", "3s")
+            .args(["verify", "--xdr", "--xdr-api-url", &standin().url])
+            .args(["--tenant", &self.tenant])
+            .args(extra)
+            .run()
+    }
+}
+
+async fn admin(path: &str, body: Value) {
+    let url = format!("{}{path}", standin().url);
+    let answer = reqwest::Client::new()
+        .post(url)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{path}: {}", answer.status());
+}
+
+/// Neither the secret nor any token (a JWT starts `eyJ`) shows anywhere the user can see.
+fn assert_nothing_secret(run: &Run, c: &Client) {
+    for (what, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        assert!(
+            !text.contains(&c.secret),
+            "the secret is on {what}:\n{text}"
+        );
+        assert!(!text.contains("eyJ"), "a token is on {what}:\n{text}");
+        assert!(
+            !text.contains("access-token-"),
+            "a token is on {what}:\n{text}"
+        );
+    }
+}
+
+/// A deployed account: `verify`'s AWS checks pass, so the XDR part is what a test varies.
+async fn deployed(what: &str) -> Account {
+    crate::harness::deployed(what, &["--prefix", "AWSLogs/"])
+        .await
+        .0
+}
+
+#[tokio::test]
+async fn events_found_are_counted_from_the_guides_query_over_the_window() {
+    let acct = deployed("xdr-events").await;
+    let c = Client::new("events", json!({"script": "events", "rows": 3})).await;
+    let run = c.verify(&acct, &["--output", "json", "--since", "1h", "-vvv"]);
+    run.assert_code(0);
+    let doc = run.json();
+    let x = &doc["xdr"];
+    assert_eq!(x["events"], 3, "{doc:#}");
+    assert_eq!(x["status"], "ok");
+    assert_eq!(x["since"], "1h");
+    assert_eq!(x["query"], format!("{QUERY} EARLIEST=-1h"));
+    assert!(
+        x["newest"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{x}"
+    );
+    assert_nothing_secret(&run, &c);
+    // What XDR was asked: a client-credentials token with Basic auth, then `eventQuery` with
+    // the guide's query, as the tenant given.
+    let tokens = c.record("token").await;
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert_eq!(tokens[0]["grant_type"], "client_credentials");
+    assert_eq!(tokens[0]["basic_client_id"], c.id.as_str());
+    assert_eq!(tokens[0]["secret_matched"], true);
+    let subs = c.record("subscription").await;
+    assert_eq!(subs.len(), 1, "{subs:?}");
+    let sub = subs[0].to_string();
+    assert!(sub.contains("eventQuery"), "{sub}");
+    assert!(sub.contains(&format!("{QUERY} EARLIEST=-1h")), "{sub}");
+    assert!(sub.contains(&c.tenant), "{sub}");
+    // And in words.
+    let text = c.verify(&acct, &["--since", "1h"]);
+    text.assert_code(0);
+    assert!(
+        text.stdout
+            .contains("3 CloudTrail events in XDR in the last 1h"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[tokio::test]
+async fn no_events_yet_is_a_warning_that_says_why_and_a_failed_query_gives_xdrs_reason() {
+    let acct = deployed("xdr-none").await;
+    let none = Client::new("none", json!({"script": "none"})).await;
+    let run = none.verify(&acct, &["--output", "json"]);
+    run.assert_code(0);
+    let x = &run.json()["xdr"];
+    assert_eq!(
+        (x["events"].clone(), x["status"].clone()),
+        (json!(0), json!("warning"))
+    );
+    assert!(x["detail"].as_str().unwrap().contains("normal"), "{x}");
+    let failed = Client::new(
+        "failed",
+        json!({"script": "failed", "reason": "the search backend is down for maintenance"}),
+    )
+    .await;
+    let run = failed.verify(&acct, &["--output", "json"]);
+    run.assert_code(1);
+    let x = &run.json()["xdr"];
+    assert_eq!(x["status"], "failed", "{x}");
+    assert!(
+        x["detail"]
+            .as_str()
+            .unwrap()
+            .contains("down for maintenance"),
+        "{x}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_client_a_refused_tenant_and_a_hung_api_are_one_line_each_and_exit_2() {
+    let acct = deployed("xdr-refused").await;
+    // The secret XDR does not know.
+    let mut wrong = Client::new("wrong", json!({"script": "events"})).await;
+    wrong.secret = "not-the-secret-either".into();
+    let run = wrong.verify(&acct, &[]);
+    run.assert_code(2);
+    run.line(
+        "error:",
+        &[
+            "refused the API client",
+            "TAEGIS_CLIENT_ID",
+            "TAEGIS_CLIENT_SECRET",
+        ],
+    );
+    assert_nothing_secret(&run, &wrong);
+    // A tenant the client may not see.
+    let tenant = Client::new("tenant", json!({"script": "tenant_refused"})).await;
+    let run = tenant.verify(&acct, &[]);
+    run.assert_code(2);
+    run.line("error:", &["refused tenant", &tenant.tenant, "--tenant"]);
+    // An API that never answers: a bounded wait that names the host.
+    let hung = Client::new(
+        "hung",
+        json!({"script": "slow", "target": "subscription", "seconds": null}),
+    )
+    .await;
+    let run = hung.verify(&acct, &[]);
+    run.assert_code(2);
+    run.line("error:", &["gave no answer within 3s", "127.0.0.1"]);
+    assert_nothing_secret(&run, &hung);
+}
+
+#[tokio::test]
+async fn without_an_api_client_nothing_changes_and_the_variables_are_named() {
+    let acct = Account::new().await;
+    let before = acct.requests().len();
+    let run = acct
+        .tool()
+        .args(["verify", "--xdr", "--xdr-api-url", &standin().url])
+        .run();
+    run.assert_refused(&acct, before, &["TAEGIS_CLIENT_ID", "TAEGIS_CLIENT_SECRET"]);
+    // --tenant without --xdr is a mistake clap names.
+    let run = acct.tool().args(["verify", "--tenant", "1"]).run();
+    run.assert_code(2);
+    assert!(run.stderr.contains("--xdr"), "{}", run.stderr);
+}
