@@ -262,8 +262,8 @@ pub struct XdrArgs {
     /// The XDR tenant (X-Tenant-Context); default TAEGIS_TENANT_ID, else the API client's own
     #[arg(long, value_name = "ID", requires = "xdr")]
     pub tenant: Option<String>,
-    /// The XDR API base URL; default from --taegis-region or --xdr-url, else the shared
-    /// stack's TaegisRegion
+    /// The XDR API base URL; default TAEGIS_XDR_API_URL, else from --taegis-region or
+    /// --xdr-url, else the shared stack's TaegisRegion
     #[arg(long, value_name = "URL", requires = "xdr")]
     pub xdr_api_url: Option<String>,
     /// A file of `client_id=...` and `client_secret=...` lines, instead of the variables

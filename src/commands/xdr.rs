@@ -34,7 +34,8 @@ pub fn prepare(args: &XdrArgs, printer: &Printer) -> Result<Option<Prepared>, Pr
     let client = ApiClient::find(args.xdr_api_credentials.as_deref(), env)
         .map_err(|e| Problem::about(Input::Xdr, "", e))?;
     printer.redact(&client.secret);
-    let api = match (&args.xdr_api_url, &args.taegis_region, &args.xdr_url) {
+    let api_url = args.xdr_api_url.clone().or_else(|| env(xdr::API_URL_VAR));
+    let api = match (&api_url, &args.taegis_region, &args.xdr_url) {
         (Some(url), _, _) => Some(url.trim_end_matches('/').to_string()),
         (None, Some(region), _) => Some(api_of(region)?),
         (None, None, Some(url)) => {

@@ -19,6 +19,8 @@ pub const QUERY: &str = "from cloudaudit where sensor_type = 'AWS CloudTrail'";
 /// The environment variables Secureworks' own tools read the API client from.
 pub const CLIENT_ID_VAR: &str = "TAEGIS_CLIENT_ID";
 pub const CLIENT_SECRET_VAR: &str = "TAEGIS_CLIENT_SECRET";
+/// The API base URL, for a private endpoint (`--xdr-api-url` wins).
+pub const API_URL_VAR: &str = "TAEGIS_XDR_API_URL";
 /// The tenant, when the client may see several.
 pub const TENANT_VAR: &str = "TAEGIS_TENANT_ID";
 

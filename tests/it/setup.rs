@@ -20,7 +20,11 @@ fn in_pty(acct: &Account, inputs: &Inputs, args: &[&str]) -> PtySession {
 }
 
 /// `tool` at a terminal, in the inputs' folder.
-fn in_pty_with(tool: crate::harness::Tool, inputs: &Inputs, args: &[&str]) -> PtySession {
+pub(crate) fn in_pty_with(
+    tool: crate::harness::Tool,
+    inputs: &Inputs,
+    args: &[&str],
+) -> PtySession {
     let mut cmd = tool.args(args).cmd;
     cmd.current_dir(inputs.dir.path())
         .env("TERM", "xterm")
@@ -32,7 +36,7 @@ fn in_pty_with(tool: crate::harness::Tool, inputs: &Inputs, args: &[&str]) -> Pt
 }
 
 /// One turn of a conversation at the terminal.
-enum Turn<'a> {
+pub(crate) enum Turn<'a> {
     /// Wait for the question, then type the line (empty: Enter takes the default).
     Answer(&'a str, &'a str),
     /// Wait for the yes/no question, then press the key.
@@ -44,7 +48,7 @@ enum Turn<'a> {
 }
 
 /// A conversation, turn by turn.
-fn converse(p: &mut PtySession, turns: &[Turn]) {
+pub(crate) fn converse(p: &mut PtySession, turns: &[Turn]) {
     for turn in turns {
         let text = match turn {
             Turn::Answer(text, _) | Turn::Press(text, _) | Turn::See(text) => text,
@@ -77,7 +81,7 @@ const FIRST_DEFAULTS: &[Turn<'static>] = &[
 ];
 
 /// The function's questions, each answered with its default (the other parameters left).
-const FUNCTION_DEFAULTS: &[Turn<'static>] = &[
+pub(crate) const FUNCTION_DEFAULTS: &[Turn<'static>] = &[
     Turn::Answer("What does the bucket hold?", ""),
     Turn::Answer("Shared stack name", ""),
     Turn::Answer("Lambda stack name", ""),
@@ -85,7 +89,7 @@ const FUNCTION_DEFAULTS: &[Turn<'static>] = &[
     Turn::Answer("Bucket for the zip", ""),
 ];
 
-fn exit_code(p: &mut PtySession) -> i32 {
+pub(crate) fn exit_code(p: &mut PtySession) -> i32 {
     match p.process().wait().unwrap() {
         rexpect::process::WaitStatus::Exited(_, code) => code,
         other => panic!("setup ended with {other:?}"),
@@ -124,6 +128,9 @@ async fn setup_takes_the_discovered_answers_and_ends_where_deploy_does() {
             Turn::Press("Change other parameters of the Lambda template?", "n"),
             Turn::See("Plan for"),
             Turn::Press("Deploy this plan?", "y"),
+            // No XDR API client is set: how to get one, for the guide's last step.
+            Turn::See("make an API client in XDR"),
+            Turn::See("TAEGIS_CLIENT_SECRET"),
             Turn::See("The guide's checks"),
             Turn::Press("Delete", "n"),
             Turn::Press("Save these answers as a rollout file", "y"),

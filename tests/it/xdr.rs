@@ -260,3 +260,49 @@ async fn without_an_api_client_nothing_changes_and_the_variables_are_named() {
     run.assert_code(2);
     assert!(run.stderr.contains("--xdr"), "{}", run.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_at_a_terminal_ends_with_the_xdr_check_when_an_api_client_is_set() {
+    use crate::setup::{FUNCTION_DEFAULTS, Turn, converse, exit_code, in_pty_with};
+    let (acct, inputs, bucket) = crate::harness::setup("xdr-setup").await;
+    crate::trails::trail_with_topic(&acct, "main", "xdr-setup-news", &bucket, None).await;
+    let c = Client::new("setup", json!({"script": "events", "rows": 2})).await;
+    let tool = acct
+        .tool()
+        .env("TAEGIS_CLIENT_ID", &c.id)
+        .env("TAEGIS_CLIENT_SECRET", &c.secret)
+        .env("TAEGIS_XDR_API_URL", &standin().url);
+    let mut p = in_pty_with(tool, &inputs, &["setup"]);
+    converse(
+        &mut p,
+        &[
+            Turn::Answer("AWS region", ""),
+            Turn::Answer("XDR login URL or region", "golf"),
+            Turn::Answer("Credentials file from XDR", ""),
+            Turn::Answer("Which CloudTrail logs should reach XDR?", ""),
+            Turn::Press("Trigger the function from S3", "y"),
+        ],
+    );
+    converse(&mut p, FUNCTION_DEFAULTS);
+    let offer = format!("Advanced Search in XDR, as API client {}?", c.id);
+    converse(
+        &mut p,
+        &[
+            Turn::Press("Change other parameters of the Lambda template?", "n"),
+            Turn::Press("Deploy this plan?", "y"),
+            Turn::Press(&offer, "y"),
+            Turn::See("The guide's checks"),
+            Turn::See("XDR Advanced Search: ok 2 CloudTrail events in XDR in the last 24h"),
+            Turn::Press("Delete", "n"),
+            Turn::Press("Save these answers as a rollout file", "n"),
+        ],
+    );
+    assert_eq!(exit_code(&mut p), 0);
+    let subs = c.record("subscription").await;
+    assert_eq!(subs.len(), 1, "{subs:?}");
+    assert!(
+        subs[0]
+            .to_string()
+            .contains(&format!("{QUERY} EARLIEST=-24h"))
+    );
+}
