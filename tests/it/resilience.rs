@@ -1,65 +1,47 @@
 //! The tool in a cloud that behaves like AWS: slow stacks, failing resources, throttling, 5xx,
 //! interruptions and kills. Every run ends in the same state as a clean one.
 
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{Account, Inputs, bucket_name, s, setup, step};
+use crate::harness::{
+    Account, Inputs, Request, Run, bucket_name, deployed, detail, s, setup, step,
+};
 use crate::seed;
 use crate::state::final_state;
 
+const PREFIX: [&str; 2] = ["--prefix", "AWSLogs/"];
+
 /// A clean deploy's final state, to compare other histories with.
 async fn reference() -> String {
-    let (acct, inputs, bucket) = setup("trail-ref").await;
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--prefix", "AWSLogs/"])
-        .run()
-        .assert_code(0);
+    let (acct, inputs, bucket) = deployed("trail-ref", &PREFIX).await;
     final_state(&acct, &bucket, &inputs.secret_text).await
 }
 
-fn args(inputs: &Inputs, bucket: &str) -> Vec<String> {
-    let mut a = inputs.deploy_args(bucket);
-    a.extend(["--prefix".into(), "AWSLogs/".into()]);
-    a
+/// A deploy with the prefix, and `extra`.
+fn deploy(acct: &Account, inputs: &Inputs, bucket: &str, extra: &[&str]) -> Run {
+    acct.deploy(inputs, bucket, &[&PREFIX[..], extra].concat())
 }
 
-/// A deploy with a JSON result.
-fn deploy_run(acct: &Account, inputs: &Inputs, bucket: &str) -> crate::harness::Run {
-    acct.tool()
-        .args(args(inputs, bucket))
-        .args(["--output", "json"])
-        .run()
+/// A deploy with the prefix and a JSON result.
+fn deploy_run(acct: &Account, inputs: &Inputs, bucket: &str) -> Run {
+    deploy(acct, inputs, bucket, &["--output", "json"])
 }
 
 /// A deploy that must succeed, and its JSON result.
 fn deploy_json(acct: &Account, inputs: &Inputs, bucket: &str) -> serde_json::Value {
-    let run = deploy_run(acct, inputs, bucket);
-    run.assert_code(0);
-    run.json()
+    deploy_run(acct, inputs, bucket).assert_code(0).json()
 }
 
-/// Wait until the account's request log holds `count` requests of `action`.
-async fn wait_for_action(acct: &Account, action: &str, count: usize) {
-    let start = Instant::now();
-    while acct
-        .requests()
-        .iter()
-        .filter(|r| r.action == action)
-        .count()
-        < count
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no {action} #{count} within 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+/// A deploy with the prefix, and `extra`, started.
+fn spawn(acct: &Account, inputs: &Inputs, bucket: &str, extra: &[&str]) -> Child {
+    let args = inputs.deploy_args(bucket);
+    acct.tool().args(args).args(PREFIX).args(extra).spawn()
 }
 
-fn signal(child: &std::process::Child, sig: &str) {
+fn signal(child: &Child, sig: &str) {
     let ok = std::process::Command::new("kill")
         .args([sig, &child.id().to_string()])
         .status()
@@ -68,83 +50,80 @@ fn signal(child: &std::process::Child, sig: &str) {
     assert!(ok, "kill {sig} failed");
 }
 
-#[tokio::test]
-async fn throttling_and_server_errors_still_converge() {
+/// What the account holds now is `want`.
+async fn assert_state(acct: &Account, inputs: &Inputs, bucket: &str, want: &str) {
+    assert_eq!(final_state(acct, bucket, &inputs.secret_text).await, want);
+}
+
+/// A deploy while the emulator misbehaves as `behaviour` says, ending as a clean one does:
+/// the account, its inputs and bucket, the run, and how many requests met a fault `faulty`.
+async fn converged(
+    what: &str,
+    behaviour: serde_json::Value,
+    faulty: fn(&Request) -> bool,
+) -> (Account, Inputs, String, Run, usize) {
     let want = reference().await;
-    let (acct, inputs, bucket) = setup("trail-throttled").await;
-    acct.behave(json!({"throttle": 0.2, "errors_5xx": 0.05, "seed": 20261130}));
+    let (acct, inputs, bucket) = setup(what).await;
+    acct.behave(behaviour);
     let run = deploy_run(&acct, &inputs, &bucket);
-    let faulted = acct.requests().iter().filter(|r| r.status >= 429).count();
+    let faults = acct.requests().iter().filter(|r| faulty(r)).count();
     acct.behave_normally();
     run.assert_code(0);
-    assert_eq!(run.json()["targets"][0]["outcome"], "created");
+    assert_state(&acct, &inputs, &bucket, &want).await;
+    (acct, inputs, bucket, run, faults)
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_still_converge() {
+    let faults = json!({"throttle": 0.2, "errors_5xx": 0.05, "seed": 20261130});
+    let (.., run, faulted) = converged("trail-throttled", faults, |r| r.status >= 429).await;
+    run.assert_outcome("created");
     assert!(
         faulted >= 3,
         "the emulator answered only {faulted} requests with faults"
     );
-    assert_eq!(final_state(&acct, &bucket, &inputs.secret_text).await, want);
 }
 
 #[tokio::test]
 async fn a_failed_lambda_stack_is_explained_and_a_rerun_succeeds() {
     let (acct, inputs, bucket) = setup("trail-fails").await;
-    acct.behave(json!({"stack_seconds": 0.3, "failures": [{
-        "stack": "taegis-cloudtrail", "resource": "TaegisLambdaFunction",
-        "reason": "Simulated: Code storage limit exceeded.", "operation": "create"}]}));
+    acct.behave(json!({"stack_seconds": 0.3}));
+    let reason = "Simulated: Code storage limit exceeded.";
+    acct.fail(
+        "taegis-cloudtrail",
+        "TaegisLambdaFunction",
+        reason,
+        "create",
+    );
     let run = deploy_run(&acct, &inputs, &bucket);
-    run.assert_code(1);
-    let doc = run.json();
+    let doc = run.assert_code(1).assert_outcome("failed");
     let error = doc["targets"][0]["error"].as_str().unwrap().to_string();
-    assert_eq!(doc["targets"][0]["outcome"], "failed");
     for text in [&error, &run.stderr] {
         assert!(
-            text.contains("TaegisLambdaFunction")
-                && text.contains("Simulated: Code storage limit exceeded."),
+            text.contains("TaegisLambdaFunction") && text.contains(reason),
             "{text}"
         );
     }
     assert!(!error.contains("Resource creation cancelled"), "{error}");
     // --on-failure delete (the default) left no failed stack behind.
-    assert!(
-        acct.cfn()
-            .describe_stacks()
-            .stack_name("taegis-cloudtrail")
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(acct.stack_status("taegis-cloudtrail").await.is_none());
     assert!(error.contains("deleted"), "{error}");
 
     acct.behave_normally();
-    assert_eq!(
-        deploy_json(&acct, &inputs, &bucket)["targets"][0]["outcome"],
-        "created"
-    );
+    deploy_run(&acct, &inputs, &bucket)
+        .assert_code(0)
+        .assert_outcome("created");
 }
 
 #[tokio::test]
 async fn a_stack_left_in_rollback_complete_is_recovered() {
     let want = reference().await;
     let (acct, inputs, bucket) = setup("trail-rollback").await;
-    acct.behave(json!({"failures": [{
-        "stack": "taegis-cloudtrail", "resource": "TaegisLambdaRole",
-        "reason": "Simulated: role quota exceeded", "operation": "create"}]}));
-    acct.tool()
-        .args(args(&inputs, &bucket))
-        .args(["--on-failure", "keep"])
-        .run()
-        .assert_code(1);
-    let out = acct
-        .cfn()
-        .describe_stacks()
-        .stack_name("taegis-cloudtrail")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        out.stacks()[0].stack_status().unwrap().as_str(),
-        "ROLLBACK_COMPLETE"
-    );
+    let reason = "Simulated: role quota exceeded";
+    acct.fail("taegis-cloudtrail", "TaegisLambdaRole", reason, "create");
+    deploy(&acct, &inputs, &bucket, &["--on-failure", "keep"]).assert_code(1);
+    let status = acct.stack_status("taegis-cloudtrail").await;
+    assert_eq!(status.as_deref(), Some("ROLLBACK_COMPLETE"));
 
     acct.behave_normally();
     let doc = deploy_json(&acct, &inputs, &bucket);
@@ -153,13 +132,8 @@ async fn a_stack_left_in_rollback_complete_is_recovered() {
         (recovery["action"].as_str(), recovery["status"].as_str()),
         (Some("delete"), Some("done"))
     );
-    assert!(
-        recovery["detail"]
-            .as_str()
-            .unwrap()
-            .contains("ROLLBACK_COMPLETE")
-    );
-    assert_eq!(final_state(&acct, &bucket, &inputs.secret_text).await, want);
+    assert!(detail(&recovery).contains("ROLLBACK_COMPLETE"));
+    assert_state(&acct, &inputs, &bucket, &want).await;
 }
 
 #[tokio::test]
@@ -178,19 +152,15 @@ async fn killed_at_any_point_a_rerun_converges() {
     for (action, n) in points {
         let (acct, inputs, bucket) = setup("trail-killed").await;
         acct.behave(json!({"stack_seconds": 1.0, "latency_ms": 50}));
-        let mut child = acct.tool().args(args(&inputs, &bucket)).spawn();
-        wait_for_action(&acct, action, n).await;
+        let mut child = spawn(&acct, &inputs, &bucket, &[]);
+        acct.wait_for(action, n).await;
         assert!(
             child.try_wait().unwrap().is_none(),
             "the tool had already finished when {action} #{n} was seen"
         );
         signal(&child, "-KILL");
         let _ = child.wait();
-        let rerun = acct
-            .tool()
-            .args(args(&inputs, &bucket))
-            .args(["--output", "json"])
-            .run();
+        let rerun = deploy_run(&acct, &inputs, &bucket);
         acct.behave_normally();
         rerun.assert_code(0);
         let got = final_state(&acct, &bucket, &inputs.secret_text).await;
@@ -204,74 +174,58 @@ async fn sigint_during_a_stack_wait_exits_130_and_a_rerun_finishes() {
     let (acct, inputs, bucket) = setup("trail-sigint").await;
     // Long enough for the re-run to find the stack still in progress, even on a busy machine.
     acct.behave(json!({"stack_seconds": 10.0}));
-    let child = acct
-        .tool()
-        .args(args(&inputs, &bucket))
-        .args(["--output", "json"])
-        .spawn();
-    wait_for_action(&acct, "CreateStack", 2).await;
+    let child = spawn(&acct, &inputs, &bucket, &["--output", "json"]);
+    acct.wait_for("CreateStack", 2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     signal(&child, "-INT");
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(
-        stderr.contains("re-run the same command to resume"),
-        "{stderr}"
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON result");
-    assert_eq!(doc["targets"][0]["outcome"], "in_progress");
+    let run = Run::of(child);
+    run.assert_code(130)
+        .assert_stderr(&["re-run the same command to resume"]);
+    run.assert_outcome("in_progress");
     // Nothing was started after the interruption.
-    assert!(acct.requests().iter().all(|r| r.action != "AddPermission"));
+    assert_eq!(acct.calls("AddPermission"), 0);
 
-    let rerun = acct.tool().args(args(&inputs, &bucket)).run();
-    rerun.assert_code(0);
-    assert!(
-        rerun.stderr.contains("following it until it settles"),
-        "{}",
-        rerun.stderr
-    );
+    let rerun = deploy(&acct, &inputs, &bucket, &[]);
+    rerun
+        .assert_code(0)
+        .assert_stderr(&["following it until it settles"]);
     acct.behave_normally();
-    assert_eq!(final_state(&acct, &bucket, &inputs.secret_text).await, want);
+    assert_state(&acct, &inputs, &bucket, &want).await;
 }
 
 #[tokio::test]
 async fn timeout_reports_in_progress_not_failed() {
     let (acct, inputs, bucket) = setup("trail-timeout").await;
     acct.behave(json!({"stack_seconds": 4.0}));
-    let run = acct
-        .tool()
-        .args(args(&inputs, &bucket))
-        .args(["--timeout", "1s", "--output", "json"])
-        .run();
-    run.assert_code(1);
-    let doc = run.json();
-    let t = &doc["targets"][0];
-    assert_eq!(t["outcome"], "in_progress", "{doc:#}");
+    let run = deploy(
+        &acct,
+        &inputs,
+        &bucket,
+        &["--timeout", "1s", "--output", "json"],
+    );
+    let doc = run.assert_code(1).assert_outcome("in_progress");
     let shared = step(&doc, "shared-stack");
     assert_eq!(shared["status"], "in_progress");
-    assert!(
-        t["error"]
-            .as_str()
-            .unwrap()
-            .contains("re-run the same command"),
-        "{doc:#}"
-    );
+    let error = doc["targets"][0]["error"].as_str().unwrap();
+    assert!(error.contains("re-run the same command"), "{doc:#}");
     assert!(
         run.stderr.contains("it has not failed") && !run.stderr.contains("ROLLBACK"),
         "{}",
         run.stderr
     );
     // The re-run follows the stack to its end and finishes the job.
-    let again = acct.tool().args(args(&inputs, &bucket)).run();
-    again.assert_code(0);
+    deploy(&acct, &inputs, &bucket, &[]).assert_code(0);
 }
 
-/// A user's Lambda template, changed by `edit`.
-fn template_with(edit: impl Fn(&str) -> String) -> String {
-    edit(include_str!(
-        "../../templates/taegis-cloudformation-lambda-template.yaml"
-    ))
+/// A deploy with the user's Lambda template `name`: the bundled one with `from` replaced by
+/// `to`.
+fn deploy_template(acct: &Account, inputs: &Inputs, bucket: &str, edit: [&str; 3]) -> Run {
+    let [name, from, to] = edit;
+    let bundled = include_str!("../../templates/taegis-cloudformation-lambda-template.yaml");
+    let template = bundled.replace(from, to);
+    assert!(template.contains(to), "{from} is not in the template");
+    let file = inputs.write(name, template);
+    deploy(acct, inputs, bucket, &["--lambda-template", &s(&file)])
 }
 
 #[tokio::test]
@@ -280,54 +234,21 @@ async fn aws_refusals_read_as_clear_messages() {
     let (acct, inputs, bucket) = setup("trail-refuse").await;
     let far = bucket_name("code-far");
     seed::bucket(&acct, &far, "eu-west-1").await;
-    let t = inputs.write(
-        "far.yaml",
-        template_with(|b| {
-            b.replace(
-                "S3Bucket: !Ref TaegisLambdaS3BucketName",
-                &format!("S3Bucket: {far}"),
-            )
-        }),
-    );
-    assert!(std::fs::read_to_string(&t).unwrap().contains(&far));
-    let run = acct
-        .tool()
-        .args(args(&inputs, &bucket))
-        .args(["--lambda-template", &s(&t)])
-        .run();
-    run.assert_code(1);
-    assert!(
-        run.stderr.contains("PermanentRedirect")
-            && run
-                .stderr
-                .contains("Hint: the Lambda code bucket must be in the function's region"),
-        "{}",
-        run.stderr
-    );
+    let code = "S3Bucket: !Ref TaegisLambdaS3BucketName";
+    let edit = ["far.yaml", code, &format!("S3Bucket: {far}")];
+    let run = deploy_template(&acct, &inputs, &bucket, edit);
+    run.assert_code(1).assert_stderr(&[
+        "PermanentRedirect",
+        "Hint: the Lambda code bucket must be in the function's region",
+    ]);
 
     // Reserved concurrency below the account's minimum (a template that hard-codes it).
     let (acct, inputs, bucket) = setup("trail-refuse-rc").await;
-    let t = inputs.write(
-        "rc.yaml",
-        template_with(|b| {
-            b.replace(
-                "ReservedConcurrentExecutions: !Ref ReservedConcurrency",
-                "ReservedConcurrentExecutions: 990",
-            )
-        }),
-    );
-    assert!(std::fs::read_to_string(&t).unwrap().contains(": 990"));
-    let run = acct
-        .tool()
-        .args(args(&inputs, &bucket))
-        .args(["--lambda-template", &s(&t)])
-        .run();
-    run.assert_code(1);
-    assert!(
-        run.stderr.contains("below its minimum value") && run.stderr.contains("Service Quotas"),
-        "{}",
-        run.stderr
-    );
+    let reserved = "ReservedConcurrentExecutions: !Ref ReservedConcurrency";
+    let low = "ReservedConcurrentExecutions: 990";
+    let run = deploy_template(&acct, &inputs, &bucket, ["rc.yaml", reserved, low]);
+    let said = ["below its minimum value", "Service Quotas"];
+    run.assert_code(1).assert_stderr(&said);
 
     // A name already taken: the function's log group exists.
     let (acct, inputs, bucket) = setup("trail-refuse-name").await;
@@ -341,90 +262,69 @@ async fn aws_refusals_read_as_clear_messages() {
         .send()
         .await
         .unwrap();
-    let run = acct.tool().args(args(&inputs, &bucket)).run();
-    run.assert_code(1);
-    assert!(
-        run.stderr.contains("already exists")
-            && run
-                .stderr
-                .contains("Hint: a resource with this name already exists"),
-        "{}",
-        run.stderr
-    );
+    let run = deploy(&acct, &inputs, &bucket, &[]);
+    let said = [
+        "already exists",
+        "Hint: a resource with this name already exists",
+    ];
+    run.assert_code(1).assert_stderr(&said);
 
     // "No updates are to be performed." is success.
     let (acct, inputs, bucket) = setup("trail-noop").await;
-    acct.tool()
-        .args(args(&inputs, &bucket))
-        .run()
-        .assert_code(0);
-    let run = acct
-        .tool()
-        .args(args(&inputs, &bucket))
-        .args(["--update-credentials", "--output", "json"])
-        .run();
-    run.assert_code(0);
-    let doc = run.json();
+    deploy(&acct, &inputs, &bucket, &[]).assert_code(0);
+    let update = ["--update-credentials", "--output", "json"];
+    let doc = deploy(&acct, &inputs, &bucket, &update)
+        .assert_code(0)
+        .json();
     let shared = step(&doc, "shared-stack");
     assert_eq!(shared["action"], "update");
     assert_eq!(shared["status"], "done");
-    assert!(
-        shared["detail"]
-            .as_str()
-            .unwrap()
-            .contains("needed no update"),
-        "{shared}"
-    );
+    assert!(detail(&shared).contains("needed no update"), "{shared}");
 }
 
 #[tokio::test]
 async fn dropped_connections_and_lost_answers_still_converge() {
-    let want = reference().await;
-    let (acct, inputs, bucket) = setup("trail-dropped").await;
     // Some requests never arrive; for others the write happens and the answer is lost, so the
     // SDK's retry meets what the first attempt already did.
-    acct.behave(json!({"drop": 0.05, "drop_after": 0.15, "seed": 77}));
-    let run = deploy_run(&acct, &inputs, &bucket);
-    let lost = acct.requests().iter().filter(|r| r.fault.is_some()).count();
-    acct.behave_normally();
-    run.assert_code(0);
+    let faults = json!({"drop": 0.05, "drop_after": 0.15, "seed": 77});
+    let dropped = |r: &Request| r.fault.is_some();
+    let (acct, inputs, bucket, _, lost) = converged("trail-dropped", faults, dropped).await;
     assert!(lost >= 3, "only {lost} requests were dropped");
-    assert_eq!(final_state(&acct, &bucket, &inputs.secret_text).await, want);
     // A second run finds nothing to do.
-    assert_eq!(
-        deploy_json(&acct, &inputs, &bucket)["targets"][0]["outcome"],
-        "unchanged"
-    );
+    let again = deploy_run(&acct, &inputs, &bucket);
+    again.assert_code(0).assert_outcome("unchanged");
 }
 
-#[tokio::test]
-async fn the_first_sigint_lets_the_call_in_flight_finish_and_a_second_exits_at_once() {
-    let (acct, inputs, bucket) = setup("trail-sigint2").await;
+/// A deploy with `extra`, interrupted once its shared stack is under way by SIGINT and by a
+/// second SIGINT half a second later, while every call takes 10 s (the first waits for the
+/// call in flight); what it left and the time the second took to end it.
+async fn interrupted(what: &str, extra: &[&str]) -> (Account, Run, Duration) {
+    let (acct, inputs, bucket) = setup(what).await;
     acct.behave(json!({"stack_seconds": 60.0}));
-    let child = acct.tool().args(args(&inputs, &bucket)).spawn();
-    wait_for_action(&acct, "CreateStack", 1).await;
+    let mut child = spawn(&acct, &inputs, &bucket, extra);
+    acct.wait_for("CreateStack", 1).await;
     // The tool follows the shared stack. From now on every call of this account takes 10 s:
     // the next one is in flight when the signals come.
     acct.behave(json!({"latency_ms": 10000}));
     tokio::time::sleep(Duration::from_millis(500)).await;
     signal(&child, "-INT");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut child = child;
     assert!(
         child.try_wait().unwrap().is_none(),
         "the first SIGINT did not wait for the call in flight"
     );
     signal(&child, "-INT");
     let second = Instant::now();
-    let out = child.wait_with_output().unwrap();
+    let run = Run::of(child);
     let waited = second.elapsed();
     acct.behave_normally();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(
-        stderr.contains("finishing the call in flight") && stderr.contains("exiting now"),
-        "{stderr}"
-    );
+    (acct, run, waited)
+}
+#[tokio::test]
+async fn the_first_sigint_lets_the_call_in_flight_finish_and_a_second_exits_at_once() {
+    let (_acct, run, waited) = interrupted("trail-sigint2", &[]).await;
+    let said = ["finishing the call in flight", "exiting now"];
+    run.assert_code(130).assert_stderr(&said);
     assert!(
         waited < Duration::from_secs(5),
         "the second SIGINT took {waited:?}"
@@ -449,51 +349,20 @@ async fn a_stack_left_in_review_in_progress_is_recovered() {
     let recovery = step(&doc, "delete-shared-stack");
     assert_eq!(recovery["status"], "done");
     assert!(
-        recovery["detail"]
-            .as_str()
-            .unwrap()
-            .contains("REVIEW_IN_PROGRESS"),
+        detail(&recovery).contains("REVIEW_IN_PROGRESS"),
         "{recovery}"
     );
-    assert_eq!(final_state(&acct, &bucket, &inputs.secret_text).await, want);
+    assert_state(&acct, &inputs, &bucket, &want).await;
 }
 
 #[tokio::test]
 async fn a_second_sigint_still_prints_every_target_as_json() {
-    let (acct, inputs, bucket) = setup("trail-sigint-json").await;
-    acct.behave(json!({"stack_seconds": 60.0}));
-    let child = acct
-        .tool()
-        .args(args(&inputs, &bucket))
-        .args(["--output", "json"])
-        .spawn();
-    wait_for_action(&acct, "CreateStack", 1).await;
-    acct.behave(json!({"latency_ms": 10000}));
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    signal(&child, "-INT");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    signal(&child, "-INT");
-    let out = child.wait_with_output().unwrap();
-    acct.behave_normally();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}):\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
-    let t = &doc["targets"][0];
-    assert_eq!(t["outcome"], "in_progress", "{doc:#}");
-    assert_eq!(t["account"], acct.id.as_str());
+    let (acct, run, _) = interrupted("trail-sigint-json", &["--output", "json"]).await;
+    let doc = run.assert_code(130).assert_outcome("in_progress");
+    assert_eq!(doc["targets"][0]["account"], acct.id.as_str());
     let status = |name: &str| step(&doc, name)["status"].as_str().unwrap().to_string();
     assert_eq!(status("upload-lambda-zip"), "done", "{doc:#}");
     assert_eq!(status("shared-stack"), "in_progress", "{doc:#}");
     assert_eq!(status("lambda-stack"), "skipped", "{doc:#}");
-    assert!(
-        step(&doc, "lambda-stack")["detail"]
-            .as_str()
-            .unwrap()
-            .contains("interrupted")
-    );
+    assert!(detail(&step(&doc, "lambda-stack")).contains("interrupted"));
 }
