@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # The vendor guide's steps for one account and region, scripted with the AWS CLI the way a user
-# would do it without taegis-cloudtrail. bench/bench.py runs it once per target, one target
-# after another or all at once, and reads the `bench-step NAME EPOCH` lines it prints on stdout
+# would do it without taegis-cloudtrail. bench/cli_script.py runs it once per target, one target
+# after another or 8 at a time, and reads the `bench-step NAME EPOCH` lines it prints on stdout
 # (the moment each stack's deploy command exited).
 #
 #   guide_steps.sh ACCOUNT REGION NOTIFICATION_BUCKET PARAMS_DIR
 #
-# PARAMS_DIR holds the parameters the tool would send, made by bench.py from a
+# PARAMS_DIR holds the parameters the tool would send, made by the benchmark from a
 # `taegis-cloudtrail deploy --dry-run --output json`: shared.json and lambda.json
 # (CloudFormation parameter lists) and shared.overrides.json and lambda.overrides.json
 # (["Key=Value", ...] for `aws cloudformation deploy --parameter-overrides`).
 #
-# Environment (set by bench.py): the AWS credentials of the account, AWS_ENDPOINT_URL,
+# Environment (set by bench/cli_script.py): the AWS credentials of the account, AWS_ENDPOINT_URL,
 # AWS_CONFIG_FILE (path-style S3), and
 #   GUIDE_ZIP GUIDE_ZIP_KEY GUIDE_SHARED_TEMPLATE GUIDE_LAMBDA_TEMPLATE GUIDE_SHARED_STACK
 #   GUIDE_LAMBDA_STACK GUIDE_FUNCTION_NAME GUIDE_STATEMENT_ID GUIDE_ENTRY_ID GUIDE_PYTHON

@@ -5,7 +5,7 @@
 
 CURRENT.json is what `aws s3api get-bucket-notification-configuration` printed (empty when the
 bucket has no configuration). Every other entry stays as it was; an entry with our id is
-replaced. bench.py's floor client uses `merge` directly.
+replaced. The floor client (bench/floor.py) uses `merge` directly.
 """
 
 from __future__ import annotations
