@@ -306,3 +306,30 @@ async fn setup_at_a_terminal_ends_with_the_xdr_check_when_an_api_client_is_set()
             .contains(&format!("{QUERY} EARLIEST=-24h"))
     );
 }
+
+#[tokio::test]
+async fn the_api_follows_the_shared_stacks_region_and_an_api_that_does_not_answer_is_named() {
+    let acct = deployed("xdr-host").await;
+    let c = Client::new("host", json!({"script": "events"})).await;
+    // Nothing listens there: refused at once, the host named.
+    let closed = acct
+        .tool()
+        .env("TAEGIS_CLIENT_ID", &c.id)
+        .env("TAEGIS_CLIENT_SECRET", &c.secret)
+        .args(["verify", "--xdr", "--xdr-api-url", "http://127.0.0.1:9"])
+        .run();
+    closed.assert_code(2);
+    closed.line("error:", &["the XDR API at 127.0.0.1:9 did not answer", "--xdr-api-url"]);
+    // No flag names the API: the shared stack's TaegisRegion (foxtrot) does. There is no
+    // network here, so that host does not answer either; what matters is which host it asked.
+    let from_stack = acct
+        .tool()
+        .env("TAEGIS_CLIENT_ID", &c.id)
+        .env("TAEGIS_CLIENT_SECRET", &c.secret)
+        .env("TAEGIS_XDR_TIMEOUT", "3s")
+        .args(["verify", "--xdr"])
+        .run();
+    from_stack.assert_code(2);
+    from_stack.line("error:", &["api.foxtrot.taegis.secureworks.com"]);
+    assert_nothing_secret(&from_stack, &c);
+}
