@@ -101,6 +101,8 @@ def fig_sizes(ctx: Ctx, sizes: list[int], repeats: int) -> list[Size]:
             s.tools.append(guarded(f"{n} targets, repeat {rep + 1}/{repeats}: the tool", tool_pair, "tool", n, rep))
             s.floors.append(guarded(f"{n} targets, repeat {rep + 1}/{repeats}: the floor",
                                     lambda: run_floor(ctx, make_fleet(ctx, n, s.pace, seed), rep), "floor", n, rep))
+        rss = ctx.emu.rss_kib()
+        log(f"== {n} targets done; the emulator's memory: {rss / 1024 if rss else 0:.0f} MiB")
     return out
 
 

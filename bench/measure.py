@@ -96,6 +96,23 @@ class Outcome:
         reads = sum(1 for r in self.requests if r.get("action") in STACK_READS)
         return reads / len(followed)
 
+    def peak_api_rate(self) -> tuple[int, str] | None:
+        """The most calls of one operation in one account and region within any one second (what a
+        token bucket of that operation sees), and which operation."""
+        times: dict[tuple[Any, Any, Any], list[float]] = {}
+        for r in self.requests:
+            times.setdefault((r.get("account"), r.get("region"), r.get("action")), []).append(r["time"])
+        best: tuple[int, str] | None = None
+        for (_, _, action), ts in times.items():
+            ts.sort()
+            lo = 0
+            for hi, t in enumerate(ts):
+                while t - ts[lo] >= 1.0:
+                    lo += 1
+                if best is None or hi - lo + 1 > best[0]:
+                    best = (hi - lo + 1, action or "?")
+        return best
+
     def by_action(self) -> str:
         counts = Counter(r.get("action") or "?" for r in self.requests)
         return ", ".join(f"{a} {c / self.n:g}" for a, c in counts.most_common())

@@ -223,6 +223,14 @@ def delays_section(w: Callable[[str], None], sizes: list[Size]) -> None:
     w("")
 
 
+def busiest(runs: list[Outcome]) -> str:
+    peaks = [p for p in (o.peak_api_rate() for o in ok_runs(runs)) if p]
+    if not peaks:
+        return "—"
+    top = max(peaks)
+    return f"{top[0]} × {top[1]}"
+
+
 def requests_section(w: Callable[[str], None], sizes: list[Size]) -> None:
     w("## AWS requests per target\n")
     w("From the emulator's request log of the accounts involved (the tool's AssumeRole calls in the caller's account "
@@ -231,8 +239,9 @@ def requests_section(w: Callable[[str], None], sizes: list[Size]) -> None:
       "DescribeStackEvents + DescribeStacks in a stack's account and region from its start until the client reported "
       "it, per second of that time, all stacks together.\n")
     w("| targets | this tool, fresh | this tool, no-op re-run | the floor | AWS CLI script, fresh | stack reads per second "
-      "per stack (tool) | stack reads per stack (tool) | throttled calls, tool / floor (all repeats) |")
-    w("|---|---|---|---|---|---|---|---|")
+      "per stack (tool) | stack reads per stack (tool) | throttled calls, tool / floor (all repeats) "
+      "| the tool's busiest second on one operation in one account and region |")
+    w("|---|---|---|---|---|---|---|---|---|")
 
     def calls(runs: list[Outcome]) -> str:
         runs = ok_runs(runs)
@@ -245,7 +254,8 @@ def requests_section(w: Callable[[str], None], sizes: list[Size]) -> None:
         w(f"| {s.n} | {calls(s.tools)} | {calls(s.noops)} | {calls(s.floors)} | {calls([cli]) if cli else '—'} "
           f"| {spread_text(Spread.of(o.stack_read_rate() for o in ok_runs(s.tools)), lambda x: f'{x:.2f}')} "
           f"| {spread_text(Spread.of(o.reads_per_stack() for o in ok_runs(s.tools)), lambda x: f'{x:.1f}')} "
-          f"| {sum(o.throttled() for o in s.tools + s.noops)} / {sum(o.throttled() for o in s.floors)} |")
+          f"| {sum(o.throttled() for o in s.tools + s.noops)} / {sum(o.throttled() for o in s.floors)} "
+          f"| {busiest(s.tools)} |")
     w("")
     smallest = sizes[0] if sizes else None
     if smallest:
