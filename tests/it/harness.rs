@@ -366,6 +366,21 @@ impl Account {
         self.behave(serde_json::json!({ "failures": [failure] }));
     }
 
+    /// Regions the emulator's list has, not enabled for this account.
+    pub fn disable_regions(&self, regions: &[&str]) {
+        let body = serde_json::json!({"account": self.id, "disabled": regions});
+        let (status, answer) = http("POST", "/_taegis/regions", Some(&body.to_string()));
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    /// The names of the stacks in the account (in the test region).
+    pub async fn stack_names(&self) -> Vec<String> {
+        let out = self.cfn().describe_stacks().send().await;
+        let out = out.expect("describe the account's stacks");
+        let names = out.stacks().iter().filter_map(|s| s.stack_name());
+        names.map(str::to_string).collect()
+    }
+
     /// Back to the emulator's plain behaviour for this account.
     pub fn behave_normally(&self) {
         let (status, answer) = http(
@@ -730,6 +745,17 @@ pub fn detail(v: &serde_json::Value) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no detail: {v:#}"))
         .to_string()
+}
+
+/// The `field` of every target of a JSON result, as text.
+pub fn each_target(doc: &serde_json::Value, field: &str) -> Vec<String> {
+    let targets = doc["targets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{doc:#}"));
+    let values = targets
+        .iter()
+        .map(|t| t[field].as_str().unwrap_or_default());
+    values.map(str::to_string).collect()
 }
 
 /// The first element of the JSON list `list` whose `key` is `value`.
