@@ -1,4 +1,6 @@
+use super::trigger::broader;
 use super::*;
+use crate::plan::cloud::PolicyStatement;
 
 #[test]
 fn key_policies_that_let_the_role_decrypt() {
