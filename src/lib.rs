@@ -28,5 +28,6 @@ pub mod kinds;
 pub mod plan;
 pub mod secret;
 pub mod template;
+#[allow(clippy::disallowed_methods)] // the printer: the one room that writes to the terminal
 pub mod ui;
 pub mod xdr;
