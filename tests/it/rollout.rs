@@ -18,14 +18,19 @@ fn two_regions_json(inputs: &Inputs, base: &str) -> Vec<String> {
     plus(two_regions(inputs, base), &["--output", "json"])
 }
 
-#[tokio::test]
-async fn two_regions_in_one_run() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let base = bucket_name("trail-multi");
-    for region in ["us-east-1", "eu-west-1"] {
+/// A fresh account with a `{base}-{region}` bucket in each of `regions`: (account, inputs, base).
+pub async fn regional_buckets(what: &str, regions: &[&str]) -> (Account, Inputs, String) {
+    let (acct, inputs, base) = (Account::new().await, Inputs::new(), bucket_name(what));
+    for region in regions {
         seed::bucket(&acct, &format!("{base}-{region}"), region).await;
     }
+    (acct, inputs, base)
+}
+
+#[tokio::test]
+async fn two_regions_in_one_run() {
+    let both = ["us-east-1", "eu-west-1"];
+    let (acct, inputs, base) = regional_buckets("trail-multi", &both).await;
     let run = acct.tool().args(two_regions_json(&inputs, &base)).run();
     let doc = run.assert_code(0).json();
     assert_eq!(each_target(&doc, "region"), ["us-east-1", "eu-west-1"]);
@@ -71,11 +76,8 @@ async fn a_rollout_file_reaches_other_accounts_through_a_role() {
 
 #[tokio::test]
 async fn a_target_failing_its_preflight_is_reported_while_the_others_go_on() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let base = bucket_name("trail-partial");
     // Only us-east-1 has its bucket: eu-west-1 fails its preflight.
-    seed::bucket(&acct, &format!("{base}-us-east-1"), "us-east-1").await;
+    let (acct, inputs, base) = regional_buckets("trail-partial", &["us-east-1"]).await;
     let run = acct.tool().args(two_regions_json(&inputs, &base)).run();
     let doc = run.assert_code(1).json();
     let by_region = |r: &str| find(&doc["targets"], "region", r);

@@ -1,7 +1,9 @@
 //! Many targets from one CI job: every account and region, several Lambda stacks in one
 //! region, one target failing while the others go on, and a re-run of just what did not finish.
 
-use crate::harness::{Account, Inputs, bucket_name, s};
+use serde_json::json;
+
+use crate::harness::{Account, Inputs, bucket_name, detail, each_target, find, s};
 use crate::seed;
 
 const REGIONS: [&str; 8] = [
@@ -43,12 +45,9 @@ async fn a_fleet_of_24_targets_with_one_failing_then_a_retry_of_just_that_one() 
             REGIONS.join(", ")
         ),
     );
-    let run = caller
-        .tool()
-        .args(["deploy", "--yes", "--output", "json", "--config", &s(&file)])
-        .run();
-    run.assert_code(1);
-    let doc = run.json();
+    let flags = ["--yes", "--output", "json"];
+    let run = caller.deploy_config(&flags, &file);
+    let doc = run.assert_code(1).json();
     let targets = doc["targets"].as_array().unwrap();
     assert_eq!(targets.len(), 24);
     let failed: Vec<&serde_json::Value> = targets
@@ -58,21 +57,10 @@ async fn a_fleet_of_24_targets_with_one_failing_then_a_retry_of_just_that_one() 
     assert_eq!(failed.len(), 1, "{doc:#}");
     assert_eq!(failed[0]["account"], missing_account.id.as_str());
     assert_eq!(failed[0]["region"], missing_region);
-    assert!(
-        failed[0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("no such bucket"),
-        "{}",
-        failed[0]
-    );
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(error.contains("no such bucket"), "{}", failed[0]);
     assert!(targets.iter().filter(|t| t["outcome"] == "created").count() == 23);
-    assert!(
-        run.stderr
-            .contains(&format!("[{}/{missing_region}]", missing_account.id)),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr(&[&format!("[{}/{missing_region}]", missing_account.id)]);
 
     // The bucket is made; a re-run from the result works on that target alone.
     seed::bucket(
@@ -86,16 +74,10 @@ async fn a_fleet_of_24_targets_with_one_failing_then_a_retry_of_just_that_one() 
         .iter()
         .map(|a| a.requests_in_account().len())
         .collect();
-    let again = caller
-        .tool()
-        .args(["deploy", "--yes", "--output", "json", "--config", &s(&file)])
-        .args(["--retry-from", &s(&result)])
-        .run();
-    again.assert_code(0);
-    let doc = again.json();
-    let targets = doc["targets"].as_array().unwrap();
-    assert_eq!(targets.len(), 1, "{doc:#}");
-    assert_eq!(targets[0]["outcome"], "created");
+    let result = s(&result);
+    let retry = [&flags[..], &["--retry-from", &result]].concat();
+    let doc = caller.deploy_config(&retry, &file).assert_code(0).json();
+    assert_eq!(each_target(&doc, "outcome"), ["created"], "{doc:#}");
     for (acct, mark) in accounts.iter().zip(marks) {
         let touched: Vec<_> = acct.requests_in_account().into_iter().skip(mark).collect();
         if acct.id == missing_account.id {
@@ -127,56 +109,26 @@ async fn two_lambda_stacks_in_one_region_share_one_shared_stack_made_once() {
         ),
     );
     let mark = acct.requests().len();
-    let run = acct
-        .tool()
-        .args(["deploy", "--yes", "--output", "json", "--config", &s(&file)])
-        .run();
-    run.assert_code(0);
-    let doc = run.json();
-    let targets = doc["targets"].as_array().unwrap();
-    assert_eq!(targets.len(), 2);
-    assert!(targets.iter().all(|t| t["outcome"] == "created"), "{doc:#}");
-    let shared_step = |t: &serde_json::Value| {
-        t["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == "shared-stack")
-            .unwrap()
-            .clone()
-    };
-    assert_eq!(shared_step(&targets[0])["action"], "create");
-    let second_step = shared_step(&targets[1]);
-    assert_eq!(second_step["action"], "skip");
+    let run = acct.deploy_config(&["--yes", "--output", "json"], &file);
+    let doc = run.assert_code(0).json();
+    assert_eq!(each_target(&doc, "outcome"), ["created"; 2], "{doc:#}");
+    // The step `name` of both targets.
+    let steps = |name: &str| [0, 1].map(|i| find(&doc["targets"][i]["steps"], "name", name));
+    let [first_shared, second_shared] = steps("shared-stack");
+    assert_eq!(first_shared["action"], "create");
+    assert_eq!(second_shared["action"], "skip");
     assert!(
-        second_step["detail"]
-            .as_str()
-            .unwrap()
-            .contains("by stack ct-a"),
-        "{second_step}"
+        detail(&second_shared).contains("by stack ct-a"),
+        "{second_shared}"
     );
-    let creates = acct
-        .requests()
+    let requests = acct.requests();
+    let creates = requests[mark..]
         .iter()
-        .skip(mark)
-        .filter(|r| r.action == "CreateStack")
-        .count();
-    assert_eq!(creates, 3, "one shared stack and two Lambda stacks");
-    let step = |t: &serde_json::Value, name: &str| {
-        t["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap()["action"]
-            .clone()
-    };
+        .filter(|r| r.action == "CreateStack");
+    assert_eq!(creates.count(), 3, "one shared stack and two Lambda stacks");
     for name in ["lambda-bucket", "upload-lambda-zip"] {
-        assert_eq!(
-            (step(&targets[0], name), step(&targets[1], name)),
-            (serde_json::json!("create"), serde_json::json!("skip")),
-            "{name} once"
-        );
+        let actions = steps(name).map(|s| s["action"].clone());
+        assert_eq!(actions, [json!("create"), json!("skip")], "{name} once");
     }
     // A second shared stack in the same region would fight the first for its exports.
     let other = inputs.write(
@@ -185,50 +137,21 @@ async fn two_lambda_stacks_in_one_region_share_one_shared_stack_made_once() {
             "taegis_region: echo\ncredentials: credentials.txt\nlambda_zip: taegis-lambda-amd64.zip\nregion: us-east-1\ntargets:\n  - stack_name: ct-c\n    notification_bucket: {first}\n    prefix: c/\n  - stack_name: ct-d\n    shared_stack_name: other-shared\n    notification_bucket: {second}\n    prefix: d/\n"
         ),
     );
-    let before = acct.requests().len();
-    let run = acct
-        .tool()
-        .args(["deploy", "--yes", "--dry-run", "--config", &s(&other)])
-        .run();
+    let run = acct.writing_nothing(|| acct.deploy_config(&["--yes", "--dry-run"], &other));
     // (ct-c also meets ct-a's entry on the same bucket: both targets fail their preflight.)
-    run.assert_code(2);
-    assert!(
-        run.stderr
-            .lines()
-            .any(|l| l.contains("--shared-stack-name other-shared")
-                && l.contains("once per account and region")),
-        "{}",
-        run.stderr
-    );
-    assert!(acct.writes_since(before).is_empty());
+    let said = [
+        "--shared-stack-name other-shared",
+        "once per account and region",
+    ];
+    run.assert_code(2).line("", &said);
 }
 
 #[tokio::test]
 async fn without_a_terminal_every_line_names_its_target_and_holds_no_control_character() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let base = bucket_name("plain");
-    for region in ["us-east-1", "eu-west-1"] {
-        seed::bucket(&acct, &format!("{base}-{region}"), region).await;
-    }
-    let run = acct
-        .tool()
-        .args([
-            "deploy",
-            "--credentials",
-            &s(&inputs.credentials),
-            "--taegis-region",
-            "echo",
-            "--lambda-zip",
-            &s(&inputs.zip),
-            "--regions",
-            "us-east-1,eu-west-1",
-            "--notification-bucket",
-            &format!("{base}-{{region}}"),
-            "--yes",
-        ])
-        .env("TERM", "xterm")
-        .run();
+    let both = ["us-east-1", "eu-west-1"];
+    let (acct, inputs, base) = crate::rollout::regional_buckets("plain", &both).await;
+    let args = crate::rollout::two_regions(&inputs, &base);
+    let run = acct.tool().args(args).env("TERM", "xterm").run();
     run.assert_code(0);
     assert!(!run.stderr.is_empty());
     for line in run.stderr.lines() {
@@ -287,19 +210,9 @@ async fn a_slow_target_holds_back_no_other() {
             ids.join(", ")
         ),
     );
-    let run = caller
-        .tool()
-        .args(["deploy", "--yes", "--output", "json", "--config", &s(&file)])
-        .run();
+    let run = caller.deploy_config(&["--yes", "--output", "json"], &file);
     slow.behave_normally();
-    run.assert_code(0);
-    let doc = run.json();
-    let order: Vec<&str> = doc["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["account"].as_str().unwrap())
-        .collect();
+    let order = each_target(&run.assert_code(0).json(), "account");
     let want: Vec<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(order, want, "results in input order");
     let slow_done = lambda_stack_finished(&slow.id);
