@@ -1,5 +1,6 @@
 //! `verify`: the guide's checks, as a pure function of what was observed. Each check is ok, a
 //! warning, or failed with the fix; the target is healthy when none failed.
+//!
 //! The checks themselves, by part: `function` (the stacks, the function, its KMS keys, the
 //! account's headroom), `trigger` (the bucket entry or subscription, the invoke permission,
 //! an SNS topic's policy and publisher), `activity` (the log, the test event).
