@@ -1,9 +1,9 @@
 //! Every bad input of the preflight list exits 2 with a one-line reason naming the input, and
 //! changes nothing in the emulator.
 
-use aws_sdk_s3::types as s3t;
+use std::path::Path;
 
-use crate::harness::{Account, Inputs, REGION, bucket_name, s, setup, step, zip_bytes};
+use crate::harness::{bucket_name, deployed, detail, s, set_flag, setup, step, without, zip_bytes};
 use crate::seed;
 
 /// One bad input: how to change a good deploy, and what the reason must mention.
@@ -342,8 +342,8 @@ async fn each_bad_input_exits_2_naming_it_and_creates_nothing() {
     );
 
     // Nothing was made by any of them.
-    let stacks = acct.cfn().describe_stacks().send().await.unwrap();
-    assert!(stacks.stacks().is_empty(), "{:?}", stacks.stacks());
+    let stacks = acct.stack_names().await;
+    assert!(stacks.is_empty(), "{stacks:?}");
     let n = seed::notifications(&acct, &bucket).await;
     assert!(n.lambda_function_configurations().is_empty());
 }
@@ -351,83 +351,42 @@ async fn each_bad_input_exits_2_naming_it_and_creates_nothing() {
 #[tokio::test]
 async fn all_problems_are_reported_at_once() {
     let (acct, inputs, bucket) = setup("trail-many").await;
-    let mut args = inputs.deploy_args(&bucket);
-    args.extend([
-        "--stack-name".into(),
-        "bad name".into(),
-        // A region whose first call AWS refuses: the identity cannot be read there.
-        "--region".into(),
-        "us-east-7".into(),
-    ]);
-    let i = args.iter().position(|a| a == "--credentials").unwrap();
-    args[i + 1] = "/nonexistent/creds".into();
+    let args = set_flag(
+        inputs.deploy_args(&bucket),
+        "--credentials",
+        "/nonexistent/creds",
+    );
     // The region refuses the first call; then it is not even a name (no target, yet the
     // files are still checked).
-    let region = args.iter().position(|a| a == "us-east-7").unwrap();
     for bad_region in ["us-east-7", "mars-1"] {
-        args[region] = bad_region.into();
-        let run = acct.tool().args(&args).run();
+        // A region whose first call AWS refuses: the identity cannot be read there.
+        let extra = ["--stack-name", "bad name", "--region", bad_region];
+        let run = acct.tool().args(&args).args(extra).run();
         run.assert_code(2);
         for want in ["--stack-name", bad_region, "/nonexistent/creds"] {
-            assert!(
-                run.stderr
-                    .lines()
-                    .any(|l| l.starts_with("error:") && l.contains(want)),
-                "{want}: {}",
-                run.stderr
-            );
+            run.line("error:", &[want]);
         }
     }
 }
 
 #[tokio::test]
 async fn too_little_unreserved_concurrency_fails_preflight() {
-    let acct = Account::new().await;
+    let (acct, inputs, bucket) = setup("trail-quota").await;
     acct.set_concurrency_limit(50);
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-quota");
-    seed::bucket(&acct, &bucket, REGION).await;
-    let before = acct.requests().len();
-    let run = acct.tool().args(inputs.deploy_args(&bucket)).run();
-    run.assert_code(2);
-    assert!(
-        run.stderr.contains("Service Quotas") && run.stderr.contains("minimum of 50"),
-        "{}",
-        run.stderr
-    );
-    assert!(acct.writes_since(before).is_empty());
+    let run = acct.writing_nothing(|| acct.deploy(&inputs, &bucket, &[]));
+    run.assert_code(2)
+        .assert_stderr(&["Service Quotas", "minimum of 50"]);
 }
 
 #[tokio::test]
 async fn an_overlapping_notification_is_named_and_sns_suggested() {
     let (acct, inputs, bucket) = setup("trail-overlap").await;
-    let topic = seed::topic(&acct, "siem-feed").await;
-    let config = s3t::NotificationConfiguration::builder()
-        .topic_configurations(
-            s3t::TopicConfiguration::builder()
-                .id("siem-feed")
-                .topic_arn(&topic)
-                .events(s3t::Event::from("s3:ObjectCreated:*"))
-                .build()
-                .unwrap(),
-        )
-        .build();
-    seed::put_notifications(&acct, &bucket, config).await;
-    let before = acct.requests().len();
-    let run = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--prefix", "AWSLogs/"])
-        .run();
-    run.assert_code(2);
-    assert!(
-        run.stderr.contains("\"siem-feed\"")
-            && run.stderr.contains("--trigger sns")
-            && run.stderr.contains("overlaps"),
-        "{}",
-        run.stderr
-    );
-    assert!(acct.writes_since(before).is_empty());
+    let created = "s3:ObjectCreated:*";
+    seed::topic_entry(&acct, &bucket, "siem-feed", "siem-feed", created).await;
+    let prefix = ["--prefix", "AWSLogs/"];
+    let run = acct.writing_nothing(|| acct.deploy(&inputs, &bucket, &prefix));
+    run.assert_code(2)
+        .assert_stderr(&["\"siem-feed\"", "--trigger sns", "overlaps"]);
     // The entry is still there, alone.
     let n = seed::notifications(&acct, &bucket).await;
     assert_eq!(n.topic_configurations().len(), 1);
@@ -437,6 +396,7 @@ async fn an_overlapping_notification_is_named_and_sns_suggested() {
 #[tokio::test]
 async fn bucket_urls_are_read_as_name_and_prefix_with_a_notice() {
     let (acct, inputs, bucket) = setup("trail-url").await;
+    let zips = format!("{bucket}-zips");
     for (form, prefix) in [
         (format!("s3://{bucket}/AWSLogs/"), "AWSLogs/"),
         (format!("arn:aws:s3:::{bucket}"), ""),
@@ -445,53 +405,25 @@ async fn bucket_urls_are_read_as_name_and_prefix_with_a_notice() {
             "org/AWSLogs/",
         ),
     ] {
-        let run = acct
-            .tool()
-            .args(inputs.deploy_args(&form))
-            .args([
-                "--lambda-bucket",
-                &format!("{bucket}-zips"),
-                "--dry-run",
-                "--output",
-                "json",
-            ])
-            .run();
-        run.assert_code(0);
-        assert!(
-            run.stderr.contains(&format!("read as bucket {bucket}")),
-            "{}",
-            run.stderr
-        );
-        let doc = run.json();
-        let detail = step(&doc, "bucket-notification")["detail"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let dry = ["--lambda-bucket", &zips, "--dry-run", "--output", "json"];
+        let run = acct.deploy(&inputs, &form, &dry);
+        run.assert_code(0)
+            .assert_stderr(&[&format!("read as bucket {bucket}")]);
+        let detail = detail(&step(&run.json(), "bucket-notification"));
         assert!(
             detail.contains(&format!("bucket {bucket}:"))
                 && detail.contains(&format!("prefix {prefix:?}")),
-            "{detail}"
+            "{form}: {detail}"
         );
     }
 }
 
 #[tokio::test]
 async fn provided_al2_is_warned_about_with_its_dates() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("trail-al2");
-    seed::bucket(&acct, &bucket, REGION).await;
-    let run = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--parameter", "LambdaRuntime=provided.al2", "--dry-run"])
-        .run();
-    run.assert_code(0);
-    let warning = run
-        .stderr
-        .lines()
-        .find(|l| l.contains("warning:"))
-        .unwrap_or_default();
+    let (acct, inputs, bucket) = setup("trail-al2").await;
+    let al2 = ["--parameter", "LambdaRuntime=provided.al2", "--dry-run"];
+    let run = acct.deploy(&inputs, &bucket, &al2);
+    let warning = run.assert_code(0).line("", &["warning:"]);
     assert!(
         warning.contains("provided.al2")
             && warning.contains("2027-02-01")
@@ -504,39 +436,25 @@ async fn provided_al2_is_warned_about_with_its_dates() {
 #[tokio::test]
 async fn provided_al2_is_refused_in_preflight_after_aws_dates() {
     let (acct, inputs, bucket) = setup("trail-al2-late").await;
-    let args = || {
-        let mut a = inputs.deploy_args(&bucket);
-        a.extend(["--parameter".into(), "LambdaRuntime=provided.al2".into()]);
-        a
-    };
+    let on = |today: &str| acct.tool().env("TAEGIS_TODAY", today);
+    let al2 = ["--parameter", "LambdaRuntime=provided.al2"];
     // Before the date: the preview gives both dates, nothing is refused.
-    let run = acct
-        .tool()
-        .env("TAEGIS_TODAY", "2027-01-20")
-        .args(args())
-        .arg_path(std::path::Path::new("--dry-run"))
-        .run();
-    run.assert_code(0);
-    assert!(
-        run.stderr.contains("2027-02-01") && run.stderr.contains("2027-03-03"),
-        "{}",
-        run.stderr
-    );
+    let dry = [&al2[..], &["--dry-run"]].concat();
+    let run = on("2027-01-20").deploy(&inputs, &bucket, &dry);
+    run.assert_code(0)
+        .assert_stderr(&["2027-02-01", "2027-03-03"]);
     // On the day creates are blocked: refused before any change, with the fix.
     let before = acct.requests().len();
-    acct.tool()
-        .env("TAEGIS_TODAY", "2027-02-01")
-        .args(args())
-        .run()
-        .assert_refused(
-            &acct,
-            before,
-            &[
-                "runtime provided.al2",
-                "create",
-                "LambdaRuntime=provided.al2023",
-            ],
-        );
+    let run = on("2027-02-01").deploy(&inputs, &bucket, &al2);
+    run.assert_refused(
+        &acct,
+        before,
+        &[
+            "runtime provided.al2",
+            "create",
+            "LambdaRuntime=provided.al2023",
+        ],
+    );
 }
 
 /// Rollout files: each bad one exits 2 naming the file or the key, and changes nothing.
@@ -650,10 +568,7 @@ async fn each_bad_rollout_file_exits_2_naming_it_and_creates_nothing() {
     for (name, text, want) in &cases {
         let file = inputs.write("rollout.yaml", text);
         let before = acct.requests().len();
-        let run = acct
-            .tool()
-            .args(["deploy", "--yes", "--config", &s(&file)])
-            .run();
+        let run = acct.deploy_config(&["--yes"], &file);
         let errors: Vec<&str> = run
             .stderr
             .lines()
@@ -673,16 +588,12 @@ async fn each_bad_rollout_file_exits_2_naming_it_and_creates_nothing() {
         ("config is a directory", s(inputs.dir.path()), "--config"),
         ("config missing", s(&inputs.path("nope.yaml")), "--config"),
     ] {
-        let run = acct
-            .tool()
-            .args(["deploy", "--yes", "--config", &path])
-            .run();
-        if run.code != 2
-            || !run
-                .stderr
-                .lines()
-                .any(|l| l.starts_with("error:") && l.contains(want))
-        {
+        let run = acct.deploy_config(&["--yes"], Path::new(&path));
+        let named = run
+            .stderr
+            .lines()
+            .any(|l| l.starts_with("error:") && l.contains(want));
+        if run.code != 2 || !named {
             failures.push(format!("{name}: exit {}\nstderr: {}", run.code, run.stderr));
         }
     }
@@ -695,50 +606,25 @@ async fn each_bad_rollout_file_exits_2_naming_it_and_creates_nothing() {
 
     // The good file works, as a control.
     let file = inputs.write("rollout.yaml", &good);
-    acct.tool()
-        .args(["deploy", "--yes", "--dry-run", "--config", &s(&file)])
-        .run()
+    acct.deploy_config(&["--yes", "--dry-run"], &file)
         .assert_code(0);
-    let stacks = acct.cfn().describe_stacks().send().await.unwrap();
-    assert!(stacks.stacks().is_empty());
+    assert!(acct.stack_names().await.is_empty());
 }
 
 #[tokio::test]
 async fn creating_the_zip_bucket_needs_yes_when_no_one_can_be_asked() {
     let (acct, inputs, bucket) = setup("trail-noyes").await;
-    let args: Vec<String> = inputs
-        .deploy_args(&bucket)
-        .into_iter()
-        .filter(|a| a != "--yes")
-        .collect();
+    let args = without(inputs.deploy_args(&bucket), "--yes");
     let before = acct.requests().len();
     let run = acct.tool().args(args).run();
-    run.assert_code(2);
-    assert!(
-        run.stderr.lines().any(|l| l.starts_with("error:")
-            && l.contains("--yes")
-            && l.contains(&format!("{bucket}-zips"))),
-        "{}",
-        run.stderr
-    );
-    assert!(acct.writes_since(before).is_empty());
+    run.assert_refused(&acct, before, &["--yes", &format!("{bucket}-zips")]);
 }
 
 #[tokio::test]
 async fn changing_the_xdr_region_under_an_importing_stack_is_refused_before_any_change() {
-    let (acct, inputs, bucket) = setup("trail-xdr-move").await;
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .run()
-        .assert_code(0);
+    let (acct, inputs, bucket) = deployed("trail-xdr-move", &[]).await;
     let before = acct.requests().len();
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--taegis-region", "echo"])
-        .run()
-        .assert_refused(
-            &acct,
-            before,
-            &["--taegis-region echo", "imports it", "foxtrot"],
-        );
+    let run = acct.deploy(&inputs, &bucket, &["--taegis-region", "echo"]);
+    let said = ["--taegis-region echo", "imports it", "foxtrot"];
+    run.assert_refused(&acct, before, &said);
 }

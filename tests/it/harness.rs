@@ -704,6 +704,11 @@ pub fn set_flag(mut args: Vec<String>, flag: &str, value: &str) -> Vec<String> {
     args
 }
 
+/// `args` but `flag` (one without a value).
+pub fn without(args: Vec<String>, flag: &str) -> Vec<String> {
+    args.into_iter().filter(|a| a != flag).collect()
+}
+
 /// `args` and then `extra`.
 pub fn plus(mut args: Vec<String>, extra: &[&str]) -> Vec<String> {
     args.extend(extra.iter().map(|a| a.to_string()));

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use rexpect::session::{PtySession, spawn_command};
 
-use crate::harness::{Account, Inputs, REGION, bucket_name, s, setup};
+use crate::harness::{Account, Inputs, REGION, bucket_name, s, setup, without};
 use crate::seed;
 
 /// `setup` at a terminal, in the inputs' folder (so the guide's file names are the defaults).
@@ -434,11 +434,7 @@ async fn setup_refuses_the_flags_it_does_not_use_and_a_file_of_many_accounts() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_at_a_confirmation_exits_130_and_changes_nothing() {
     let (acct, inputs, bucket) = setup("trail-ctrl-c").await;
-    let args: Vec<String> = inputs
-        .deploy_args(&bucket)
-        .into_iter()
-        .filter(|a| a != "--yes")
-        .collect();
+    let args = without(inputs.deploy_args(&bucket), "--yes");
     let before = acct.requests().len();
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut p = in_pty(&acct, &inputs, &refs);
