@@ -63,18 +63,7 @@ pub struct Global {
     pub settle: Option<std::time::Duration>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
-}
+pub use crate::kinds::{ColorChoice, OutputFormat};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -11,7 +11,7 @@
 //!   line. It declares the `Cloud` trait the AWS room implements.
 //! - `aws`: may import `plan`, `iam`, `kinds`; to implement the plan's trait and return its
 //!   types, every call looked up in the IAM table; the only room with the SDK.
-//! - `ui`: may import `plan`, `input`, `cli`, `secret`; renders them, never calls AWS; the only
+//! - `ui`: may import `plan`, `input`, `kinds`, `secret`; renders them, never calls AWS; the only
 //!   room with indicatif, dialoguer and console.
 //! - `xdr`: may import `secret`; the Taegis XDR API (a token, the Advanced Search); the only
 //!   room with reqwest and tungstenite, and it knows nothing of AWS.

@@ -9,7 +9,7 @@ use futures::StreamExt;
 
 use super::Exit;
 use crate::aws::{AwsCloud, Connection};
-use crate::cli::{DeployArgs, Global, OutputFormat};
+use crate::cli::{DeployArgs, Global};
 use crate::config::{self, DeployConfig, Needs, TargetConfig};
 use crate::input::{Input, Preflight, Problem};
 use crate::kinds::{OnFailure, Task};
@@ -103,9 +103,7 @@ impl Session {
             Ok(r) => r,
             Err(p) => {
                 printer.error(&p.to_string());
-                if printer.format == OutputFormat::Json {
-                    printer.out(&render::json(command, args.dry_run, &[], &[p]));
-                }
+                printer.json_only(|| render::json(command, args.dry_run, &[], &[p]));
                 return Err(Exit::BadInput);
             }
         };
@@ -182,9 +180,7 @@ impl Session {
             _ = self.cancel.cancelled() => {
                 self.progress.finish();
                 self.printer.error("interrupted during the preflight; nothing was changed");
-                if self.printer.format == OutputFormat::Json {
-                    self.printer.out(&render::json(self.command, self.dry_run, &[], &[]));
-                }
+                self.printer.json_only(|| render::json(self.command, self.dry_run, &[], &[]));
                 Err(Exit::Interrupted)
             }
         }
@@ -282,10 +278,8 @@ impl Session {
 
     /// Exit 2 for problems already printed, with a JSON document when asked.
     fn input_exit(&self, problems: &[Problem], failed: &[TargetResult]) -> Exit {
-        if self.printer.format == OutputFormat::Json {
-            self.printer
-                .out(&render::json(self.command, self.dry_run, failed, problems));
-        }
+        let doc = || render::json(self.command, self.dry_run, failed, problems);
+        self.printer.json_only(doc);
         Exit::BadInput
     }
 
@@ -295,13 +289,10 @@ impl Session {
         let mut results: Vec<TargetResult> = plans.iter().map(TargetResult::planned).collect();
         let any_failed = !failed.is_empty();
         results.extend(failed);
-        match self.printer.format {
-            OutputFormat::Json => {
-                self.printer
-                    .out(&render::json(self.command, true, &results, &[]))
-            }
-            OutputFormat::Text => self.printer.out(render::plan_text(plans).trim_end()),
-        }
+        self.printer.result(
+            || render::plan_text(plans),
+            || render::json(self.command, true, &results, &[]),
+        );
         if any_failed { Exit::Failed } else { Exit::Ok }
     }
 
@@ -352,10 +343,8 @@ impl Session {
                 self.progress.finish();
                 self.printer
                     .error("interrupted at the question; nothing was changed");
-                if self.printer.format == OutputFormat::Json {
-                    self.printer
-                        .out(&render::json(self.command, self.dry_run, failed, &[]));
-                }
+                self.printer
+                    .json_only(|| render::json(self.command, self.dry_run, failed, &[]));
                 Exit::Interrupted
             }
         }
@@ -430,29 +419,13 @@ impl Session {
     /// [`Session::report`], with the run's XDR check (`verify --xdr`).
     pub fn report_with(&self, results: &[TargetResult], xdr: Option<&render::XdrCheck>) -> Exit {
         self.progress.finish();
-        match self.printer.format {
-            OutputFormat::Json => self.printer.out(&render::json_with(
-                self.command,
-                self.dry_run,
-                results,
-                &[],
-                xdr,
-            )),
-            OutputFormat::Text => {
-                self.printer.out(render::results_text(results).trim_end());
-                if let Some(x) = xdr {
-                    self.printer.out(&render::xdr_text(x));
-                }
-            }
-        }
+        self.printer.result(
+            || render::results_with_xdr_text(results, xdr),
+            || render::json_with(self.command, self.dry_run, results, &[], xdr),
+        );
         for r in results {
             if let Some(e) = &r.error {
-                let who = r
-                    .account
-                    .as_ref()
-                    .map(|a| format!("{a}/{}", r.region))
-                    .unwrap_or_else(|| r.region.clone());
-                self.printer.error(&format!("{who}: {e}"));
+                self.printer.error(&format!("{}: {e}", render::place(r)));
             }
         }
         if self.interrupted() {
@@ -502,13 +475,10 @@ impl Session {
                 _ = term.recv() => {}
             }
             let now = ledger.snapshot();
-            match printer.format {
-                OutputFormat::Json => printer.out(&render::json(command, dry_run, &now, &[])),
-                OutputFormat::Text if !now.is_empty() => {
-                    printer.out(render::results_text(&now).trim_end())
-                }
-                OutputFormat::Text => {}
-            }
+            printer.result(
+                || render::results_text(&now),
+                || render::json(command, dry_run, &now, &[]),
+            );
             printer.error("interrupted again: exiting now; re-run the same command to resume");
             std::process::exit(Exit::Interrupted as i32);
         });

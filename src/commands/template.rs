@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::Exit;
 use super::inputs::read_template;
-use crate::cli::{OutputFormat, TemplateAction, TemplateArgs, Which};
+use crate::cli::{TemplateAction, TemplateArgs, Which};
 use crate::input::Input;
 use crate::template::{self, Parameter, Template};
 use crate::ui::Printer;
@@ -40,14 +40,12 @@ pub fn run(args: &TemplateArgs, printer: &Printer) -> Exit {
     match &args.action {
         TemplateAction::Show { which } => {
             let text = bundled(*which);
-            match printer.format {
-                OutputFormat::Text => printer.out(text.trim_end()),
-                OutputFormat::Json => printer.out(&json(&serde_json::json!({
-                    "template": format!("{which:?}").to_lowercase(),
-                    "file_name": file_name(*which),
-                    "body": text,
-                }))),
-            }
+            let doc = serde_json::json!({
+                "template": format!("{which:?}").to_lowercase(),
+                "file_name": file_name(*which),
+                "body": text,
+            });
+            printer.result(|| text.to_string(), || json(&doc));
             Exit::Ok
         }
         TemplateAction::Params { template } => params(template, printer),
@@ -92,10 +90,10 @@ fn params(which: &str, printer: &Printer) -> Exit {
         }
     };
     let rows: Vec<ParamRow> = t.parameters.iter().map(ParamRow::from).collect();
-    match printer.format {
-        OutputFormat::Json => printer.out(&serde_json::to_string_pretty(&rows).unwrap_or_default()),
-        OutputFormat::Text => printer.out(table(&rows).trim_end()),
-    }
+    printer.result(
+        || table(&rows),
+        || serde_json::to_string_pretty(&rows).unwrap_or_default(),
+    );
     Exit::Ok
 }
 
@@ -145,13 +143,11 @@ fn export(dir: &std::path::Path, printer: &Printer) -> Exit {
     match written {
         Ok(()) => {
             let shown: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-            match printer.format {
-                OutputFormat::Text => printer.out(&shown.join("\n")),
-                OutputFormat::Json => printer.out(&json(&serde_json::json!({
-                    "dir": dir.display().to_string(),
-                    "files": shown,
-                }))),
-            }
+            let doc = serde_json::json!({
+                "dir": dir.display().to_string(),
+                "files": shown,
+            });
+            printer.result(|| shown.join("\n"), || json(&doc));
             Exit::Ok
         }
         Err(e) => {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::cli::{ColorChoice, OutputFormat};
+use crate::kinds::{ColorChoice, OutputFormat};
 use crate::plan::{Event, Reporter, Status};
 use crate::secret::Secret;
 
@@ -140,6 +140,32 @@ impl Printer {
                 false => self.error(&p.to_string()),
             }
         }
+    }
+
+    /// The run's result on stdout, in the output's format: `text` (nothing when it is empty)
+    /// or the JSON `doc`.
+    pub fn result(&self, text: impl FnOnce() -> String, doc: impl FnOnce() -> String) {
+        match self.format {
+            OutputFormat::Text => {
+                let text = text();
+                if !text.trim().is_empty() {
+                    self.out(text.trim_end());
+                }
+            }
+            OutputFormat::Json => self.out(&doc()),
+        }
+    }
+
+    /// A result that only JSON carries (in text, the errors already said it all).
+    pub fn json_only(&self, doc: impl FnOnce() -> String) {
+        if self.format == OutputFormat::Json {
+            self.out(&doc());
+        }
+    }
+
+    /// Is the result JSON (so that a command gathers it into one document)?
+    pub fn is_json(&self) -> bool {
+        self.format == OutputFormat::Json
     }
 
     pub fn confirm(&self, question: &str) -> Result<Option<bool>, prompt::Interrupted> {

@@ -258,6 +258,23 @@ pub struct XdrCheck {
     pub detail: String,
 }
 
+/// The results, then the XDR check's line when there is one.
+pub fn results_with_xdr_text(results: &[TargetResult], xdr: Option<&XdrCheck>) -> String {
+    let text = results_text(results);
+    match xdr {
+        Some(x) => format!("{}\n{}", text.trim_end(), xdr_text(x)),
+        None => text,
+    }
+}
+
+/// Where a result is: `account/region`, or the region when the account is not known.
+pub fn place(r: &TargetResult) -> String {
+    match &r.account {
+        Some(a) => format!("{a}/{}", r.region),
+        None => r.region.clone(),
+    }
+}
+
 /// The XDR check as a line of text.
 pub fn xdr_text(x: &XdrCheck) -> String {
     format!("XDR Advanced Search: {} {}", mark(x.status), x.detail)

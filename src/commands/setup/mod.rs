@@ -16,7 +16,7 @@ use ask::Talk;
 use super::Exit;
 use super::deploy::{self, Confirm};
 use crate::aws::Connection;
-use crate::cli::{DeployArgs, Global, OutputFormat, SetupArgs, TargetArgs, VerifyArgs, XdrArgs};
+use crate::cli::{DeployArgs, Global, SetupArgs, TargetArgs, VerifyArgs, XdrArgs};
 use crate::config::{Keys, Rollout};
 use crate::input::{Input, Problem};
 use crate::kinds::Task;
@@ -217,20 +217,17 @@ pub async fn run(g: &Global, args: &SetupArgs, printer: &Printer) -> Exit {
 /// `deploy` command that does the same on stdout (in a JSON document with `--output json`).
 fn refused(printer: &Printer, dry_run: bool, why: &str, command: Option<&str>) -> Exit {
     printer.error(why);
-    match (printer.format, command) {
-        (OutputFormat::Json, _) => printer.out(
-            &serde_json::to_string_pretty(&serde_json::json!({
-                "command": "setup",
-                "dry_run": dry_run,
-                "targets": [],
-                "error": why,
-                "deploy_command": command,
-            }))
-            .unwrap_or_default(),
-        ),
-        (OutputFormat::Text, Some(line)) => printer.out(line),
-        (OutputFormat::Text, None) => {}
-    }
+    let doc = serde_json::json!({
+        "command": "setup",
+        "dry_run": dry_run,
+        "targets": [],
+        "error": why,
+        "deploy_command": command,
+    });
+    printer.result(
+        || command.unwrap_or_default().to_string(),
+        || serde_json::to_string_pretty(&doc).unwrap_or_default(),
+    );
     Exit::BadInput
 }
 
@@ -275,7 +272,7 @@ async fn converse_all(
 /// what comes after. With `--output json`, one document for the whole of it.
 async fn finish(g: &Global, run: &RunFlags, all: &[Answers], printer: &Printer) -> Exit {
     // With --output json the results of deploy and verify are joined into one document.
-    let json = printer.format == OutputFormat::Json;
+    let json = printer.is_json();
     let result_printer = || {
         if json {
             printer.capturing()
