@@ -1,132 +1,63 @@
 //! AWS rules the emulator once let slide (see `../shared/reference/aws-rules.md` and the table
 //! in `tests/emulator/README.md`): each test fails if the tool stops keeping its rule.
 
+use aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput as Notifications;
 use serde_json::json;
 
-use crate::harness::{Account, Inputs, REGION, s, setup, step};
+use crate::harness::{Account, REGION, bucket_name, deployed, detail, s, setup, source, step};
+use crate::seed;
 use crate::state::FUNCTION;
 
 const OUR_SID: &str = "taegis-cloudtrail-s3-invoke";
-
-/// The function's statement of id `sid`, as JSON.
-async fn statement(acct: &Account, sid: &str) -> Option<serde_json::Value> {
-    let p = acct
-        .lambda()
-        .get_policy()
-        .function_name(FUNCTION)
-        .send()
-        .await
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_str(p.policy()?).ok()?;
-    v["Statement"]
-        .as_array()?
-        .iter()
-        .find(|s| s["Sid"] == sid)
-        .cloned()
-}
 
 /// Rule 9: a different statement already under our id is removed and added again, and the
 /// plan says so.
 #[tokio::test]
 async fn a_different_statement_under_our_id_is_replaced_and_the_plan_says_so() {
-    let (acct, inputs, bucket) = setup("trail-sid").await;
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .run()
-        .assert_code(0);
-    let lambda = acct.lambda();
-    lambda
-        .remove_permission()
-        .function_name(FUNCTION)
-        .statement_id(OUR_SID)
-        .send()
-        .await
-        .unwrap();
-    lambda
-        .add_permission()
-        .function_name(FUNCTION)
-        .statement_id(OUR_SID)
-        .action("lambda:InvokeFunction")
-        .principal("s3.amazonaws.com")
-        .source_arn("arn:aws:s3:::someone-elses-bucket")
-        .send()
-        .await
-        .unwrap();
-    let dry = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--dry-run", "--output", "json"])
-        .run();
-    dry.assert_code(0);
-    let planned = step(&dry.json(), "invoke-permission");
+    let (acct, inputs, bucket) = deployed("trail-sid", &[]).await;
+    seed::remove_permission(&acct, FUNCTION, OUR_SID).await;
+    let elsewhere = Some("arn:aws:s3:::someone-elses-bucket");
+    seed::s3_permission(&acct, FUNCTION, OUR_SID, elsewhere).await;
+    let dry = acct.deploy(&inputs, &bucket, &["--dry-run", "--output", "json"]);
+    let planned = step(&dry.assert_code(0).json(), "invoke-permission");
     assert_eq!(planned["action"], "update", "{planned}");
     assert!(
-        planned["detail"]
-            .as_str()
-            .unwrap()
-            .contains("someone-elses-bucket"),
+        detail(&planned).contains("someone-elses-bucket"),
         "{planned}"
     );
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .run()
-        .assert_code(0);
-    let st = statement(&acct, OUR_SID).await.unwrap();
-    assert_eq!(
-        st["Condition"]["ArnLike"]["AWS:SourceArn"],
-        format!("arn:aws:s3:::{bucket}")
-    );
-    assert_eq!(
-        st["Condition"]["StringEquals"]["AWS:SourceAccount"],
-        acct.id.as_str()
-    );
+    acct.deploy(&inputs, &bucket, &[]).assert_code(0);
+    let st = acct.statement(FUNCTION, OUR_SID).await.unwrap();
+    let from_bucket = json!(format!("arn:aws:s3:::{bucket}"));
+    assert_eq!(source(&st), (from_bucket, json!(acct.id)));
 }
 
 /// Rule 18: an update that fails rolls back; the run exits 1 naming the resource and the
 /// reason, and the stack is left usable for the next run.
 #[tokio::test]
 async fn an_update_that_fails_rolls_back_and_the_next_run_finishes_it() {
-    let (acct, inputs, bucket) = setup("trail-update-fails").await;
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .run()
-        .assert_code(0);
-    acct.behave(json!({"failures": [{
-        "stack": "taegis-cloudtrail", "resource": "TaegisLambdaFunction",
-        "reason": "Simulated: the function could not be replaced.", "operation": "update"}]}));
-    let generic = || {
-        let mut a = inputs.deploy_args(&bucket);
-        a.extend(["--integration-type", "generic", "--output", "json"].map(String::from));
-        a
-    };
-    let run = acct.tool().args(generic()).run();
+    let (acct, inputs, bucket) = deployed("trail-update-fails", &[]).await;
+    let reason = "Simulated: the function could not be replaced.";
+    acct.fail(
+        "taegis-cloudtrail",
+        "TaegisLambdaFunction",
+        reason,
+        "update",
+    );
+    let generic = ["--integration-type", "generic", "--output", "json"];
+    let run = acct.deploy(&inputs, &bucket, &generic);
     acct.behave_normally();
-    run.assert_code(1);
-    let doc = run.json();
+    let doc = run.assert_code(1).json();
     let error = doc["targets"][0]["error"].as_str().unwrap();
     assert!(
         error.contains("UPDATE_ROLLBACK_COMPLETE")
             && error.contains("TaegisLambdaFunction")
-            && error.contains("Simulated: the function could not be replaced."),
+            && error.contains(reason),
         "{error}"
     );
-    let status = acct
-        .cfn()
-        .describe_stacks()
-        .stack_name("taegis-cloudtrail")
-        .send()
-        .await
-        .unwrap()
-        .stacks()[0]
-        .stack_status()
-        .unwrap()
-        .as_str()
-        .to_string();
-    assert_eq!(status, "UPDATE_ROLLBACK_COMPLETE");
-    let again = acct.tool().args(generic()).run();
-    again.assert_code(0);
-    let doc = again.json();
-    assert_eq!(doc["targets"][0]["outcome"], "updated", "{doc:#}");
+    let status = acct.stack_status("taegis-cloudtrail").await;
+    assert_eq!(status.as_deref(), Some("UPDATE_ROLLBACK_COMPLETE"));
+    let again = acct.deploy(&inputs, &bucket, &generic);
+    let doc = again.assert_code(0).assert_outcome("updated");
     assert_eq!(
         doc["targets"][0]["function_name"],
         "taegis-cloudtrail-scwx-tdr-lambda-generic"
@@ -137,27 +68,13 @@ async fn an_update_that_fails_rolls_back_and_the_next_run_finishes_it() {
 /// change, naming the stack that already exports the names.
 #[tokio::test]
 async fn a_second_shared_stack_is_refused_naming_the_stack_that_exports() {
-    let (acct, inputs, bucket) = setup("trail-exports").await;
-    acct.tool()
-        .args(inputs.deploy_args(&bucket))
-        .run()
-        .assert_code(0);
-    let before = acct.requests().len();
-    let run = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--shared-stack-name", "second-shared"])
-        .run();
-    run.assert_code(2);
-    assert!(
-        run.stderr.lines().any(
-            |l| l.starts_with("error: --shared-stack-name second-shared")
-                && l.contains("stack taegis-shared-resources already exports TaegisXdr")
-        ),
-        "{}",
-        run.stderr
+    let (acct, inputs, bucket) = deployed("trail-exports", &[]).await;
+    let second = ["--shared-stack-name", "second-shared"];
+    let run = acct.writing_nothing(|| acct.deploy(&inputs, &bucket, &second));
+    run.assert_code(2).line(
+        "error: --shared-stack-name second-shared",
+        &["stack taegis-shared-resources already exports TaegisXdr"],
     );
-    assert!(acct.writes_since(before).is_empty());
 }
 
 /// Rule 13: a template whose IAM resources have names needs CAPABILITY_NAMED_IAM.
@@ -175,19 +92,12 @@ async fn a_template_with_a_named_role_is_deployed_with_the_capability_it_needs()
         "the bundled template has an IAM role to name"
     );
     let template = inputs.write("named.yaml", named);
-    let run = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--lambda-template", &s(&template), "--output", "json"])
-        .run();
-    run.assert_code(0);
-    assert_eq!(run.json()["targets"][0]["outcome"], "created");
-    acct.lambda()
-        .get_function()
-        .function_name(FUNCTION)
-        .send()
-        .await
-        .expect("the function exists");
+    let named = ["--lambda-template", &s(&template), "--output", "json"];
+    acct.deploy(&inputs, &bucket, &named)
+        .assert_code(0)
+        .assert_outcome("created");
+    let arn = acct.function_arn(REGION, FUNCTION).await;
+    assert!(arn.is_some(), "the function exists");
 }
 
 /// Rule 22: credentials from a profile of a config file (`--profile` and `AWS_PROFILE`), the
@@ -201,42 +111,30 @@ async fn credentials_and_region_come_from_a_profile() {
             .without_keys()
             .env("AWS_CONFIG_FILE", &s(&config))
             .env("AWS_SHARED_CREDENTIALS_FILE", &s(&credentials))
-            .args(inputs.deploy_args(&bucket))
-            .args(["--output", "json"])
     };
-    let run = tool().args(["--profile", "taegis", "--dry-run"]).run();
-    run.assert_code(0);
-    let doc = run.json();
+    let profile = ["--output", "json", "--profile", "taegis", "--dry-run"];
+    let run = tool().deploy(&inputs, &bucket, &profile);
+    let doc = run.assert_code(0).json();
     assert_eq!(doc["targets"][0]["account"], acct.id.as_str(), "{doc:#}");
     assert_eq!(doc["targets"][0]["region"], REGION);
-    let run = tool().env("AWS_PROFILE", "taegis").run();
-    run.assert_code(0);
-    assert_eq!(run.json()["targets"][0]["outcome"], "created");
+    let json = ["--output", "json"];
+    let run = tool()
+        .env("AWS_PROFILE", "taegis")
+        .deploy(&inputs, &bucket, &json);
+    run.assert_code(0).assert_outcome("created");
     // Without any credentials, the preflight says where they come from.
     let run = acct
         .tool()
         .without_keys()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--region", REGION])
-        .run();
-    run.assert_code(2);
-    assert!(
-        run.stderr
-            .lines()
-            .any(|l| l.starts_with("error:") && l.contains("--profile")),
-        "{}",
-        run.stderr
-    );
+        .deploy(&inputs, &bucket, &["--region", REGION]);
+    run.assert_code(2).line("error:", &["--profile"]);
 }
 
 /// Rule 22: CI credentials through web identity (OIDC): AssumeRoleWithWebIdentity into the
 /// role's account.
 #[tokio::test]
 async fn credentials_come_from_web_identity_as_in_ci() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = crate::harness::bucket_name("trail-oidc");
-    crate::seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("trail-oidc").await;
     let token = inputs.write(
         "token.jwt",
         "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOmV4YW1wbGUifQ.sig",
@@ -251,13 +149,9 @@ async fn credentials_come_from_web_identity_as_in_ci() {
         )
         .env("AWS_WEB_IDENTITY_TOKEN_FILE", &s(&token))
         .env("AWS_ROLE_SESSION_NAME", "ci")
-        .args(inputs.deploy_args(&bucket))
-        .args(["--output", "json"])
-        .run();
-    run.assert_code(0);
-    let doc = run.json();
+        .deploy(&inputs, &bucket, &["--output", "json"]);
+    let doc = run.assert_code(0).assert_outcome("created");
     assert_eq!(doc["targets"][0]["account"], acct.id.as_str(), "{doc:#}");
-    assert_eq!(doc["targets"][0]["outcome"], "created");
 }
 
 /// Rules 3 and 23: a bucket of another account (an organisation trail's central bucket) is
@@ -266,33 +160,20 @@ async fn credentials_come_from_web_identity_as_in_ci() {
 async fn a_bucket_of_another_account_is_refused_for_an_s3_trigger() {
     let owner = Account::new().await;
     let (acct, inputs, _own) = setup("trail-not-mine").await;
-    let central = crate::harness::bucket_name("org-trail-central");
-    crate::seed::bucket(&owner, &central, REGION).await;
-    let before = acct.requests().len();
-    let run = acct.tool().args(inputs.deploy_args(&central)).run();
-    run.assert_code(2);
+    let central = bucket_name("org-trail-central");
+    seed::bucket(&owner, &central, REGION).await;
+    let run = acct.writing_nothing(|| acct.deploy(&inputs, &central, &[]));
     let line = run
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("error: --notification-bucket") && l.contains(&central))
-        .unwrap_or_else(|| panic!("{}", run.stderr));
+        .assert_code(2)
+        .line("error: --notification-bucket", &[&central]);
     assert!(
         line.contains("belongs to another account")
             && line.contains(&acct.id)
             && line.contains("--trigger sns"),
         "{line}"
     );
-    assert!(acct.writes_since(before).is_empty());
-    assert!(
-        acct.cfn()
-            .describe_stacks()
-            .send()
-            .await
-            .unwrap()
-            .stacks()
-            .is_empty(),
-        "nothing was created"
-    );
+    let stacks = acct.stack_names().await;
+    assert!(stacks.is_empty(), "nothing was created: {stacks:?}");
 }
 
 /// Rule 1: S3 validates every destination on every write. When someone else's entry no longer
@@ -301,42 +182,18 @@ async fn a_bucket_of_another_account_is_refused_for_an_s3_trigger() {
 #[tokio::test]
 async fn a_broken_foreign_destination_is_named_and_our_permission_not_blamed() {
     let (acct, inputs, bucket) = setup("trail-foreign-broken").await;
-    let topic = crate::seed::topic(&acct, "reports-feed").await;
-    let config = aws_sdk_s3::types::NotificationConfiguration::builder()
-        .topic_configurations(
-            aws_sdk_s3::types::TopicConfiguration::builder()
-                .id("reports-topic")
-                .topic_arn(&topic)
-                .events(aws_sdk_s3::types::Event::from("s3:ObjectRemoved:*"))
-                .build()
-                .unwrap(),
-        )
-        .build();
-    crate::seed::put_notifications(&acct, &bucket, config).await;
+    let removed = "s3:ObjectRemoved:*";
+    let topic = seed::topic_entry(&acct, &bucket, "reports-feed", "reports-topic", removed).await;
     // The topic's owner takes S3's right to publish away.
-    acct.sns()
-        .set_topic_attributes()
-        .topic_arn(&topic)
-        .attribute_name("Policy")
-        .attribute_value(
-            json!({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"AWS": acct.id},
-                "Action": "SNS:Publish", "Resource": topic}]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let run = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--output", "json"])
-        .run();
-    run.assert_code(1);
-    let doc = run.json();
+    let owners_only = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": acct.id},
+        "Action": "SNS:Publish", "Resource": topic}]});
+    seed::topic_policy(&acct, &topic, owners_only).await;
+    let run = acct.deploy(&inputs, &bucket, &["--output", "json"]);
+    let doc = run.assert_code(1).json();
     let notification = step(&doc, "bucket-notification");
     assert_eq!(notification["status"], "failed", "{doc:#}");
-    let detail = notification["detail"].as_str().unwrap();
+    let detail = detail(&notification);
     assert!(
         detail.contains("entry \"reports-topic\"")
             && detail.contains(&topic)
@@ -358,23 +215,20 @@ async fn the_failure_reason_is_found_past_the_first_page_of_events() {
         .map(|i| format!("  Extra{i:02}:\n    Type: AWS::SNS::Topic\n"))
         .collect();
     let template = inputs.write("many.yaml", format!("{head}\nResources:\n{topics}{tail}"));
-    acct.behave(json!({"failures": [{
-        "stack": "taegis-cloudtrail", "resource": "TaegisLambdaFunction",
-        "reason": "Simulated: the last resource failed.", "operation": "create"}]}));
-    let run = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--lambda-template", &s(&template), "--output", "json"])
-        .run();
+    let reason = "Simulated: the last resource failed.";
+    acct.fail(
+        "taegis-cloudtrail",
+        "TaegisLambdaFunction",
+        reason,
+        "create",
+    );
+    let many = ["--lambda-template", &s(&template), "--output", "json"];
+    let run = acct.deploy(&inputs, &bucket, &many);
     acct.behave_normally();
-    run.assert_code(1);
-    let error = run.json()["targets"][0]["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let doc = run.assert_code(1).json();
+    let error = doc["targets"][0]["error"].as_str().unwrap();
     assert!(
-        error.contains("TaegisLambdaFunction")
-            && error.contains("Simulated: the last resource failed."),
+        error.contains("TaegisLambdaFunction") && error.contains(reason),
         "{error}"
     );
     // The failure really was past the first page: newest first, more than 100 events after it.
@@ -409,7 +263,7 @@ async fn the_failure_reason_is_found_past_the_first_page_of_events() {
     }
     let at = newest_first
         .iter()
-        .position(|r| r.contains("Simulated: the last resource failed."))
+        .position(|r| r.contains(reason))
         .unwrap();
     assert!(
         at >= 100,
@@ -423,16 +277,16 @@ async fn the_failure_reason_is_found_past_the_first_page_of_events() {
 #[tokio::test]
 async fn switching_triggers_leaves_other_peoples_entries_byte_for_byte() {
     let (acct, inputs, bucket) = setup("trail-switch-foreign").await;
-    crate::seed::foreign_notifications(&acct, &bucket).await;
-    let before = crate::seed::notifications(&acct, &bucket).await;
-    let topic = crate::seed::topic(&acct, "switch-foreign-news").await;
-    let ours = |o: &aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput| {
+    seed::foreign_notifications(&acct, &bucket).await;
+    let before = seed::notifications(&acct, &bucket).await;
+    let topic = seed::topic(&acct, "switch-foreign-news").await;
+    let ours = |o: &Notifications| {
         o.lambda_function_configurations()
             .iter()
             .filter(|l| l.lambda_function_arn().contains(FUNCTION))
             .count()
     };
-    let theirs = |o: &aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput| {
+    let theirs = |o: &Notifications| {
         (
             o.queue_configurations().to_vec(),
             o.topic_configurations().to_vec(),
@@ -445,21 +299,15 @@ async fn switching_triggers_leaves_other_peoples_entries_byte_for_byte() {
         )
     };
     let want = theirs(&before);
-    let deploy = |extra: &[&str]| {
-        let mut a = inputs.deploy_args(&bucket);
-        a.extend(["--prefix", "AWSLogs/"].map(String::from));
-        a.extend(extra.iter().map(|s| s.to_string()));
-        acct.tool().args(a).run()
-    };
-    deploy(&[]).assert_code(0);
-    let now = crate::seed::notifications(&acct, &bucket).await;
-    assert_eq!((ours(&now), theirs(&now)), (1, want.clone()));
-    deploy(&["--trigger", "sns", "--sns-topic-arn", &topic]).assert_code(0);
-    let now = crate::seed::notifications(&acct, &bucket).await;
-    assert_eq!((ours(&now), theirs(&now)), (0, want.clone()));
-    deploy(&[]).assert_code(0);
-    let now = crate::seed::notifications(&acct, &bucket).await;
-    assert_eq!((ours(&now), theirs(&now)), (1, want));
+    let sns = ["--trigger", "sns", "--sns-topic-arn", &topic];
+    // S3, then SNS, then S3 again: how many entries are ours after each.
+    for (trigger, ours_after) in [(&[][..], 1), (&sns[..], 0), (&[][..], 1)] {
+        let flags = [&["--prefix", "AWSLogs/"][..], trigger].concat();
+        acct.deploy(&inputs, &bucket, &flags).assert_code(0);
+        let now = seed::notifications(&acct, &bucket).await;
+        let got = (ours(&now), theirs(&now));
+        assert_eq!(got, (ours_after, want.clone()), "after {trigger:?}");
+    }
 }
 
 /// Rule 9: AddPermission whose answer is lost after AWS applied it: the retry finds the
@@ -470,29 +318,19 @@ async fn a_permission_whose_answer_was_lost_is_found_in_place() {
     acct.behave(
         json!({"faults": [{"action": "AddPermission", "fault": "drop_after", "times": 1}]}),
     );
-    let run = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--output", "json"])
-        .run();
+    let run = acct.deploy(&inputs, &bucket, &["--output", "json"]);
     acct.behave_normally();
-    run.assert_code(0);
-    let doc = run.json();
+    let doc = run.assert_code(0).assert_outcome("created");
     let permission = step(&doc, "invoke-permission");
     assert_eq!(permission["status"], "done", "{doc:#}");
-    assert!(
-        permission["detail"]
-            .as_str()
-            .unwrap()
-            .contains("was already in place"),
-        "{permission}"
-    );
-    let faults: Vec<_> = acct
-        .requests()
-        .into_iter()
+    let detail = detail(&permission);
+    assert!(detail.contains("was already in place"), "{permission}");
+    let requests = acct.requests().into_iter();
+    let faults = requests
         .filter(|r| r.action == "AddPermission")
-        .map(|r| r.fault)
-        .collect();
-    assert_eq!(faults, [Some("drop_after".to_string()), None]);
-    assert_eq!(doc["targets"][0]["outcome"], "created");
+        .map(|r| r.fault);
+    assert_eq!(
+        faults.collect::<Vec<_>>(),
+        [Some("drop_after".to_string()), None]
+    );
 }
