@@ -173,12 +173,7 @@ async fn a_stack_that_will_not_delete_is_explained_and_a_re_run_finishes() {
     let (acct, _inputs, _bucket) = deployed("trail-delete-failed", &[]).await;
     // Someone changed the log group by hand: CloudFormation cannot delete it.
     let reason = "Resource handler returned message: \"The log group is protected by a data protection policy\"";
-    acct.fail(
-        "taegis-cloudtrail",
-        "TaegisLambdaLogGroup",
-        reason,
-        "delete",
-    );
+    acct.fail("TaegisLambdaLogGroup", "delete", reason);
     let run = acct.destroy(&[]);
     let doc = run.assert_code(1).json();
     let step = step(&doc, "delete-lambda-stack");

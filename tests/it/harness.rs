@@ -358,9 +358,14 @@ impl Account {
         assert_eq!(status, 200, "{answer}");
     }
 
-    /// The emulator fails `resource` of `stack` on `operation` (create, update, delete) for
-    /// `reason`, as CloudFormation would.
-    pub fn fail(&self, stack: &str, resource: &str, reason: &str, operation: &str) {
+    /// The emulator fails `resource` of the Lambda stack `taegis-cloudtrail` on `operation`
+    /// (create, update, delete) for `reason`, as CloudFormation would.
+    pub fn fail(&self, resource: &str, operation: &str, reason: &str) {
+        self.fail_in("taegis-cloudtrail", resource, operation, reason);
+    }
+
+    /// `fail`, in the stack `stack`.
+    pub fn fail_in(&self, stack: &str, resource: &str, operation: &str, reason: &str) {
         let failure = serde_json::json!({
             "stack": stack, "resource": resource, "reason": reason, "operation": operation});
         self.behave(serde_json::json!({ "failures": [failure] }));

@@ -94,35 +94,12 @@ fn compare(task: &str, called: &BTreeSet<String>, granted: &BTreeSet<String>) {
 
 #[tokio::test]
 async fn the_policy_of_each_command_grants_exactly_the_calls_it_makes() {
-    let acct = Account::new().await;
-    let inputs = Inputs::new();
-    let bucket = bucket_name("iam-trail");
-    seed::bucket(&acct, &bucket, REGION).await;
+    let (acct, inputs, bucket) = setup("iam-trail").await;
     crate::trails::trail(&acct, "main", &bucket, None).await;
     let zips = format!("{bucket}-zips");
-    let deploy: Vec<String> = [
-        "deploy",
-        "--credentials",
-        &s(&inputs.credentials),
-        "--taegis-region",
-        "foxtrot",
-        "--lambda-zip",
-        &s(&inputs.zip),
-        "--lambda-bucket",
-        &zips,
-        "--trail",
-        "main",
-        "--yes",
-    ]
-    .map(String::from)
-    .to_vec();
-    let with = |extra: &[&str]| -> Vec<String> {
-        deploy
-            .iter()
-            .cloned()
-            .chain(extra.iter().map(|s| s.to_string()))
-            .collect()
-    };
+    let deploy = ["--lambda-bucket", &zips, "--trail", "main", "--yes"];
+    let deploy = plus(inputs.base_args("foxtrot"), &deploy);
+    let with = |extra: &[&str]| plus(deploy.clone(), extra);
     let mut called: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
 
     // deploy: fresh through SNS, then switched to S3, then a no-op re-run; a second Lambda
@@ -131,9 +108,12 @@ async fn the_policy_of_each_command_grants_exactly_the_calls_it_makes() {
     run(&acct, &(with(&["--trigger", "sns"])), 0, d);
     run(&acct, &(with(&[])), 0, d);
     run(&acct, &(with(&[])), 0, d);
-    acct.behave(json!({"failures": [{
-        "stack": "second", "resource": "TaegisLambdaRole",
-        "reason": "Simulated: role quota exceeded", "operation": "create"}]}));
+    acct.fail_in(
+        "second",
+        "TaegisLambdaRole",
+        "create",
+        "Simulated: role quota exceeded",
+    );
     // Its template (a vendor's, say) has no outputs: the function is found among the
     // stack's resources.
     let bundled = include_str!("../../templates/taegis-cloudformation-lambda-template.yaml");
@@ -147,11 +127,7 @@ async fn the_policy_of_each_command_grants_exactly_the_calls_it_makes() {
         "--lambda-template",
         &bare,
     ]);
-    let keep: Vec<String> = second
-        .iter()
-        .cloned()
-        .chain(["--on-failure".to_string(), "keep".to_string()])
-        .collect();
+    let keep = plus(second.clone(), &["--on-failure", "keep"]);
     run(&acct, &keep, 1, d);
     acct.behave_normally();
     run(&acct, &second, 0, d);
@@ -162,14 +138,7 @@ async fn the_policy_of_each_command_grants_exactly_the_calls_it_makes() {
         "org/AWSLogs/{}/CloudTrail/{REGION}/2026/12/01/x.json.gz",
         acct.id
     );
-    acct.s3()
-        .put_object()
-        .bucket(&bucket)
-        .key(&key)
-        .body(b"{}".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    seed::object(&acct, &bucket, &key, b"{}").await;
     let v = called.entry("verify").or_default();
     run(&acct, &["verify", "--test-event"], 0, v);
     run(&acct, &["verify", "--stack-name", "second"], 0, v);
@@ -277,30 +246,20 @@ pub(crate) async fn user_with(
             "Secret": {"Value": {"Fn::GetAtt": ["Key", "SecretAccessKey"]}},
         },
     });
+    let stack = format!("{name}-user");
     let cfn = acct.cfn();
     cfn.create_stack()
-        .stack_name(format!("{name}-user"))
+        .stack_name(&stack)
         .template_body(template.to_string())
         .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam)
         .send()
         .await
         .unwrap();
-    let out = cfn
-        .describe_stacks()
-        .stack_name(format!("{name}-user"))
-        .send()
-        .await
-        .unwrap();
-    let outputs = out.stacks()[0].outputs();
-    let get = |k: &str| {
-        outputs
-            .iter()
-            .find(|o| o.output_key() == Some(k))
-            .and_then(|o| o.output_value())
-            .unwrap_or_else(|| panic!("no output {k}: {outputs:?}"))
-            .to_string()
+    let output = async |key: &str| {
+        let value = acct.stack_output(&stack, key).await;
+        value.unwrap_or_else(|| panic!("no output {key} on {stack}"))
     };
-    (get("Id"), get("Secret"))
+    (output("Id").await, output("Secret").await)
 }
 
 /// The printed policy as the emulator can enforce it: moto checks ARNs for S3 only and every

@@ -89,12 +89,7 @@ async fn a_failed_lambda_stack_is_explained_and_a_rerun_succeeds() {
     let (acct, inputs, bucket) = setup("trail-fails").await;
     acct.behave(json!({"stack_seconds": 0.3}));
     let reason = "Simulated: Code storage limit exceeded.";
-    acct.fail(
-        "taegis-cloudtrail",
-        "TaegisLambdaFunction",
-        reason,
-        "create",
-    );
+    acct.fail("TaegisLambdaFunction", "create", reason);
     let run = deploy_run(&acct, &inputs, &bucket);
     let doc = run.assert_code(1).assert_outcome("failed");
     let error = doc["targets"][0]["error"].as_str().unwrap().to_string();
@@ -120,7 +115,7 @@ async fn a_stack_left_in_rollback_complete_is_recovered() {
     let want = reference().await;
     let (acct, inputs, bucket) = setup("trail-rollback").await;
     let reason = "Simulated: role quota exceeded";
-    acct.fail("taegis-cloudtrail", "TaegisLambdaRole", reason, "create");
+    acct.fail("TaegisLambdaRole", "create", reason);
     deploy(&acct, &inputs, &bucket, &["--on-failure", "keep"]).assert_code(1);
     let status = acct.stack_status("taegis-cloudtrail").await;
     assert_eq!(status.as_deref(), Some("ROLLBACK_COMPLETE"));

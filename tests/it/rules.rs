@@ -37,12 +37,7 @@ async fn a_different_statement_under_our_id_is_replaced_and_the_plan_says_so() {
 async fn an_update_that_fails_rolls_back_and_the_next_run_finishes_it() {
     let (acct, inputs, bucket) = deployed("trail-update-fails", &[]).await;
     let reason = "Simulated: the function could not be replaced.";
-    acct.fail(
-        "taegis-cloudtrail",
-        "TaegisLambdaFunction",
-        reason,
-        "update",
-    );
+    acct.fail("TaegisLambdaFunction", "update", reason);
     let generic = ["--integration-type", "generic", "--output", "json"];
     let run = acct.deploy(&inputs, &bucket, &generic);
     acct.behave_normally();
@@ -216,12 +211,7 @@ async fn the_failure_reason_is_found_past_the_first_page_of_events() {
         .collect();
     let template = inputs.write("many.yaml", format!("{head}\nResources:\n{topics}{tail}"));
     let reason = "Simulated: the last resource failed.";
-    acct.fail(
-        "taegis-cloudtrail",
-        "TaegisLambdaFunction",
-        reason,
-        "create",
-    );
+    acct.fail("TaegisLambdaFunction", "create", reason);
     let many = ["--lambda-template", &s(&template), "--output", "json"];
     let run = acct.deploy(&inputs, &bucket, &many);
     acct.behave_normally();
