@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::harness::{Account, Inputs, s, setup};
+use crate::harness::{Account, Inputs, each_target, s, setup};
 use crate::seed;
 
 fn tool_output(args: &[&str]) -> std::process::Output {
@@ -184,21 +184,7 @@ fn template_params_lists_every_parameter_in_order_short_forms_included() {
         .iter()
         .map(|r| r["name"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        names,
-        [
-            "IntegrationType",
-            "NotificationBucket",
-            "SNSNotificationarn",
-            "NotificationBucketCustomerManagedKMSarn",
-            "TaegisLambdaS3BucketName",
-            "LambdaEnvKMSarn",
-            "EnableObjectTagging",
-            "TaegisLambdaS3Key",
-            "ReservedConcurrency",
-            "LambdaRuntime",
-        ]
-    );
+    assert_eq!(names, crate::preview::LAMBDA_PARAMETERS);
     let shared = tool_output(&["template", "params", "shared", "--output", "json"]);
     let rows: serde_json::Value = serde_json::from_slice(&shared.stdout).unwrap();
     assert_eq!(rows[0]["name"], "SecretValue");
@@ -284,22 +270,9 @@ async fn the_example_rollout_file_plans_cleanly() {
     seed::bucket(&archive, "org-trail-central-333333333333", "us-east-1").await;
     let example = include_str!("../../examples/rollout.org.yaml");
     let file = inputs.write("rollout.org.yaml", example);
-    let run = caller
-        .tool()
-        .args([
-            "deploy",
-            "--dry-run",
-            "--output",
-            "json",
-            "--config",
-            &s(&file),
-        ])
-        .run();
-    run.assert_code(0);
-    let doc = run.json();
-    let targets = doc["targets"].as_array().unwrap();
-    assert_eq!(targets.len(), 7);
-    assert!(targets.iter().all(|t| t["outcome"] == "planned"), "{doc:#}");
+    let run = caller.deploy_config(&["--dry-run", "--output", "json"], &file);
+    let doc = run.assert_code(0).json();
+    assert_eq!(each_target(&doc, "outcome"), ["planned"; 7], "{doc:#}");
 }
 
 #[test]
@@ -335,49 +308,31 @@ async fn logs_are_on_stderr_with_request_ids_and_never_show_the_credentials() {
     };
     // RUST_LOG decides when set: everything, the SDK's traces of each request and response
     // included, while the credentials are sent.
+    let json = ["--output", "json"];
     let run = acct
         .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--output", "json"])
         .env("RUST_LOG", "trace")
-        .run();
-    run.assert_code(0);
+        .deploy(&inputs, &bucket, &json);
+    let doc = run.assert_code(0).json();
     assert_eq!(
-        run.json()["targets"][0]["outcome"],
-        "created",
+        doc["targets"][0]["outcome"], "created",
         "stdout is the result alone"
     );
-    assert!(
-        run.stderr
-            .contains("aws_smithy_runtime::client::orchestrator: transmitting request")
-    );
+    run.assert_stderr(&["aws_smithy_runtime::client::orchestrator: transmitting request"]);
     assert!(!leaks(&run.stderr), "the credentials leaked into the logs");
 
     // -vvv: the SDK's internals too, while the credentials are sent again.
-    let run = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--update-credentials", "--output", "json", "-vvv"])
-        .run();
-    run.assert_code(0);
-    assert!(
-        run.stderr.contains("aws_smithy_runtime"),
-        "no SDK internals at -vvv"
-    );
-    assert!(
-        run.stderr
-            .contains("CloudFormation UpdateStack (cloudformation:UpdateStack)")
-    );
+    let again = ["--update-credentials", "--output", "json", "-vvv"];
+    let run = acct.deploy(&inputs, &bucket, &again);
+    run.assert_code(0).assert_stderr(&[
+        "aws_smithy_runtime",
+        "CloudFormation UpdateStack (cloudformation:UpdateStack)",
+    ]);
     assert!(!leaks(&run.stderr), "the credentials leaked into the logs");
 
     // -vv: each AWS call with its request id, nothing of the SDK's own.
-    let run = acct
-        .tool()
-        .args(inputs.deploy_args(&bucket))
-        .args(["--output", "json", "-vv"])
-        .run();
-    run.assert_code(0);
-    run.json();
+    let run = acct.deploy(&inputs, &bucket, &["--output", "json", "-vv"]);
+    run.assert_code(0).json();
     let calls: Vec<&str> = run
         .stderr
         .lines()

@@ -3,7 +3,9 @@
 //! keys AWS refuses, no region, a region the account has not enabled, an endpoint that does
 //! not answer. What needs no AWS is still reported beside them.
 
-use crate::harness::{Account, Inputs, REGION, Run, bucket_name, s};
+use std::path::Path;
+
+use crate::harness::{Account, Inputs, REGION, Run, Tool, bucket_name, plus, s, set_flag};
 
 /// The SDK's own words that must never reach a user.
 const DEBUG_TEXT: &[&str] = &["Attempted:", "DispatchFailure", "Some(", "ConnectorError"];
@@ -11,17 +13,8 @@ const DEBUG_TEXT: &[&str] = &["Attempted:", "DispatchFailure", "Some(", "Connect
 /// Exit 2, each `want` on one `error:` line, nothing of the SDK's debug output.
 fn refused(run: &Run, want: &[&str]) {
     run.assert_code(2);
-    let errors: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("error:"))
-        .collect();
     for w in want {
-        assert!(
-            errors.iter().any(|l| l.contains(w)),
-            "no error line names {w:?}:\n{}",
-            run.stderr
-        );
+        run.line("error:", &[w]);
     }
     for d in DEBUG_TEXT {
         assert!(!run.stderr.contains(d), "{d:?} on stderr:\n{}", run.stderr);
@@ -31,19 +24,32 @@ fn refused(run: &Run, want: &[&str]) {
 
 /// A dry run's flags (a bucket that need not exist: nothing gets that far).
 fn dry_run(inputs: &Inputs) -> Vec<String> {
-    let mut args = inputs.deploy_args(&bucket_name("first-contact"));
-    args.push("--dry-run".into());
-    args
+    plus(
+        inputs.deploy_args(&bucket_name("first-contact")),
+        &["--dry-run"],
+    )
+}
+
+/// The tool without the account's keys: with the AWS config file `config` and, when given,
+/// the shared credentials file `credentials`.
+fn with_files(acct: &Account, config: &Path, credentials: Option<&Path>) -> Tool {
+    let tool = acct
+        .tool()
+        .without_keys()
+        .env("AWS_CONFIG_FILE", &s(config));
+    match credentials {
+        Some(c) => tool.env("AWS_SHARED_CREDENTIALS_FILE", &s(c)),
+        None => tool,
+    }
 }
 
 #[tokio::test]
 async fn no_credentials_anywhere_is_said_with_every_other_problem() {
     let acct = Account::new().await;
     let inputs = Inputs::new();
-    let mut args = dry_run(&inputs);
-    let i = args.iter().position(|a| a == "--credentials").unwrap();
-    args[i + 1] = s(&inputs.path("missing-credentials.txt"));
-    args.extend(["--integration-type".into(), "vpcflow".into()]);
+    let missing = s(&inputs.path("missing-credentials.txt"));
+    let args = set_flag(dry_run(&inputs), "--credentials", &missing);
+    let args = plus(args, &["--integration-type", "vpcflow"]);
     let run = acct
         .tool()
         .without_keys()
@@ -67,14 +73,9 @@ async fn a_profile_that_does_not_exist_is_named_with_the_ones_that_do() {
     let acct = Account::new().await;
     let inputs = Inputs::new();
     let (config, credentials) = acct.profile_files(inputs.dir.path(), "ops");
-    let run = acct
-        .tool()
-        .without_keys()
-        .env("AWS_CONFIG_FILE", &s(&config))
-        .env("AWS_SHARED_CREDENTIALS_FILE", &s(&credentials))
-        .args(dry_run(&inputs))
-        .args(["--profile", "opps", "--region", REGION])
-        .run();
+    let files = || with_files(&acct, &config, Some(&credentials));
+    let opps = ["--profile", "opps", "--region", REGION];
+    let run = files().args(dry_run(&inputs)).args(opps).run();
     refused(
         &run,
         &[
@@ -84,13 +85,7 @@ async fn a_profile_that_does_not_exist_is_named_with_the_ones_that_do() {
         ],
     );
     // The same files with the right name work.
-    let run = acct
-        .tool()
-        .without_keys()
-        .env("AWS_CONFIG_FILE", &s(&config))
-        .env("AWS_SHARED_CREDENTIALS_FILE", &s(&credentials))
-        .args(["verify", "--profile", "ops", "--output", "json"])
-        .run();
+    let run = files().verify(&["--profile", "ops"]);
     assert!(!run.stderr.contains("no such profile"), "{}", run.stderr);
 }
 
@@ -111,14 +106,8 @@ async fn an_expired_sso_session_says_how_to_log_in_again() {
         r#"{"startUrl":"https://corp.awsapps.com/start","region":"us-east-1","accessToken":"old","expiresAt":"2020-01-01T00:00:00Z"}"#,
     )
     .unwrap();
-    let run = acct
-        .tool()
-        .without_keys()
-        .env("HOME", &s(&home))
-        .env("AWS_CONFIG_FILE", &s(&config))
-        .args(dry_run(&inputs))
-        .args(["--profile", "dev"])
-        .run();
+    let tool = with_files(&acct, &config, None).env("HOME", &s(&home));
+    let run = tool.args(dry_run(&inputs)).args(["--profile", "dev"]).run();
     refused(
         &run,
         &["SSO session of profile dev", "aws sso login --profile dev"],

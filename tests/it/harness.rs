@@ -673,6 +673,12 @@ impl Inputs {
         p
     }
 
+    /// The lines of a rollout file that name these credentials and this zip.
+    pub fn files_yaml(&self) -> String {
+        let (credentials, zip) = (s(&self.credentials), s(&self.zip));
+        format!("credentials: {credentials}\nlambda_zip: {zip}\n")
+    }
+
     /// `deploy` with these credentials, this zip and the XDR region `taegis_region`: the flags
     /// every deploy of the inputs starts with.
     pub fn base_args(&self, taegis_region: &str) -> Vec<String> {

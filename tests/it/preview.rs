@@ -2,6 +2,20 @@
 
 use crate::harness::setup;
 
+/// The bundled Lambda template's parameters, in order.
+pub const LAMBDA_PARAMETERS: [&str; 10] = [
+    "IntegrationType",
+    "NotificationBucket",
+    "SNSNotificationarn",
+    "NotificationBucketCustomerManagedKMSarn",
+    "TaegisLambdaS3BucketName",
+    "LambdaEnvKMSarn",
+    "EnableObjectTagging",
+    "TaegisLambdaS3Key",
+    "ReservedConcurrency",
+    "LambdaRuntime",
+];
+
 /// The parameters of the step `name` of the first target: (name, value, source, previous).
 fn parameters(
     doc: &serde_json::Value,
@@ -45,21 +59,7 @@ async fn the_dry_run_lists_every_parameter_with_its_value_and_source() {
         ("TaegisRegion".into(), "foxtrot".into(), "flag".into(), None)
     );
     let lambda = parameters(&doc, "lambda-stack");
-    assert_eq!(
-        names(&lambda),
-        [
-            "IntegrationType",
-            "NotificationBucket",
-            "SNSNotificationarn",
-            "NotificationBucketCustomerManagedKMSarn",
-            "TaegisLambdaS3BucketName",
-            "LambdaEnvKMSarn",
-            "EnableObjectTagging",
-            "TaegisLambdaS3Key",
-            "ReservedConcurrency",
-            "LambdaRuntime",
-        ]
-    );
+    assert_eq!(names(&lambda), LAMBDA_PARAMETERS);
     let by = |n: &str| lambda.iter().find(|p| p.0 == n).unwrap().clone();
     assert_eq!(by("IntegrationType").1, "awscloudtrail");
     assert_eq!(by("IntegrationType").2, "default");

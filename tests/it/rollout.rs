@@ -1,6 +1,6 @@
 //! Many regions and accounts in one run, with per-target results.
 
-use crate::harness::{Account, Inputs, bucket_name, each_target, find, plus, s};
+use crate::harness::{Account, Inputs, bucket_name, each_target, find, plus};
 use crate::seed;
 use crate::state::FUNCTION;
 
@@ -93,12 +93,11 @@ async fn a_target_failing_its_preflight_is_reported_while_the_others_go_on() {
 #[tokio::test]
 async fn a_region_flag_the_targets_do_not_use_is_said() {
     let (acct, inputs, bucket) = crate::harness::setup("trail-region-flag").await;
+    let files = inputs.files_yaml();
     let file = inputs.write(
         "rollout.yaml",
         format!(
-            "taegis_region: golf\ncredentials: {}\nlambda_zip: {}\nnotification_bucket: {bucket}\nlambda_bucket: {bucket}-zips\ntargets:\n  - regions: [us-east-1]\n",
-            s(&inputs.credentials),
-            s(&inputs.zip)
+            "taegis_region: golf\n{files}notification_bucket: {bucket}\nlambda_bucket: {bucket}-zips\ntargets:\n  - regions: [us-east-1]\n"
         ),
     );
     let flags = ["--dry-run", "--output", "json", "--region", "eu-west-1"];

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::harness::{
-    Account, Inputs, REGION, Tool, bucket_name, deployed, find, plus, s, set_flag, setup, source,
+    Account, Inputs, REGION, Tool, bucket_name, deployed, find, plus, set_flag, setup, source,
 };
 use crate::seed;
 use crate::state::FUNCTION;
@@ -75,12 +75,11 @@ async fn a_fresh_deploy_waits_for_aws_to_catch_up_and_verify_sees_no_drift() {
 async fn two_stacks_on_one_bucket_keep_each_others_entries_under_stale_reads() {
     let (acct, inputs, bucket) = setup("trail-two-slow").await;
     seed::foreign_notifications(&acct, &bucket).await;
+    let files = inputs.files_yaml();
     let file = inputs.write(
         "rollout.yaml",
         format!(
-            "taegis_region: echo\ncredentials: {}\nlambda_zip: {}\nlambda_bucket: {bucket}-zips\nnotification_bucket: {bucket}\nregion: {REGION}\ntargets:\n  - stack_name: ct-a\n    prefix: a/\n  - stack_name: ct-b\n    prefix: b/\n    integration_type: generic\n",
-            s(&inputs.credentials),
-            s(&inputs.zip)
+            "taegis_region: echo\n{files}lambda_bucket: {bucket}-zips\nnotification_bucket: {bucket}\nregion: {REGION}\ntargets:\n  - stack_name: ct-a\n    prefix: a/\n  - stack_name: ct-b\n    prefix: b/\n    integration_type: generic\n"
         ),
     );
     // Reads lag long enough that the second stack's read-merge-write would come inside the
