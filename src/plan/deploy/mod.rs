@@ -4,18 +4,19 @@
 //! trigger) is its own small function that adds steps and problems.
 
 mod params;
+mod share;
 mod stacks;
+mod storage;
 #[cfg(test)]
 mod tests;
 mod trigger;
 
 use std::sync::Arc;
 
+pub use share::share_once;
 pub use trigger::overlaps;
 
-use super::cloud::ObjectState;
 use super::observe::{Fact, Observed, Reads};
-use super::policy::Grant;
 use super::{
     Action, DeployWork, FunctionRef, LambdaZip, OldTrigger, StackParam, Step, StepKind, TargetPlan,
     TriggerSpec, Work, template_key,
@@ -220,11 +221,6 @@ pub fn offline(target: &TargetConfig, local: &Local) -> Preflight {
     cx.pf
 }
 
-/// S3 refused a bucket read: another account's bucket, or no permission.
-fn denied(e: &super::observe::ReadError) -> bool {
-    e.kind == super::cloud::ErrorKind::Denied
-}
-
 /// One decision in the making.
 struct Ctx<'a> {
     t: TargetConfig,
@@ -313,246 +309,6 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// The notification bucket must be in the target region; the zip bucket too, or missing.
-    fn buckets(&mut self) {
-        let region = self.region().to_string();
-        let bucket = self.t.notification_bucket.clone();
-        let about = |m: String| Problem::value(Input::NotificationBucket, &bucket, m);
-        match &self.seen.notification_bucket {
-            Fact::Known(None) => self.problem(
-                about(format!(
-                    "no such bucket visible to account {}",
-                    self.account
-                ))
-                .fix("give the bucket CloudTrail writes to"),
-            ),
-            Fact::Known(Some(r)) if *r != region => self.problem(
-                about(format!("is in {r}, not in the target region {region}")).fix(format!(
-                    "the function must be in the bucket's region: deploy with --region {r}"
-                )),
-            ),
-            Fact::Failed(e) if denied(e) && self.t.trigger == Trigger::S3 => self.problem(
-                about(format!(
-                    "belongs to another account than {}, or this account may not read it ({e}); an S3 trigger can only be made by the account that owns the bucket (with an organisation trail, the central log-archive account)",
-                    self.account
-                ))
-                .fix("deploy in the account that owns the bucket (--accounts with --role-arn), or use --trigger sns with a topic the owner publishes the bucket's events to"),
-            ),
-            Fact::Failed(e) => self.problem(about(format!("cannot read its location ({e})"))),
-            Fact::Known(Some(_)) | Fact::NotRead => {}
-        }
-        let zips = self.t.lambda_bucket.clone();
-        let about = |m: String| Problem::value(Input::LambdaBucket, &zips, m);
-        match &self.seen.lambda_bucket {
-            Fact::Known(None) => self.step(
-                StepKind::LambdaBucket,
-                Action::Create,
-                format!("bucket {zips} is missing: create it in {region}, private and encrypted"),
-            ),
-            Fact::Known(Some(r)) if *r != region => self.problem(
-                about(format!("is in {r}; Lambda reads its code only from a bucket in the function's region {region}"))
-                    .fix("use a bucket per region, e.g. --lambda-bucket 'taegis-lambda-{account}-{region}'"),
-            ),
-            Fact::Known(Some(_)) => self.step(
-                StepKind::LambdaBucket,
-                Action::Skip,
-                format!("bucket {zips} exists in {region}"),
-            ),
-            Fact::Failed(e) if denied(e) => self.problem(
-                about(format!(
-                    "belongs to another account than {}, or this account may not read it ({e})",
-                    self.account
-                ))
-                .fix("give a bucket of this account with --lambda-bucket (bucket names are global: the default is taegis-lambda-{account}-{region})"),
-            ),
-            Fact::Failed(e) => self.problem(about(format!("cannot read its location ({e})"))),
-            Fact::NotRead => {}
-        }
-    }
-
-    /// The state of an object in the zip bucket: absent when the bucket is to be created.
-    fn object(&mut self, key: &str) -> Option<ObjectState> {
-        match self.seen.objects.get(key) {
-            Some(Fact::Known(state)) => Some(state.clone()),
-            Some(Fact::Failed(e)) => {
-                let p = Problem::value(
-                    Input::LambdaBucket,
-                    &self.t.lambda_bucket,
-                    format!("cannot read object {key} ({e})"),
-                );
-                self.problem(p);
-                None
-            }
-            _ => Some(ObjectState::Absent),
-        }
-    }
-
-    /// Upload the zip (content-addressed) and any template too large to send inline.
-    fn objects(&mut self) {
-        let (bucket, key, sha) = (
-            self.t.lambda_bucket.clone(),
-            self.zip_key(),
-            self.local.zip.sha256.clone(),
-        );
-        let Some(zip) = self.object(&key) else {
-            return;
-        };
-        let (action, detail) = match &zip {
-            ObjectState::Absent => (Action::Create, format!("upload s3://{bucket}/{key}")),
-            s if s.holds(&sha) => (
-                Action::Skip,
-                format!("s3://{bucket}/{key} already has this content"),
-            ),
-            ObjectState::Present { .. } => (
-                Action::Update,
-                format!("s3://{bucket}/{key} differs: upload the new content"),
-            ),
-        };
-        self.step(StepKind::UploadZip, action, detail);
-        if !zip.holds(&sha)
-            && !self.local.lambda_template.declares("TaegisLambdaS3Key")
-            && self.seen.healthy_lambda_stack().is_some()
-        {
-            self.warn(Problem::about(
-                Input::LambdaTemplate,
-                "the Lambda template",
-                format!("has a fixed code key ({key}); a new zip reaches the function only when the stack updates it"),
-            ));
-        }
-        self.large_templates();
-    }
-
-    /// Templates over CloudFormation's inline limit are stored next to the zip.
-    fn large_templates(&mut self) {
-        let mut upload = Vec::new();
-        let mut there = Vec::new();
-        for tpl in [&self.local.shared_template, &self.local.lambda_template] {
-            if tpl.fits_inline() {
-                continue;
-            }
-            let key = template_key(tpl);
-            match self.object(&key) {
-                Some(s) if s.holds(&tpl.sha256) => there.push(key),
-                Some(_) => upload.push(key),
-                None => {}
-            }
-        }
-        let bucket = &self.t.lambda_bucket;
-        let list = |keys: &[String]| {
-            keys.iter()
-                .map(|k| format!("s3://{bucket}/{k}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let step = if !upload.is_empty() {
-            Step::new(
-                StepKind::UploadTemplate,
-                Action::Create,
-                format!(
-                    "upload {} (over CloudFormation's 51,200-byte inline limit: passed as TemplateURL)",
-                    list(&upload)
-                ),
-            )
-        } else if !there.is_empty() {
-            Step::new(
-                StepKind::UploadTemplate,
-                Action::Skip,
-                format!("{} already has this content", list(&there)),
-            )
-        } else {
-            return;
-        };
-        self.steps.push(step);
-    }
-
-    /// A KMS key the function depends on must delegate to IAM (or the function's role could
-    /// never decrypt); a bucket encrypted with a key by default needs that key given.
-    fn kms(&mut self) {
-        let account = self.account.clone();
-        if let Fact::Known(Some(key)) = &self.seen.bucket_key
-            && self.t.bucket_kms_key_arn.is_none()
-        {
-            let p = Problem::value(
-                Input::NotificationBucket,
-                &self.t.notification_bucket,
-                format!("its objects are encrypted with KMS key {key} by default, and the function could not read them without it"),
-            )
-            .fix(format!("give --bucket-kms-key-arn {key}"));
-            self.problem(p);
-        }
-        for (input, key) in [
-            (Input::BucketKmsKeyArn, self.t.bucket_kms_key_arn.clone()),
-            (
-                Input::LambdaEnvKmsKeyArn,
-                self.t.lambda_env_kms_key_arn.clone(),
-            ),
-        ] {
-            let Some(key) = key else { continue };
-            match self.seen.key_policies.get(&key) {
-                Some(Fact::Known(policy)) if !super::verify::key_allows(policy, &account, "") => {
-                    let p = Problem::value(input, &key, "the key's policy does not delegate to IAM, so the function's role could never use it (its own kms:Decrypt grant is not enough)")
-                        .fix(format!(
-                            "add this statement to the key policy (the guide's \"Enable IAM User Permissions\"): {}",
-                            super::verify::delegation_statement(&account)
-                        ));
-                    self.problem(p);
-                }
-                Some(Fact::Failed(e)) => self.warn(Problem::value(
-                    input,
-                    &key,
-                    format!("cannot read its policy ({e}); make sure it delegates to IAM, or the function cannot decrypt"),
-                )),
-                _ => {}
-            }
-        }
-    }
-
-    /// The SNS topic must exist.
-    fn topic(&mut self) {
-        let Some(topic) = self.t.sns_topic_arn.clone() else {
-            return;
-        };
-        let about = |m: String| Problem::value(Input::SnsTopicArn, &topic, m);
-        let owner = topic.split(':').nth(4).unwrap_or_default().to_string();
-        let foreign = !owner.is_empty() && owner != self.account;
-        let statement = super::policy::subscribe_statement(&self.account, &topic);
-        match &self.seen.topic {
-            Fact::Known(None) => {
-                let p = about(format!("no such topic visible to account {}", self.account));
-                self.problem(p);
-            }
-            // Another account's topic that keeps this one from reading it: a subscription
-            // would fail after the stacks are made, so it is refused here, with the statement
-            // that lets the account read it and subscribe.
-            Fact::Failed(e) if foreign && e.kind == super::cloud::ErrorKind::Denied => self.problem(
-                about(format!(
-                    "belongs to account {owner}, and its policy does not let account {} read it ({e})",
-                    self.account
-                ))
-                .fix(format!("add this statement to the topic's policy in account {owner}: {statement}")),
-            ),
-            Fact::Failed(e) => self.problem(about(format!("cannot read it ({e})"))),
-            Fact::Known(Some(info)) if foreign => {
-                let policy = info.policy.as_deref().unwrap_or("{}");
-                match super::policy::grants(policy, "sns:Subscribe", &self.account) {
-                    Grant::Allowed => {}
-                    Grant::Refused => self.problem(
-                        about(format!(
-                            "belongs to account {owner}, and its policy does not let account {} subscribe",
-                            self.account
-                        ))
-                        .fix(format!("add this statement to the topic's policy in account {owner}: {statement}")),
-                    ),
-                    Grant::Unsure => self.warn(about(format!(
-                        "belongs to account {owner}; its policy lets account {} subscribe only under conditions the tool cannot check; if the subscription is refused, add: {statement}",
-                        self.account
-                    ))),
-                }
-            }
-            _ => {}
-        }
-    }
-
     /// The account's unreserved concurrency must keep its minimum after the reservation.
     fn concurrency(&mut self) {
         let reserve = wanted_reservation(&self.t, &self.local.lambda_template);
@@ -614,77 +370,6 @@ impl<'a> Ctx<'a> {
         Decision {
             plan: Some(plan),
             preflight: self.pf,
-        }
-    }
-}
-
-/// The steps done once per account and region, whatever the number of Lambda stacks there.
-fn once_key(plan: &TargetPlan, step: &Step) -> Option<String> {
-    let t = &plan.target;
-    let w = plan.deploy().ok()?;
-    match step.kind {
-        StepKind::LambdaBucket => Some(format!("bucket {}", t.lambda_bucket)),
-        StepKind::UploadZip => Some(format!("object {}/{}", t.lambda_bucket, w.zip_key)),
-        StepKind::UploadTemplate => Some(format!("templates {}", step.detail)),
-        StepKind::SharedStack | StepKind::DeleteSharedStack => {
-            Some(format!("{} {}", step.kind.name(), t.shared_stack_name))
-        }
-        _ => None,
-    }
-}
-
-/// Several Lambda stacks of one account and region in one run share the work done once per
-/// account and region (the zip bucket, the zip, large templates, the shared stack): the first
-/// does it, the others skip it. A second shared stack there would fight the first for its
-/// exports: refused.
-pub fn share_once(decisions: &mut [&mut Decision]) {
-    use std::collections::BTreeMap;
-    // (account, region) -> (Lambda stack, shared stack, once-steps it does)
-    let mut first: BTreeMap<(String, String), (String, String, Vec<String>)> = BTreeMap::new();
-    for d in decisions.iter_mut() {
-        let Some(plan) = d.plan.as_mut().filter(|p| p.deploy().is_ok()) else {
-            continue;
-        };
-        let key = (plan.account.clone(), plan.target.region.clone());
-        let Some((stack, shared, done)) = first.get(&key).cloned() else {
-            let done = plan
-                .steps
-                .iter()
-                .filter(|s| s.action != Action::Skip)
-                .filter_map(|s| once_key(plan, s))
-                .collect();
-            let owner = (
-                plan.target.stack_name.clone(),
-                plan.target.shared_stack_name.clone(),
-                done,
-            );
-            first.insert(key, owner);
-            continue;
-        };
-        if plan.target.shared_stack_name != shared {
-            d.preflight.problem(
-                Problem::value(Input::SharedStackName, &plan.target.shared_stack_name, format!(
-                    "stack {stack} of this run uses shared stack {shared} in {}; the shared stack is once per account and region",
-                    plan.target.region
-                ))
-                .fix(format!("use --shared-stack-name {shared} for every Lambda stack there")),
-            );
-            continue;
-        }
-        let steps: Vec<(usize, Option<String>)> = plan
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (i, once_key(plan, s)))
-            .collect();
-        for (i, k) in steps {
-            if let Some(k) = k.filter(|k| done.contains(k)) {
-                let s = &mut plan.steps[i];
-                s.action = Action::Skip;
-                s.detail = format!(
-                    "{k}: done once for this account and region, by stack {stack}'s steps in this run"
-                );
-            }
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::input::Source;
 use crate::plan::ParamValue;
 use crate::plan::cloud::{
     AccountSettings, Export, FunctionInfo, Identity, NotificationEntry, NotificationKind,
-    PolicyStatement, StackInfo, Subscription, TemplateSource,
+    ObjectState, PolicyStatement, StackInfo, Subscription, TemplateSource,
 };
 use crate::plan::observe::{ReadError, StackSeen};
 use crate::plan::status::StackStatus;

@@ -1,11 +1,13 @@
 //! The trigger: the invoke permission, our bucket entry or the topic subscription, and what is
-//! left of an earlier deploy's trigger that this one no longer wants.
+//! left of an earlier deploy's trigger that this one no longer wants; and the SNS topic (there,
+//! and, another account's, letting this one subscribe).
 
 use super::{Ctx, OBJECT_CREATED, S3_STATEMENT_ID, SNS_STATEMENT_ID, notification_id};
 use crate::input::{Input, Problem};
 use crate::kinds::Trigger;
-use crate::plan::cloud::{NotificationEntry, NotificationKind, PolicyStatement};
+use crate::plan::cloud::{ErrorKind, NotificationEntry, NotificationKind, PolicyStatement};
 use crate::plan::observe::Fact;
+use crate::plan::policy::{Grant, grants, subscribe_statement};
 use crate::plan::{Action, OldTrigger, Step, StepKind, TriggerSpec};
 use crate::template::names;
 
@@ -308,5 +310,53 @@ fn keep_text(others: usize) -> String {
     match others {
         0 => String::new(),
         n => format!("; keep the {n} other entr{}", plural(n, "y", "ies")),
+    }
+}
+
+impl Ctx<'_> {
+    /// The SNS topic must exist.
+    pub(super) fn topic(&mut self) {
+        let Some(topic) = self.t.sns_topic_arn.clone() else {
+            return;
+        };
+        let about = |m: String| Problem::value(Input::SnsTopicArn, &topic, m);
+        let owner = topic.split(':').nth(4).unwrap_or_default().to_string();
+        let foreign = !owner.is_empty() && owner != self.account;
+        let statement = subscribe_statement(&self.account, &topic);
+        match &self.seen.topic {
+            Fact::Known(None) => {
+                let p = about(format!("no such topic visible to account {}", self.account));
+                self.problem(p);
+            }
+            // Another account's topic that keeps this one from reading it: a subscription
+            // would fail after the stacks are made, so it is refused here, with the statement
+            // that lets the account read it and subscribe.
+            Fact::Failed(e) if foreign && e.kind == ErrorKind::Denied => self.problem(
+                about(format!(
+                    "belongs to account {owner}, and its policy does not let account {} read it ({e})",
+                    self.account
+                ))
+                .fix(format!("add this statement to the topic's policy in account {owner}: {statement}")),
+            ),
+            Fact::Failed(e) => self.problem(about(format!("cannot read it ({e})"))),
+            Fact::Known(Some(info)) if foreign => {
+                let policy = info.policy.as_deref().unwrap_or("{}");
+                match grants(policy, "sns:Subscribe", &self.account) {
+                    Grant::Allowed => {}
+                    Grant::Refused => self.problem(
+                        about(format!(
+                            "belongs to account {owner}, and its policy does not let account {} subscribe",
+                            self.account
+                        ))
+                        .fix(format!("add this statement to the topic's policy in account {owner}: {statement}")),
+                    ),
+                    Grant::Unsure => self.warn(about(format!(
+                        "belongs to account {owner}; its policy lets account {} subscribe only under conditions the tool cannot check; if the subscription is refused, add: {statement}",
+                        self.account
+                    ))),
+                }
+            }
+            _ => {}
+        }
     }
 }
