@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use super::{Event, Outcome, Status, TargetPlan, TargetResult};
+use super::{Event, Outcome, Status, StepKind, TargetPlan, TargetResult};
 
 #[derive(Default)]
 pub struct Ledger {
@@ -50,18 +50,18 @@ impl Ledger {
                 step,
                 detail,
                 ..
-            } => self.set(target, step, Status::InProgress, detail),
+            } => self.set(target, *step, Status::InProgress, detail),
             Event::StepFinished {
                 target,
                 step,
                 status,
                 detail,
-            } => self.set(target, step, *status, detail),
+            } => self.set(target, *step, *status, detail),
             _ => {}
         }
     }
 
-    fn set(&self, target: &str, step: &str, status: Status, detail: &str) {
+    fn set(&self, target: &str, step: StepKind, status: Status, detail: &str) {
         let mut targets = self.targets.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, r)) = targets.iter_mut().find(|(l, _)| l == target)
             && let Some(s) = r.steps.iter_mut().find(|s| s.name == step)

@@ -109,10 +109,22 @@ impl Step {
     }
 }
 
+impl Serialize for StepKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl std::fmt::Display for StepKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 /// One step's result, as rendered in text and JSON.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepResult {
-    pub name: &'static str,
+    pub name: StepKind,
     pub action: Action,
     pub status: Status,
     pub detail: String,
@@ -124,7 +136,7 @@ impl StepResult {
     /// The result of `step`, with the parameters it planned.
     pub fn of(step: &Step, status: Status, detail: impl Into<String>) -> StepResult {
         StepResult {
-            name: step.kind.name(),
+            name: step.kind,
             action: step.action,
             status,
             detail: detail.into(),

@@ -427,7 +427,7 @@ async fn the_zip_and_the_shared_stack_go_side_by_side() {
         (StepKind::LambdaStack, Action::Create),
     ]);
     let r = run(&cloud, &p, &Cancel::default()).await;
-    let statuses: Vec<_> = r.steps.iter().map(|s| (s.name, s.status)).collect();
+    let statuses: Vec<_> = r.steps.iter().map(|s| (s.name.name(), s.status)).collect();
     assert_eq!(
         statuses,
         [

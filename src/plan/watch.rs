@@ -4,20 +4,20 @@
 
 use std::time::Duration;
 
-use super::{Action, Outcome, Status, follow, status};
+use super::{Action, Outcome, Status, StepKind, follow, status};
 
 /// What the executor and follower tell the terminal layer.
 #[derive(Debug, Clone)]
 pub enum Event {
     StepStarted {
         target: String,
-        step: &'static str,
+        step: StepKind,
         action: Action,
         detail: String,
     },
     StepFinished {
         target: String,
-        step: &'static str,
+        step: StepKind,
         status: Status,
         detail: String,
     },

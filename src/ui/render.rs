@@ -127,7 +127,11 @@ pub fn parameters_text(params: &[StackParam]) -> String {
 
 /// `verify`'s checks: a mark, the name, what was found.
 fn checks_text(checks: &[Check]) -> String {
-    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let width = checks
+        .iter()
+        .map(|c| c.name.as_str().len())
+        .max()
+        .unwrap_or(0);
     checks
         .iter()
         .map(|c| {
@@ -136,7 +140,7 @@ fn checks_text(checks: &[Check]) -> String {
                 CheckStatus::Warning => "warn",
                 CheckStatus::Failed => "FAIL",
             };
-            format!("  {mark}  {:<width$}  {}\n", c.name, c.detail)
+            format!("  {mark}  {:<width$}  {}\n", c.name.as_str(), c.detail)
         })
         .collect()
 }
@@ -200,7 +204,12 @@ pub fn results_text(results: &[TargetResult]) -> String {
             None => r.region.clone(),
         };
         out.push_str(&format!("{who}: {}\n", outcome_word(r.outcome)));
-        let width = r.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        let width = r
+            .steps
+            .iter()
+            .map(|s| s.name.name().len())
+            .max()
+            .unwrap_or(0);
         for s in &r.steps {
             out.push_str(&format!(
                 "  {:<width$}  {:<6}  {:<7}  {}\n",

@@ -208,7 +208,7 @@ impl<C: Cloud> Executor<'_, C> {
 
     /// Perform one step, with its start and end reported.
     async fn perform(&self, run: &mut Run<'_>, step: &Step) -> StepResult {
-        let name = step.kind.name();
+        let name = step.kind;
         self.watch.reporter.event(Event::StepStarted {
             target: run.label.clone(),
             step: name,

@@ -1,7 +1,7 @@
 //! Whether events flow: the function's log since `--since`, and the test event
 //! (`--test-event`): the object it is for, the invocation, and its check.
 
-use super::{CheckStatus, Checks};
+use super::{CheckName, CheckStatus, Checks};
 use crate::config::TargetConfig;
 use crate::input::Input;
 use crate::plan::cloud::{Cloud, FunctionInfo, Invocation, LogSummary};
@@ -89,7 +89,7 @@ impl Checks<'_> {
             Fact::Known(s) => s,
             Fact::Failed(e) => {
                 return self.push(
-                    "log",
+                    CheckName::Log,
                     Warning,
                     format!("cannot read the log of {} ({e})", f.name),
                 );
@@ -100,14 +100,14 @@ impl Checks<'_> {
         let nothing = s.invocations == 0 && s.uploads == 0 && s.errors == 0;
         if s.group && nothing && s.unfinished {
             return self.push(
-                "log",
+                CheckName::Log,
                 Warning,
                 format!("the search of the log since {since} gave only empty pages so far (CloudWatch searches in pieces); run verify again, or with a shorter --since"),
             );
         }
         if !s.group || nothing {
             return self.push(
-                "log",
+                CheckName::Log,
                 Warning,
                 format!("no log yet since {since}: expected right after a deploy (S3 starts delivering within minutes)"),
             );
@@ -123,18 +123,18 @@ impl Checks<'_> {
         if s.errors > 0 {
             let last = s.last_errors.last().cloned().unwrap_or_default();
             self.push(
-                "log",
+                CheckName::Log,
                 Warning,
                 format!("{uploads}; {} error lines, the last: {last}", s.errors),
             );
         } else if s.uploads == 0 {
             self.push(
-                "log",
+                CheckName::Log,
                 Warning,
                 format!("{uploads}, though invoked {} times", s.invocations),
             );
         } else {
-            self.push("log", Ok, uploads);
+            self.push(CheckName::Log, Ok, uploads);
         }
     }
 
@@ -142,13 +142,13 @@ impl Checks<'_> {
         use CheckStatus::*;
         match &self.seen.invocation {
             Fact::Known((what, a)) if a.status == 0 => self.push(
-                "test-event",
+                CheckName::TestEvent,
                 Warning,
                 format!("no log object under {what} to send a test event for"),
             ),
             Fact::Known((what, a)) => match &a.function_error {
                 Some(kind) => self.push(
-                    "test-event",
+                    CheckName::TestEvent,
                     Failed,
                     format!(
                         "the function failed ({kind}) on a test event for {what}: {}",
@@ -156,7 +156,7 @@ impl Checks<'_> {
                     ),
                 ),
                 None => self.push(
-                    "test-event",
+                    CheckName::TestEvent,
                     Ok,
                     format!(
                         "the function answered {} to a test event for {what} (a real log object: XDR ingests it again): {}",
@@ -166,7 +166,7 @@ impl Checks<'_> {
                 ),
             },
             Fact::Failed(e) => self.push(
-                "test-event",
+                CheckName::TestEvent,
                 Failed,
                 format!("cannot invoke the function ({e})"),
             ),

@@ -2,19 +2,14 @@
 //! shared secret), of the KMS keys it depends on (with the key policy statements the fixes
 //! name), and of the account's concurrency headroom.
 
-use super::{CheckStatus, Checks};
+use super::{CheckName, CheckStatus, Checks};
 use crate::plan::cloud::FunctionInfo;
 use crate::plan::deploy::al2_warning;
 use crate::plan::observe::{Fact, StackSeen};
 use crate::template::names;
 
 impl Checks<'_> {
-    pub(super) fn stack(
-        &mut self,
-        name: &'static str,
-        fact: &Fact<Option<StackSeen>>,
-        stack: &str,
-    ) {
+    pub(super) fn stack(&mut self, name: CheckName, fact: &Fact<Option<StackSeen>>, stack: &str) {
         use CheckStatus::*;
         match fact {
             Fact::Known(Some(s)) if s.info.status.healthy() => {
@@ -65,12 +60,16 @@ impl Checks<'_> {
                         ),
                     ),
                 };
-                self.push("function", status, format!("function {} is {word}", f.name));
+                self.push(
+                    CheckName::Function,
+                    status,
+                    format!("function {} is {word}", f.name),
+                );
                 Some(f.clone())
             }
             Fact::Known(None) => {
                 self.push(
-                    "function",
+                    CheckName::Function,
                     Failed,
                     "the Lambda stack holds no function; run deploy",
                 );
@@ -78,7 +77,7 @@ impl Checks<'_> {
             }
             Fact::Failed(e) => {
                 self.push(
-                    "function",
+                    CheckName::Function,
                     Failed,
                     format!("cannot read the function ({e})"),
                 );
@@ -92,21 +91,23 @@ impl Checks<'_> {
     pub(super) fn function_settings(&mut self, f: &FunctionInfo) {
         use CheckStatus::*;
         match f.runtime.as_deref() {
-            Some("provided.al2023") => self.push("runtime", Ok, "provided.al2023 (custom runtime on Amazon Linux 2023)"),
-            Some("provided.al2") => self.push("runtime", Warning, al2_warning(&self.o.today)),
-            Some(r) => self.push("runtime", Failed, format!("{r}: the Taegis function is a custom runtime (provided.al2023); re-deploy with the vendor's template")),
-            None => self.push("runtime", Warning, "the function reports no runtime"),
+            Some("provided.al2023") => self.push(CheckName::Runtime, Ok, "provided.al2023 (custom runtime on Amazon Linux 2023)"),
+            Some("provided.al2") => self.push(CheckName::Runtime, Warning, al2_warning(&self.o.today)),
+            Some(r) => self.push(CheckName::Runtime, Failed, format!("{r}: the Taegis function is a custom runtime (provided.al2023); re-deploy with the vendor's template")),
+            None => self.push(CheckName::Runtime, Warning, "the function reports no runtime"),
         }
         let want: Option<i32> = self
             .lambda_param(names::RESERVED_CONCURRENCY)
             .and_then(|v| v.parse().ok());
         match (f.reserved_concurrency, want) {
             (Some(n), Some(w)) if n == w => {
-                self.push("reserved-concurrency", Ok, format!("{n} reserved"))
+                self.push(CheckName::ReservedConcurrency, Ok, format!("{n} reserved"))
             }
-            (Some(n), None) => self.push("reserved-concurrency", Ok, format!("{n} reserved")),
+            (Some(n), None) => {
+                self.push(CheckName::ReservedConcurrency, Ok, format!("{n} reserved"))
+            }
             (n, w) => self.push(
-                "reserved-concurrency",
+                CheckName::ReservedConcurrency,
                 Warning,
                 format!(
                     "{} reserved, the stack asks for {}; run deploy to set it again",
@@ -123,14 +124,14 @@ impl Checks<'_> {
             .and_then(|s| s.info.outputs.get("SecretArn").cloned());
         match secret {
             Some(arn) if f.environment.values().any(|v| *v == arn) => {
-                self.push("function-secret", Ok, format!("the function reads the credentials from {arn}"))
+                self.push(CheckName::FunctionSecret, Ok, format!("the function reads the credentials from {arn}"))
             }
             Some(arn) => self.push(
-                "function-secret",
+                CheckName::FunctionSecret,
                 Failed,
                 format!("the function's environment does not point at the shared stack's secret {arn}; run deploy"),
             ),
-            None => self.push("function-secret", Warning, "the shared stack has no SecretArn output to compare with"),
+            None => self.push(CheckName::FunctionSecret, Warning, "the shared stack has no SecretArn output to compare with"),
         }
     }
 
@@ -143,7 +144,7 @@ impl Checks<'_> {
             && given.as_deref().is_none_or(|g| !same_key(g, key))
         {
             self.push(
-                "kms",
+                CheckName::Kms,
                 Failed,
                 format!("the bucket's objects are encrypted with KMS key {key}, but the stack was deployed without it, so the function cannot read them; re-deploy with --bucket-kms-key-arn {key}"),
             );
@@ -152,15 +153,15 @@ impl Checks<'_> {
         for (key, policy) in &self.seen.key_policies {
             match policy {
                 Fact::Known(p) if key_allows(p, self.account, &role) => {
-                    self.push("kms", Ok, format!("key {key} lets the function's role decrypt"))
+                    self.push(CheckName::Kms, Ok, format!("key {key} lets the function's role decrypt"))
                 }
                 Fact::Known(_) => self.push(
-                    "kms",
+                    CheckName::Kms,
                     Failed,
                     format!("key {key}: its policy neither delegates to IAM nor lets role {role} decrypt; add this statement to the key policy: {}", decrypt_statement(&role)),
                 ),
                 Fact::Failed(e) => self.push(
-                    "kms",
+                    CheckName::Kms,
                     Warning,
                     format!("cannot read the policy of key {key} ({e}); make sure it lets role {role} use kms:Decrypt"),
                 ),
@@ -185,7 +186,7 @@ impl Checks<'_> {
             )
         };
         self.push(
-            "concurrency-headroom",
+            CheckName::ConcurrencyHeadroom,
             status,
             format!(
                 "{} unreserved of {} (the account keeps at least {minimum}): {word}",

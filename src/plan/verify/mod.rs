@@ -32,10 +32,58 @@ pub enum CheckStatus {
     Failed,
 }
 
+/// Which check: named in JSON and text as `../design/cli.md` lists them (`shared-stack`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckName {
+    SharedStack,
+    LambdaStack,
+    Function,
+    Runtime,
+    ReservedConcurrency,
+    FunctionSecret,
+    Kms,
+    Trigger,
+    InvokePermission,
+    ConcurrencyHeadroom,
+    Log,
+    TestEvent,
+    Topic,
+    Publisher,
+}
+
+impl CheckName {
+    /// The name as JSON and text show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckName::SharedStack => "shared-stack",
+            CheckName::LambdaStack => "lambda-stack",
+            CheckName::Function => "function",
+            CheckName::Runtime => "runtime",
+            CheckName::ReservedConcurrency => "reserved-concurrency",
+            CheckName::FunctionSecret => "function-secret",
+            CheckName::Kms => "kms",
+            CheckName::Trigger => "trigger",
+            CheckName::InvokePermission => "invoke-permission",
+            CheckName::ConcurrencyHeadroom => "concurrency-headroom",
+            CheckName::Log => "log",
+            CheckName::TestEvent => "test-event",
+            CheckName::Topic => "topic",
+            CheckName::Publisher => "publisher",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One check of a target, as reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    pub name: &'static str,
+    pub name: CheckName,
     pub status: CheckStatus,
     pub detail: String,
 }
@@ -108,7 +156,7 @@ impl Verdict {
                 .checks
                 .iter()
                 .filter(|c| c.status == CheckStatus::Failed)
-                .map(|c| c.name)
+                .map(|c| c.name.as_str())
                 .collect();
             format!("failed checks: {}", names.join(", "))
         });
@@ -141,8 +189,12 @@ pub fn check(target: &TargetConfig, o: &Options, seen: &Observed) -> Verdict {
         account: &account,
         out: Vec::new(),
     };
-    c.stack("shared-stack", &seen.shared_stack, &t.shared_stack_name);
-    c.stack("lambda-stack", &seen.lambda_stack, &t.stack_name);
+    c.stack(
+        CheckName::SharedStack,
+        &seen.shared_stack,
+        &t.shared_stack_name,
+    );
+    c.stack(CheckName::LambdaStack, &seen.lambda_stack, &t.stack_name);
     let function = c.function();
     if let Some(f) = &function {
         c.function_settings(f);
@@ -172,7 +224,7 @@ struct Checks<'a> {
 }
 
 impl Checks<'_> {
-    fn push(&mut self, name: &'static str, status: CheckStatus, detail: impl Into<String>) {
+    fn push(&mut self, name: CheckName, status: CheckStatus, detail: impl Into<String>) {
         self.out.push(Check {
             name,
             status,

@@ -2,7 +2,7 @@
 //! permission for exactly that source (none broader), and an SNS topic's policy and
 //! publisher.
 
-use super::{CheckStatus, Checks};
+use super::{CheckName, CheckStatus, Checks};
 use crate::input::{Input, Source};
 use crate::plan::cloud::{FunctionInfo, PolicyStatement, Trail};
 use crate::plan::marks::{S3_STATEMENT_ID, SNS_STATEMENT_ID, notification_id};
@@ -77,7 +77,7 @@ impl Checks<'_> {
             ),
             Fact::NotRead => return,
         };
-        self.push("topic", status, detail);
+        self.push(CheckName::Topic, status, detail);
     }
 
     /// Something must publish to the topic: a trail the account sees (else it cannot tell).
@@ -108,7 +108,7 @@ impl Checks<'_> {
                 format!("trail {} publishes to {topic}", names.join(", ")),
             ),
         };
-        self.push("publisher", status, detail);
+        self.push(CheckName::Publisher, status, detail);
     }
 
     fn subscription(&mut self, f: &FunctionInfo, topic: &str) {
@@ -120,18 +120,18 @@ impl Checks<'_> {
                     .any(|s| s.protocol == "lambda" && s.endpoint == f.arn) =>
             {
                 self.push(
-                    "trigger",
+                    CheckName::Trigger,
                     Ok,
                     format!("the function is subscribed to {topic}"),
                 )
             }
             Some(Fact::Known(_)) => self.push(
-                "trigger",
+                CheckName::Trigger,
                 Failed,
                 format!("the function is not subscribed to {topic}; run deploy"),
             ),
             Some(Fact::Failed(e)) => self.push(
-                "trigger",
+                CheckName::Trigger,
                 Failed,
                 format!("cannot list the subscriptions of {topic} ({e})"),
             ),
@@ -146,7 +146,7 @@ impl Checks<'_> {
             Some(Fact::Known(e)) => e,
             Some(Fact::Failed(e)) => {
                 return self.push(
-                    "trigger",
+                    CheckName::Trigger,
                     Failed,
                     format!("cannot read the notification configuration of bucket {bucket} ({e})"),
                 );
@@ -162,19 +162,19 @@ impl Checks<'_> {
                 let create = e.events.iter().any(|ev| ev == "s3:ObjectCreated:*" || ev == "s3:*");
                 let prefix_given = self.t.source(Input::Prefix) != Source::Default;
                 if !create {
-                    self.push("trigger", Failed, format!("entry {id} of bucket {bucket} takes {} only, not every object-create event; run deploy", e.events.join(",")));
+                    self.push(CheckName::Trigger, Failed, format!("entry {id} of bucket {bucket} takes {} only, not every object-create event; run deploy", e.events.join(",")));
                 } else if prefix_given && e.prefix != self.t.prefix {
-                    self.push("trigger", Warning, format!("entry {id} of bucket {bucket} has prefix {:?}, not {:?}; run deploy", e.prefix, self.t.prefix));
+                    self.push(CheckName::Trigger, Warning, format!("entry {id} of bucket {bucket} has prefix {:?}, not {:?}; run deploy", e.prefix, self.t.prefix));
                 } else {
-                    self.push("trigger", Ok, format!("bucket {bucket} sends {} (prefix {:?}) to the function (entry {id})", e.events.join(","), e.prefix));
+                    self.push(CheckName::Trigger, Ok, format!("bucket {bucket} sends {} (prefix {:?}) to the function (entry {id})", e.events.join(","), e.prefix));
                 }
             }
             (None, Some(e)) => self.push(
-                "trigger",
+                CheckName::Trigger,
                 Warning,
                 format!("bucket {bucket} notifies the function through entry {:?}, made by hand; run deploy to replace it with ours", e.id.as_deref().unwrap_or("(no Id)")),
             ),
-            (None, None) => self.push("trigger", Failed, format!("no entry of bucket {bucket} sends events to the function; run deploy")),
+            (None, None) => self.push(CheckName::Trigger, Failed, format!("no entry of bucket {bucket} sends events to the function; run deploy")),
         }
     }
 
@@ -192,7 +192,7 @@ impl Checks<'_> {
             Fact::Known(s) => s,
             Fact::Failed(e) => {
                 return self.push(
-                    "invoke-permission",
+                    CheckName::InvokePermission,
                     Failed,
                     format!("cannot read the policy of function {} ({e})", f.name),
                 );
@@ -207,7 +207,7 @@ impl Checks<'_> {
         let broad: Vec<&PolicyStatement> = statements.iter().filter(|s| broader(s)).collect();
         if let Some(b) = broad.first() {
             return self.push(
-                "invoke-permission",
+                CheckName::InvokePermission,
                 Failed,
                 format!(
                     "statement {} lets {} invoke the function from {}: broader than needed; remove it (aws lambda remove-permission --function-name {} --statement-id {}) and re-run deploy",
@@ -220,8 +220,8 @@ impl Checks<'_> {
             );
         }
         match statements.iter().find(exact) {
-            Some(s) => self.push("invoke-permission", Ok, format!("statement {} lets {principal} invoke the function from {source} only", s.sid)),
-            None => self.push("invoke-permission", Failed, format!("no statement lets {principal} invoke the function from {source} (expected {sid}); run deploy")),
+            Some(s) => self.push(CheckName::InvokePermission, Ok, format!("statement {} lets {principal} invoke the function from {source} only", s.sid)),
+            None => self.push(CheckName::InvokePermission, Failed, format!("no statement lets {principal} invoke the function from {source} (expected {sid}); run deploy")),
         }
     }
 }
