@@ -379,17 +379,10 @@ async fn a_stack_held_in_progress_is_followed_until_it_settles() {
             started.elapsed() < Duration::from_secs(60),
             "the Lambda stack never went in progress"
         );
-        if let Ok(o) = acct
-            .cfn()
-            .describe_stacks()
-            .stack_name("taegis-cloudtrail")
-            .send()
-            .await
+        if let Some(st) = acct.stack("taegis-cloudtrail").await
+            && st.stack_status().map(|s| s.as_str()) == Some("CREATE_IN_PROGRESS")
         {
-            let st = &o.stacks()[0];
-            if st.stack_status().map(|s| s.as_str()) == Some("CREATE_IN_PROGRESS") {
-                break st.stack_id().unwrap().to_string();
-            }
+            break st.stack_id().unwrap().to_string();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };

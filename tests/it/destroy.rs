@@ -1,6 +1,8 @@
 //! `destroy`: the guide's removal, in the safe order, touching nothing that is not ours.
 
-use crate::harness::{Account, Inputs, REGION, Run, bucket_name, deployed, detail, s, setup, step};
+use crate::harness::{
+    Account, Inputs, REGION, Run, accounts, bucket_name, deployed, detail, s, setup, step,
+};
 use crate::seed;
 use crate::state::FUNCTION;
 
@@ -123,9 +125,7 @@ async fn a_destroy_killed_during_the_stack_delete_finishes_on_the_next_run() {
 }
 #[tokio::test]
 async fn verify_and_destroy_across_regions_and_accounts_from_a_rollout_file() {
-    let caller = Account::new().await;
-    let (a, b) = (Account::new().await, Account::new().await);
-    let inputs = Inputs::new();
+    let ([caller, a, b], inputs) = (accounts().await, Inputs::new());
     let base = bucket_name("trail-fleet");
     for acct in [&a, &b] {
         for region in ["us-east-1", "eu-west-1"] {

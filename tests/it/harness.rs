@@ -215,34 +215,6 @@ impl Account {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
-    pub fn cfn(&self) -> aws_sdk_cloudformation::Client {
-        aws_sdk_cloudformation::Client::new(&self.config)
-    }
-
-    pub fn lambda(&self) -> aws_sdk_lambda::Client {
-        aws_sdk_lambda::Client::new(&self.config)
-    }
-
-    pub fn cloudtrail(&self) -> aws_sdk_cloudtrail::Client {
-        aws_sdk_cloudtrail::Client::new(&self.config)
-    }
-
-    pub fn kms(&self) -> aws_sdk_kms::Client {
-        aws_sdk_kms::Client::new(&self.config)
-    }
-
-    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
-        aws_sdk_cloudwatchlogs::Client::new(&self.config)
-    }
-
-    pub fn sns(&self) -> aws_sdk_sns::Client {
-        aws_sdk_sns::Client::new(&self.config)
-    }
-
-    pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
-        aws_sdk_secretsmanager::Client::new(&self.config)
-    }
-
     /// Every request this account's credentials made, oldest first: (action, method).
     pub fn requests(&self) -> Vec<Request> {
         self.logged(&format!("access_key={}", self.access_key))
@@ -417,6 +389,30 @@ impl Account {
         Tool { cmd }
     }
 }
+
+/// `impl Account { pub fn NAME(&self) -> SDK::Client }` for each `NAME: SDK`: the SDK's client
+/// with the account's credentials, in the test region.
+macro_rules! clients {
+    ($($name:ident: $sdk:ident),* $(,)?) => {
+        impl Account {
+            $(
+                pub fn $name(&self) -> $sdk::Client {
+                    $sdk::Client::new(&self.config)
+                }
+            )*
+        }
+    };
+}
+
+clients!(
+    cfn: aws_sdk_cloudformation,
+    lambda: aws_sdk_lambda,
+    cloudtrail: aws_sdk_cloudtrail,
+    kms: aws_sdk_kms,
+    logs: aws_sdk_cloudwatchlogs,
+    sns: aws_sdk_sns,
+    secrets: aws_sdk_secretsmanager,
+);
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -739,6 +735,15 @@ pub async fn setup(what: &str) -> (Account, Inputs, String) {
     (acct, inputs, bucket)
 }
 
+/// `N` fresh accounts, made one after another.
+pub async fn accounts<const N: usize>() -> [Account; N] {
+    let mut made = Vec::new();
+    for _ in 0..N {
+        made.push(Account::new().await);
+    }
+    made.try_into().unwrap_or_else(|_| unreachable!())
+}
+
 /// A fresh account as `setup` makes it, deployed to with `extra` flags.
 pub async fn deployed(what: &str, extra: &[&str]) -> (Account, Inputs, String) {
     let (acct, inputs, bucket) = setup(what).await;
@@ -790,21 +795,17 @@ pub fn step(doc: &serde_json::Value, name: &str) -> serde_json::Value {
 }
 
 impl Account {
+    /// The stack `name`, `None` when there is no such stack.
+    pub async fn stack(&self, name: &str) -> Option<aws_sdk_cloudformation::types::Stack> {
+        let described = self.cfn().describe_stacks().stack_name(name).send().await;
+        described.ok()?.stacks().first().cloned()
+    }
+
     /// An output's value on a stack.
     pub async fn stack_output(&self, stack: &str, key: &str) -> Option<String> {
-        let out = self
-            .cfn()
-            .describe_stacks()
-            .stack_name(stack)
-            .send()
-            .await
-            .ok()?;
-        out.stacks()[0]
-            .outputs()
-            .iter()
-            .find(|o| o.output_key() == Some(key))
-            .and_then(|o| o.output_value())
-            .map(str::to_string)
+        let stack = self.stack(stack).await?;
+        let output = stack.outputs().iter().find(|o| o.output_key() == Some(key));
+        output?.output_value().map(str::to_string)
     }
 
     /// What the shared stack's secret holds.
@@ -823,17 +824,8 @@ impl Account {
 
     /// A stack's status, `None` when there is no such stack.
     pub async fn stack_status(&self, name: &str) -> Option<String> {
-        let out = self
-            .cfn()
-            .describe_stacks()
-            .stack_name(name)
-            .send()
-            .await
-            .ok()?;
-        out.stacks()
-            .first()
-            .and_then(|s| s.stack_status())
-            .map(|s| s.as_str().to_string())
+        let stack = self.stack(name).await?;
+        stack.stack_status().map(|s| s.as_str().to_string())
     }
 
     /// The ARN of the function `name` in `region`, `None` when there is no such function.
@@ -916,18 +908,11 @@ impl Account {
 
     /// A parameter's current value on a stack.
     pub async fn stack_parameter(&self, stack: &str, key: &str) -> Option<String> {
-        let out = self
-            .cfn()
-            .describe_stacks()
-            .stack_name(stack)
-            .send()
-            .await
-            .ok()?;
-        out.stacks()[0]
+        let stack = self.stack(stack).await?;
+        let parameter = stack
             .parameters()
             .iter()
-            .find(|p| p.parameter_key() == Some(key))
-            .and_then(|p| p.parameter_value())
-            .map(str::to_string)
+            .find(|p| p.parameter_key() == Some(key));
+        parameter?.parameter_value().map(str::to_string)
     }
 }

@@ -1,6 +1,6 @@
 //! Many regions and accounts in one run, with per-target results.
 
-use crate::harness::{Account, Inputs, bucket_name, each_target, find, plus};
+use crate::harness::{Account, Inputs, accounts, bucket_name, each_target, find, plus};
 use crate::seed;
 use crate::state::FUNCTION;
 
@@ -47,9 +47,7 @@ async fn two_regions_in_one_run() {
 #[tokio::test]
 async fn a_rollout_file_reaches_other_accounts_through_a_role() {
     // The caller's own account only assumes roles; the work happens in two others.
-    let caller = Account::new().await;
-    let (a, b) = (Account::new().await, Account::new().await);
-    let inputs = Inputs::new();
+    let ([caller, a, b], inputs) = (accounts().await, Inputs::new());
     let base = bucket_name("trail-org");
     for acct in [&a, &b] {
         seed::bucket(acct, &format!("{base}-{}", acct.id), "us-east-1").await;
@@ -111,13 +109,7 @@ async fn a_region_flag_the_targets_do_not_use_is_said() {
 /// exist: each target says its own cause, the others are deployed.
 #[tokio::test]
 async fn a_region_off_in_one_account_and_a_missing_role_fail_only_their_targets() {
-    let caller = Account::new().await;
-    let (on, off, roleless) = (
-        Account::new().await,
-        Account::new().await,
-        Account::new().await,
-    );
-    let inputs = Inputs::new();
+    let ([caller, on, off, roleless], inputs) = (accounts().await, Inputs::new());
     let base = bucket_name("trail-optin");
     let region = "af-south-1";
     for acct in [&on, &off, &roleless] {

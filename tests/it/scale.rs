@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::{Account, Inputs, bucket_name, detail, each_target, find, s};
+use crate::harness::{Account, Inputs, accounts, bucket_name, detail, each_target, find, s};
 use crate::seed;
 
 const REGIONS: [&str; 8] = [
@@ -19,13 +19,8 @@ const REGIONS: [&str; 8] = [
 
 #[tokio::test]
 async fn a_fleet_of_24_targets_with_one_failing_then_a_retry_of_just_that_one() {
-    let caller = Account::new().await;
-    let accounts = [
-        Account::new().await,
-        Account::new().await,
-        Account::new().await,
-    ];
-    let inputs = Inputs::new();
+    let ([caller, a, b, c], inputs) = (accounts().await, Inputs::new());
+    let accounts = [a, b, c];
     let base = bucket_name("fleet");
     // Every account and region has its trail bucket, but one.
     let (missing_account, missing_region) = (&accounts[1], "eu-west-2");
@@ -190,12 +185,8 @@ fn lambda_stack_finished(account: &str) -> f64 {
 /// keep the input order.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_target_holds_back_no_other() {
-    let caller = Account::new().await;
-    let mut accounts = Vec::new();
-    for _ in 0..16 {
-        accounts.push(Account::new().await);
-    }
-    let inputs = Inputs::new();
+    let (caller, inputs) = (Account::new().await, Inputs::new());
+    let accounts: [Account; 16] = accounts().await;
     let base = bucket_name("fleet-slow");
     for acct in &accounts {
         seed::bucket(acct, &format!("{base}-{}", acct.id), "us-east-1").await;
