@@ -685,8 +685,10 @@ impl Inputs {
             &credentials,
             "--taegis-region",
             taegis_region,
+            "--lambda-zip",
+            &zip,
         ];
-        plus(args.map(String::from).to_vec(), &["--lambda-zip", &zip])
+        args.map(String::from).to_vec()
     }
 
     /// The flags of a plain deploy to `bucket`.
