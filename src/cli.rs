@@ -1,8 +1,12 @@
-//! Command-line types only (clap); their doc comments are the `--help` text.
+//! Command-line types (clap); their doc comments are the `--help` text. The per-target
+//! options are also what a rollout file reads (serde), defined once (`options!`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+use crate::input::Input;
 
 pub use crate::kinds::{OnFailure, Task, Trigger};
 
@@ -125,55 +129,170 @@ pub struct TargetArgs {
     pub timeout: Option<String>,
 }
 
-/// The answers to the guide's questions: what `deploy` takes as flags and `setup` asks for
-/// (a flag given to `setup` answers its question in advance).
-#[derive(Debug, Clone, Default, Args)]
-pub struct GuideArgs {
-    /// The credentials file from XDR ("-" reads stdin); its text is never shown
-    #[arg(long, value_name = "FILE")]
-    pub credentials: Option<PathBuf>,
-    /// XDR region: ctpx, delta, echo, foxtrot or golf
-    #[arg(long, value_name = "NAME", conflicts_with = "xdr_url")]
-    pub taegis_region: Option<String>,
-    /// XDR login URL, to derive the XDR region from
-    #[arg(long, value_name = "URL")]
-    pub xdr_url: Option<String>,
-    /// The Lambda code zip [default: ./taegis-lambda-amd64.zip]
-    #[arg(long, value_name = "FILE")]
-    pub lambda_zip: Option<PathBuf>,
-    /// Bucket for the zip, in the target region ({account}, {region} allowed); created if missing
-    #[arg(long, value_name = "NAME")]
-    pub lambda_bucket: Option<String>,
-    /// Lambda-stack template [default: bundled]
-    #[arg(long, value_name = "FILE")]
-    pub lambda_template: Option<PathBuf>,
-    /// What the log bucket holds: awscloudtrail or generic [default: awscloudtrail]
-    #[arg(long, value_name = "TYPE")]
-    pub integration_type: Option<String>,
-    /// The CloudTrail log bucket, by name ({account}, {region} allowed)
-    #[arg(long, value_name = "NAME")]
-    pub notification_bucket: Option<String>,
-    /// Read the bucket, the prefix, the KMS key and the SNS topic from this CloudTrail trail
-    #[arg(long, value_name = "NAME")]
-    pub trail: Option<String>,
-    /// How new log objects reach the function [default: s3]
-    #[arg(long, value_enum, value_name = "s3|sns")]
-    pub trigger: Option<Trigger>,
-    /// Key prefix of the S3 trigger
-    #[arg(long, value_name = "PREFIX")]
-    pub prefix: Option<String>,
-    /// SNS topic announcing new log objects (required with --trigger sns)
-    #[arg(long, value_name = "ARN")]
-    pub sns_topic_arn: Option<String>,
-    /// KMS key encrypting the log objects
-    #[arg(long, value_name = "ARN")]
-    pub bucket_kms_key_arn: Option<String>,
-    /// KMS key encrypting the function's environment
-    #[arg(long, value_name = "ARN")]
-    pub lambda_env_kms_key_arn: Option<String>,
-    /// Any parameter the Lambda template declares (repeatable)
-    #[arg(long = "parameter", value_name = "KEY=VALUE")]
-    pub parameters: Vec<String>,
+/// The per-target options, each defined once: a field with its flag (clap), its key in a
+/// rollout file (serde, the same name) and the input a problem about it names. From this one
+/// list come the merge of two levels (`or`), the inputs given, the keys and flags a setup
+/// writes back (`entries`), and the paths made relative to a rollout file.
+macro_rules! options {
+    (
+        $(#[$smeta:meta])*
+        pub struct $name:ident {
+            $( $(#[$fmeta:meta])* $field:ident: $ty:ty => $input:ident, )*
+        }
+    ) => {
+        $(#[$smeta])*
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: Option<$ty>, )*
+            /// Any parameter the Lambda template declares (repeatable)
+            #[arg(long = "parameter", value_name = "KEY=VALUE")]
+            pub parameters: Vec<String>,
+        }
+
+        /// Read from a rollout file (flattened into its keys); a value of the wrong kind is
+        /// named by its key.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
+                struct Keys;
+                impl<'de> serde::de::Visitor<'de> for Keys {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("the guide's options")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<$name, A::Error> {
+                        use serde::de::Error;
+                        let mut out = $name::default();
+                        while let Some(key) = map.next_key::<String>()? {
+                            match key.as_str() {
+                                $( stringify!($field) => {
+                                    out.$field = map
+                                        .next_value::<Option<$ty>>()
+                                        .map_err(|e| A::Error::custom(format!("{key}: {e}")))?;
+                                } )*
+                                _ => {
+                                    map.next_value::<serde::de::IgnoredAny>()?;
+                                }
+                            }
+                        }
+                        Ok(out)
+                    }
+                }
+                d.deserialize_struct(stringify!($name), &[$(stringify!($field)),*], Keys)
+            }
+        }
+
+        impl $name {
+            /// The inputs these options give.
+            pub fn inputs(&self) -> Vec<Input> {
+                let mut out = Vec::new();
+                $( if self.$field.is_some() { out.push(Input::$input); } )*
+                out
+            }
+
+            /// These options, with what they leave open taken from `under` (the parameters
+            /// of both, these first).
+            pub fn or(self, under: $name) -> $name {
+                let mut parameters = self.parameters;
+                parameters.extend(under.parameters);
+                $name { $( $field: self.$field.or(under.$field), )* parameters }
+            }
+
+            /// Each option given: its rollout-file key (the flag is the same with `-`) and
+            /// its value as text.
+            pub fn entries(&self) -> Vec<(&'static str, String)> {
+                let mut out = Vec::new();
+                $( if let Some(v) = &self.$field { out.push((stringify!($field), v.text())); } )*
+                out
+            }
+
+            /// The paths of a rollout file, relative to its folder.
+            pub fn relative_to(mut self, path: impl Fn(&Path) -> PathBuf) -> $name {
+                $( if let Some(v) = &mut self.$field { v.relative_to(&path); } )*
+                self
+            }
+        }
+    };
+}
+
+/// An option's value: its text in a command line or rollout file; a path is relative to
+/// the rollout file that gives it.
+pub trait OptionValue {
+    fn text(&self) -> String;
+    fn relative_to(&mut self, _path: &dyn Fn(&Path) -> PathBuf) {}
+}
+
+impl OptionValue for String {
+    fn text(&self) -> String {
+        self.clone()
+    }
+}
+
+impl OptionValue for PathBuf {
+    fn text(&self) -> String {
+        self.display().to_string()
+    }
+    fn relative_to(&mut self, path: &dyn Fn(&Path) -> PathBuf) {
+        *self = path(self);
+    }
+}
+
+impl OptionValue for Trigger {
+    fn text(&self) -> String {
+        format!("{self:?}").to_lowercase()
+    }
+}
+
+options! {
+    /// The answers to the guide's questions: what `deploy` takes as flags, `setup` asks for
+    /// (a flag given to `setup` answers its question in advance) and a rollout file gives per
+    /// target or for all.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+    pub struct GuideArgs {
+        /// The credentials file from XDR ("-" reads stdin); its text is never shown
+        #[arg(long, value_name = "FILE")]
+        credentials: PathBuf => Credentials,
+        /// XDR region: ctpx, delta, echo, foxtrot or golf
+        #[arg(long, value_name = "NAME", conflicts_with = "xdr_url")]
+        taegis_region: String => TaegisRegion,
+        /// XDR login URL, to derive the XDR region from
+        #[arg(long, value_name = "URL")]
+        xdr_url: String => XdrUrl,
+        /// The Lambda code zip [default: ./taegis-lambda-amd64.zip]
+        #[arg(long, value_name = "FILE")]
+        lambda_zip: PathBuf => LambdaZip,
+        /// Bucket for the zip, in the target region ({account}, {region} allowed); created if missing
+        #[arg(long, value_name = "NAME")]
+        lambda_bucket: String => LambdaBucket,
+        /// Lambda-stack template [default: bundled]
+        #[arg(long, value_name = "FILE")]
+        lambda_template: PathBuf => LambdaTemplate,
+        /// What the log bucket holds: awscloudtrail or generic [default: awscloudtrail]
+        #[arg(long, value_name = "TYPE")]
+        integration_type: String => IntegrationType,
+        /// The CloudTrail log bucket, by name ({account}, {region} allowed)
+        #[arg(long, value_name = "NAME")]
+        notification_bucket: String => NotificationBucket,
+        /// Read the bucket, the prefix, the KMS key and the SNS topic from this CloudTrail trail
+        #[arg(long, value_name = "NAME")]
+        trail: String => Trail,
+        /// How new log objects reach the function [default: s3]
+        #[arg(long, value_enum, value_name = "s3|sns")]
+        trigger: Trigger => Trigger,
+        /// Key prefix of the S3 trigger
+        #[arg(long, value_name = "PREFIX")]
+        prefix: String => Prefix,
+        /// SNS topic announcing new log objects (required with --trigger sns)
+        #[arg(long, value_name = "ARN")]
+        sns_topic_arn: String => SnsTopicArn,
+        /// KMS key encrypting the log objects
+        #[arg(long, value_name = "ARN")]
+        bucket_kms_key_arn: String => BucketKmsKeyArn,
+        /// KMS key encrypting the function's environment
+        #[arg(long, value_name = "ARN")]
+        lambda_env_kms_key_arn: String => LambdaEnvKmsKeyArn,
+    }
 }
 
 #[derive(Debug, Clone, Default, Args)]

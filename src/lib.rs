@@ -3,7 +3,8 @@
 //! Who may import whom (`tests/it/rooms.rs` reads these lines and checks every file against
 //! them; within a room, no module imports one that imports it back):
 //! - `kinds`, `input`, `secret`, `template`: nothing of ours (`template` is the one YAML parser).
-//! - `cli`: may import `kinds`; clap types only.
+//! - `cli`: may import `kinds`, `input`; clap types, and the per-target options a rollout
+//!   file reads too (serde), each with the input a problem about it names.
 //! - `iam`: may import `kinds`; the table of the AWS calls and the policy built from it.
 //! - `config`: may import `cli`, `kinds`, `input`, `template`; its argument types, and YAML
 //!   through the template room.

@@ -5,9 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::*;
+use crate::cli::GuideArgs;
 
-/// One option's value from the layers, its source recorded: the flag's field and the file's
-/// key share a name (`g.lambda_bucket`, `lambda_bucket:`); the input is what a problem names.
+/// A value of the file's own keys (not the guide's options) from the layers, its source
+/// recorded: the flag's field and the file's key share a name; the input is what a problem
+/// names.
 macro_rules! pick {
     ($layers:expr, $sources:expr, path $args:ident . $key:ident, $input:ident) => {
         $layers.picked_path(&$args.$key, |k| &k.$key, Input::$input, $sources)
@@ -164,8 +166,16 @@ impl Layers<'_> {
         let g = &self.args.guide;
         let levels = [
             (&g.taegis_region, &g.xdr_url, Source::Flag),
-            (&self.entry.taegis_region, &self.entry.xdr_url, Source::File),
-            (&self.top.taegis_region, &self.top.xdr_url, Source::File),
+            (
+                &self.entry.guide.taegis_region,
+                &self.entry.guide.xdr_url,
+                Source::File,
+            ),
+            (
+                &self.top.guide.taegis_region,
+                &self.top.guide.xdr_url,
+                Source::File,
+            ),
         ];
         let found = levels
             .into_iter()
@@ -207,21 +217,23 @@ impl Layers<'_> {
     /// What users say about the XDR URL and the bucket, for the notices.
     pub(super) fn notices(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if let Some((url, _)) = self.pick(&self.args.guide.xdr_url, |k| &k.xdr_url)
+        if let Some((url, _)) = self.pick(&self.args.guide.xdr_url, |k| &k.guide.xdr_url)
             && self
-                .pick(&self.args.guide.taegis_region, |k| &k.taegis_region)
+                .pick(&self.args.guide.taegis_region, |k| &k.guide.taegis_region)
                 .is_none()
             && let Ok(r) = xdr_region_from_url(&url)
         {
             out.push(format!("XDR region {r} derived from {url}"));
         }
         if let Some((raw, _)) = self.pick(&self.args.guide.notification_bucket, |k| {
-            &k.notification_bucket
+            &k.guide.notification_bucket
         }) && let Ok((_, prefix, notice)) = normalize_bucket(&raw)
         {
             out.extend(notice);
             if let Some(p) = prefix
-                && self.pick(&self.args.guide.prefix, |k| &k.prefix).is_some()
+                && self
+                    .pick(&self.args.guide.prefix, |k| &k.guide.prefix)
+                    .is_some()
             {
                 out.push(format!(
                     "--prefix wins over the prefix {p:?} in --notification-bucket {raw}"
@@ -238,9 +250,12 @@ impl Layers<'_> {
         sources: &mut Sources,
     ) -> (String, Option<String>) {
         let Some((raw, src)) = self.pick(&self.args.guide.notification_bucket, |k| {
-            &k.notification_bucket
+            &k.guide.notification_bucket
         }) else {
-            if self.pick(&self.args.guide.trail, |k| &k.trail).is_some() {
+            if self
+                .pick(&self.args.guide.trail, |k| &k.guide.trail)
+                .is_some()
+            {
                 // The trail names it.
                 return (String::new(), None);
             }
@@ -272,16 +287,18 @@ impl Layers<'_> {
         let topic = self
             .picked(
                 &self.args.guide.sns_topic_arn,
-                |k| &k.sns_topic_arn,
+                |k| &k.guide.sns_topic_arn,
                 Input::SnsTopicArn,
                 sources,
             )
             .filter(|s| !s.is_empty());
-        let trigger = self.pick(&self.args.guide.trigger, |k| &k.trigger);
+        let trigger = self.pick(&self.args.guide.trigger, |k| &k.guide.trigger);
         if let Some((_, src)) = trigger {
             sources.insert(Input::Trigger, src);
         }
-        let trail = self.pick(&self.args.guide.trail, |k| &k.trail).is_some();
+        let trail = self
+            .pick(&self.args.guide.trail, |k| &k.guide.trail)
+            .is_some();
         match (trigger.map(|t| t.0), &topic) {
             (Some(Trigger::Sns), None) if !trail => {
                 self.problem(
@@ -373,11 +390,35 @@ impl Layers<'_> {
     /// problem yet: only a shared stack to create (or `--update-credentials`) needs them.
     fn credentials(&self, src: &mut Sources) -> CredentialsSource {
         let given = &self.args.guide.credentials;
-        match self.picked_path(given, |k| &k.credentials, Input::Credentials, src) {
+        match self.picked_path(given, |k| &k.guide.credentials, Input::Credentials, src) {
             None => CredentialsSource::Missing,
             Some(p) if p.as_os_str() == "-" => CredentialsSource::Stdin,
             Some(p) => CredentialsSource::File(p),
         }
+    }
+
+    /// The guide's options of this entry, merged by the one rule: the flag, else the entry's
+    /// key, else the file's top level (a file's paths relative to the file); and where each
+    /// came from.
+    fn merged(&self) -> (GuideArgs, Sources) {
+        let level = |k: &Keys| match self.rollout {
+            Some(r) => k.guide.clone().relative_to(|p| r.path(p)),
+            None => k.guide.clone(),
+        };
+        let file = level(self.entry).or(level(self.top));
+        let mut sources = Sources::new();
+        sources.extend(file.inputs().into_iter().map(|i| (i, Source::File)));
+        sources.extend(
+            self.args
+                .guide
+                .inputs()
+                .into_iter()
+                .map(|i| (i, Source::Flag)),
+        );
+        // The XDR region is read level by level: a flag's URL wins over a file's name.
+        sources.remove(&Input::TaegisRegion);
+        sources.remove(&Input::XdrUrl);
+        (self.args.guide.clone().or(file), sources)
     }
 
     /// The values every target of this entry shares, before placeholders are expanded.
@@ -387,24 +428,16 @@ impl Layers<'_> {
         flag_params: &BTreeMap<String, String>,
         role_arn: Option<String>,
     ) -> TargetConfig {
-        let (a, g, mut sources) = (self.args, &self.args.guide, Sources::new());
+        let (g, mut sources) = self.merged();
         let s = &mut sources;
         let credentials = self.credentials(s);
         let taegis_region = self.taegis_region(pf, s);
         let (notification_bucket, url_prefix) = self.notification_bucket(pf, s);
         let (trigger, sns_topic_arn) = self.trigger(pf, s);
-        let t = &a.targets;
-        let lambda_zip = pick!(self, s, path g.lambda_zip, LambdaZip);
-        let lambda_bucket = pick!(self, s, g.lambda_bucket, LambdaBucket);
+        let (a, t) = (self.args, &self.args.targets);
         let shared_template = pick!(self, s, path a.shared_template, SharedTemplate);
-        let lambda_template = pick!(self, s, path g.lambda_template, LambdaTemplate);
         let shared_stack_name = pick!(self, s, t.shared_stack_name, SharedStackName);
         let stack_name = pick!(self, s, t.stack_name, StackName);
-        let integration_type = pick!(self, s, g.integration_type, IntegrationType);
-        let trail = pick!(self, s, g.trail, Trail);
-        let prefix = pick!(self, s, g.prefix, Prefix).or(url_prefix);
-        let bucket_kms_key_arn = pick!(self, s, g.bucket_kms_key_arn, BucketKmsKeyArn);
-        let lambda_env_kms_key_arn = pick!(self, s, g.lambda_env_kms_key_arn, LambdaEnvKmsKeyArn);
         let or = |v: Option<String>, default: &str| v.unwrap_or_else(|| default.to_string());
         let non_empty = |v: Option<String>| v.filter(|v| !v.is_empty());
         TargetConfig {
@@ -413,20 +446,22 @@ impl Layers<'_> {
             region: String::new(),
             credentials,
             taegis_region,
-            lambda_zip: lambda_zip.unwrap_or_else(|| PathBuf::from(DEFAULT_LAMBDA_ZIP)),
-            lambda_bucket: or(lambda_bucket, DEFAULT_LAMBDA_BUCKET),
+            lambda_zip: g
+                .lambda_zip
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_LAMBDA_ZIP)),
+            lambda_bucket: or(g.lambda_bucket, DEFAULT_LAMBDA_BUCKET),
             shared_template,
-            lambda_template,
+            lambda_template: g.lambda_template,
             shared_stack_name: or(shared_stack_name, DEFAULT_SHARED_STACK),
             stack_name: or(stack_name, DEFAULT_STACK),
-            integration_type: or(integration_type, DEFAULT_INTEGRATION_TYPE),
+            integration_type: or(g.integration_type, DEFAULT_INTEGRATION_TYPE),
             notification_bucket,
-            trail,
+            trail: g.trail,
             trigger,
-            prefix: prefix.unwrap_or_default(),
+            prefix: g.prefix.or(url_prefix).unwrap_or_default(),
             sns_topic_arn,
-            bucket_kms_key_arn: non_empty(bucket_kms_key_arn),
-            lambda_env_kms_key_arn: non_empty(lambda_env_kms_key_arn),
+            bucket_kms_key_arn: non_empty(g.bucket_kms_key_arn),
+            lambda_env_kms_key_arn: non_empty(g.lambda_env_kms_key_arn),
             parameters: self.parameters(flag_params),
             sources,
             origin: self.origin.clone(),

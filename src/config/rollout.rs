@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::kinds::{OnFailure, Trigger};
+use crate::cli::GuideArgs;
+use crate::kinds::OnFailure;
 
 /// The keys of a rollout file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -18,23 +19,12 @@ pub struct Keys {
     pub role_arn: Option<String>,
     pub region: Option<String>,
     pub regions: Option<Vec<String>>,
-    pub credentials: Option<PathBuf>,
-    pub taegis_region: Option<String>,
-    pub xdr_url: Option<String>,
-    pub lambda_zip: Option<PathBuf>,
-    pub lambda_bucket: Option<String>,
+    /// The guide's options, under the same names as their flags.
+    #[serde(flatten)]
+    pub guide: GuideArgs,
     pub shared_template: Option<PathBuf>,
-    pub lambda_template: Option<PathBuf>,
     pub shared_stack_name: Option<String>,
     pub stack_name: Option<String>,
-    pub integration_type: Option<String>,
-    pub notification_bucket: Option<String>,
-    pub trail: Option<String>,
-    pub trigger: Option<Trigger>,
-    pub prefix: Option<String>,
-    pub sns_topic_arn: Option<String>,
-    pub bucket_kms_key_arn: Option<String>,
-    pub lambda_env_kms_key_arn: Option<String>,
     pub parameters: Option<BTreeMap<String, String>>,
     pub concurrency: Option<usize>,
     pub timeout: Option<String>,
@@ -101,6 +91,13 @@ mod tests {
             ("targets: 3\n", "targets"),
             ("targets: []\n", "`targets:` is empty"),
             ("concurrency: lots\n", "concurrency"),
+            // The guide's options are read through one definition; their key is still named.
+            ("trigger: ftp\n", "trigger: unknown variant `ftp`"),
+            ("prefix: [a]\n", "prefix: invalid type"),
+            (
+                "targets:\n  - lambda_zip: {a: 1}\n",
+                "lambda_zip: invalid type",
+            ),
             ("a: [\n", "prod.yaml"),
         ] {
             let e = Rollout::parse(Path::new("prod.yaml"), text).err().unwrap();

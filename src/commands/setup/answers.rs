@@ -6,28 +6,18 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{DeployArgs, GuideArgs, SetupArgs, TargetArgs};
 use crate::config::{Keys, Rollout};
-use crate::kinds::Trigger;
 
-/// Every answer for one region; `None` until answered.
+/// Every answer for one region; `None` until answered. The guide's answers are the
+/// `deploy` options themselves (`GuideArgs`), so that every option setup does not ask about
+/// is carried through as it was given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Answers {
     pub region: Option<String>,
-    pub taegis_region: Option<String>,
-    /// `None` once the shared stack holds the credentials and none are to be re-sent.
-    pub credentials: Option<PathBuf>,
-    pub trail: Option<String>,
-    pub notification_bucket: Option<String>,
-    pub prefix: Option<String>,
-    pub trigger: Option<Trigger>,
-    pub sns_topic_arn: Option<String>,
-    pub bucket_kms_key_arn: Option<String>,
-    pub lambda_env_kms_key_arn: Option<String>,
-    pub integration_type: Option<String>,
+    /// `credentials` is `None` once the shared stack holds them and none are to be re-sent;
+    /// `xdr_url` is turned into `taegis_region`; `parameters` are kept below, by name.
+    pub guide: GuideArgs,
     pub shared_stack_name: Option<String>,
     pub stack_name: Option<String>,
-    pub lambda_zip: Option<PathBuf>,
-    pub lambda_bucket: Option<String>,
-    pub lambda_template: Option<PathBuf>,
     /// Other template parameters, in template order.
     pub parameters: Vec<(String, String)>,
 }
@@ -40,6 +30,17 @@ pub struct RunFlags {
     pub role_arn: Option<String>,
     pub dry_run: bool,
     pub yes: bool,
+}
+
+/// The XDR region of a login URL (`--xdr-url`), as an answer.
+fn with_region_of_url(mut g: GuideArgs) -> GuideArgs {
+    if g.taegis_region.is_none() {
+        g.taegis_region = g
+            .xdr_url
+            .as_deref()
+            .and_then(|u| crate::config::xdr_region_from_url(u).ok());
+    }
+    g
 }
 
 /// Quote a value for a shell command line when it needs it.
@@ -63,36 +64,16 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-fn lower(t: Trigger) -> String {
-    format!("{t:?}").to_lowercase()
-}
-
 impl Answers {
     /// What the flags given to `setup` already answer (the region aside: see `regions`).
     pub fn from_flags(a: &SetupArgs) -> Answers {
-        let g = &a.guide;
         Answers {
             region: None,
-            taegis_region: g.taegis_region.clone().or_else(|| {
-                g.xdr_url
-                    .as_deref()
-                    .and_then(|u| crate::config::xdr_region_from_url(u).ok())
-            }),
-            credentials: g.credentials.clone(),
-            trail: g.trail.clone(),
-            notification_bucket: g.notification_bucket.clone(),
-            prefix: g.prefix.clone(),
-            trigger: g.trigger,
-            sns_topic_arn: g.sns_topic_arn.clone(),
-            bucket_kms_key_arn: g.bucket_kms_key_arn.clone(),
-            lambda_env_kms_key_arn: g.lambda_env_kms_key_arn.clone(),
-            integration_type: g.integration_type.clone(),
+            guide: with_region_of_url(a.guide.clone()),
             shared_stack_name: a.shared_stack_name.clone(),
             stack_name: a.stack_name.clone(),
-            lambda_zip: g.lambda_zip.clone(),
-            lambda_bucket: g.lambda_bucket.clone(),
-            lambda_template: g.lambda_template.clone(),
-            parameters: g
+            parameters: a
+                .guide
                 .parameters
                 .iter()
                 .filter_map(|p| p.split_once('='))
@@ -103,28 +84,11 @@ impl Answers {
 
     /// What one level of a rollout file answers (its paths relative to the file).
     pub fn from_keys(k: &Keys, file: &Rollout) -> Answers {
-        let path = |p: &Option<PathBuf>| p.as_deref().map(|p| file.path(p));
         Answers {
             region: k.region.clone(),
-            taegis_region: k.taegis_region.clone().or_else(|| {
-                k.xdr_url
-                    .as_deref()
-                    .and_then(|u| crate::config::xdr_region_from_url(u).ok())
-            }),
-            credentials: path(&k.credentials),
-            trail: k.trail.clone(),
-            notification_bucket: k.notification_bucket.clone(),
-            prefix: k.prefix.clone(),
-            trigger: k.trigger,
-            sns_topic_arn: k.sns_topic_arn.clone(),
-            bucket_kms_key_arn: k.bucket_kms_key_arn.clone(),
-            lambda_env_kms_key_arn: k.lambda_env_kms_key_arn.clone(),
-            integration_type: k.integration_type.clone(),
+            guide: with_region_of_url(k.guide.clone().relative_to(|p| file.path(p))),
             shared_stack_name: k.shared_stack_name.clone(),
             stack_name: k.stack_name.clone(),
-            lambda_zip: path(&k.lambda_zip),
-            lambda_bucket: k.lambda_bucket.clone(),
-            lambda_template: path(&k.lambda_template),
             parameters: k
                 .parameters
                 .iter()
@@ -144,21 +108,9 @@ impl Answers {
         }
         Answers {
             region: self.region.or(under.region),
-            taegis_region: self.taegis_region.or(under.taegis_region),
-            credentials: self.credentials.or(under.credentials),
-            trail: self.trail.or(under.trail),
-            notification_bucket: self.notification_bucket.or(under.notification_bucket),
-            prefix: self.prefix.or(under.prefix),
-            trigger: self.trigger.or(under.trigger),
-            sns_topic_arn: self.sns_topic_arn.or(under.sns_topic_arn),
-            bucket_kms_key_arn: self.bucket_kms_key_arn.or(under.bucket_kms_key_arn),
-            lambda_env_kms_key_arn: self.lambda_env_kms_key_arn.or(under.lambda_env_kms_key_arn),
-            integration_type: self.integration_type.or(under.integration_type),
+            guide: self.guide.or(under.guide),
             shared_stack_name: self.shared_stack_name.or(under.shared_stack_name),
             stack_name: self.stack_name.or(under.stack_name),
-            lambda_zip: self.lambda_zip.or(under.lambda_zip),
-            lambda_bucket: self.lambda_bucket.or(under.lambda_bucket),
-            lambda_template: self.lambda_template.or(under.lambda_template),
             parameters,
         }
     }
@@ -167,47 +119,37 @@ impl Answers {
     /// one has none: the XDR side, the function, the zip (its bucket only when it names
     /// `{region}`: a bucket is in one region).
     pub fn inherit(&mut self, first: &Answers) {
+        let f = &first.guide;
         let common = Answers {
-            taegis_region: first.taegis_region.clone(),
-            credentials: first.credentials.clone(),
-            integration_type: first.integration_type.clone(),
+            guide: GuideArgs {
+                taegis_region: f.taegis_region.clone(),
+                credentials: f.credentials.clone(),
+                integration_type: f.integration_type.clone(),
+                lambda_zip: f.lambda_zip.clone(),
+                lambda_template: f.lambda_template.clone(),
+                lambda_env_kms_key_arn: f.lambda_env_kms_key_arn.clone(),
+                lambda_bucket: f.lambda_bucket.clone().filter(|b| b.contains("{region}")),
+                ..GuideArgs::default()
+            },
             shared_stack_name: first.shared_stack_name.clone(),
             stack_name: first.stack_name.clone(),
-            lambda_zip: first.lambda_zip.clone(),
-            lambda_template: first.lambda_template.clone(),
-            lambda_env_kms_key_arn: first.lambda_env_kms_key_arn.clone(),
-            lambda_bucket: first
-                .lambda_bucket
-                .clone()
-                .filter(|b| b.contains("{region}")),
             parameters: first.parameters.clone(),
             ..Answers::default()
         };
         *self = std::mem::take(self).or(common);
     }
 
-    /// The `deploy` flags that give these answers.
+    /// The `deploy` flags that give these answers (the trail was read into them).
     fn guide_args(&self) -> GuideArgs {
         GuideArgs {
-            credentials: self.credentials.clone(),
-            taegis_region: self.taegis_region.clone(),
-            notification_bucket: self.notification_bucket.clone(),
             trail: None,
-            prefix: self.prefix.clone(),
-            trigger: self.trigger,
-            sns_topic_arn: self.sns_topic_arn.clone(),
-            bucket_kms_key_arn: self.bucket_kms_key_arn.clone(),
-            lambda_env_kms_key_arn: self.lambda_env_kms_key_arn.clone(),
-            integration_type: self.integration_type.clone(),
-            lambda_zip: self.lambda_zip.clone(),
-            lambda_bucket: self.lambda_bucket.clone(),
-            lambda_template: self.lambda_template.clone(),
             xdr_url: None,
             parameters: self
                 .parameters
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect(),
+            ..self.guide.clone()
         }
     }
 
@@ -227,30 +169,23 @@ impl Answers {
         }
     }
 
-    /// The flags of the answers that nothing stands in for when they are missing, in the
-    /// order `deploy --help` lists them.
-    fn optional_flags(&self) -> Vec<(&'static str, Option<String>)> {
-        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-        let mut out = vec![
-            ("prefix", self.prefix.clone()),
-            ("trigger", self.trigger.map(lower)),
-            ("sns-topic-arn", self.sns_topic_arn.clone()),
-            ("bucket-kms-key-arn", self.bucket_kms_key_arn.clone()),
-            (
-                "lambda-env-kms-key-arn",
-                self.lambda_env_kms_key_arn.clone(),
-            ),
-            ("integration-type", self.integration_type.clone()),
-            ("shared-stack-name", self.shared_stack_name.clone()),
-            ("stack-name", self.stack_name.clone()),
-            ("lambda-zip", path(&self.lambda_zip)),
-            ("lambda-bucket", self.lambda_bucket.clone()),
-            ("lambda-template", path(&self.lambda_template)),
-        ];
+    /// The flags of the answers that nothing stands in for when they are missing (the
+    /// credentials, the XDR region and the bucket have placeholders in `command_line`).
+    fn optional_flags(&self) -> Vec<(String, Option<String>)> {
+        let placeheld = ["credentials", "taegis_region", "notification_bucket"];
+        let mut out: Vec<(String, Option<String>)> = self
+            .guide_args()
+            .entries()
+            .into_iter()
+            .filter(|(k, _)| !placeheld.contains(k))
+            .map(|(k, v)| (k.replace('_', "-"), Some(v)))
+            .collect();
+        out.push(("shared-stack-name".into(), self.shared_stack_name.clone()));
+        out.push(("stack-name".into(), self.stack_name.clone()));
         out.extend(
             self.parameters
                 .iter()
-                .map(|(k, v)| ("parameter", Some(format!("{k}={v}")))),
+                .map(|(k, v)| ("parameter".into(), Some(format!("{k}={v}")))),
         );
         out
     }
@@ -264,25 +199,12 @@ impl Answers {
                 out.push_str(&format!("{indent}{k}: {}\n", yaml(&v)));
             }
         };
-        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| absolute(p).display().to_string());
         key("region", self.region.clone());
-        key("taegis_region", self.taegis_region.clone());
-        key("credentials", path(&self.credentials));
-        key("notification_bucket", self.notification_bucket.clone());
-        key("prefix", self.prefix.clone());
-        key("trigger", self.trigger.map(lower));
-        key("sns_topic_arn", self.sns_topic_arn.clone());
-        key("bucket_kms_key_arn", self.bucket_kms_key_arn.clone());
-        key(
-            "lambda_env_kms_key_arn",
-            self.lambda_env_kms_key_arn.clone(),
-        );
-        key("integration_type", self.integration_type.clone());
+        for (k, v) in self.guide_args().relative_to(absolute).entries() {
+            key(k, Some(v));
+        }
         key("shared_stack_name", self.shared_stack_name.clone());
         key("stack_name", self.stack_name.clone());
-        key("lambda_zip", path(&self.lambda_zip));
-        key("lambda_bucket", self.lambda_bucket.clone());
-        key("lambda_template", path(&self.lambda_template));
         if !self.parameters.is_empty() {
             out.push_str(&format!("{indent}parameters:\n"));
             for (k, v) in &self.parameters {
@@ -358,29 +280,36 @@ pub fn command_line(
     flag("role-arn", run.role_arn.clone(), None);
     flag(
         "credentials",
-        path(&flags.credentials),
-        (!known(flags.credentials.is_some(), from_file.credentials.is_some()))
-            .then_some("./credentials.txt"),
+        path(&flags.guide.credentials),
+        (!known(
+            flags.guide.credentials.is_some(),
+            from_file.guide.credentials.is_some(),
+        ))
+        .then_some("./credentials.txt"),
     );
     flag(
         "taegis-region",
-        flags.taegis_region.clone(),
-        needed(&flags.taegis_region, &from_file.taegis_region, "XDR_REGION"),
+        flags.guide.taegis_region.clone(),
+        needed(
+            &flags.guide.taegis_region,
+            &from_file.guide.taegis_region,
+            "XDR_REGION",
+        ),
     );
-    flag("trail", flags.trail.clone(), None);
-    let by_trail = flags.trail.is_some() || from_file.trail.is_some();
+    flag("trail", flags.guide.trail.clone(), None);
+    let by_trail = flags.guide.trail.is_some() || from_file.guide.trail.is_some();
     flag(
         "notification-bucket",
-        flags.notification_bucket.clone(),
+        flags.guide.notification_bucket.clone(),
         needed(
-            &flags.notification_bucket,
-            &from_file.notification_bucket,
+            &flags.guide.notification_bucket,
+            &from_file.guide.notification_bucket,
             "CLOUDTRAIL_BUCKET",
         )
         .filter(|_| !by_trail),
     );
     for (name, value) in flags.optional_flags() {
-        flag(name, value, None);
+        flag(&name, value, None);
     }
     if run.dry_run {
         out.push("--dry-run".into());
@@ -393,17 +322,21 @@ pub fn command_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kinds::Trigger;
 
     fn answered() -> Answers {
         Answers {
             region: Some("us-east-1".into()),
-            taegis_region: Some("foxtrot".into()),
-            credentials: Some("/tmp/x/credentials.txt".into()),
-            notification_bucket: Some("org-trail".into()),
-            prefix: Some("org/AWSLogs/".into()),
-            trigger: Some(Trigger::S3),
-            integration_type: Some("awscloudtrail".into()),
-            lambda_zip: Some("/tmp/x/taegis-lambda-amd64.zip".into()),
+            guide: GuideArgs {
+                taegis_region: Some("foxtrot".into()),
+                credentials: Some("/tmp/x/credentials.txt".into()),
+                notification_bucket: Some("org-trail".into()),
+                prefix: Some("org/AWSLogs/".into()),
+                trigger: Some(Trigger::S3),
+                integration_type: Some("awscloudtrail".into()),
+                lambda_zip: Some("/tmp/x/taegis-lambda-amd64.zip".into()),
+                ..GuideArgs::default()
+            },
             parameters: vec![("EnableObjectTagging".into(), "true".into())],
             ..Answers::default()
         }
@@ -420,7 +353,7 @@ mod tests {
         let line = command_line(&a, &regions, &Answers::default(), &run);
         assert_eq!(
             line,
-            "taegis-cloudtrail deploy --region us-east-1 --credentials /tmp/x/credentials.txt --taegis-region foxtrot --notification-bucket org-trail --prefix org/AWSLogs/ --trigger s3 --integration-type awscloudtrail --lambda-zip /tmp/x/taegis-lambda-amd64.zip --parameter EnableObjectTagging=true --yes"
+            "taegis-cloudtrail deploy --region us-east-1 --credentials /tmp/x/credentials.txt --taegis-region foxtrot --notification-bucket org-trail --lambda-zip /tmp/x/taegis-lambda-amd64.zip --integration-type awscloudtrail --trigger s3 --prefix org/AWSLogs/ --parameter EnableObjectTagging=true --yes"
         );
         let empty = command_line(
             &Answers::default(),
@@ -462,8 +395,11 @@ mod tests {
         }
         // What the rollout file answers is not asked for again.
         let file = Answers {
-            credentials: Some("c.txt".into()),
-            notification_bucket: Some("b".into()),
+            guide: GuideArgs {
+                credentials: Some("c.txt".into()),
+                notification_bucket: Some("b".into()),
+                ..GuideArgs::default()
+            },
             ..Answers::default()
         };
         let line = command_line(&Answers::default(), &[], &file, &run);
@@ -499,12 +435,15 @@ mod tests {
         let first = answered();
         let mut second = Answers {
             region: Some("eu-west-1".into()),
-            notification_bucket: Some("eu-trail".into()),
+            guide: GuideArgs {
+                notification_bucket: Some("eu-trail".into()),
+                ..GuideArgs::default()
+            },
             ..Answers::default()
         };
         second.inherit(&first);
-        assert_eq!(second.credentials, first.credentials);
-        assert_eq!(second.prefix, None, "a prefix is the region's own");
+        assert_eq!(second.guide.credentials, first.guide.credentials);
+        assert_eq!(second.guide.prefix, None, "a prefix is the region's own");
         let text = rollout_yaml(&[first, second], &RunFlags::default());
         let r = crate::config::Rollout::parse(Path::new("/tmp/x/rollout.yaml"), &text).unwrap();
         let (cfg, pf) = crate::config::resolve(
@@ -531,10 +470,13 @@ mod tests {
         )
         .unwrap();
         let flags = Answers {
-            taegis_region: Some("golf".into()),
+            guide: GuideArgs {
+                taegis_region: Some("golf".into()),
+                ..GuideArgs::default()
+            },
             ..Answers::default()
         };
-        let a = flags.or(Answers::from_keys(&file.keys, &file));
+        let a = flags.or(Answers::from_keys(&file.keys, &file)).guide;
         assert_eq!(a.taegis_region.as_deref(), Some("golf"));
         assert_eq!(a.credentials, Some(PathBuf::from("/srv/c.txt")));
         assert_eq!(a.prefix.as_deref(), Some("AWSLogs/"));

@@ -62,6 +62,7 @@ impl<'a> Talk<'a> {
     /// `--lambda-template`, else the bundled one's).
     pub fn new(p: &'a Printer, conn: Connection, a: Answers, role: Option<String>) -> Talk<'a> {
         let template = a
+            .guide
             .lambda_template
             .as_deref()
             .and_then(|p| std::fs::read_to_string(p).ok().map(|t| (p, t)))
@@ -154,7 +155,7 @@ impl Talk<'_> {
     /// Step 2, XDR: the login URL or the region's name, and the credentials file (checked, never
     /// shown; not needed when the shared stack already holds them).
     pub async fn xdr(&mut self) -> Result<(), Interrupted> {
-        if self.a.taegis_region.is_none() {
+        if self.a.guide.taegis_region.is_none() {
             let names: Vec<&str> = XDR_REGIONS.iter().map(|(n, _)| *n).collect();
             let question = format!("XDR login URL or region ({})", names.join(", "));
             let region = ask_valid(self.p, &question, None, async |answer: String| {
@@ -167,9 +168,9 @@ impl Talk<'_> {
             })
             .await?;
             self.p.say(&format!("XDR region {region}."));
-            self.a.taegis_region = Some(region);
+            self.a.guide.taegis_region = Some(region);
         }
-        if self.a.credentials.is_some() {
+        if self.a.guide.credentials.is_some() {
             return Ok(());
         }
         let shared = self
@@ -188,7 +189,7 @@ impl Talk<'_> {
                 None,
                 true,
             )?;
-            self.a.credentials = (!file.is_empty()).then(|| PathBuf::from(file));
+            self.a.guide.credentials = (!file.is_empty()).then(|| PathBuf::from(file));
             return Ok(());
         }
         let file = ask_valid(
@@ -203,7 +204,7 @@ impl Talk<'_> {
             },
         )
         .await?;
-        self.a.credentials = Some(file);
+        self.a.guide.credentials = Some(file);
         Ok(())
     }
 
@@ -240,10 +241,10 @@ impl Talk<'_> {
     /// Step 3, CloudTrail: the trails the region sees, with their buckets; one is chosen, or a bucket
     /// is typed. Its bucket must be this account's and in this region.
     pub async fn cloudtrail(&mut self) -> Result<(), Interrupted> {
-        if let Some(b) = self.a.notification_bucket.clone() {
+        if let Some(b) = self.a.guide.notification_bucket.clone() {
             if let Err(why) = self.check_bucket(&b).await {
                 self.p.say(&format!("  {why}"));
-                self.a.notification_bucket = None;
+                self.a.guide.notification_bucket = None;
             } else {
                 return self.prefix().await;
             }
@@ -293,17 +294,20 @@ impl Talk<'_> {
         for w in trail::warnings(&[], Some(t), &self.account, self.region()) {
             self.p.say(&format!("warning: {w}"));
         }
-        self.a.notification_bucket = Some(t.bucket.clone());
-        self.a.prefix.get_or_insert_with(|| trail::log_prefix(t));
-        if self.a.bucket_kms_key_arn.is_none() {
-            self.a.bucket_kms_key_arn = t.kms_key.clone();
+        self.a.guide.notification_bucket = Some(t.bucket.clone());
+        self.a
+            .guide
+            .prefix
+            .get_or_insert_with(|| trail::log_prefix(t));
+        if self.a.guide.bucket_kms_key_arn.is_none() {
+            self.a.guide.bucket_kms_key_arn = t.kms_key.clone();
         }
         self.trail_topic = t.sns_topic.clone();
         self.p.say(&format!(
             "Trail {}: bucket {}, logs under {}.",
             t.name,
             t.bucket,
-            self.a.prefix.as_deref().unwrap_or_default()
+            self.a.guide.prefix.as_deref().unwrap_or_default()
         ));
     }
 
@@ -318,16 +322,16 @@ impl Talk<'_> {
             },
         )
         .await?;
-        self.a.notification_bucket = Some(bucket);
+        self.a.guide.notification_bucket = Some(bucket);
         self.prefix().await
     }
 
     async fn prefix(&mut self) -> Result<(), Interrupted> {
-        if self.a.prefix.is_none() {
+        if self.a.guide.prefix.is_none() {
             let p = self
                 .p
                 .ask("Key prefix of the log objects", Some("AWSLogs/"), true)?;
-            self.a.prefix = Some(p);
+            self.a.guide.prefix = Some(p);
         }
         Ok(())
     }
@@ -335,13 +339,13 @@ impl Talk<'_> {
     /// The key of the log objects (the trail's, or the bucket's default) must delegate to IAM;
     /// `false` when the operator stops here.
     pub async fn kms(&mut self) -> Result<bool, Interrupted> {
-        let bucket = self.a.notification_bucket.clone().unwrap_or_default();
-        if self.a.bucket_kms_key_arn.is_none()
+        let bucket = self.a.guide.notification_bucket.clone().unwrap_or_default();
+        if self.a.guide.bucket_kms_key_arn.is_none()
             && let Ok(Some(key)) = self.cloud().bucket_kms_key(&bucket).await
         {
-            self.a.bucket_kms_key_arn = Some(key);
+            self.a.guide.bucket_kms_key_arn = Some(key);
         }
-        let Some(key) = self.a.bucket_kms_key_arn.clone() else {
+        let Some(key) = self.a.guide.bucket_kms_key_arn.clone() else {
             return Ok(true);
         };
         self.p.say(&format!("The log objects are encrypted with KMS key {key}: the function will be let decrypt with it."));
@@ -368,11 +372,11 @@ impl Talk<'_> {
     /// Step 4, the trigger: S3, unless another entry on the bucket takes the same events; then SNS
     /// (the trail's topic, or another).
     pub async fn trigger(&mut self) -> Result<(), Interrupted> {
-        if self.a.trigger.is_some() || self.a.sns_topic_arn.is_some() {
+        if self.a.guide.trigger.is_some() || self.a.guide.sns_topic_arn.is_some() {
             return Ok(());
         }
-        let bucket = self.a.notification_bucket.clone().unwrap_or_default();
-        let prefix = self.a.prefix.clone().unwrap_or_default();
+        let bucket = self.a.guide.notification_bucket.clone().unwrap_or_default();
+        let prefix = self.a.guide.prefix.clone().unwrap_or_default();
         let ours = notification_id(self.a.stack_name.as_deref().unwrap_or(DEFAULT_STACK));
         let entries = self
             .cloud()
@@ -398,11 +402,11 @@ impl Talk<'_> {
             )?,
         };
         if s3 {
-            self.a.trigger = Some(Trigger::S3);
+            self.a.guide.trigger = Some(Trigger::S3);
             return Ok(());
         }
-        self.a.trigger = Some(Trigger::Sns);
-        self.a.sns_topic_arn = Some(self.topic().await?);
+        self.a.guide.trigger = Some(Trigger::Sns);
+        self.a.guide.sns_topic_arn = Some(self.topic().await?);
         Ok(())
     }
 
@@ -436,7 +440,7 @@ impl Talk<'_> {
     /// Step 5, the function: what the bucket holds, the stack names, the zip and its bucket, and
     /// (when wanted) the template's other parameters in its order, with their descriptions.
     pub async fn function(&mut self) -> Result<(), Interrupted> {
-        if self.a.integration_type.is_none() {
+        if self.a.guide.integration_type.is_none() {
             let allowed = self
                 .template
                 .parameter(names::INTEGRATION_TYPE)
@@ -448,7 +452,7 @@ impl Talk<'_> {
                 .position(|v| v == "awscloudtrail")
                 .unwrap_or(0);
             let i = self.p.choose("What does the bucket hold? (IntegrationType: awscloudtrail for CloudTrail logs only, generic when mixed)", &allowed, default)?;
-            self.a.integration_type = Some(allowed[i].clone());
+            self.a.guide.integration_type = Some(allowed[i].clone());
         }
         self.stack_names().await?;
         self.zip().await?;
@@ -470,7 +474,7 @@ impl Talk<'_> {
             self.a.shared_stack_name = Some(name);
         }
         if self.a.stack_name.is_none() {
-            let kind = self.a.integration_type.clone();
+            let kind = self.a.guide.integration_type.clone();
             let name = ask_valid(
                 self.p,
                 "Lambda stack name",
@@ -484,7 +488,7 @@ impl Talk<'_> {
     }
 
     async fn zip(&mut self) -> Result<(), Interrupted> {
-        if self.a.lambda_zip.is_none() {
+        if self.a.guide.lambda_zip.is_none() {
             let zip = ask_valid(
                 self.p,
                 "Lambda zip from XDR",
@@ -497,9 +501,9 @@ impl Talk<'_> {
                 },
             )
             .await?;
-            self.a.lambda_zip = Some(zip);
+            self.a.guide.lambda_zip = Some(zip);
         }
-        if self.a.lambda_bucket.is_none() {
+        if self.a.guide.lambda_bucket.is_none() {
             let default =
                 config::expand(config::DEFAULT_LAMBDA_BUCKET, &self.account, self.region());
             let region = self.region().to_string();
@@ -523,7 +527,7 @@ impl Talk<'_> {
                 },
             )
             .await?;
-            self.a.lambda_bucket = Some(bucket);
+            self.a.guide.lambda_bucket = Some(bucket);
         }
         Ok(())
     }

@@ -419,7 +419,7 @@ fn xdr_offer(p: &Printer, all: &[Answers]) -> Result<XdrArgs, Interrupted> {
     }
     Ok(XdrArgs {
         xdr: true,
-        taegis_region: all[0].taegis_region.clone(),
+        taegis_region: all[0].guide.taegis_region.clone(),
         ..XdrArgs::default()
     })
 }
@@ -433,7 +433,7 @@ fn afterwards(
     run: &RunFlags,
 ) -> Result<Option<PathBuf>, Interrupted> {
     if !run.dry_run
-        && let Some(file) = &all[0].credentials
+        && let Some(file) = &all[0].guide.credentials
         && file.exists()
         && p.agree(
             &format!(
