@@ -4,7 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::Exit;
-use super::session::Session;
+use super::session::{Checked, Session};
 use crate::aws::AwsCloud;
 use crate::cli::{DeployArgs, Global, VerifyArgs};
 use crate::config::{Needs, TargetConfig};
@@ -53,40 +53,57 @@ pub async fn run(g: &Global, args: &VerifyArgs, printer: &Printer) -> Exit {
     if !pf.is_ok() {
         return session.bad_input(&pf.problems, &[]);
     }
+    let results = verdicts(&session, checked);
+    if results.iter().all(|r| !r.problems.is_empty()) {
+        return session.bad_input(&[], &results);
+    }
+    let regions = stack_regions.into_inner().unwrap_or_default();
+    match xdr {
+        Some(xdr) => with_xdr(&session, &results, &xdr, args, &regions).await,
+        None => session.report(&results),
+    }
+}
+
+/// Each target's verdict as its result, its problems printed (labelled when there are
+/// several).
+fn verdicts(session: &Session, checked: Vec<Checked<Verdict>>) -> Vec<TargetResult> {
     let many = checked.len() > 1;
-    let results: Vec<TargetResult> = checked
+    checked
         .into_iter()
         .map(|c| {
-            let verdict = match c.outcome {
-                Ok(v) => v,
-                Err(p) => Verdict::unchecked(p),
-            };
+            let verdict = c.outcome.unwrap_or_else(Verdict::unchecked);
             let problems = &verdict.preflight.problems;
             session
                 .printer
                 .target_errors(&c.target.label(), many, problems);
             verdict.result(&c.target)
         })
-        .collect();
-    if results.iter().all(|r| !r.problems.is_empty()) {
-        return session.bad_input(&[], &results);
-    }
-    let Some(xdr) = xdr else {
-        return session.report(&results);
-    };
-    let regions = stack_regions.into_inner().unwrap_or_default();
-    let since = since_of(args);
-    match xdr.run(since, &args.since, &regions, printer).await {
+        .collect()
+}
+
+/// The report with the guide's Advanced Search in XDR: a failed query fails the run; a
+/// search that could not be run is bad input (exit 2), after the checks are reported.
+async fn with_xdr(
+    session: &Session,
+    results: &[TargetResult],
+    xdr: &super::xdr::Prepared,
+    args: &VerifyArgs,
+    stack_regions: &[String],
+) -> Exit {
+    match xdr
+        .run(since_of(args), &args.since, stack_regions, &session.printer)
+        .await
+    {
         Ok(check) => {
-            let exit = session.report_with(&results, Some(&check));
+            let exit = session.report_with(results, Some(&check));
             match (exit, check.status) {
                 (Exit::Ok, CheckStatus::Failed) => Exit::Failed,
                 (exit, _) => exit,
             }
         }
         Err(line) => {
-            session.report(&results);
-            printer.error(&line);
+            session.report(results);
+            session.printer.error(&line);
             Exit::BadInput
         }
     }

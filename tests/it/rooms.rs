@@ -92,13 +92,66 @@ fn expand(tree: &str) -> Vec<String> {
     out
 }
 
-/// The code of a file without its comments and its test module.
+/// The code of a file without its comments, its string literals' contents and its test
+/// module (`mod tests;`, or an inline `mod tests { ... }`: only that block; whatever follows
+/// it is read).
 fn code(text: &str) -> String {
-    let text = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
-    text.lines()
+    let lines: Vec<&str> = text
+        .lines()
         .filter(|l| !l.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect();
+    let text = without_strings(&lines.join("\n"));
+    let Some(at) = text.find("#[cfg(test)]\nmod tests") else {
+        return text;
+    };
+    let rest = &text[at..];
+    let end = match (rest.find(';'), rest.find('{')) {
+        (Some(semi), Some(open)) if semi < open => at + semi + 1,
+        (_, Some(open)) => {
+            let mut depth = 0;
+            let close = rest[open..].char_indices().find_map(|(i, ch)| {
+                match ch {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+                (depth == 0).then_some(open + i + 1)
+            });
+            at + close.unwrap_or(rest.len())
+        }
+        _ => text.len(),
+    };
+    format!("{}{}", &text[..at], &text[end..])
+}
+
+/// `text` with every string literal emptied (`"..."` becomes `""`), so that no word in a
+/// message reads as code; a `'"'` character stays a character.
+fn without_strings(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_string = false;
+    while let Some(ch) = chars.next() {
+        match (in_string, ch) {
+            (true, '\\') => {
+                chars.next();
+            }
+            (true, '"') => {
+                in_string = false;
+                out.push('"');
+            }
+            (true, _) => {}
+            (false, '\'') if chars.peek() == Some(&'"') => {
+                out.push('\'');
+                out.push(chars.next().unwrap_or('"'));
+            }
+            (false, '"') => {
+                in_string = true;
+                out.push('"');
+            }
+            (false, _) => out.push(ch),
+        }
+    }
+    out
 }
 
 /// Every module of ours that `text` (the file of module `me`) names, as written: paths from
@@ -219,8 +272,30 @@ fn breaches(
     out
 }
 
-/// The circles among modules (an edge between a module and its ancestor left out).
+/// The circles among modules, at every depth: a module's children count as the module
+/// (so `deploy::storage` naming `verify`, which names `deploy`, is a circle between `deploy`
+/// and `verify`); an edge between a module and its ancestor is left out.
 fn circles(graph: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>) -> Vec<Vec<String>> {
+    let deepest = graph.keys().map(Vec::len).max().unwrap_or(0);
+    let mut found: Vec<Vec<String>> = Vec::new();
+    for depth in 1..=deepest {
+        let cut = |m: &Vec<String>| m[..m.len().min(depth)].to_vec();
+        let mut collapsed: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
+        for (from, targets) in graph {
+            let entry = collapsed.entry(cut(from)).or_default();
+            entry.extend(targets.iter().map(cut).filter(|t| *t != cut(from)));
+        }
+        for c in circles_at(&collapsed) {
+            if !found.contains(&c) {
+                found.push(c);
+            }
+        }
+    }
+    found
+}
+
+/// The circles of one graph (an edge between a module and its ancestor left out).
+fn circles_at(graph: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>) -> Vec<Vec<String>> {
     let related = |a: &Vec<String>, b: &Vec<String>| a.starts_with(b) || b.starts_with(a);
     let edges = |v: &Vec<String>| -> Vec<Vec<String>> {
         graph
@@ -294,6 +369,33 @@ fn no_module_imports_another_that_imports_it_back() {
         .unwrap()
         .insert_str(0, "fn x() { let _ = super::verify::check; }\n");
     assert!(!circles(&graph(&broken)).is_empty());
+    // And one through a child: deploy's storage naming verify, which names deploy.
+    let mut broken = files.clone();
+    let storage = vec!["plan".into(), "deploy".into(), "storage".into()];
+    broken
+        .get_mut(&storage)
+        .unwrap()
+        .insert_str(0, "use crate::plan::verify::check;\n");
+    let found = circles(&graph(&broken));
+    assert!(
+        found
+            .iter()
+            .any(|c| c.contains(&"plan::deploy".to_string())),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn only_the_test_module_and_the_strings_are_left_unread() {
+    let text = "use crate::a::X;\n#[cfg(test)]\nmod tests {\n    use crate::b::Y;\n    fn f() { if x { } }\n}\n\nfn g() { let m = \"; use crate::c::Z\"; crate::d::w(); }\n";
+    let me = vec!["plan".to_string()];
+    let n = named(text, &me);
+    assert!(n.contains(&vec!["a".into(), "X".into()]), "{n:?}");
+    assert!(
+        n.contains(&vec!["d".into(), "w".into()]),
+        "what follows the tests is read: {n:?}"
+    );
+    assert!(!n.iter().any(|p| p[0] == "b" || p[0] == "c"), "{n:?}");
 }
 
 #[test]

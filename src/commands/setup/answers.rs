@@ -264,50 +264,32 @@ pub fn command_line(
     run: &RunFlags,
 ) -> String {
     let mut out = vec!["taegis-cloudtrail".to_string(), "deploy".into()];
-    let known = |mine: bool, file: bool| mine || file;
     let mut flag = |name: &str, v: Option<String>, placeholder: Option<&str>| {
         if let Some(v) = v.or(placeholder.map(str::to_string)) {
             out.push(format!("--{name} {}", shell(&v)));
         }
     };
-    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-    let needed = |mine: &Option<String>, file: &Option<String>, placeholder: &'static str| {
-        (!known(mine.is_some(), file.is_some())).then_some(placeholder)
+    // A placeholder stands where neither the flags nor the file answer.
+    let open = |given: fn(&GuideArgs) -> bool, placeholder: &'static str| {
+        (!given(&flags.guide) && !given(&from_file.guide)).then_some(placeholder)
     };
+    let (g, path) = (&flags.guide, |p: &Option<PathBuf>| {
+        p.as_ref().map(|p| p.display().to_string())
+    });
     flag("config", path(&run.config), None);
     let (name, value) = region_flag(regions, from_file, run);
     flag(name, value, None);
     flag("role-arn", run.role_arn.clone(), None);
-    flag(
-        "credentials",
-        path(&flags.guide.credentials),
-        (!known(
-            flags.guide.credentials.is_some(),
-            from_file.guide.credentials.is_some(),
-        ))
-        .then_some("./credentials.txt"),
+    let credentials = open(|g| g.credentials.is_some(), "./credentials.txt");
+    flag("credentials", path(&g.credentials), credentials);
+    let xdr = open(|g| g.taegis_region.is_some(), "XDR_REGION");
+    flag("taegis-region", g.taegis_region.clone(), xdr);
+    flag("trail", g.trail.clone(), None);
+    let bucket = open(
+        |g| g.notification_bucket.is_some() || g.trail.is_some(),
+        "CLOUDTRAIL_BUCKET",
     );
-    flag(
-        "taegis-region",
-        flags.guide.taegis_region.clone(),
-        needed(
-            &flags.guide.taegis_region,
-            &from_file.guide.taegis_region,
-            "XDR_REGION",
-        ),
-    );
-    flag("trail", flags.guide.trail.clone(), None);
-    let by_trail = flags.guide.trail.is_some() || from_file.guide.trail.is_some();
-    flag(
-        "notification-bucket",
-        flags.guide.notification_bucket.clone(),
-        needed(
-            &flags.guide.notification_bucket,
-            &from_file.guide.notification_bucket,
-            "CLOUDTRAIL_BUCKET",
-        )
-        .filter(|_| !by_trail),
-    );
+    flag("notification-bucket", g.notification_bucket.clone(), bucket);
     for (name, value) in flags.optional_flags() {
         flag(&name, value, None);
     }

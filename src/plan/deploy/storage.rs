@@ -8,7 +8,7 @@ use crate::input::{Input, Problem};
 use crate::kinds::Trigger;
 use crate::plan::cloud::{ErrorKind, ObjectState};
 use crate::plan::observe::{Fact, ReadError};
-use crate::plan::verify::{delegation_statement, key_allows};
+use crate::plan::policy::{delegation_statement, key_allows};
 use crate::plan::{Action, Step, StepKind, template_key};
 
 impl Ctx<'_> {

@@ -11,8 +11,8 @@ mod trigger;
 
 use serde::Serialize;
 
+pub use crate::plan::policy::{decrypt_statement, delegation_statement, key_allows};
 pub use activity::{pick_object, probe, test_event};
-pub use function::{decrypt_statement, delegation_statement, key_allows};
 
 use super::deploy::Decision;
 use super::marks::notification_id;
