@@ -108,6 +108,68 @@ pub fn subscribe_statement(account: &str, topic: &str) -> String {
     .to_string()
 }
 
+/// Does a key policy let `role` decrypt: directly, or by delegating to IAM (the guide's
+/// "Enable IAM User Permissions" statement), where the function's role policy grants it?
+pub fn key_allows(policy: &str, account: &str, role: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(policy) else {
+        return false;
+    };
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let statements = match &v["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        o => vec![o.clone()],
+    };
+    statements
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .any(|s| {
+            let principals = list(&s["Principal"]["AWS"]);
+            let actions = list(&s["Action"]);
+            let decrypts = actions
+                .iter()
+                .any(|a| a == "kms:*" || a == "kms:Decrypt" || a == "*");
+            let root = principals
+                .iter()
+                .any(|p| p == account || p.ends_with(&format!(":{account}:root")));
+            let the_role = principals.iter().any(|p| p == role || p == "*");
+            decrypts && (root || the_role)
+        })
+}
+
+/// The key policy statement that delegates the key to IAM (the guide's "Enable IAM User
+/// Permissions"): the role's own policy then decides.
+pub fn delegation_statement(account: &str) -> String {
+    serde_json::json!({
+        "Sid": "Enable IAM User Permissions",
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+        "Action": "kms:*",
+        "Resource": "*",
+    })
+    .to_string()
+}
+
+/// The key policy statement that lets the function's role decrypt.
+pub fn decrypt_statement(role: &str) -> String {
+    serde_json::json!({
+        "Sid": "AllowTaegisCloudTrailFunctionToDecrypt",
+        "Effect": "Allow",
+        "Principal": {"AWS": role},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,66 +236,4 @@ mod tests {
             Grant::Allowed
         );
     }
-}
-
-/// Does a key policy let `role` decrypt: directly, or by delegating to IAM (the guide's
-/// "Enable IAM User Permissions" statement), where the function's role policy grants it?
-pub fn key_allows(policy: &str, account: &str, role: &str) -> bool {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(policy) else {
-        return false;
-    };
-    let list = |v: &serde_json::Value| -> Vec<String> {
-        match v {
-            serde_json::Value::String(s) => vec![s.clone()],
-            serde_json::Value::Array(a) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect(),
-            _ => Vec::new(),
-        }
-    };
-    let statements = match &v["Statement"] {
-        serde_json::Value::Array(a) => a.clone(),
-        o => vec![o.clone()],
-    };
-    statements
-        .iter()
-        .filter(|s| s["Effect"] == "Allow")
-        .any(|s| {
-            let principals = list(&s["Principal"]["AWS"]);
-            let actions = list(&s["Action"]);
-            let decrypts = actions
-                .iter()
-                .any(|a| a == "kms:*" || a == "kms:Decrypt" || a == "*");
-            let root = principals
-                .iter()
-                .any(|p| p == account || p.ends_with(&format!(":{account}:root")));
-            let the_role = principals.iter().any(|p| p == role || p == "*");
-            decrypts && (root || the_role)
-        })
-}
-
-/// The key policy statement that delegates the key to IAM (the guide's "Enable IAM User
-/// Permissions"): the role's own policy then decides.
-pub fn delegation_statement(account: &str) -> String {
-    serde_json::json!({
-        "Sid": "Enable IAM User Permissions",
-        "Effect": "Allow",
-        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
-        "Action": "kms:*",
-        "Resource": "*",
-    })
-    .to_string()
-}
-
-/// The key policy statement that lets the function's role decrypt.
-pub fn decrypt_statement(role: &str) -> String {
-    serde_json::json!({
-        "Sid": "AllowTaegisCloudTrailFunctionToDecrypt",
-        "Effect": "Allow",
-        "Principal": {"AWS": role},
-        "Action": "kms:Decrypt",
-        "Resource": "*",
-    })
-    .to_string()
 }
