@@ -25,40 +25,47 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Start a test server of the emulator's venv (`script`, relative to the repository) on a
+/// free 127.0.0.1 port; it prints `port N`, then `ready`, and ends with this test binary.
+pub fn start_python_server(script: &str) -> (Child, u16) {
+    let python = std::env::var_os("TAEGIS_EMULATOR_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv-emulator/bin/python"));
+    assert!(
+        python.exists(),
+        "the emulator's Python is missing at {}: run scripts/test.sh (it creates the venv from tests/emulator/requirements.lock)",
+        python.display()
+    );
+    let mut child = Command::new(&python)
+        .arg(repo().join(script))
+        .args(["--host", "127.0.0.1", "--port", "0", "--parent-pid"])
+        .arg(std::process::id().to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {script}: {e}"));
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut port = 0u16;
+    for line in lines.by_ref() {
+        let line = line.expect("read the server's stdout");
+        if let Some(p) = line.strip_prefix("port ") {
+            port = p.trim().parse().expect("a port number");
+        }
+        if line.trim() == "ready" {
+            break;
+        }
+    }
+    assert!(port > 0, "{script} did not report its port");
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, port)
+}
+
 /// The emulator of this test binary, started on first use.
 pub fn emulator() -> &'static Emulator {
     static EMU: OnceLock<Emulator> = OnceLock::new();
     EMU.get_or_init(|| {
-        let python = std::env::var_os("TAEGIS_EMULATOR_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo().join(".venv-emulator/bin/python"));
-        assert!(
-            python.exists(),
-            "the emulator's Python is missing at {}: run scripts/test.sh (it creates the venv from tests/emulator/requirements.lock)",
-            python.display()
-        );
-        let mut child = Command::new(&python)
-            .arg(repo().join("tests/emulator/taegis_moto.py"))
-            .args(["--host", "127.0.0.1", "--port", "0", "--parent-pid"])
-            .arg(std::process::id().to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the emulator");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut port = 0u16;
-        for line in lines.by_ref() {
-            let line = line.expect("read the emulator's stdout");
-            if let Some(p) = line.strip_prefix("port ") {
-                port = p.trim().parse().expect("a port number");
-            }
-            if line.trim() == "ready" {
-                break;
-            }
-        }
-        assert!(port > 0, "the emulator did not report its port");
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let (child, port) = start_python_server("tests/emulator/taegis_moto.py");
         let emu = Emulator {
             url: format!("http://127.0.0.1:{port}"),
             port,

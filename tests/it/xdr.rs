@@ -1,9 +1,7 @@
 //! `verify --xdr`: the guide's Advanced Search through the XDR API, against the stand-in in
 //! `tests/xdr/` (one per test binary; each test its own API client, so scripts never cross).
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
@@ -21,31 +19,7 @@ struct StandIn {
 fn standin() -> &'static StandIn {
     static XDR: OnceLock<StandIn> = OnceLock::new();
     XDR.get_or_init(|| {
-        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let python = std::env::var_os("TAEGIS_EMULATOR_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo.join(".venv-emulator/bin/python"));
-        let mut child = Command::new(python)
-            .arg(repo.join("tests/xdr/standin.py"))
-            .args(["--host", "127.0.0.1", "--port", "0", "--parent-pid"])
-            .arg(std::process::id().to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the XDR stand-in");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut port = 0u16;
-        for line in lines.by_ref() {
-            let line = line.expect("read the stand-in's stdout");
-            if let Some(p) = line.strip_prefix("port ") {
-                port = p.trim().parse().expect("a port number");
-            }
-            if line.trim() == "ready" {
-                break;
-            }
-        }
-        assert!(port > 0, "the XDR stand-in did not report its port");
-        std::thread::spawn(move || for _ in lines {});
+        let (child, port) = crate::harness::start_python_server("tests/xdr/standin.py");
         StandIn {
             url: format!("http://127.0.0.1:{port}"),
             _child: child,
@@ -319,7 +293,10 @@ async fn the_api_follows_the_shared_stacks_region_and_an_api_that_does_not_answe
         .args(["verify", "--xdr", "--xdr-api-url", "http://127.0.0.1:9"])
         .run();
     closed.assert_code(2);
-    closed.line("error:", &["the XDR API at 127.0.0.1:9 did not answer", "--xdr-api-url"]);
+    closed.line(
+        "error:",
+        &["the XDR API at 127.0.0.1:9 did not answer", "--xdr-api-url"],
+    );
     // No flag names the API: the shared stack's TaegisRegion (foxtrot) does. There is no
     // network here, so that host does not answer either; what matters is which host it asked.
     let from_stack = acct
