@@ -23,9 +23,9 @@ use anyhow::Result;
 
 use crate::plan::ParamValue;
 use crate::plan::cloud::{
-    AccountSettings, Added, Cloud, Export, FunctionInfo, Identity, Invocation, LogSummary,
-    NotificationEntry, ObjectState, OurNotification, PolicyStatement, Probed, StackEvent,
-    StackInfo, Subscription, TemplateSource, TopicInfo, Trail, UpdateStarted,
+    AccountSettings, Added, Cloud, CloudReads, Export, FunctionInfo, Identity, Invocation,
+    LogSummary, NotificationEntry, ObjectState, OurNotification, PolicyStatement, Probed,
+    StackEvent, StackInfo, Subscription, TemplateSource, TopicInfo, Trail, UpdateStarted,
 };
 
 /// The region when `--region` is not given: AWS_REGION, then the profile (`--profile` or the
@@ -62,7 +62,7 @@ pub struct AwsCloud {
     endpoint: Option<String>,
 }
 
-impl Cloud for AwsCloud {
+impl CloudReads for AwsCloud {
     async fn identity(&self) -> Result<Identity> {
         self.identity_with(&self.sts).await
     }
@@ -170,7 +170,9 @@ impl Cloud for AwsCloud {
     async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<String>> {
         s3::list_objects(self, bucket, prefix).await
     }
+}
 
+impl Cloud for AwsCloud {
     async fn create_bucket(&self, bucket: &str, region: &str) -> Result<()> {
         s3::create_bucket(self, bucket, region).await
     }

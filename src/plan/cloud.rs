@@ -400,9 +400,10 @@ pub enum Added {
     AlreadyThere,
 }
 
+/// What the tool reads of AWS: all that `observe` (and the follower, and verify's probe)
+/// may call. A decision never holds a way to write.
 #[allow(async_fn_in_trait)]
-pub trait Cloud {
-    // --- reads
+pub trait CloudReads {
     async fn identity(&self) -> Result<Identity>;
     /// The caller's identity asked in another region (the partition's first): where the
     /// region asked first refused the credentials, this tells a region that is not enabled
@@ -420,7 +421,7 @@ pub trait Cloud {
     /// An object of a bucket that must be the caller's and in the client's region, in one
     /// call that also tells whether the bucket is there. Anything it cannot settle (another
     /// region, another owner, a refusal, a passing fault) is [`Probed::Unsure`]: ask
-    /// [`Cloud::bucket_region`].
+    /// [`CloudReads::bucket_region`].
     async fn probe_object(
         &self,
         _bucket: &str,
@@ -458,8 +459,12 @@ pub trait Cloud {
     async fn imports(&self, export: &str) -> Result<Vec<String>>;
     /// The keys of a bucket's objects under `prefix`.
     async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<String>>;
+}
 
-    // --- writes
+/// The writes, for the executor only (it reads too: to follow stacks and to see its own
+/// writes arrive).
+#[allow(async_fn_in_trait)]
+pub trait Cloud: CloudReads {
     /// A private, encrypted bucket in `region`.
     async fn create_bucket(&self, bucket: &str, region: &str) -> Result<()>;
     /// Store an object with its content hash, for `object` to read back.

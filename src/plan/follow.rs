@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 
-use super::cloud::{Cloud, StackEvent, StackInfo};
+use super::cloud::{CloudReads, StackEvent, StackInfo};
 use super::status::{Goal, LastStatus, Progress, StackStatus};
 use super::{Event, Watch};
 
@@ -73,7 +73,7 @@ pub fn first_failure(events_oldest_first: &[StackEvent]) -> Option<String> {
         })
 }
 
-pub struct Follow<'a, C: Cloud> {
+pub struct Follow<'a, C: CloudReads> {
     pub cloud: &'a C,
     pub watch: Watch<'a>,
     pub target: &'a str,
@@ -226,7 +226,7 @@ fn ramp(n: u32, pace: Duration) -> Duration {
         .min(pace)
 }
 
-impl<C: Cloud> Follow<'_, C> {
+impl<C: CloudReads> Follow<'_, C> {
     /// Follow the stack `stack_id` until it settles; `until` is the newest event before the
     /// operation started (events up to it are not ours).
     pub async fn run(

@@ -49,7 +49,7 @@ impl Scripted {
     }
 }
 
-impl Cloud for Scripted {
+impl CloudReads for Scripted {
     async fn identity(&self) -> Result<Identity> {
         Ok(Identity {
             account: "123456789012".into(),
@@ -136,6 +136,9 @@ impl Cloud for Scripted {
     async fn list_objects(&self, _: &str, _: &str) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
+}
+
+impl Cloud for Scripted {
     async fn create_bucket(&self, _: &str, _: &str) -> Result<()> {
         self.write("create_bucket")
     }

@@ -14,7 +14,7 @@ use crate::commands::inputs;
 use crate::config::{self, CredentialsSource, DEFAULT_SHARED_STACK, DEFAULT_STACK, XDR_REGIONS};
 use crate::input::Input;
 use crate::kinds::Trigger;
-use crate::plan::cloud::{Cloud, ErrorKind, Trail};
+use crate::plan::cloud::{CloudReads, ErrorKind, Trail};
 use crate::plan::deploy::{notification_id, overlaps};
 use crate::plan::identity;
 use crate::plan::observe::{Fact, ReadError};

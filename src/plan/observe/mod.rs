@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use super::Watch;
 use super::cloud::{
-    AccountSettings, Cloud, Export, FunctionInfo, Identity, Invocation, LogSummary,
+    AccountSettings, CloudReads, Export, FunctionInfo, Identity, Invocation, LogSummary,
     NotificationEntry, ObjectState, PolicyStatement, StackInfo, Subscription, TopicInfo, Trail,
 };
 use crate::config::TargetConfig;
@@ -170,7 +170,7 @@ pub struct Reads {
 
 /// Read what `reads` asks for (given the target with its account expanded). The identity comes
 /// first: without it, nothing else is read.
-pub async fn observe<C: Cloud>(
+pub async fn observe<C: CloudReads>(
     cloud: &C,
     target: &TargetConfig,
     reads: impl FnOnce(&TargetConfig, &Observed) -> Reads,
@@ -225,7 +225,7 @@ pub async fn observe<C: Cloud>(
 /// What does not depend on another read, read at once: the buckets, the topic, each stack (and
 /// the Lambda stack's function). A stack found mid-operation is followed (`follow`: the watch
 /// and the target's label).
-async fn read_at_once<C: Cloud>(
+async fn read_at_once<C: CloudReads>(
     cloud: &C,
     reads: &Reads,
     region: &str,
@@ -279,7 +279,12 @@ async fn read_at_once<C: Cloud>(
 
 /// What depends on those, read at once too: the triggers, the account's settings and exports,
 /// the keys.
-async fn read_what_follows<C: Cloud>(cloud: &C, reads: &Reads, region: &str, seen: &mut Observed) {
+async fn read_what_follows<C: CloudReads>(
+    cloud: &C,
+    reads: &Reads,
+    region: &str,
+    seen: &mut Observed,
+) {
     let (triggers, account_settings, exports, keys) = futures::join!(
         read_triggers(cloud, reads, region, seen),
         async {

@@ -5,14 +5,14 @@
 use anyhow::Result;
 
 use super::{Fact, Observed, ReadError, StackSeen};
-use crate::plan::cloud::{Cloud, FunctionInfo, StackInfo};
+use crate::plan::cloud::{CloudReads, FunctionInfo, StackInfo};
 use crate::plan::follow::{Follow, Settled, explain};
 use crate::plan::status::Goal;
 use crate::plan::{Event, Watch};
 
 /// Read a stack; one found mid-operation (another run, or an interrupted one) is followed until
 /// it settles, then read again. A healthy one's template is read too. Following only reads.
-pub(super) async fn settled_stack<C: Cloud>(
+pub(super) async fn settled_stack<C: CloudReads>(
     cloud: &C,
     watch: Watch<'_>,
     label: &str,
@@ -43,7 +43,7 @@ pub(super) async fn settled_stack<C: Cloud>(
 }
 
 /// Follow a stack found mid-operation until it settles, and read it again.
-async fn follow<C: Cloud>(
+async fn follow<C: CloudReads>(
     cloud: &C,
     watch: Watch<'_>,
     label: &str,
@@ -80,7 +80,10 @@ async fn follow<C: Cloud>(
 }
 
 /// The function of a Lambda stack: from its outputs, else from its resources.
-pub async fn find_function<C: Cloud>(cloud: &C, stack: &StackInfo) -> Result<Option<FunctionInfo>> {
+pub async fn find_function<C: CloudReads>(
+    cloud: &C,
+    stack: &StackInfo,
+) -> Result<Option<FunctionInfo>> {
     let name = match stack
         .outputs
         .get("FunctionName")
@@ -96,7 +99,7 @@ pub async fn find_function<C: Cloud>(cloud: &C, stack: &StackInfo) -> Result<Opt
 }
 
 /// The Lambda stack's function and its policy.
-pub(super) async fn read_function<C: Cloud>(cloud: &C, seen: &mut Observed) {
+pub(super) async fn read_function<C: CloudReads>(cloud: &C, seen: &mut Observed) {
     let Some(stack) = seen.healthy_lambda_stack() else {
         return;
     };
@@ -107,7 +110,7 @@ pub(super) async fn read_function<C: Cloud>(cloud: &C, seen: &mut Observed) {
 }
 
 /// Who imports each export of the shared stack.
-pub(super) async fn read_imports<C: Cloud>(cloud: &C, seen: &mut Observed) {
+pub(super) async fn read_imports<C: CloudReads>(cloud: &C, seen: &mut Observed) {
     let Some(Some(shared)) = seen.shared_stack.known() else {
         return;
     };

@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Fact, Observed, ReadError, Reads};
-use crate::plan::cloud::{Cloud, ErrorKind, ObjectState, Probed};
+use crate::plan::cloud::{CloudReads, ErrorKind, ObjectState, Probed};
 use crate::template::names;
 
 /// The buckets' regions, and the objects of the zip bucket when it is in the region.
-pub(super) async fn read_buckets<C: Cloud>(
+pub(super) async fn read_buckets<C: CloudReads>(
     cloud: &C,
     reads: &Reads,
     region: &str,
@@ -59,7 +59,7 @@ pub(super) async fn read_buckets<C: Cloud>(
 
 /// The objects of the kinds the tool stores, in the Lambda stack's zip bucket (else
 /// `fallback`), each with its state.
-pub(super) async fn read_stored<C: Cloud>(cloud: &C, fallback: &str, seen: &mut Observed) {
+pub(super) async fn read_stored<C: CloudReads>(cloud: &C, fallback: &str, seen: &mut Observed) {
     let bucket = seen
         .lambda_stack
         .known()
@@ -85,7 +85,7 @@ pub(super) async fn read_stored<C: Cloud>(cloud: &C, fallback: &str, seen: &mut 
 
 /// The keys a deploy names, and the notification bucket's default key: the bucket's key, and
 /// the keys' policies.
-pub(super) async fn read_given_keys<C: Cloud>(
+pub(super) async fn read_given_keys<C: CloudReads>(
     cloud: &C,
     reads: &Reads,
     region: &str,
@@ -109,7 +109,7 @@ pub(super) async fn read_given_keys<C: Cloud>(
 }
 
 /// The keys the function depends on: the stack's, the function's, the bucket's default.
-pub(super) async fn read_keys<C: Cloud>(cloud: &C, seen: &mut Observed) {
+pub(super) async fn read_keys<C: CloudReads>(cloud: &C, seen: &mut Observed) {
     let Some(stack) = seen.healthy_lambda_stack() else {
         return;
     };

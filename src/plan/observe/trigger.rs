@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Fact, Observed, Reads};
 use crate::plan::Watch;
-use crate::plan::cloud::{Cloud, NotificationEntry, Subscription};
+use crate::plan::cloud::{CloudReads, NotificationEntry, Subscription};
 use crate::template::names;
 
 /// The notification entries and subscriptions of the wanted trigger and the earlier one.
-pub(super) async fn read_triggers<C: Cloud>(
+pub(super) async fn read_triggers<C: CloudReads>(
     cloud: &C,
     reads: &Reads,
     region: &str,
@@ -52,7 +52,7 @@ pub(super) async fn read_triggers<C: Cloud>(
 
 /// The deployed stack's SNS topic, when the command did not name one (`verify`): its owner and
 /// policy, and the trails that may publish to it.
-pub(super) async fn read_stack_topic<C: Cloud>(cloud: &C, reads: &Reads, seen: &mut Observed) {
+pub(super) async fn read_stack_topic<C: CloudReads>(cloud: &C, reads: &Reads, seen: &mut Observed) {
     if !reads.stack_topic {
         return;
     }
@@ -79,7 +79,7 @@ pub(super) async fn read_stack_topic<C: Cloud>(cloud: &C, reads: &Reads, seen: &
 /// Our entry missing from the S3-triggered stack's bucket: read again until it shows, for a
 /// while (the pace's `settle`), saying it is not visible yet; still missing after that is
 /// drift, for the decision to report.
-pub(super) async fn settle_entry<C: Cloud>(
+pub(super) async fn settle_entry<C: CloudReads>(
     cloud: &C,
     (watch, label): (Watch<'_>, &str),
     id: &str,

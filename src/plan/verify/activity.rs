@@ -4,7 +4,7 @@
 use super::{CheckName, CheckStatus, Checks};
 use crate::config::TargetConfig;
 use crate::input::Input;
-use crate::plan::cloud::{Cloud, FunctionInfo, Invocation, LogSummary};
+use crate::plan::cloud::{CloudReads, FunctionInfo, Invocation, LogSummary};
 use crate::plan::marks::notification_id;
 use crate::plan::observe::{Fact, Observed};
 use crate::template::names;
@@ -38,7 +38,7 @@ pub fn pick_object(keys: &[String]) -> Option<&String> {
 
 /// The guide's "test the Lambda": invoke the function with an S3 event for a real object under
 /// the trigger's prefix. An invocation, not a read: only on `--test-event`.
-pub async fn probe<C: Cloud>(cloud: &C, t: &TargetConfig, seen: &mut Observed) {
+pub async fn probe<C: CloudReads>(cloud: &C, t: &TargetConfig, seen: &mut Observed) {
     let (Some(stack), Some(Some(f))) = (seen.healthy_lambda_stack(), seen.function.known()) else {
         return;
     };
