@@ -32,6 +32,11 @@ Admin endpoints (not AWS):
     DELETE /_taegis/stack-operations[?account=...]
     POST   /_taegis/iam-enforcement  {"account": "...", "enforce": true|false}
     GET    /_taegis/iam-enforcement
+    POST   /_taegis/organization  {"management": "...", "members": ["...", {"id": "...", "name": "...",
+                                   "access_role": B}], "service_access": [...], "delegated_administrators": {...}}
+    GET    /_taegis/organization?account=...
+    POST   /_taegis/trail-delivery  {"trail": ARN, "account": "...", "region": "...", "time": T,
+                                     "records": [...], "notify": B}
 """
 
 from __future__ import annotations

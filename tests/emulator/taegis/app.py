@@ -59,6 +59,8 @@ from .s3_rules import s3_refusal
 from .cfn_stacks import clear_stack_operations, stack_operations, wait_stack_operation
 from .aws_pace import clear_buckets, draw_seconds, take_token
 from .iam_enforcement import _IAM_ENFORCED, _IAM_ENFORCED_LOCK, enforced_accounts, set_iam_enforced
+from .organizations import admin_organization, reset_organizations
+from .trail_delivery import admin_trail_delivery
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,6 +81,7 @@ def reset_state() -> None:
     reset_behaviour()
     clear_stack_operations()
     clear_buckets()
+    reset_organizations()
 
 
 def _json_response(start_response: Any, status: int, payload: Any, extra: list[tuple[str, str]] | None = None) -> list[bytes]:
@@ -308,6 +311,10 @@ class TaegisApp:
             return self._stack_operations(start_response, query, method)
         if path.rstrip("/") == "/_taegis/iam-enforcement":
             return self._iam_enforcement(environ, start_response, method)
+        if path.rstrip("/") == "/_taegis/organization":  # (ad)
+            return _json_response(start_response, *admin_organization(method, query, lambda: _read_json(environ)))
+        if path.rstrip("/") == "/_taegis/trail-delivery":  # (af)
+            return _json_response(start_response, *admin_trail_delivery(method, lambda: _read_json(environ)))
         if path.rstrip("/") == "/_taegis/stack-timing":
             return self._stack_timing(start_response, query, method)
         return _json_response(start_response, 404, {"error": f"unknown admin path {path}"})

@@ -50,6 +50,8 @@ from .iam_enforcement import _install_iam_enforcement
 from .logs import _install_log_pages
 from .sts_roles import _install_strict_roles
 from .sns_cross_account import _install_sns_cross_account
+from .organizations import _install_organizations
+from .trail_shadows import _install_trail_shadows
 from .throughput import _install_throughput
 
 
@@ -96,6 +98,8 @@ def install() -> None:
     _install_log_pages()
     _install_strict_roles()
     _install_sns_cross_account()
+    _install_organizations()
+    _install_trail_shadows()
     LambdaPolicy.add_statement = _add_statement
     lambda_models.LambdaFunction._set_function_code = _set_function_code
     s3_responses.S3Response.get_bucket_notification = _get_bucket_notification
