@@ -70,6 +70,13 @@ from .aws_pace import (
     check_stack_timing_failure_and_long_poll,
     check_stack_timing_parallel_resources,
 )
+from .organizations import (
+    check_coverage_scenario,
+    check_organization_accounts,
+    check_organization_trail_shadows,
+    check_reset_clears_organizations,
+    check_trail_delivery_layouts,
+)
 from .bench_aids import (
     check_concurrent_bundled_deploys,
     check_request_log_timing,
@@ -120,6 +127,10 @@ CHECKS = [
     check_stack_timing_draws_bundled_templates,
     check_stack_timing_failure_and_long_poll,
     check_rate_limits_token_bucket,
+    check_organization_accounts,
+    check_organization_trail_shadows,
+    check_trail_delivery_layouts,
+    check_coverage_scenario,
 ]
 # Run alone, after the others: the reset_* checks reset the whole emulator.
 SERIAL_CHECKS = [
@@ -130,6 +141,7 @@ SERIAL_CHECKS = [
     check_reset_clears_enabled_regions,
     check_reset_clears_stack_operations,
     check_reset_clears_iam_enforcement,
+    check_reset_clears_organizations,
 ]
 
 
