@@ -294,7 +294,7 @@ fn confirm_buckets(session: &Session, yes: bool, plans: &[TargetPlan]) -> Result
         .flat_map(|p| {
             p.steps
                 .iter()
-                .filter(|s| s.kind == StepKind::LambdaBucket && s.action == Action::Create)
+                .filter(|s| s.kind() == StepKind::LambdaBucket && s.action == Action::Create)
                 .map(|_| format!("{} ({})", p.target.lambda_bucket, p.target.region))
         })
         .collect();

@@ -7,7 +7,7 @@ use super::cloud::ObjectState;
 use super::deploy::Decision;
 use super::marks::{S3_STATEMENT_ID, SNS_STATEMENT_ID, notification_id};
 use super::observe::{Fact, Observed, Reads};
-use super::{Action, DestroyWork, FunctionRef, OldTrigger, Step, StepKind, TargetPlan, Work};
+use super::{Action, FunctionRef, OldTrigger, Op, Step, TargetPlan};
 use crate::config::TargetConfig;
 use crate::input::{Input, Preflight, Problem};
 
@@ -68,19 +68,11 @@ pub fn decide(target: &TargetConfig, scope: Scope, seen: &Observed) -> Decision 
     let trigger = our_trigger(&t, seen, function.as_ref());
     let mut steps = trigger_steps(&trigger);
     steps.push(lambda_stack_step(&t, seen, &mut pf));
-    let mut work = DestroyWork {
-        trigger,
-        ..DestroyWork::default()
-    };
     if scope.shared {
-        let (step, exports) = shared_stack_step(&t, seen, &mut pf);
-        work.shared_exports = exports;
-        steps.push(step);
+        steps.push(shared_stack_step(&t, seen, &mut pf));
     }
     if scope.zip {
-        let (step, objects) = zip_step(&t, seen, &mut pf);
-        work.objects = objects;
-        steps.push(step);
+        steps.push(zip_step(&t, seen, &mut pf));
     }
     let plan = TargetPlan {
         partition: seen.partition(),
@@ -89,7 +81,6 @@ pub fn decide(target: &TargetConfig, scope: Scope, seen: &Observed) -> Decision 
         steps,
         function,
         warnings: pf.warnings.clone(),
-        work: Work::Destroy(work),
     };
     Decision {
         plan: Some(plan),
@@ -159,55 +150,51 @@ fn our_trigger(t: &TargetConfig, seen: &Observed, f: Option<&FunctionRef>) -> Ol
     old
 }
 
-/// The trigger's removal, in three steps (each a skip when there is nothing of ours).
+/// The trigger's removal, in three steps (each a skip when there is nothing of ours), each
+/// with its part of the trigger.
 fn trigger_steps(old: &OldTrigger) -> Vec<Step> {
-    let mut steps = Vec::new();
-    let part = |what: OldTrigger| what.describe();
-    steps.push(match &old.notification {
-        Some(n) => Step::new(
-            StepKind::RemoveNotification,
-            Action::Delete,
+    let notification = OldTrigger {
+        notification: old.notification.clone(),
+        ..OldTrigger::default()
+    };
+    let statements = OldTrigger {
+        statements: old.statements.clone(),
+        ..OldTrigger::default()
+    };
+    let subscriptions = OldTrigger {
+        subscriptions: old.subscriptions.clone(),
+        ..OldTrigger::default()
+    };
+    let removal =
+        |op: fn(OldTrigger) -> Op, part: OldTrigger, detail: String, none: &str| match part
+            .is_empty()
+        {
+            true => Step::new(op(part), Action::Skip, none),
+            false => Step::new(op(part), Action::Delete, detail),
+        };
+    vec![
+        removal(
+            Op::RemoveNotification,
+            notification.clone(),
             format!(
                 "remove {}; every other entry stays as it is",
-                part(OldTrigger {
-                    notification: Some(n.clone()),
-                    ..OldTrigger::default()
-                })
+                notification.describe()
             ),
-        ),
-        None => Step::new(
-            StepKind::RemoveNotification,
-            Action::Skip,
             "no bucket entry sends events to the function",
         ),
-    });
-    steps.push(if old.statements.is_empty() {
-        Step::new(
-            StepKind::RemovePermission,
-            Action::Skip,
-            "no statement of ours on the function",
-        )
-    } else {
-        Step::new(
-            StepKind::RemovePermission,
-            Action::Delete,
+        removal(
+            Op::RemovePermission,
+            statements,
             format!("remove statement {}", old.statements.join(", ")),
-        )
-    });
-    steps.push(if old.subscriptions.is_empty() {
-        Step::new(
-            StepKind::RemoveSubscription,
-            Action::Skip,
-            "the function is subscribed to no topic",
-        )
-    } else {
-        Step::new(
-            StepKind::RemoveSubscription,
-            Action::Delete,
+            "no statement of ours on the function",
+        ),
+        removal(
+            Op::RemoveSubscription,
+            subscriptions,
             format!("remove subscription {}", old.subscriptions.join(", ")),
-        )
-    });
-    steps
+            "the function is subscribed to no topic",
+        ),
+    ]
 }
 
 fn stack_of<'a>(
@@ -234,28 +221,26 @@ fn lambda_stack_step(t: &TargetConfig, seen: &Observed, pf: &mut Preflight) -> S
     let name = &t.stack_name;
     match stack_of(&seen.lambda_stack, Input::StackName, name, pf) {
         Some(s) => Step::new(
-            StepKind::DeleteLambdaStack,
+            Op::DeleteLambdaStack,
             Action::Delete,
             format!("delete stack {name} ({}) and its function", s.info.status),
         ),
         None => Step::new(
-            StepKind::DeleteLambdaStack,
+            Op::DeleteLambdaStack,
             Action::Skip,
             format!("stack {name} is not there"),
         ),
     }
 }
 
-/// The shared stack, and the exports whose importers are checked again right before.
-fn shared_stack_step(t: &TargetConfig, seen: &Observed, pf: &mut Preflight) -> (Step, Vec<String>) {
+/// The shared stack, with the exports whose importers are checked again right before.
+fn shared_stack_step(t: &TargetConfig, seen: &Observed, pf: &mut Preflight) -> Step {
     let name = &t.shared_stack_name;
     let Some(s) = stack_of(&seen.shared_stack, Input::SharedStackName, name, pf) else {
-        let step = Step::new(
-            StepKind::DeleteSharedStack,
-            Action::Skip,
-            format!("stack {name} is not there"),
-        );
-        return (step, Vec::new());
+        let op = Op::DeleteSharedStack {
+            exports: Vec::new(),
+        };
+        return Step::new(op, Action::Skip, format!("stack {name} is not there"));
     };
     let others: Vec<String> = seen
         .imports
@@ -275,17 +260,15 @@ fn shared_stack_step(t: &TargetConfig, seen: &Observed, pf: &mut Preflight) -> (
             others.join(" and ")
         )
     };
-    let step = Step::new(StepKind::DeleteSharedStack, Action::Delete, detail);
-    (step, s.info.export_names.clone())
+    let op = Op::DeleteSharedStack {
+        exports: s.info.export_names.clone(),
+    };
+    Step::new(op, Action::Delete, detail)
 }
 
 /// The objects the tool stored in the zip bucket (those that carry its content hash).
-fn zip_step(
-    t: &TargetConfig,
-    seen: &Observed,
-    pf: &mut Preflight,
-) -> (Step, Option<(String, Vec<String>)>) {
-    let skip = |why: String| Step::new(StepKind::DeleteZip, Action::Skip, why);
+fn zip_step(t: &TargetConfig, seen: &Observed, pf: &mut Preflight) -> Step {
+    let skip = |why: String| Step::new(Op::DeleteZip(None), Action::Skip, why);
     match &seen.stored {
         Fact::Known(Some((bucket, objects))) => {
             let ours: Vec<String> = objects
@@ -294,14 +277,14 @@ fn zip_step(
                 .map(|(k, _)| k.clone())
                 .collect();
             if ours.is_empty() {
-                return (skip(format!("no object of ours in bucket {bucket}")), None);
+                return skip(format!("no object of ours in bucket {bucket}"));
             }
-            let step = Step::new(
-                StepKind::DeleteZip,
+            let detail = format!("delete {} from bucket {bucket}", ours.join(", "));
+            Step::new(
+                Op::DeleteZip(Some((bucket.clone(), ours))),
                 Action::Delete,
-                format!("delete {} from bucket {bucket}", ours.join(", ")),
-            );
-            (step, Some((bucket.clone(), ours)))
+                detail,
+            )
         }
         Fact::Failed(e) => {
             pf.problem(Problem::value(
@@ -309,9 +292,9 @@ fn zip_step(
                 &t.lambda_bucket,
                 format!("cannot list its objects ({e})"),
             ));
-            (skip(String::new()), None)
+            skip(String::new())
         }
-        _ => (skip("no zip bucket found".into()), None),
+        _ => skip("no zip bucket found".into()),
     }
 }
 
@@ -441,7 +424,7 @@ mod tests {
             .unwrap()
             .steps
             .iter()
-            .map(|s| (s.kind.name(), s.action))
+            .map(|s| (s.kind().name(), s.action))
             .collect()
     }
 
@@ -467,9 +450,19 @@ mod tests {
             ]
         );
         let plan = d.plan.unwrap();
-        let w = plan.destroy().unwrap();
+        let ops: Vec<&Op> = plan.steps.iter().map(|s| &s.op).collect();
+        let [
+            Op::RemoveNotification(notification),
+            Op::RemovePermission(statements),
+            Op::RemoveSubscription(subscriptions),
+            Op::DeleteLambdaStack,
+            Op::DeleteSharedStack { exports },
+        ] = ops[..]
+        else {
+            panic!("{ops:?}");
+        };
         assert_eq!(
-            w.trigger.notification,
+            notification.notification,
             Some((
                 "logs".to_string(),
                 vec![
@@ -478,12 +471,12 @@ mod tests {
                 ]
             ))
         );
-        assert_eq!(w.trigger.statements, [S3_STATEMENT_ID]);
+        assert_eq!(statements.statements, [S3_STATEMENT_ID]);
         assert_eq!(
-            w.trigger.subscriptions,
+            subscriptions.subscriptions,
             ["arn:aws:sns:us-east-1:123456789012:t:ours"]
         );
-        assert_eq!(w.shared_exports, ["TaegisXdrSecretArn"]);
+        assert_eq!(exports, &["TaegisXdrSecretArn"]);
         // The other importer is named before anything is done.
         assert!(
             plan.steps[4].detail.contains("second-ct"),
@@ -546,10 +539,12 @@ mod tests {
             &seen,
         );
         let plan = d.plan.unwrap();
+        let Op::DeleteZip(objects) = &plan.steps.last().unwrap().op else {
+            panic!("the last step deletes the zip: {:?}", plan.steps);
+        };
         assert_eq!(
-            plan.destroy().unwrap().objects,
-            Some(("zips".into(), vec!["taegis-lambda-amd64-0123.zip".into()]))
+            objects,
+            &Some(("zips".into(), vec!["taegis-lambda-amd64-0123.zip".into()]))
         );
-        assert_eq!(plan.steps.last().unwrap().kind, StepKind::DeleteZip);
     }
 }

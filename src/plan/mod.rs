@@ -30,11 +30,11 @@ mod watch;
 mod work;
 
 pub use results::{Outcome, TargetResult};
-pub use steps::{Action, Status, Step, StepKind, StepResult};
+pub use steps::{Action, Op, Status, Step, StepKind, StepResult};
 pub use watch::{Cancel, Event, Reporter, Watch};
 pub use work::{
-    DeployWork, DestroyWork, FunctionRef, LambdaZip, MASKED, OldTrigger, ParamValue, StackParam,
-    TargetPlan, TriggerSpec, Work, template_key,
+    FunctionRef, LambdaZip, MASKED, OldTrigger, ParamValue, StackParam, TargetPlan, TriggerSpec,
+    template_key,
 };
 
 #[cfg(test)]

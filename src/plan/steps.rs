@@ -1,9 +1,13 @@
 //! The steps of a plan: what a step works on (`StepKind`, whose name is stable in output and
 //! JSON), what it does (`Action`), how it went (`Status`), and its result as rendered.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
-use super::StackParam;
+use super::cloud::PolicyStatement;
+use super::{LambdaZip, OldTrigger, StackParam, TriggerSpec};
+use crate::template::Template;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -88,9 +92,66 @@ impl StepKind {
     }
 }
 
+/// What a step does, with what it needs to do it: the executor matches on this once, and a
+/// step cannot be written without its data.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// The target's zip bucket, in its region.
+    LambdaBucket,
+    UploadZip {
+        zip: Arc<LambdaZip>,
+        key: String,
+    },
+    /// The templates too large to send inline: (key, template), stored next to the zip.
+    UploadTemplates(Vec<(String, Arc<Template>)>),
+    /// The shared stack; its delete waits until nothing imports these exports.
+    DeleteSharedStack {
+        exports: Vec<String>,
+    },
+    /// The shared stack made or updated from this template (the step's parameters are sent).
+    SharedStack(Arc<Template>),
+    DeleteLambdaStack,
+    /// The Lambda stack made or updated from this template (the step's parameters are sent).
+    LambdaStack(Arc<Template>),
+    /// The statement that lets the event source invoke the function.
+    InvokePermission(PolicyStatement),
+    BucketNotification(TriggerSpec),
+    SnsSubscription(TriggerSpec),
+    /// What a deploy's new trigger leaves of the earlier one.
+    RemoveOldTrigger(OldTrigger),
+    /// Destroy's parts of our trigger.
+    RemoveNotification(OldTrigger),
+    RemovePermission(OldTrigger),
+    RemoveSubscription(OldTrigger),
+    /// The zip bucket and the objects this tool stored there (nothing: none found).
+    DeleteZip(Option<(String, Vec<String>)>),
+}
+
+impl Op {
+    pub fn kind(&self) -> StepKind {
+        match self {
+            Op::LambdaBucket => StepKind::LambdaBucket,
+            Op::UploadZip { .. } => StepKind::UploadZip,
+            Op::UploadTemplates(_) => StepKind::UploadTemplate,
+            Op::DeleteSharedStack { .. } => StepKind::DeleteSharedStack,
+            Op::SharedStack(_) => StepKind::SharedStack,
+            Op::DeleteLambdaStack => StepKind::DeleteLambdaStack,
+            Op::LambdaStack(_) => StepKind::LambdaStack,
+            Op::InvokePermission(_) => StepKind::InvokePermission,
+            Op::BucketNotification(_) => StepKind::BucketNotification,
+            Op::SnsSubscription(_) => StepKind::SnsSubscription,
+            Op::RemoveOldTrigger(_) => StepKind::RemoveOldTrigger,
+            Op::RemoveNotification(_) => StepKind::RemoveNotification,
+            Op::RemovePermission(_) => StepKind::RemovePermission,
+            Op::RemoveSubscription(_) => StepKind::RemoveSubscription,
+            Op::DeleteZip(_) => StepKind::DeleteZip,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Step {
-    pub kind: StepKind,
+    pub op: Op,
     pub action: Action,
     /// Why, in a few words: what was found and what will be done.
     pub detail: String,
@@ -99,13 +160,18 @@ pub struct Step {
 }
 
 impl Step {
-    pub fn new(kind: StepKind, action: Action, detail: impl Into<String>) -> Step {
+    pub fn new(op: Op, action: Action, detail: impl Into<String>) -> Step {
         Step {
-            kind,
+            op,
             action,
             detail: detail.into(),
             parameters: Vec::new(),
         }
+    }
+
+    /// What the step works on (its stable name in output and JSON).
+    pub fn kind(&self) -> StepKind {
+        self.op.kind()
     }
 }
 
@@ -136,7 +202,7 @@ impl StepResult {
     /// The result of `step`, with the parameters it planned.
     pub fn of(step: &Step, status: Status, detail: impl Into<String>) -> StepResult {
         StepResult {
-            name: step.kind,
+            name: step.kind(),
             action: step.action,
             status,
             detail: detail.into(),

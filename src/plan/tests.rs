@@ -12,8 +12,8 @@ use super::executor::Executor;
 use super::follow::Pace;
 use super::status::StackStatus;
 use super::{
-    Action, Cancel, DeployWork, Event, FunctionRef, LambdaZip, Outcome, ParamValue, Reporter,
-    Status, Step, StepKind, TargetPlan, TriggerSpec, Watch, Work,
+    Action, Cancel, Event, FunctionRef, LambdaZip, Op, Outcome, ParamValue, Reporter, Status, Step,
+    StepKind, TargetPlan, TriggerSpec, Watch,
 };
 use crate::cli::DeployArgs;
 use crate::kinds::OnFailure;
@@ -221,34 +221,47 @@ fn plan(steps: &[(StepKind, Action)]) -> TargetPlan {
         None,
         crate::config::Needs::Deploy,
     );
-    let work = DeployWork {
-        zip: Arc::new(LambdaZip {
-            bytes: bytes::Bytes::from_static(&[1, 2, 3]),
-            sha256: "00".repeat(32),
-        }),
-        zip_key: "k.zip".into(),
-        shared_template: Arc::new(Template::bundled_shared()),
-        lambda_template: Arc::new(Template::bundled_lambda()),
-        shared_params: Vec::new(),
-        lambda_params: Vec::new(),
-        trigger: TriggerSpec::S3 {
-            bucket: "trail-logs".into(),
-            bucket_arn: "arn:aws:s3:::trail-logs".into(),
-            prefix: "AWSLogs/".into(),
-            id: "taegis-cloudtrail-taegis-cloudtrail".into(),
-            replaces: Vec::new(),
-            statement_id: "taegis-cloudtrail-s3-invoke".into(),
+    let trigger = TriggerSpec::S3 {
+        bucket: "trail-logs".into(),
+        bucket_arn: "arn:aws:s3:::trail-logs".into(),
+        prefix: "AWSLogs/".into(),
+        id: "taegis-cloudtrail-taegis-cloudtrail".into(),
+        replaces: Vec::new(),
+        statement_id: "taegis-cloudtrail-s3-invoke".into(),
+    };
+    // Each kind of step with the data the executor needs for it.
+    let op = |kind: StepKind| match kind {
+        StepKind::LambdaBucket => Op::LambdaBucket,
+        StepKind::UploadZip => Op::UploadZip {
+            zip: Arc::new(LambdaZip {
+                bytes: bytes::Bytes::from_static(&[1, 2, 3]),
+                sha256: "00".repeat(32),
+            }),
+            key: "k.zip".into(),
         },
-        old_trigger: Default::default(),
+        StepKind::UploadTemplate => Op::UploadTemplates(Vec::new()),
+        StepKind::DeleteSharedStack => Op::DeleteSharedStack {
+            exports: Vec::new(),
+        },
+        StepKind::SharedStack => Op::SharedStack(Arc::new(Template::bundled_shared())),
+        StepKind::DeleteLambdaStack => Op::DeleteLambdaStack,
+        StepKind::LambdaStack => Op::LambdaStack(Arc::new(Template::bundled_lambda())),
+        StepKind::InvokePermission => Op::InvokePermission(trigger.statement("123456789012")),
+        StepKind::BucketNotification => Op::BucketNotification(trigger.clone()),
+        StepKind::SnsSubscription => Op::SnsSubscription(trigger.clone()),
+        StepKind::RemoveOldTrigger => Op::RemoveOldTrigger(Default::default()),
+        StepKind::RemoveNotification => Op::RemoveNotification(Default::default()),
+        StepKind::RemovePermission => Op::RemovePermission(Default::default()),
+        StepKind::RemoveSubscription => Op::RemoveSubscription(Default::default()),
+        StepKind::DeleteZip => Op::DeleteZip(None),
     };
     TargetPlan {
         target: cfg.targets.remove(0).for_account("123456789012"),
         account: "123456789012".into(),
         partition: "aws".into(),
-        work: Work::Deploy(Box::new(work)),
         steps: steps
             .iter()
-            .map(|(kind, action)| Step::new(*kind, *action, ""))
+            .map(|(kind, action)| Step::new(op(*kind), *action, ""))
             .collect(),
         function: Some(FunctionRef {
             name: "f".into(),

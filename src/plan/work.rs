@@ -153,40 +153,6 @@ pub struct TargetPlan {
     /// Known when the Lambda stack already exists.
     pub function: Option<FunctionRef>,
     pub warnings: Vec<Problem>,
-    /// What the steps work with, per command.
-    pub work: Work,
-}
-
-/// What the steps of a command work with.
-#[derive(Debug, Clone)]
-pub enum Work {
-    Deploy(Box<DeployWork>),
-    Destroy(DestroyWork),
-}
-
-/// What a deploy's steps send.
-#[derive(Debug, Clone)]
-pub struct DeployWork {
-    pub zip: Arc<LambdaZip>,
-    pub zip_key: String,
-    pub shared_template: Arc<Template>,
-    pub lambda_template: Arc<Template>,
-    pub shared_params: Vec<StackParam>,
-    pub lambda_params: Vec<StackParam>,
-    pub trigger: TriggerSpec,
-    /// Removed by the `remove-old-trigger` step.
-    pub old_trigger: OldTrigger,
-}
-
-/// What a destroy's steps remove.
-#[derive(Debug, Clone, Default)]
-pub struct DestroyWork {
-    /// Our trigger: the bucket entries, subscriptions and statements.
-    pub trigger: OldTrigger,
-    /// The exports of the shared stack: its delete waits until nothing else imports them.
-    pub shared_exports: Vec<String>,
-    /// The zip bucket and the objects this tool stored there.
-    pub objects: Option<(String, Vec<String>)>,
 }
 
 impl TargetPlan {
@@ -198,34 +164,6 @@ impl TargetPlan {
     /// What the plan will do, as the outcome a dry run reports.
     pub fn changes(&self) -> bool {
         self.steps.iter().any(|s| s.action != Action::Skip)
-    }
-
-    /// The deploy's work; an error for a plan of another command.
-    pub fn deploy(&self) -> anyhow::Result<&DeployWork> {
-        match &self.work {
-            Work::Deploy(w) => Ok(w),
-            Work::Destroy(_) => Err(anyhow::anyhow!("a destroy plan has no deploy steps")),
-        }
-    }
-
-    /// The destroy's work; an error for a plan of another command.
-    pub fn destroy(&self) -> anyhow::Result<&DestroyWork> {
-        match &self.work {
-            Work::Destroy(w) => Ok(w),
-            Work::Deploy(_) => Err(anyhow::anyhow!("a deploy plan has no destroy steps")),
-        }
-    }
-
-    /// The templates too large to send inline: (key, template), stored next to the zip.
-    pub fn large_templates(&self) -> Vec<(String, &Arc<Template>)> {
-        let Ok(w) = self.deploy() else {
-            return Vec::new();
-        };
-        [&w.shared_template, &w.lambda_template]
-            .into_iter()
-            .filter(|t| !t.fits_inline())
-            .map(|t| (template_key(t), t))
-            .collect()
     }
 
     /// Where CloudFormation reads `template` from: inline, or its object next to the zip.

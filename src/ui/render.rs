@@ -62,14 +62,14 @@ pub fn plan_text(plans: &[TargetPlan]) -> String {
         let width = p
             .steps
             .iter()
-            .map(|s| s.kind.name().len())
+            .map(|s| s.kind().name().len())
             .max()
             .unwrap_or(0);
         for s in &p.steps {
             out.push_str(&format!(
                 "  {} {:<width$}  {:<6}  {}\n",
                 action_mark(s.action),
-                s.kind.name(),
+                s.kind().name(),
                 action_word(s.action),
                 s.detail
             ));

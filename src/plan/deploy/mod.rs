@@ -18,8 +18,7 @@ pub use trigger::overlaps;
 
 use super::observe::{Fact, Observed, Reads};
 use super::{
-    Action, DeployWork, FunctionRef, LambdaZip, OldTrigger, StackParam, Step, StepKind, TargetPlan,
-    TriggerSpec, Work, template_key,
+    Action, FunctionRef, LambdaZip, OldTrigger, Op, StackParam, Step, TargetPlan, template_key,
 };
 use crate::config::TargetConfig;
 use crate::input::{Input, Preflight, Problem};
@@ -202,7 +201,7 @@ pub fn decide(target: &TargetConfig, local: &Local, seen: &Observed) -> Decision
     let trigger = cx.permission();
     let trigger = cx.trigger(trigger);
     let old_trigger = cx.earlier_trigger(&trigger);
-    cx.finish(trigger, old_trigger)
+    cx.finish(old_trigger)
 }
 
 /// The checks of a target that need no AWS (its parameters against the templates, the
@@ -273,8 +272,8 @@ impl<'a> Ctx<'a> {
         self.pf.warn(p);
     }
 
-    fn step(&mut self, kind: StepKind, action: Action, detail: impl Into<String>) {
-        self.steps.push(Step::new(kind, action, detail));
+    fn step(&mut self, op: Op, action: Action, detail: impl Into<String>) {
+        self.steps.push(Step::new(op, action, detail));
     }
 
     fn zip_key(&self) -> String {
@@ -339,25 +338,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn finish(mut self, trigger: TriggerSpec, old_trigger: OldTrigger) -> Decision {
+    fn finish(mut self, old_trigger: OldTrigger) -> Decision {
         if !old_trigger.is_empty() {
-            self.step(
-                StepKind::RemoveOldTrigger,
-                Action::Delete,
-                format!("remove the earlier trigger: {}", old_trigger.describe()),
-            );
+            let detail = format!("remove the earlier trigger: {}", old_trigger.describe());
+            self.step(Op::RemoveOldTrigger(old_trigger), Action::Delete, detail);
         }
         let warnings = self.pf.warnings.clone();
-        let work = DeployWork {
-            zip_key: self.zip_key(),
-            zip: self.local.zip.clone(),
-            shared_template: self.local.shared_template.clone(),
-            lambda_template: self.local.lambda_template.clone(),
-            shared_params: self.shared_params,
-            lambda_params: self.lambda_params,
-            trigger,
-            old_trigger,
-        };
         let plan = TargetPlan {
             partition: self.seen.partition(),
             target: self.t,
@@ -365,7 +351,6 @@ impl<'a> Ctx<'a> {
             steps: self.steps,
             function: self.function,
             warnings,
-            work: Work::Deploy(Box::new(work)),
         };
         Decision {
             plan: Some(plan),

@@ -314,7 +314,7 @@ impl Ctx<'_> {
         let action = self
             .steps
             .iter()
-            .find(|s| s.kind == StepKind::LambdaStack)
+            .find(|s| s.kind() == StepKind::LambdaStack)
             .map(|s| s.action);
         let today = self.local.today.as_str();
         let (verb, since) = match action {

@@ -6,18 +6,17 @@ use std::collections::BTreeMap;
 
 use super::Decision;
 use crate::input::{Input, Problem};
-use crate::plan::{Action, Step, StepKind, TargetPlan};
+use crate::plan::{Action, Op, Step, StepKind, TargetPlan};
 
 /// The steps done once per account and region, whatever the number of Lambda stacks there.
 fn once_key(plan: &TargetPlan, step: &Step) -> Option<String> {
     let t = &plan.target;
-    let w = plan.deploy().ok()?;
-    match step.kind {
-        StepKind::LambdaBucket => Some(format!("bucket {}", t.lambda_bucket)),
-        StepKind::UploadZip => Some(format!("object {}/{}", t.lambda_bucket, w.zip_key)),
-        StepKind::UploadTemplate => Some(format!("templates {}", step.detail)),
-        StepKind::SharedStack | StepKind::DeleteSharedStack => {
-            Some(format!("{} {}", step.kind.name(), t.shared_stack_name))
+    match &step.op {
+        Op::LambdaBucket => Some(format!("bucket {}", t.lambda_bucket)),
+        Op::UploadZip { key, .. } => Some(format!("object {}/{key}", t.lambda_bucket)),
+        Op::UploadTemplates(_) => Some(format!("templates {}", step.detail)),
+        Op::SharedStack(_) | Op::DeleteSharedStack { .. } => {
+            Some(format!("{} {}", step.kind().name(), t.shared_stack_name))
         }
         _ => None,
     }
@@ -31,7 +30,10 @@ pub fn share_once(decisions: &mut [&mut Decision]) {
     // (account, region) -> (Lambda stack, shared stack, once-steps it does)
     let mut first: BTreeMap<(String, String), (String, String, Vec<String>)> = BTreeMap::new();
     for d in decisions.iter_mut() {
-        let Some(plan) = d.plan.as_mut().filter(|p| p.deploy().is_ok()) else {
+        // A deploy's plan (it makes or keeps a Lambda stack).
+        let deploys =
+            |p: &&mut TargetPlan| p.steps.iter().any(|s| s.kind() == StepKind::LambdaStack);
+        let Some(plan) = d.plan.as_mut().filter(deploys) else {
             continue;
         };
         let key = (plan.account.clone(), plan.target.region.clone());

@@ -3,7 +3,9 @@
 use super::Ctx;
 use crate::input::{Input, Problem};
 use crate::plan::observe::{Fact, StackSeen};
-use crate::plan::{Action, FunctionRef, StackParam, Step, StepKind};
+use std::sync::Arc;
+
+use crate::plan::{Action, FunctionRef, Op, StackParam, Step};
 use crate::template::Template;
 use crate::template::names;
 
@@ -29,10 +31,16 @@ impl Which {
         }
     }
 
-    fn steps(self) -> (StepKind, StepKind) {
+    /// The steps that delete a dead stack, and that make (or update) it from `template`.
+    fn ops(self, template: Arc<Template>) -> (Op, Op) {
         match self {
-            Which::Shared => (StepKind::DeleteSharedStack, StepKind::SharedStack),
-            Which::Lambda => (StepKind::DeleteLambdaStack, StepKind::LambdaStack),
+            Which::Shared => (
+                Op::DeleteSharedStack {
+                    exports: Vec::new(),
+                },
+                Op::SharedStack(template),
+            ),
+            Which::Lambda => (Op::DeleteLambdaStack, Op::LambdaStack(template)),
         }
     }
 }
@@ -110,7 +118,11 @@ impl<'a> Ctx<'a> {
         if which == Which::Shared {
             self.exports_taken(name);
         }
-        let (delete, kind) = which.steps();
+        let template = match which {
+            Which::Shared => self.local.shared_template.clone(),
+            Which::Lambda => self.local.lambda_template.clone(),
+        };
+        let (delete, make) = which.ops(template);
         if recreate && let Fact::Known(Some(s)) = self.stack_fact(which) {
             let detail = format!(
                 "stack {name} is {}: delete it, then create it again",
@@ -133,7 +145,7 @@ impl<'a> Ctx<'a> {
         let params = self.params(which);
         self.steps.push(Step {
             parameters: params,
-            ..Step::new(kind, Action::Create, detail)
+            ..Step::new(make, Action::Create, detail)
         });
     }
 
@@ -209,9 +221,10 @@ impl<'a> Ctx<'a> {
         if self.local.update_credentials {
             why.push("re-send the credentials (--update-credentials)".to_string());
         }
+        let op = Op::SharedStack(template);
         let step = if why.is_empty() {
             Step::new(
-                StepKind::SharedStack,
+                op,
                 Action::Skip,
                 format!(
                     "stack {} is {} and up to date; credentials kept",
@@ -220,7 +233,7 @@ impl<'a> Ctx<'a> {
             )
         } else {
             Step::new(
-                StepKind::SharedStack,
+                op,
                 Action::Update,
                 format!("update stack {}: {}", s.info.name, why.join(", ")),
             )
@@ -286,7 +299,7 @@ impl<'a> Ctx<'a> {
         };
         self.steps.push(Step {
             parameters: self.lambda_params.clone(),
-            ..Step::new(StepKind::LambdaStack, action, detail)
+            ..Step::new(Op::LambdaStack(template), action, detail)
         });
     }
 }

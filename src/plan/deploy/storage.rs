@@ -9,7 +9,7 @@ use crate::kinds::Trigger;
 use crate::plan::cloud::{ErrorKind, ObjectState};
 use crate::plan::observe::{Fact, ReadError};
 use crate::plan::policy::{delegation_statement, key_allows};
-use crate::plan::{Action, Step, StepKind, template_key};
+use crate::plan::{Action, Op, Step, template_key};
 
 impl Ctx<'_> {
     /// The notification bucket must be in the target region; the zip bucket too, or missing.
@@ -44,7 +44,7 @@ impl Ctx<'_> {
         let about = |m: String| Problem::value(Input::LambdaBucket, &zips, m);
         match &self.seen.lambda_bucket {
             Fact::Known(None) => self.step(
-                StepKind::LambdaBucket,
+                Op::LambdaBucket,
                 Action::Create,
                 format!("bucket {zips} is missing: create it in {region}, private and encrypted"),
             ),
@@ -53,7 +53,7 @@ impl Ctx<'_> {
                     .fix("use a bucket per region, e.g. --lambda-bucket 'taegis-lambda-{account}-{region}'"),
             ),
             Fact::Known(Some(_)) => self.step(
-                StepKind::LambdaBucket,
+                Op::LambdaBucket,
                 Action::Skip,
                 format!("bucket {zips} exists in {region}"),
             ),
@@ -107,7 +107,11 @@ impl Ctx<'_> {
                 format!("s3://{bucket}/{key} differs: upload the new content"),
             ),
         };
-        self.step(StepKind::UploadZip, action, detail);
+        let op = Op::UploadZip {
+            zip: self.local.zip.clone(),
+            key: key.clone(),
+        };
+        self.step(op, action, detail);
         if !zip.holds(&sha)
             && !self.local.lambda_template.declares("TaegisLambdaS3Key")
             && self.seen.healthy_lambda_stack().is_some()
@@ -123,13 +127,13 @@ impl Ctx<'_> {
 
     /// Templates over CloudFormation's inline limit are stored next to the zip.
     fn large_templates(&mut self) {
-        let mut upload = Vec::new();
-        let mut there = Vec::new();
+        let (mut upload, mut there, mut large) = (Vec::new(), Vec::new(), Vec::new());
         for tpl in [&self.local.shared_template, &self.local.lambda_template] {
             if tpl.fits_inline() {
                 continue;
             }
             let key = template_key(tpl);
+            large.push((key.clone(), tpl.clone()));
             match self.object(&key) {
                 Some(s) if s.holds(&tpl.sha256) => there.push(key),
                 Some(_) => upload.push(key),
@@ -145,7 +149,7 @@ impl Ctx<'_> {
         };
         let step = if !upload.is_empty() {
             Step::new(
-                StepKind::UploadTemplate,
+                Op::UploadTemplates(large),
                 Action::Create,
                 format!(
                     "upload {} (over CloudFormation's 51,200-byte inline limit: passed as TemplateURL)",
@@ -154,7 +158,7 @@ impl Ctx<'_> {
             )
         } else if !there.is_empty() {
             Step::new(
-                StepKind::UploadTemplate,
+                Op::UploadTemplates(large),
                 Action::Skip,
                 format!("{} already has this content", list(&there)),
             )

@@ -8,7 +8,7 @@ use crate::kinds::Trigger;
 use crate::plan::cloud::{ErrorKind, NotificationEntry, NotificationKind, PolicyStatement};
 use crate::plan::observe::Fact;
 use crate::plan::policy::{Grant, grants, subscribe_statement};
-use crate::plan::{Action, OldTrigger, Step, StepKind, TriggerSpec};
+use crate::plan::{Action, OldTrigger, Op, Step, TriggerSpec};
 use crate::template::names;
 
 /// Does an existing notification entry collide with ours (S3 would refuse both)?
@@ -92,7 +92,7 @@ impl Ctx<'_> {
                 ),
             ),
         };
-        self.step(StepKind::InvokePermission, action, detail);
+        self.step(Op::InvokePermission(wanted), action, detail);
         trigger
     }
 
@@ -106,12 +106,14 @@ impl Ctx<'_> {
                 replaces,
                 ..
             } => {
-                let step = self.s3_trigger(bucket, prefix, id, replaces);
-                self.steps.push(step);
+                let (action, detail) = self.s3_trigger(bucket, prefix, id, replaces);
+                let op = Op::BucketNotification(trigger.clone());
+                self.steps.push(Step::new(op, action, detail));
             }
             TriggerSpec::Sns { topic_arn, .. } => {
-                let step = self.subscription(topic_arn);
-                self.steps.push(step);
+                let (action, detail) = self.subscription(topic_arn);
+                let op = Op::SnsSubscription(trigger.clone());
+                self.steps.push(Step::new(op, action, detail));
             }
         }
         trigger
@@ -139,7 +141,7 @@ impl Ctx<'_> {
         prefix: &str,
         id: &str,
         replaces: &mut Vec<String>,
-    ) -> Step {
+    ) -> (Action, String) {
         let entries = self.entries(bucket);
         let function_arn = self.function.as_ref().map(|f| f.arn.clone());
         for other in entries.iter().filter(|e| e.id.as_deref() != Some(id)) {
@@ -168,8 +170,7 @@ impl Ctx<'_> {
             None if replaces.is_empty() => (Action::Create, "add"),
             None => (Action::Update, "add"),
             Some(e) if up_to_date(e) && replaces.is_empty() => {
-                return Step::new(
-                    StepKind::BucketNotification,
+                return (
                     Action::Skip,
                     format!(
                         "bucket {bucket} already notifies the function (entry {id}, prefix {prefix:?})"
@@ -179,8 +180,7 @@ impl Ctx<'_> {
             Some(_) => (Action::Update, "replace"),
         };
         let to = if detail == "add" { "to" } else { "on" };
-        Step::new(
-            StepKind::BucketNotification,
+        (
             action,
             format!(
                 "{detail} entry {id} {to} bucket {bucket}: all object-create events, prefix {prefix:?}{adopt}{keep}"
@@ -188,7 +188,7 @@ impl Ctx<'_> {
         )
     }
 
-    fn subscription(&mut self, topic: &str) -> Step {
+    fn subscription(&mut self, topic: &str) -> (Action, String) {
         let subscribed = match (&self.function, self.seen.subscriptions.get(topic)) {
             (Some(f), Some(Fact::Known(subs))) => subs
                 .iter()
@@ -204,17 +204,12 @@ impl Ctx<'_> {
             _ => false,
         };
         if subscribed {
-            Step::new(
-                StepKind::SnsSubscription,
+            (
                 Action::Skip,
                 format!("the function is subscribed to {topic}"),
             )
         } else {
-            Step::new(
-                StepKind::SnsSubscription,
-                Action::Create,
-                format!("subscribe the function to {topic}"),
-            )
+            (Action::Create, format!("subscribe the function to {topic}"))
         }
     }
 

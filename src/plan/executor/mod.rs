@@ -16,8 +16,8 @@ use super::cloud::Cloud;
 use super::follow::{StillRunning, looks_transient};
 use super::hints::with_hint;
 use super::{
-    Action, Event, FunctionRef, Outcome, Status, Step, StepKind, StepResult, TargetPlan,
-    TargetResult, Watch, Work,
+    Action, Event, FunctionRef, Op, Outcome, Status, Step, StepKind, StepResult, TargetPlan,
+    TargetResult, Watch,
 };
 use crate::kinds::OnFailure;
 use stacks::sent;
@@ -49,7 +49,7 @@ impl Run<'_> {
     fn adjust(&self, planned: &Step) -> Step {
         let replaced =
             self.function.as_ref().map(|f| &f.arn) != self.plan.function.as_ref().map(|f| &f.arn);
-        if planned.action == Action::Skip && planned.kind.is_trigger() && replaced {
+        if planned.action == Action::Skip && planned.kind().is_trigger() && replaced {
             let name = self
                 .function
                 .as_ref()
@@ -86,14 +86,20 @@ impl Run<'_> {
             .plan
             .steps
             .iter()
-            .any(|s| s.kind == StepKind::LambdaStack && s.action == Action::Create);
+            .any(|s| s.kind() == StepKind::LambdaStack && s.action == Action::Create);
         if self.results.iter().any(|r| r.status == Status::Failed) {
             Outcome::Failed
         } else if self.still_running {
             Outcome::InProgress
         } else if !self.plan.changes() {
             Outcome::Unchanged
-        } else if matches!(self.plan.work, Work::Destroy(_)) {
+        } else if !self
+            .plan
+            .steps
+            .iter()
+            .any(|s| s.kind() == StepKind::LambdaStack)
+        {
+            // Only a destroy has no Lambda stack to make or keep.
             Outcome::Destroyed
         } else if created {
             Outcome::Created
@@ -181,7 +187,7 @@ impl<C: Cloud> Executor<'_, C> {
             steps
                 .iter()
                 .enumerate()
-                .filter(move |(_, s)| s.kind.is_shared_stack() == shared)
+                .filter(move |(_, s)| s.kind().is_shared_stack() == shared)
         };
         let (mine, theirs) = futures::join!(
             async {
@@ -208,7 +214,7 @@ impl<C: Cloud> Executor<'_, C> {
 
     /// Perform one step, with its start and end reported.
     async fn perform(&self, run: &mut Run<'_>, step: &Step) -> StepResult {
-        let name = step.kind;
+        let name = step.kind();
         self.watch.reporter.event(Event::StepStarted {
             target: run.label.clone(),
             step: name,
@@ -242,34 +248,34 @@ impl<C: Cloud> Executor<'_, C> {
     async fn step(&self, run: &mut Run<'_>, step: &Step) -> Result<String> {
         let plan = run.plan;
         let cfg = &plan.target;
-        match step.kind {
-            StepKind::LambdaBucket => self.create_bucket(plan).await,
-            StepKind::UploadZip => self.upload_zip(plan).await,
-            StepKind::UploadTemplate => self.upload_templates(plan).await,
-            StepKind::DeleteSharedStack => self.delete_shared_stack(run).await,
-            StepKind::DeleteLambdaStack => self.delete_stack(&run.label, &cfg.stack_name).await,
-            StepKind::SharedStack => {
-                let w = plan.deploy()?;
-                let source = plan.template_source(&w.shared_template);
-                let params = sent(&w.shared_params);
+        match &step.op {
+            Op::LambdaBucket => self.create_bucket(plan).await,
+            Op::UploadZip { zip, key } => self.upload_zip(plan, zip, key).await,
+            Op::UploadTemplates(templates) => self.upload_templates(plan, templates).await,
+            Op::DeleteSharedStack { exports } => self.delete_shared_stack(run, exports).await,
+            Op::DeleteLambdaStack => self.delete_stack(&run.label, &cfg.stack_name).await,
+            Op::SharedStack(template) => {
+                let source = plan.template_source(template);
+                let params = sent(&step.parameters);
                 let name = &cfg.shared_stack_name;
                 self.stack_op(&run.label, name, &source, &params, (step.action, false))
                     .await
                     .map(|(done, _)| done)
             }
-            StepKind::LambdaStack => self.lambda_stack(run, step.action).await,
-            StepKind::InvokePermission => self.invoke_permission(run, step.action).await,
-            StepKind::BucketNotification => self.bucket_notification(run).await,
-            StepKind::SnsSubscription => self.subscribe(run).await,
-            StepKind::RemoveOldTrigger => {
-                let old = &plan.deploy()?.old_trigger;
+            Op::LambdaStack(template) => self.lambda_stack(run, step, template).await,
+            Op::InvokePermission(statement) => {
+                self.invoke_permission(run, step.action, statement).await
+            }
+            Op::BucketNotification(trigger) => self.bucket_notification(run, trigger).await,
+            Op::SnsSubscription(trigger) => self.subscribe(run, trigger).await,
+            Op::RemoveOldTrigger(old) => {
                 let done = self.remove_trigger(run, function(run)?, old).await?;
                 Ok(format!("removed the earlier trigger: {done}"))
             }
-            StepKind::RemoveNotification
-            | StepKind::RemovePermission
-            | StepKind::RemoveSubscription => self.remove_part(run, step.kind).await,
-            StepKind::DeleteZip => self.delete_zip(plan).await,
+            Op::RemoveNotification(part)
+            | Op::RemovePermission(part)
+            | Op::RemoveSubscription(part) => self.remove_part(run, part).await,
+            Op::DeleteZip(objects) => self.delete_zip(objects).await,
         }
     }
 
@@ -300,20 +306,21 @@ impl<C: Cloud> Executor<'_, C> {
 /// the large templates, beside the shared stack (and the delete before it), when both lanes
 /// have work and the shared stack's template is sent inline (not through that bucket).
 fn side_by_side(plan: &TargetPlan) -> usize {
-    let Ok(w) = plan.deploy() else {
-        return 0;
-    };
+    let inline = plan.steps.iter().any(|s| match &s.op {
+        Op::SharedStack(template) => template.fits_inline(),
+        _ => false,
+    });
     let n = plan
         .steps
         .iter()
-        .take_while(|s| s.kind.is_shared_stack() || s.kind.is_upload())
+        .take_while(|s| s.kind().is_shared_stack() || s.kind().is_upload())
         .count();
     let works = |shared: bool| {
         plan.steps[..n]
             .iter()
-            .any(|s| s.kind.is_shared_stack() == shared && s.action != Action::Skip)
+            .any(|s| s.kind().is_shared_stack() == shared && s.action != Action::Skip)
     };
-    if w.shared_template.fits_inline() && works(true) && works(false) {
+    if inline && works(true) && works(false) {
         n
     } else {
         0

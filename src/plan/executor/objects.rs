@@ -4,8 +4,11 @@
 use anyhow::{Context, Result};
 
 use super::Executor;
-use crate::plan::TargetPlan;
+use std::sync::Arc;
+
 use crate::plan::cloud::Cloud;
+use crate::plan::{LambdaZip, TargetPlan};
+use crate::template::Template;
 
 impl<C: Cloud> Executor<'_, C> {
     pub(super) async fn create_bucket(&self, plan: &TargetPlan) -> Result<String> {
@@ -17,26 +20,33 @@ impl<C: Cloud> Executor<'_, C> {
         Ok(format!("created bucket {bucket} (private, encrypted)"))
     }
 
-    pub(super) async fn upload_zip(&self, plan: &TargetPlan) -> Result<String> {
-        let w = plan.deploy()?;
-        let (bucket, key) = (&plan.target.lambda_bucket, &w.zip_key);
+    pub(super) async fn upload_zip(
+        &self,
+        plan: &TargetPlan,
+        zip: &LambdaZip,
+        key: &str,
+    ) -> Result<String> {
+        let bucket = &plan.target.lambda_bucket;
         self.cloud
-            .put_object(bucket, key, w.zip.bytes.clone(), &w.zip.sha256)
+            .put_object(bucket, key, zip.bytes.clone(), &zip.sha256)
             .await
             .with_context(|| format!("failed to upload the zip to s3://{bucket}/{key}"))?;
         Ok(format!(
             "uploaded s3://{bucket}/{key} ({} bytes)",
-            w.zip.bytes.len()
+            zip.bytes.len()
         ))
     }
 
-    pub(super) async fn upload_templates(&self, plan: &TargetPlan) -> Result<String> {
-        plan.deploy()?;
+    pub(super) async fn upload_templates(
+        &self,
+        plan: &TargetPlan,
+        templates: &[(String, Arc<Template>)],
+    ) -> Result<String> {
         let bucket = &plan.target.lambda_bucket;
         let mut done = Vec::new();
-        for (key, t) in plan.large_templates() {
+        for (key, t) in templates {
             self.cloud
-                .put_object(bucket, &key, t.body.clone().into(), &t.sha256)
+                .put_object(bucket, key, t.body.clone().into(), &t.sha256)
                 .await
                 .with_context(|| {
                     format!("failed to upload the {} to s3://{bucket}/{key}", t.source)
@@ -46,8 +56,11 @@ impl<C: Cloud> Executor<'_, C> {
         Ok(format!("uploaded {}", done.join(", ")))
     }
 
-    pub(super) async fn delete_zip(&self, plan: &TargetPlan) -> Result<String> {
-        let Some((bucket, keys)) = &plan.destroy()?.objects else {
+    pub(super) async fn delete_zip(
+        &self,
+        objects: &Option<(String, Vec<String>)>,
+    ) -> Result<String> {
+        let Some((bucket, keys)) = objects else {
             return Ok("no objects to delete".into());
         };
         self.cloud

@@ -12,16 +12,21 @@ use crate::plan::cloud::{Cloud, StackInfo, TemplateSource, UpdateStarted};
 use crate::plan::follow::{Follow, Settled, explain};
 use crate::plan::observe::find_function;
 use crate::plan::status::Goal;
-use crate::plan::{Action, FunctionRef, ParamValue, StackParam, Work};
+use crate::plan::{Action, FunctionRef, ParamValue, StackParam, Step};
+use crate::template::Template;
 
 impl<C: Cloud> Executor<'_, C> {
     /// The Lambda stack, then its function (a stack update may have replaced it).
-    pub(super) async fn lambda_stack(&self, run: &mut Run<'_>, action: Action) -> Result<String> {
-        let plan = run.plan;
-        let w = plan.deploy()?;
+    pub(super) async fn lambda_stack(
+        &self,
+        run: &mut Run<'_>,
+        step: &Step,
+        template: &Template,
+    ) -> Result<String> {
+        let (plan, action) = (run.plan, step.action);
         let name = &plan.target.stack_name;
-        let source = plan.template_source(&w.lambda_template);
-        let params = sent(&w.lambda_params);
+        let source = plan.template_source(template);
+        let params = sent(&step.parameters);
         let (done, settled) = self
             .stack_op(&run.label, name, &source, &params, (action, true))
             .await?;
@@ -64,21 +69,23 @@ impl<C: Cloud> Executor<'_, C> {
     }
 
     /// The shared stack goes only when no stack imports its exports any more.
-    pub(super) async fn delete_shared_stack(&self, run: &Run<'_>) -> Result<String> {
+    pub(super) async fn delete_shared_stack(
+        &self,
+        run: &Run<'_>,
+        exports: &[String],
+    ) -> Result<String> {
         let name = &run.plan.target.shared_stack_name;
-        if let Work::Destroy(w) = &run.plan.work {
-            for export in &w.shared_exports {
-                let importers = self
-                    .persist(|| self.cloud.imports(export))
-                    .await
-                    .with_context(|| format!("failed to list the stacks that import {export}"))?;
-                if !importers.is_empty() {
-                    return Err(anyhow!(
-                        "stack {} still imports {export}; stack {name} (and the credentials in it) is kept: delete that stack first (destroy it with --stack-name {}), then re-run",
-                        importers.join(" and "),
-                        importers[0]
-                    ));
-                }
+        for export in exports {
+            let importers = self
+                .persist(|| self.cloud.imports(export))
+                .await
+                .with_context(|| format!("failed to list the stacks that import {export}"))?;
+            if !importers.is_empty() {
+                return Err(anyhow!(
+                    "stack {} still imports {export}; stack {name} (and the credentials in it) is kept: delete that stack first (destroy it with --stack-name {}), then re-run",
+                    importers.join(" and "),
+                    importers[0]
+                ));
             }
         }
         self.delete_stack(&run.label, name).await

@@ -4,18 +4,18 @@
 use anyhow::{Context, Result, anyhow};
 
 use super::{Executor, Run, function};
-use crate::plan::cloud::{Added, Cloud, NotificationEntry, OurNotification};
+use crate::plan::cloud::{Added, Cloud, NotificationEntry, OurNotification, PolicyStatement};
 use crate::plan::marks::OBJECT_CREATED;
-use crate::plan::{Action, FunctionRef, OldTrigger, StepKind, TriggerSpec, settle};
+use crate::plan::{Action, FunctionRef, OldTrigger, TriggerSpec, settle};
 
 impl<C: Cloud> Executor<'_, C> {
     pub(super) async fn invoke_permission(
         &self,
         run: &mut Run<'_>,
         action: Action,
+        statement: &PolicyStatement,
     ) -> Result<String> {
         let f = function(run)?.clone();
-        let statement = run.plan.deploy()?.trigger.statement(&run.plan.account);
         let (sid, principal) = (&statement.sid, &statement.principal);
         let source_arn = statement.source_arn.clone().unwrap_or_default();
         if action == Action::Update {
@@ -26,7 +26,7 @@ impl<C: Cloud> Executor<'_, C> {
             &self.watch,
             &run.label,
             |e| settle::catching_up(e, false),
-            || self.cloud.add_permission(&f.name, &statement),
+            || self.cloud.add_permission(&f.name, statement),
         )
         .await
         .with_context(|| format!("failed to allow {principal} to invoke function {}", f.name))?;
@@ -37,7 +37,11 @@ impl<C: Cloud> Executor<'_, C> {
         })
     }
 
-    pub(super) async fn bucket_notification(&self, run: &Run<'_>) -> Result<String> {
+    pub(super) async fn bucket_notification(
+        &self,
+        run: &Run<'_>,
+        trigger: &TriggerSpec,
+    ) -> Result<String> {
         let f = function(run)?;
         let TriggerSpec::S3 {
             bucket,
@@ -45,7 +49,7 @@ impl<C: Cloud> Executor<'_, C> {
             id,
             replaces,
             ..
-        } = &run.plan.deploy()?.trigger
+        } = trigger
         else {
             return Err(anyhow!("no S3 trigger in this plan"));
         };
@@ -105,9 +109,9 @@ impl<C: Cloud> Executor<'_, C> {
         })
     }
 
-    pub(super) async fn subscribe(&self, run: &Run<'_>) -> Result<String> {
+    pub(super) async fn subscribe(&self, run: &Run<'_>, trigger: &TriggerSpec) -> Result<String> {
         let f = function(run)?;
-        let TriggerSpec::Sns { topic_arn, .. } = &run.plan.deploy()?.trigger else {
+        let TriggerSpec::Sns { topic_arn, .. } = trigger else {
             return Err(anyhow!("no SNS trigger in this plan"));
         };
         self.cloud
@@ -156,23 +160,8 @@ impl<C: Cloud> Executor<'_, C> {
 
     /// One part of our trigger (destroy): the bucket entries, the statements or the
     /// subscriptions.
-    pub(super) async fn remove_part(&self, run: &Run<'_>, kind: StepKind) -> Result<String> {
-        let all = &run.plan.destroy()?.trigger;
-        let part = match kind {
-            StepKind::RemoveNotification => OldTrigger {
-                notification: all.notification.clone(),
-                ..OldTrigger::default()
-            },
-            StepKind::RemovePermission => OldTrigger {
-                statements: all.statements.clone(),
-                ..OldTrigger::default()
-            },
-            _ => OldTrigger {
-                subscriptions: all.subscriptions.clone(),
-                ..OldTrigger::default()
-            },
-        };
-        let done = self.remove_trigger(run, function(run)?, &part).await?;
+    pub(super) async fn remove_part(&self, run: &Run<'_>, part: &OldTrigger) -> Result<String> {
+        let done = self.remove_trigger(run, function(run)?, part).await?;
         Ok(format!("removed {done}"))
     }
 

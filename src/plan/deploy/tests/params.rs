@@ -26,7 +26,7 @@ pub(super) fn cases() -> Vec<Case> {
 fn the_credentials_are_sent_once_and_shown_masked() {
     let d = decide(&target(|_| {}), &local(), &fresh());
     let plan = d.plan.unwrap();
-    let secret = &plan.deploy().unwrap().shared_params[0];
+    let secret = &step(&plan, StepKind::SharedStack).parameters[0];
     assert_eq!(secret.name, "SecretValue");
     assert!(matches!(secret.sent, Some(ParamValue::Secret(_))));
     assert_eq!(
@@ -36,7 +36,7 @@ fn the_credentials_are_sent_once_and_shown_masked() {
     // Deployed: kept, unless asked to re-send them.
     let d = decide(&target(|_| {}), &local(), &deployed());
     let plan = d.plan.unwrap();
-    let secret = &plan.deploy().unwrap().shared_params[0];
+    let secret = &step(&plan, StepKind::SharedStack).parameters[0];
     assert_eq!(secret.sent, Some(ParamValue::UsePrevious));
     assert_eq!(secret.source, Source::Previous);
     let l = Local {
@@ -46,7 +46,7 @@ fn the_credentials_are_sent_once_and_shown_masked() {
     let d = decide(&target(|_| {}), &l, &deployed());
     let plan = d.plan.unwrap();
     assert!(matches!(
-        plan.deploy().unwrap().shared_params[0].sent,
+        step(&plan, StepKind::SharedStack).parameters[0].sent,
         Some(ParamValue::Secret(_))
     ));
     assert_eq!(plan.steps[2].action, Action::Update);
@@ -65,16 +65,12 @@ fn every_parameter_is_previewed_with_its_source_and_previous_value() {
         &deployed(),
     );
     let plan = d.plan.unwrap();
-    let lambda = plan
-        .steps
-        .iter()
-        .find(|s| s.kind == StepKind::LambdaStack)
-        .unwrap();
+    let lambda = step(&plan, StepKind::LambdaStack);
     let names: Vec<&str> = lambda.parameters.iter().map(|p| p.name.as_str()).collect();
-    let declared: Vec<&str> = plan
-        .deploy()
-        .unwrap()
-        .lambda_template
+    let Op::LambdaStack(template) = &lambda.op else {
+        panic!("{lambda:?}");
+    };
+    let declared: Vec<&str> = template
         .parameters
         .iter()
         .map(|p| p.name.as_str())

@@ -77,18 +77,18 @@ fn a_template_over_the_inline_limit_is_uploaded_and_passed_by_url() {
     let key = template_key(&l.lambda_template);
     assert!(r.objects.contains(&key), "{r:?}");
     let plan = decide(&t, &l, &fresh()).plan.unwrap();
-    let upload = plan
-        .steps
-        .iter()
-        .find(|s| s.kind == StepKind::UploadTemplate)
-        .unwrap();
+    let upload = step(&plan, StepKind::UploadTemplate);
     assert_eq!(upload.action, Action::Create);
+    assert!(
+        matches!(&upload.op, Op::UploadTemplates(t) if t.len() == 1 && t[0].0 == key),
+        "{upload:?}"
+    );
     assert_eq!(
-        plan.template_source(&plan.deploy().unwrap().lambda_template),
+        plan.template_source(&l.lambda_template),
         TemplateSource::Url(format!("https://{ZIPS}.s3.us-east-1.amazonaws.com/{key}"))
     );
     assert!(matches!(
-        plan.template_source(&plan.deploy().unwrap().shared_template),
+        plan.template_source(&l.shared_template),
         TemplateSource::Body(_)
     ));
     // Already there: nothing to upload.
@@ -106,7 +106,7 @@ fn a_template_over_the_inline_limit_is_uploaded_and_passed_by_url() {
     let upload = plan
         .steps
         .iter()
-        .find(|s| s.kind == StepKind::UploadTemplate)
+        .find(|s| s.kind() == StepKind::UploadTemplate)
         .unwrap();
     assert_eq!(upload.action, Action::Skip);
 }
