@@ -84,8 +84,10 @@ def header(w: Callable[[str], None], ctx: Ctx, sizes: list[Size], elapsed: float
       f"(estimated beforehand: {secs(estimate)}).")
     w(f"- Machine: {machine()}; load average {LOAD_AT_START[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end "
       "(anything else running skews the times).")
+    built = dt.datetime.fromtimestamp(ctx.binary.stat().st_mtime, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     w(f"- Tool: `{a.binary_display}` ({version_of([str(ctx.binary), '--version'])}"
-      f"{', a debug build' if debug else ''}), at its own pace (no `TAEGIS_POLL_INTERVAL`), `--concurrency {CONCURRENCY}`.")
+      f"{', a debug build' if debug else ''}, built {built}), at its own pace (no `TAEGIS_POLL_INTERVAL`), "
+      f"`--concurrency {CONCURRENCY}`.")
     w("- The floor (`bench/floor.py`): boto3, 8 targets at a time from a pool (a target starts the moment a slot "
       "frees), only the calls the guide's steps need, credentials and clients ready before the clock starts; "
       "within a target it overlaps what can overlap (the zip bucket and upload with the shared stack; the invoke "
