@@ -127,10 +127,6 @@ CHECKS = [
     check_stack_timing_draws_bundled_templates,
     check_stack_timing_failure_and_long_poll,
     check_rate_limits_token_bucket,
-    check_organization_accounts,
-    check_organization_trail_shadows,
-    check_trail_delivery_layouts,
-    check_coverage_scenario,
 ]
 # Run alone, after the others: the reset_* checks reset the whole emulator.
 SERIAL_CHECKS = [
@@ -138,6 +134,11 @@ SERIAL_CHECKS = [
     check_iam_enforcement_rfc3986_form_body,
     check_iam_enforcement_s3_action_names,
     check_iam_enforcement_missing_key,
+    # (ad-af) alone too (five accounts each): the all-at-once round stays as it was.
+    check_organization_accounts,
+    check_organization_trail_shadows,
+    check_trail_delivery_layouts,
+    check_coverage_scenario,
     check_reset_clears_enabled_regions,
     check_reset_clears_stack_operations,
     check_reset_clears_iam_enforcement,
