@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from figures import Size, Startup
 from measure import Spread, ok_runs, paired_ratios
+from prepare import CONCURRENCY
 
 DELAY_MEDIAN_LIMIT = 0.5
 DELAY_MAX_LIMIT = 1.5
@@ -77,6 +78,8 @@ def judge(s: Size) -> Verdict:
     failed = sum(1 for o in s.tools + s.floors + s.noops if not o.ok)
     checks.append(Check("every run succeeded", f"{runs - failed} of {runs}" if not failed else f"{failed} failed",
                         failed == 0 if runs else None))
+    checks.append(Check("this tool, wall time", spread_text(Spread.of(o.wall for o in tools)), None, judged=False))
+    checks.append(Check("the floor, wall time", spread_text(Spread.of(o.wall for o in floors)), None, judged=False))
     limit = ratio_limit(s.n)
     ratios = Spread.of(paired_ratios(s.tools, s.floors))
     checks.append(Check(f"tool ÷ floor ≤ {limit:.2f}", spread_text(ratios, times),
@@ -110,6 +113,15 @@ def judge(s: Size) -> Verdict:
         checks.append(Check(f"peak memory with a 40 MB zip < {MEMORY_LIMIT_MIB} MiB",
                             mib(big.maxrss_kib) if big else (s.big_note or "error (see Notes)"),
                             (big.maxrss_kib or 0) < MEMORY_LIMIT_MIB * 1024 if big else None))
+    for name, run, note in (("AWS CLI script, one after another (once)", s.cli_seq, s.cli_seq_note),
+                            (f"AWS CLI script, {CONCURRENCY} at a time (once)", s.cli_par, s.cli_par_note)):
+        if run is None:
+            text = note or "—"
+        elif run.error:
+            text = "error (see Notes)"
+        else:
+            text = secs(run.wall) + (" (extrapolated)" if run.note else "")
+        checks.append(Check(name, text, None, judged=False))
     return Verdict(s.n, checks)
 
 

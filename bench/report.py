@@ -139,8 +139,8 @@ def header(w: Callable[[str], None], ctx: Ctx, sizes: list[Size], elapsed: float
 
 def targets_table(w: Callable[[str], None], sizes: list[Size], startup: Startup | None, repeats: int) -> None:
     w(f"## Targets, per size (medians of {plural(repeats, 'repeat')})\n")
-    w("Each cell: the median (min–max over the repeats) and whether it meets the target. A size is **met** only "
-      "if every condition holds.\n")
+    w("Each cell: the median (min–max over the repeats) and whether it meets the target (✓ or ✗); rows without a "
+      "mark are shown, not judged. A size is **met** only if every judged condition holds.\n")
     verdicts = [judge(s) for s in sizes]
     w("| condition | " + " | ".join(plural(s.n, "target") for s in sizes) + " |")
     w("|---|" + "---|" * len(sizes))
