@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::input::Input;
 
-pub use crate::kinds::{OnFailure, Task, Trigger};
+pub use crate::kinds::{OnFailure, Shard, Task, Trigger};
 
 /// Connect an AWS account's CloudTrail logs to Secureworks Taegis XDR.
 ///
@@ -127,6 +127,10 @@ pub struct TargetArgs {
     /// Longest wait for one stack [default: 30m]
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
+    /// Work on part K of N of the targets (for N CI jobs side by side; an account and region
+    /// always stay in one part)
+    #[arg(long, value_name = "K/N", value_parser = clap::value_parser!(Shard))]
+    pub shard: Option<Shard>,
 }
 
 /// The per-target options, each defined once: a field with its flag (clap), its key in a
@@ -313,9 +317,10 @@ pub struct DeployArgs {
     /// What to do with a new stack whose create failed [default: delete]
     #[arg(long, value_enum)]
     pub on_failure: Option<OnFailure>,
-    /// The JSON result of an earlier run: work only on its targets that did not finish
-    #[arg(long, value_name = "FILE")]
-    pub retry_from: Option<PathBuf>,
+    /// The JSON results of an earlier run (one per shard, comma-separated): work only on
+    /// their targets that did not finish
+    #[arg(long, value_delimiter = ',', value_name = "FILE")]
+    pub retry_from: Vec<PathBuf>,
 }
 
 /// `setup`: one account (the caller's, or --role-arn's), one or more regions; only the flags

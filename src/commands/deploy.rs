@@ -50,10 +50,16 @@ pub async fn execute(
             Ok(c) => c,
             Err(exit) => return exit,
         };
-    if let Some(path) = &args.retry_from {
-        match unfinished(path) {
-            Ok(left) => retain_unfinished(&mut cfg.targets, &left, printer),
-            Err(p) => pf.problem(p),
+    if !args.retry_from.is_empty() {
+        let mut seen = Vec::new();
+        for path in &args.retry_from {
+            match earlier(path) {
+                Ok(results) => seen.extend(results),
+                Err(p) => pf.problem(p),
+            }
+        }
+        if pf.is_ok() {
+            retain_unfinished(&mut cfg.targets, &seen, printer);
         }
         if cfg.targets.is_empty() && pf.is_ok() {
             return session.report(&[]);
@@ -243,7 +249,8 @@ impl LocalFiles {
 }
 
 /// The targets of an earlier run's JSON result that did not finish: (account, region, stack).
-fn unfinished(path: &std::path::Path) -> Result<Vec<(Option<String>, String, String)>, Problem> {
+/// The targets of an earlier result: (account, region, stack) and whether it finished.
+fn earlier(path: &std::path::Path) -> Result<Vec<(Earlier, bool)>, Problem> {
     let shown = path.display().to_string();
     let bad = |m: String| Problem::value(Input::RetryFrom, &shown, m);
     let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it ({e})")))?;
@@ -255,34 +262,49 @@ fn unfinished(path: &std::path::Path) -> Result<Vec<(Option<String>, String, Str
     let finished = ["created", "updated", "unchanged", "planned"];
     Ok(targets
         .iter()
-        .filter(|t| !finished.contains(&t["outcome"].as_str().unwrap_or_default()))
         .map(|t| {
             let text = |k: &str| t[k].as_str().map(str::to_string);
-            (
+            let at = (
                 text("account"),
                 text("region").unwrap_or_default(),
                 text("stack_name").unwrap_or(crate::config::DEFAULT_STACK.to_string()),
+            );
+            (
+                at,
+                finished.contains(&t["outcome"].as_str().unwrap_or_default()),
             )
         })
         .collect())
 }
 
-/// Keep only the targets that did not finish last time.
-fn retain_unfinished(
-    targets: &mut Vec<TargetConfig>,
-    left: &[(Option<String>, String, String)],
-    printer: &Printer,
-) {
+/// Where a target of an earlier result was: (account, region, Lambda stack).
+type Earlier = (Option<String>, String, String);
+
+/// Keep the targets that did not finish last time: those an earlier result (of any shard)
+/// lists as unfinished, and those no result lists (not known to have finished).
+fn retain_unfinished(targets: &mut Vec<TargetConfig>, seen: &[(Earlier, bool)], printer: &Printer) {
     let before = targets.len();
+    let is = |t: &TargetConfig, (account, region, stack): &Earlier| {
+        *region == t.region
+            && *stack == t.stack_name
+            && (t.account.is_none() || account.is_none() || *account == t.account)
+    };
+    let mut unlisted = 0;
     targets.retain(|t| {
-        left.iter().any(|(account, region, stack)| {
-            *region == t.region
-                && *stack == t.stack_name
-                && (t.account.is_none() || account.is_none() || *account == t.account)
-        })
+        let listed: Vec<bool> = seen
+            .iter()
+            .filter(|(e, _)| is(t, e))
+            .map(|(_, f)| *f)
+            .collect();
+        unlisted += usize::from(listed.is_empty());
+        listed.is_empty() || listed.iter().any(|finished| !finished)
     });
+    let unlisted = match unlisted {
+        0 => String::new(),
+        n => format!(" ({n} of them in no result given)"),
+    };
     printer.info(&format!(
-        "--retry-from: {} of {before} targets did not finish last time; working on those only",
+        "--retry-from: {} of {before} targets did not finish last time{unlisted}; working on those only",
         targets.len()
     ));
 }
@@ -315,4 +337,36 @@ fn confirm_buckets(session: &Session, yes: bool, plans: &[TargetPlan]) -> Result
             )),
             other => other,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::TargetArgs;
+
+    #[test]
+    fn several_shards_results_retry_what_did_not_finish_and_what_none_of_them_lists() {
+        let args = DeployArgs {
+            targets: TargetArgs {
+                regions: vec!["us-east-1".into(), "eu-west-1".into(), "us-west-2".into()],
+                ..TargetArgs::default()
+            },
+            ..DeployArgs::default()
+        };
+        let (cfg, _) = crate::config::resolve(&args, None, None, None, Needs::Targets);
+        let at = |region: &str| (None, region.to_string(), "taegis-cloudtrail".to_string());
+        // Shard 1 finished us-east-1; shard 2 failed eu-west-1; no result lists us-west-2.
+        let seen = [(at("us-east-1"), true), (at("eu-west-1"), false)];
+        let mut targets = cfg.targets;
+        let printer = Printer::new(
+            crate::kinds::OutputFormat::Json,
+            2,
+            0,
+            crate::kinds::ColorChoice::Never,
+            true,
+        );
+        retain_unfinished(&mut targets, &seen, &printer);
+        let left: Vec<&str> = targets.iter().map(|t| t.region.as_str()).collect();
+        assert_eq!(left, ["eu-west-1", "us-west-2"]);
+    }
 }

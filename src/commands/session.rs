@@ -36,6 +36,8 @@ pub struct Session {
     pub command: &'static str,
     pub printer: Printer,
     pub dry_run: bool,
+    /// `--shard K/N`, named in the JSON result.
+    pub shard: Option<crate::kinds::Shard>,
     pub conn: Connection,
     pace: Pace,
     /// How long a resource takes, learnt from this run's stacks (the follower's first guess).
@@ -75,6 +77,15 @@ pub fn load_rollout(path: Option<&std::path::Path>) -> Result<Option<config::Rol
 }
 
 impl Session {
+    /// The head of this run's result document.
+    pub fn head(&self, dry_run: bool) -> render::Head {
+        render::Head {
+            command: self.command,
+            dry_run,
+            shard: self.shard.map(|s| s.to_string()),
+        }
+    }
+
     /// The configuration (flags, rollout file, defaults), and a session for it. A rollout file
     /// that cannot be read ends the run (exit 2).
     pub async fn configure(
@@ -103,7 +114,12 @@ impl Session {
             Ok(r) => r,
             Err(p) => {
                 printer.error(&p.to_string());
-                printer.json_only(|| render::json(command, args.dry_run, &[], &[p]));
+                let head = render::Head {
+                    command,
+                    dry_run: args.dry_run,
+                    shard: args.targets.shard.map(|s| s.to_string()),
+                };
+                printer.json_only(|| render::json(&head, &[], &[p]));
                 return Err(Exit::BadInput);
             }
         };
@@ -125,6 +141,7 @@ impl Session {
             command,
             printer: printer.clone(),
             dry_run: cfg.dry_run,
+            shard: args.targets.shard,
             conn,
             pace: Pace {
                 interval: g.poll_interval.unwrap_or(Pace::default().interval),
@@ -180,7 +197,7 @@ impl Session {
             _ = self.cancel.cancelled() => {
                 self.progress.finish();
                 self.printer.error("interrupted during the preflight; nothing was changed");
-                self.printer.json_only(|| render::json(self.command, self.dry_run, &[], &[]));
+                self.printer.json_only(|| render::json(&self.head(self.dry_run), &[], &[]));
                 Err(Exit::Interrupted)
             }
         }
@@ -278,7 +295,7 @@ impl Session {
 
     /// Exit 2 for problems already printed, with a JSON document when asked.
     fn input_exit(&self, problems: &[Problem], failed: &[TargetResult]) -> Exit {
-        let doc = || render::json(self.command, self.dry_run, failed, problems);
+        let doc = || render::json(&self.head(self.dry_run), failed, problems);
         self.printer.json_only(doc);
         Exit::BadInput
     }
@@ -291,7 +308,7 @@ impl Session {
         results.extend(failed);
         self.printer.result(
             || render::plan_text(plans),
-            || render::json(self.command, true, &results, &[]),
+            || render::json(&self.head(true), &results, &[]),
         );
         if any_failed { Exit::Failed } else { Exit::Ok }
     }
@@ -344,7 +361,7 @@ impl Session {
                 self.printer
                     .error("interrupted at the question; nothing was changed");
                 self.printer
-                    .json_only(|| render::json(self.command, self.dry_run, failed, &[]));
+                    .json_only(|| render::json(&self.head(self.dry_run), failed, &[]));
                 Exit::Interrupted
             }
         }
@@ -421,7 +438,7 @@ impl Session {
         self.progress.finish();
         self.printer.result(
             || render::results_with_xdr_text(results, xdr),
-            || render::json_with(self.command, self.dry_run, results, &[], xdr),
+            || render::json_with(&self.head(self.dry_run), results, &[], xdr),
         );
         for r in results {
             if let Some(e) = &r.error {
@@ -455,7 +472,7 @@ impl Session {
             self.ledger.clone(),
             self.printer.clone(),
         );
-        let (command, dry_run) = (self.command, self.dry_run);
+        let head = self.head(self.dry_run);
         tokio::spawn(async move {
             use tokio::signal::unix::{SignalKind, signal};
             let (Ok(mut int), Ok(mut term)) = (
@@ -477,7 +494,7 @@ impl Session {
             let now = ledger.snapshot();
             printer.result(
                 || render::results_text(&now),
-                || render::json(command, dry_run, &now, &[]),
+                || render::json(&head, &now, &[]),
             );
             printer.error("interrupted again: exiting now; re-run the same command to resume");
             std::process::exit(Exit::Interrupted as i32);

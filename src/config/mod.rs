@@ -22,7 +22,7 @@ use layers::Layers;
 
 use crate::cli::DeployArgs;
 use crate::input::{Input, Preflight, Problem, Source};
-use crate::kinds::{OnFailure, Trigger};
+use crate::kinds::{OnFailure, Shard, Trigger};
 
 pub const DEFAULT_SHARED_STACK: &str = "taegis-shared-resources";
 pub const DEFAULT_STACK: &str = "taegis-cloudtrail";
@@ -263,6 +263,14 @@ pub fn resolve(
         pf.extend(found);
     }
     refuse_duplicates(&targets, &mut pf);
+    if let Some(shard) = args.targets.shard {
+        let all = targets.len();
+        targets = shard_of(targets, shard);
+        notices.push(format!(
+            "--shard {shard}: {} of the run's {all} targets",
+            targets.len()
+        ));
+    }
     notices.extend(unused_region_flag(args, region_flag, rollout));
     notices.dedup();
     let config = DeployConfig {
@@ -305,6 +313,27 @@ fn unused_region_flag(
             rollout.name
         )),
     }
+}
+
+/// Part K of N of the targets: the account-and-region groups, in the order they first
+/// appear, dealt round the N parts (so each group, whose once-per-region work is shared, stays
+/// in one part, and the parts differ by at most one group); the targets keep their order.
+pub fn shard_of(targets: Vec<TargetConfig>, shard: Shard) -> Vec<TargetConfig> {
+    let mut groups: Vec<(Option<String>, String)> = Vec::new();
+    for t in &targets {
+        let g = (t.account.clone(), t.region.clone());
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    targets
+        .into_iter()
+        .filter(|t| {
+            let g = (t.account.clone(), t.region.clone());
+            let i = groups.iter().position(|x| *x == g).unwrap_or_default();
+            i % shard.n == shard.k - 1
+        })
+        .collect()
 }
 
 /// The same account and region twice would race on the same stacks.

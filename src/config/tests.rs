@@ -129,6 +129,45 @@ fn regions_and_accounts_multiply() {
 }
 
 #[test]
+fn shards_deal_whole_account_and_region_groups_round_the_parts() {
+    let mut a = base();
+    a.targets.regions = vec!["us-east-1".into(), "eu-west-1".into(), "us-west-2".into()];
+    a.targets.accounts = vec!["111111111111".into(), "222222222222".into()];
+    a.targets.role_arn = Some("arn:aws:iam::{account}:role/Deployer".into());
+    let whole: Vec<String> = ok(&a, None, None)
+        .targets
+        .iter()
+        .map(TargetConfig::label)
+        .collect();
+    let mut union = Vec::new();
+    for k in 1..=4 {
+        a.targets.shard = Some(crate::kinds::Shard { k, n: 4 });
+        let part: Vec<String> = ok(&a, None, None)
+            .targets
+            .iter()
+            .map(TargetConfig::label)
+            .collect();
+        // Six groups over four parts: two, two, one, one.
+        assert_eq!(part.len(), if k <= 2 { 2 } else { 1 }, "{k}/4: {part:?}");
+        union.extend(part);
+    }
+    union.sort();
+    let mut whole = whole;
+    whole.sort();
+    assert_eq!(union, whole);
+    for (text, ok) in [
+        ("2/4", true),
+        ("4/4", true),
+        ("0/4", false),
+        ("5/4", false),
+        ("x/y", false),
+        ("3", false),
+    ] {
+        assert_eq!(text.parse::<crate::kinds::Shard>().is_ok(), ok, "{text}");
+    }
+}
+
+#[test]
 fn any_well_formed_region_is_taken() {
     let mut a = base();
     a.targets.regions = vec!["eu-future-1".into()];

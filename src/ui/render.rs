@@ -241,10 +241,20 @@ pub fn results_text(results: &[TargetResult]) -> String {
     out
 }
 
+/// What every result document starts with: the command, whether it was a dry run, and the
+/// shard of the run's targets it worked on (`--shard K/N`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Head {
+    pub command: &'static str,
+    pub dry_run: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+}
+
 #[derive(Serialize)]
 struct Document<'a> {
-    command: &'a str,
-    dry_run: bool,
+    #[serde(flatten)]
+    head: &'a Head,
     targets: &'a [TargetResult],
     /// Problems with the input that are not about one target.
     #[serde(skip_serializing_if = "<[Problem]>::is_empty")]
@@ -298,26 +308,19 @@ fn mark(status: crate::plan::verify::CheckStatus) -> &'static str {
     }
 }
 
-pub fn json(
-    command: &str,
-    dry_run: bool,
-    targets: &[TargetResult],
-    problems: &[Problem],
-) -> String {
-    json_with(command, dry_run, targets, problems, None)
+pub fn json(head: &Head, targets: &[TargetResult], problems: &[Problem]) -> String {
+    json_with(head, targets, problems, None)
 }
 
 /// The document, with the run's XDR check when there is one.
 pub fn json_with(
-    command: &str,
-    dry_run: bool,
+    head: &Head,
     targets: &[TargetResult],
     problems: &[Problem],
     xdr: Option<&XdrCheck>,
 ) -> String {
     serde_json::to_string_pretty(&Document {
-        command,
-        dry_run,
+        head,
         targets,
         problems,
         xdr,

@@ -283,6 +283,14 @@ fn the_ci_examples_are_yaml_with_their_jobs() {
             include_str!("../../examples/gitlab-ci.yml"),
             "taegis-cloudtrail",
         ),
+        (
+            include_str!("../../examples/github-actions-sharded.yml"),
+            "jobs",
+        ),
+        (
+            include_str!("../../examples/gitlab-ci-sharded.yml"),
+            "taegis-cloudtrail-rollout",
+        ),
     ] {
         let doc: serde_json::Value = taegis_cloudtrail::template::from_yaml(text).unwrap();
         assert!(doc.get(job).is_some(), "{job}: {doc:#}");
@@ -293,6 +301,10 @@ fn the_ci_examples_are_yaml_with_their_jobs() {
                 && all.contains("verify"),
             "{all}"
         );
+        // The sharded ones run each part with --shard and gather the results.
+        if job != "taegis-cloudtrail" && text.contains("shard") {
+            assert!(all.contains("--shard") && all.contains("--retry-from"), "{all}");
+        }
     }
 }
 

@@ -16,6 +16,7 @@ mod rules;
 mod scale;
 mod seed;
 mod setup;
+mod shard;
 mod state;
 mod timing;
 mod trails;
