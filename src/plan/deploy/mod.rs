@@ -24,7 +24,7 @@ use crate::config::TargetConfig;
 use crate::input::{Input, Preflight, Problem};
 use crate::kinds::Trigger;
 use crate::secret::Secret;
-use crate::template::Template;
+use crate::template::{Template, names};
 
 pub use super::marks::{OBJECT_CREATED, S3_STATEMENT_ID, SNS_STATEMENT_ID, notification_id};
 
@@ -44,7 +44,7 @@ pub struct Local {
 
 /// The zip's object key: content-addressed when the template can take the key.
 pub fn zip_key(template: &Template, sha256: &str) -> String {
-    if template.declares("TaegisLambdaS3Key") {
+    if template.declares(names::LAMBDA_KEY) {
         format!(
             "taegis-lambda-amd64-{}.zip",
             &sha256[..16.min(sha256.len())]
@@ -87,7 +87,7 @@ pub fn al2_warning(today: &str) -> String {
 /// The concurrency the function will reserve: `ReservedConcurrency` as given, else the
 /// template's default; a template without the parameter reserves 5 (the vendor's).
 fn wanted_reservation(t: &TargetConfig, lambda_t: &Template) -> i32 {
-    const NAME: &str = "ReservedConcurrency";
+    const NAME: &str = names::RESERVED_CONCURRENCY;
     let Some(declared) = lambda_t.parameter(NAME) else {
         return 5;
     };

@@ -10,6 +10,7 @@ use crate::plan::cloud::{ErrorKind, ObjectState};
 use crate::plan::observe::{Fact, ReadError};
 use crate::plan::policy::{delegation_statement, key_allows};
 use crate::plan::{Action, Op, Step, template_key};
+use crate::template::names;
 
 impl Ctx<'_> {
     /// The notification bucket must be in the target region; the zip bucket too, or missing.
@@ -113,7 +114,7 @@ impl Ctx<'_> {
         };
         self.step(op, action, detail);
         if !zip.holds(&sha)
-            && !self.local.lambda_template.declares("TaegisLambdaS3Key")
+            && !self.local.lambda_template.declares(names::LAMBDA_KEY)
             && self.seen.healthy_lambda_stack().is_some()
         {
             self.warn(Problem::about(
