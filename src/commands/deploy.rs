@@ -51,16 +51,7 @@ pub async fn execute(
             Err(exit) => return exit,
         };
     if !args.retry_from.is_empty() {
-        let mut seen = Vec::new();
-        for path in &args.retry_from {
-            match earlier(path) {
-                Ok(results) => seen.extend(results),
-                Err(p) => pf.problem(p),
-            }
-        }
-        if pf.is_ok() {
-            retain_unfinished(&mut cfg.targets, &seen, printer);
-        }
+        retry_only(&args.retry_from, &mut cfg.targets, &mut pf, printer);
         if cfg.targets.is_empty() && pf.is_ok() {
             return session.report(&[]);
         }
@@ -249,6 +240,25 @@ impl LocalFiles {
 }
 
 /// The targets of an earlier run's JSON result that did not finish: (account, region, stack).
+/// `--retry-from`: keep the targets the earlier results (one per shard) do not show finished.
+fn retry_only(
+    files: &[std::path::PathBuf],
+    targets: &mut Vec<TargetConfig>,
+    pf: &mut Preflight,
+    printer: &Printer,
+) {
+    let mut seen = Vec::new();
+    for path in files {
+        match earlier(path) {
+            Ok(results) => seen.extend(results),
+            Err(p) => pf.problem(p),
+        }
+    }
+    if pf.is_ok() {
+        retain_unfinished(targets, &seen, printer);
+    }
+}
+
 /// The targets of an earlier result: (account, region, stack) and whether it finished.
 fn earlier(path: &std::path::Path) -> Result<Vec<(Earlier, bool)>, Problem> {
     let shown = path.display().to_string();

@@ -224,35 +224,33 @@ pub fn resolve(
     rollout: Option<&Rollout>,
     needs: Needs,
 ) -> (DeployConfig, Preflight) {
-    let mut pf = Preflight::default();
-    let empty = Keys::default();
+    let (mut pf, empty) = (Preflight::default(), Keys::default());
     let top = rollout.map(|r| &r.keys).unwrap_or(&empty);
     let run = RunSettings::resolve(args, top, &mut pf);
     let run_flawed = pf.flawed();
     let single = [Keys::default()];
     let entries: &[Keys] = top.targets.as_deref().unwrap_or(&single);
-    let mut notices = Vec::new();
-    let mut targets = Vec::new();
-    let mut unplaced = Vec::new();
+    let (mut notices, mut targets, mut unplaced) = (Vec::new(), Vec::new(), Vec::new());
     for (i, entry) in entries.iter().enumerate() {
+        let origin = match rollout {
+            Some(r) if top.targets.is_some() => {
+                format!(" (rollout file {}, target {})", r.name, i + 1)
+            }
+            _ => String::new(),
+        };
         let layers = Layers {
             args,
             entry,
             top,
             rollout,
             needs,
-            origin: match rollout {
-                Some(r) if top.targets.is_some() => {
-                    format!(" (rollout file {}, target {})", r.name, i + 1)
-                }
-                _ => String::new(),
-            },
+            origin,
         };
         let mut found = Preflight::default();
         let built = layers.targets(region_flag, env_region, &run.parameters, &mut found);
         notices.extend(layers.notices());
         let flawed: BTreeSet<Input> = found.flawed().union(&run_flawed).copied().collect();
-        let with_flaws = |t: TargetConfig| TargetConfig {
+        let with_flaws = |t| TargetConfig {
             flawed: flawed.clone(),
             ..t
         };
@@ -263,14 +261,7 @@ pub fn resolve(
         pf.extend(found);
     }
     refuse_duplicates(&targets, &mut pf);
-    if let Some(shard) = args.targets.shard {
-        let all = targets.len();
-        targets = shard_of(targets, shard);
-        notices.push(format!(
-            "--shard {shard}: {} of the run's {all} targets",
-            targets.len()
-        ));
-    }
+    let targets = sharded(args, targets, &mut notices);
     notices.extend(unused_region_flag(args, region_flag, rollout));
     notices.dedup();
     let config = DeployConfig {
@@ -313,6 +304,24 @@ fn unused_region_flag(
             rollout.name
         )),
     }
+}
+
+/// `--shard K/N` applied to the run's targets, said in a notice.
+fn sharded(
+    args: &DeployArgs,
+    targets: Vec<TargetConfig>,
+    notices: &mut Vec<String>,
+) -> Vec<TargetConfig> {
+    let Some(shard) = args.targets.shard else {
+        return targets;
+    };
+    let all = targets.len();
+    let part = shard_of(targets, shard);
+    notices.push(format!(
+        "--shard {shard}: {} of the run's {all} targets",
+        part.len()
+    ));
+    part
 }
 
 /// Part K of N of the targets: the account-and-region groups, in the order they first

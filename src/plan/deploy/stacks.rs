@@ -221,26 +221,22 @@ impl<'a> Ctx<'a> {
         if self.local.update_credentials {
             why.push("re-send the credentials (--update-credentials)".to_string());
         }
-        let op = Op::SharedStack(template);
-        let step = if why.is_empty() {
-            Step::new(
-                op,
+        let (action, detail) = match why.is_empty() {
+            true => (
                 Action::Skip,
                 format!(
                     "stack {} is {} and up to date; credentials kept",
                     s.info.name, s.info.status
                 ),
-            )
-        } else {
-            Step::new(
-                op,
+            ),
+            false => (
                 Action::Update,
                 format!("update stack {}: {}", s.info.name, why.join(", ")),
-            )
+            ),
         };
         self.steps.push(Step {
             parameters: self.shared_params.clone(),
-            ..step
+            ..Step::new(Op::SharedStack(template), action, detail)
         });
     }
 
