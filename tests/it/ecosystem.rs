@@ -303,7 +303,10 @@ fn the_ci_examples_are_yaml_with_their_jobs() {
         );
         // The sharded ones run each part with --shard and gather the results.
         if job != "taegis-cloudtrail" && text.contains("shard") {
-            assert!(all.contains("--shard") && all.contains("--retry-from"), "{all}");
+            assert!(
+                all.contains("--shard") && all.contains("--retry-from"),
+                "{all}"
+            );
         }
     }
 }
