@@ -61,6 +61,7 @@ from .aws_pace import clear_buckets, draw_seconds, take_token
 from .iam_enforcement import _IAM_ENFORCED, _IAM_ENFORCED_LOCK, enforced_accounts, set_iam_enforced
 from .organizations import admin_organization, reset_organizations
 from .trail_delivery import admin_trail_delivery
+from .account_regions import admin_region_opt_status, reset_region_opt_marks
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,6 +83,7 @@ def reset_state() -> None:
     clear_stack_operations()
     clear_buckets()
     reset_organizations()
+    reset_region_opt_marks()
 
 
 def _json_response(start_response: Any, status: int, payload: Any, extra: list[tuple[str, str]] | None = None) -> list[bytes]:
@@ -315,6 +317,8 @@ class TaegisApp:
             return _json_response(start_response, *admin_organization(method, query, lambda: _read_json(environ)))
         if path.rstrip("/") == "/_taegis/trail-delivery":  # (af)
             return _json_response(start_response, *admin_trail_delivery(method, lambda: _read_json(environ)))
+        if path.rstrip("/") == "/_taegis/region-opt-status":  # (ag)
+            return _json_response(start_response, *admin_region_opt_status(method, query, lambda: _read_json(environ)))
         if path.rstrip("/") == "/_taegis/stack-timing":
             return self._stack_timing(start_response, query, method)
         return _json_response(start_response, 404, {"error": f"unknown admin path {path}"})

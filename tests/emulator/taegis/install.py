@@ -52,6 +52,7 @@ from .sts_roles import _install_strict_roles
 from .sns_cross_account import _install_sns_cross_account
 from .organizations import _install_organizations
 from .trail_shadows import _install_trail_shadows
+from .account_regions import _install_account_regions
 from .throughput import _install_throughput
 
 
@@ -100,6 +101,7 @@ def install() -> None:
     _install_sns_cross_account()
     _install_organizations()
     _install_trail_shadows()
+    _install_account_regions()
     LambdaPolicy.add_statement = _add_statement
     lambda_models.LambdaFunction._set_function_code = _set_function_code
     s3_responses.S3Response.get_bucket_notification = _get_bucket_notification
