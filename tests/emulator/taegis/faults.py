@@ -43,10 +43,18 @@ _JSON_5XX = {
     "cloudtrail": (500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."),
 }
 
+# REST-JSON services other than Lambda (no X-Amz-Target; the code in x-amzn-ErrorType): their
+# server error.  Throttling is their modelled 429 TooManyRequestsException (row ag: account).
+_REST_JSON_5XX = {
+    "account": (500, "InternalServerException", "An internal server error occurred."),
+}
+
 
 def _protocol(service: str, environ: dict[str, Any]) -> str:
     if service in ("s3", "lambda", "ec2"):
         return service
+    if service in _REST_JSON_5XX:
+        return "rest-json"
     return "json" if environ.get("HTTP_X_AMZ_TARGET") else "query"
 
 
@@ -117,6 +125,12 @@ def _fault_response(service: str, kind: FaultKind, variant: int, environ: dict[s
             status, code = 500, "ServiceException"
             payload = {"Type": "Service", "message": "An error occurred and the request cannot be processed."}
         headers, body = _lambda_error(code, payload)
+    elif protocol == "rest-json":
+        if kind is FaultKind.THROTTLE:
+            status, code, message = 429, "TooManyRequestsException", "Rate exceeded"
+        else:
+            status, code, message = _REST_JSON_5XX[service]
+        headers, body = _lambda_error(code, {"__type": code, "message": message})
     elif protocol == "json":
         if kind is FaultKind.THROTTLE:
             status, code, message = 400, "ThrottlingException", "Rate exceeded"
@@ -157,6 +171,9 @@ def _refusal_response(service: str, access_key: str, environ: dict[str, Any]) ->
     elif protocol == "lambda":
         status = 403
         headers, body = _lambda_error("UnrecognizedClientException", {"Type": "User", "message": _INVALID_TOKEN})
+    elif protocol == "rest-json":
+        status = 403
+        headers, body = _lambda_error("UnrecognizedClientException", {"__type": "UnrecognizedClientException", "message": _INVALID_TOKEN})
     elif protocol == "json":
         status = 400
         headers, body = _json_error(environ, "UnrecognizedClientException", _INVALID_TOKEN)

@@ -110,7 +110,7 @@ def _auth_error(response: Any, exc: HTTPException) -> HTTPException:
         status, aws_code = _JSON_AUTH_ERRORS[code]
         hdrs, body = _json_error(environ, aws_code, message)
         return _AuthError(status, hdrs, body)
-    if type(response).__name__ == "LambdaResponse":
+    if type(response).__name__ in ("LambdaResponse", "AccountResponse"):  # REST-JSON (row ag: account)
         if code not in _LAMBDA_AUTH_ERRORS:
             return exc
         status, aws_code = _LAMBDA_AUTH_ERRORS[code]
