@@ -77,6 +77,11 @@ from .organizations import (
     check_reset_clears_organizations,
     check_trail_delivery_layouts,
 )
+from .account_regions import (
+    check_account_list_regions,
+    check_account_regions_of_members,
+    check_reset_clears_region_opt_marks,
+)
 from .bench_aids import (
     check_concurrent_bundled_deploys,
     check_request_log_timing,
@@ -139,10 +144,14 @@ SERIAL_CHECKS = [
     check_organization_trail_shadows,
     check_trail_delivery_layouts,
     check_coverage_scenario,
+    # (ag) alone as well (five accounts, a reading in every region).
+    check_account_list_regions,
+    check_account_regions_of_members,
     check_reset_clears_enabled_regions,
     check_reset_clears_stack_operations,
     check_reset_clears_iam_enforcement,
     check_reset_clears_organizations,
+    check_reset_clears_region_opt_marks,
 ]
 
 
