@@ -117,24 +117,26 @@ CHECKS = [
     check_web_identity_and_profiles,
     check_targeted_faults,
     check_permission_delay,
-    check_notification_stale,
     check_lambda_busy,
     check_delete_failures,
     check_empty_log_pages,
     check_disabled_opt_in_region,
     check_strict_roles,
     check_cross_account_topic,
-    check_resource_seconds_and_stack_operations,
-    check_request_log_timing,
-    check_concurrent_bundled_deploys,
     check_iam_enforcement,
+]
+# Run alone, after the others: the reset_* checks reset the whole emulator.
+SERIAL_CHECKS = [
+    # The checks that measure time (a stack's pace, a token bucket, a stale read, concurrent
+    # deploys): alone, so that another check's load never reads as the emulator's pace.
+    check_notification_stale,
+    check_concurrent_bundled_deploys,
+    check_request_log_timing,
     check_stack_timing_parallel_resources,
     check_stack_timing_draws_bundled_templates,
     check_stack_timing_failure_and_long_poll,
     check_rate_limits_token_bucket,
-]
-# Run alone, after the others: the reset_* checks reset the whole emulator.
-SERIAL_CHECKS = [
+    check_resource_seconds_and_stack_operations,
     # (u) alone: they add load that the timing checks of the all-at-once round do not tolerate.
     check_iam_enforcement_rfc3986_form_body,
     check_iam_enforcement_s3_action_names,
