@@ -99,6 +99,27 @@ pub enum Command {
     },
 }
 
+/// The names of a target's two stacks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct StackNames {
+    /// Shared stack name [default: taegis-shared-resources]
+    #[arg(long, value_name = "NAME")]
+    pub shared_stack_name: Option<String>,
+    /// Lambda stack name [default: taegis-cloudtrail]
+    #[arg(long, value_name = "NAME")]
+    pub stack_name: Option<String>,
+}
+
+impl StackNames {
+    /// These names, with what they leave open taken from `under`.
+    pub fn or(self, under: StackNames) -> StackNames {
+        StackNames {
+            shared_stack_name: self.shared_stack_name.or(under.shared_stack_name),
+            stack_name: self.stack_name.or(under.stack_name),
+        }
+    }
+}
+
 /// Which targets: the accounts and regions, and the stacks' names. Every command that works
 /// on deployed targets takes these.
 #[derive(Debug, Clone, Default, Args)]
@@ -115,12 +136,8 @@ pub struct TargetArgs {
     /// Role to assume in each account ({account} placeholder allowed)
     #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
-    /// Shared stack name [default: taegis-shared-resources]
-    #[arg(long, value_name = "NAME")]
-    pub shared_stack_name: Option<String>,
-    /// Lambda stack name [default: taegis-cloudtrail]
-    #[arg(long, value_name = "NAME")]
-    pub stack_name: Option<String>,
+    #[command(flatten)]
+    pub stacks: StackNames,
     /// Targets worked on at once [default: 8]
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
@@ -336,12 +353,8 @@ pub struct SetupArgs {
     /// Role to assume in the account to set up
     #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
-    /// Shared stack name [default: taegis-shared-resources]
-    #[arg(long, value_name = "NAME")]
-    pub shared_stack_name: Option<String>,
-    /// Lambda stack name [default: taegis-cloudtrail]
-    #[arg(long, value_name = "NAME")]
-    pub stack_name: Option<String>,
+    #[command(flatten)]
+    pub stacks: StackNames,
     #[command(flatten)]
     pub guide: GuideArgs,
     /// Ask, then show the plan and change nothing, whatever is answered

@@ -434,7 +434,7 @@ impl Layers<'_> {
         let taegis_region = self.taegis_region(pf, s);
         let (notification_bucket, url_prefix) = self.notification_bucket(pf, s);
         let (trigger, sns_topic_arn) = self.trigger(pf, s);
-        let (a, t) = (self.args, &self.args.targets);
+        let (a, t) = (self.args, &self.args.targets.stacks);
         let shared_template = pick!(self, s, path a.shared_template, SharedTemplate);
         let shared_stack_name = pick!(self, s, t.shared_stack_name, SharedStackName);
         let stack_name = pick!(self, s, t.stack_name, StackName);

@@ -93,7 +93,7 @@ fn missing_and_bad_inputs_are_all_reported() {
 #[test]
 fn targets_are_built_even_with_problems_and_know_which_inputs_are_flawed() {
     let mut a = base();
-    a.targets.stack_name = Some("bad name".into());
+    a.targets.stacks.stack_name = Some("bad name".into());
     a.guide.prefix = Some("/x".into());
     let (c, pf) = resolve(&a, None, Some("us-east-1"), None, Needs::Deploy);
     assert_eq!(pf.problems.len(), 2, "{:?}", pf.problems);
@@ -247,7 +247,10 @@ prefix: "AWSLogs/"
     let r = Rollout::parse(Path::new("/etc/rollouts/prod.yaml"), text).unwrap();
     let mut a = DeployArgs {
         targets: TargetArgs {
-            stack_name: Some("ct".into()),
+            stacks: crate::cli::StackNames {
+                stack_name: Some("ct".into()),
+                ..Default::default()
+            },
             ..Default::default()
         },
         ..Default::default()

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{DeployArgs, GuideArgs, SetupArgs, TargetArgs};
+use crate::cli::{DeployArgs, GuideArgs, SetupArgs, StackNames, TargetArgs};
 use crate::config::{Keys, Rollout};
 
 /// Every answer for one region; `None` until answered. The guide's answers are the
@@ -16,8 +16,7 @@ pub struct Answers {
     /// `credentials` is `None` once the shared stack holds them and none are to be re-sent;
     /// `xdr_url` is turned into `taegis_region`; `parameters` are kept below, by name.
     pub guide: GuideArgs,
-    pub shared_stack_name: Option<String>,
-    pub stack_name: Option<String>,
+    pub stacks: StackNames,
     /// Other template parameters, in template order.
     pub parameters: Vec<(String, String)>,
 }
@@ -70,8 +69,7 @@ impl Answers {
         Answers {
             region: None,
             guide: with_region_of_url(a.guide.clone()),
-            shared_stack_name: a.shared_stack_name.clone(),
-            stack_name: a.stack_name.clone(),
+            stacks: a.stacks.clone(),
             parameters: a
                 .guide
                 .parameters
@@ -87,8 +85,10 @@ impl Answers {
         Answers {
             region: k.region.clone(),
             guide: with_region_of_url(k.guide.clone().relative_to(|p| file.path(p))),
-            shared_stack_name: k.shared_stack_name.clone(),
-            stack_name: k.stack_name.clone(),
+            stacks: StackNames {
+                shared_stack_name: k.shared_stack_name.clone(),
+                stack_name: k.stack_name.clone(),
+            },
             parameters: k
                 .parameters
                 .iter()
@@ -109,8 +109,7 @@ impl Answers {
         Answers {
             region: self.region.or(under.region),
             guide: self.guide.or(under.guide),
-            shared_stack_name: self.shared_stack_name.or(under.shared_stack_name),
-            stack_name: self.stack_name.or(under.stack_name),
+            stacks: self.stacks.or(under.stacks),
             parameters,
         }
     }
@@ -131,8 +130,7 @@ impl Answers {
                 lambda_bucket: f.lambda_bucket.clone().filter(|b| b.contains("{region}")),
                 ..GuideArgs::default()
             },
-            shared_stack_name: first.shared_stack_name.clone(),
-            stack_name: first.stack_name.clone(),
+            stacks: first.stacks.clone(),
             parameters: first.parameters.clone(),
             ..Answers::default()
         };
@@ -159,8 +157,7 @@ impl Answers {
             targets: TargetArgs {
                 regions: self.region.iter().cloned().collect(),
                 role_arn: run.role_arn.clone(),
-                shared_stack_name: self.shared_stack_name.clone(),
-                stack_name: self.stack_name.clone(),
+                stacks: self.stacks.clone(),
                 ..TargetArgs::default()
             },
             guide: self.guide_args(),
@@ -180,8 +177,9 @@ impl Answers {
             .filter(|(k, _)| !placeheld.contains(k))
             .map(|(k, v)| (k.replace('_', "-"), Some(v)))
             .collect();
-        out.push(("shared-stack-name".into(), self.shared_stack_name.clone()));
-        out.push(("stack-name".into(), self.stack_name.clone()));
+        let s = &self.stacks;
+        out.push(("shared-stack-name".into(), s.shared_stack_name.clone()));
+        out.push(("stack-name".into(), s.stack_name.clone()));
         out.extend(
             self.parameters
                 .iter()
@@ -203,8 +201,8 @@ impl Answers {
         for (k, v) in self.guide_args().relative_to(absolute).entries() {
             key(k, Some(v));
         }
-        key("shared_stack_name", self.shared_stack_name.clone());
-        key("stack_name", self.stack_name.clone());
+        key("shared_stack_name", self.stacks.shared_stack_name.clone());
+        key("stack_name", self.stacks.stack_name.clone());
         if !self.parameters.is_empty() {
             out.push_str(&format!("{indent}parameters:\n"));
             for (k, v) in &self.parameters {

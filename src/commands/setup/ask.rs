@@ -177,6 +177,7 @@ impl Talk<'_> {
         }
         let shared = self
             .a
+            .stacks
             .shared_stack_name
             .clone()
             .unwrap_or(DEFAULT_SHARED_STACK.into());
@@ -379,7 +380,7 @@ impl Talk<'_> {
         }
         let bucket = self.a.guide.notification_bucket.clone().unwrap_or_default();
         let prefix = self.a.guide.prefix.clone().unwrap_or_default();
-        let ours = notification_id(self.a.stack_name.as_deref().unwrap_or(DEFAULT_STACK));
+        let ours = notification_id(self.a.stacks.stack_name.as_deref().unwrap_or(DEFAULT_STACK));
         let entries = self
             .cloud()
             .notifications(&bucket)

@@ -388,8 +388,7 @@ fn verify_args(all: &[Answers], run: &RunFlags) -> VerifyArgs {
         targets: TargetArgs {
             regions: all.iter().filter_map(|a| a.region.clone()).collect(),
             role_arn: run.role_arn.clone(),
-            shared_stack_name: all[0].shared_stack_name.clone(),
-            stack_name: all[0].stack_name.clone(),
+            stacks: all[0].stacks.clone(),
             ..TargetArgs::default()
         },
         since: "24h".into(),

@@ -30,7 +30,7 @@ impl Talk<'_> {
     }
 
     async fn stack_names(&mut self) -> Result<(), Interrupted> {
-        if self.a.shared_stack_name.is_none() {
+        if self.a.stacks.shared_stack_name.is_none() {
             let name = ask_valid(
                 self.p,
                 "Shared stack name",
@@ -38,9 +38,9 @@ impl Talk<'_> {
                 async |n: String| config::check_stack_name(&n, None).map(|_| n),
             )
             .await?;
-            self.a.shared_stack_name = Some(name);
+            self.a.stacks.shared_stack_name = Some(name);
         }
-        if self.a.stack_name.is_none() {
+        if self.a.stacks.stack_name.is_none() {
             let kind = self.a.guide.integration_type.clone();
             let name = ask_valid(
                 self.p,
@@ -49,7 +49,7 @@ impl Talk<'_> {
                 async |n: String| config::check_stack_name(&n, kind.as_deref()).map(|_| n),
             )
             .await?;
-            self.a.stack_name = Some(name);
+            self.a.stacks.stack_name = Some(name);
         }
         Ok(())
     }
