@@ -43,32 +43,28 @@ pub(super) async fn stack(aws: &AwsCloud, name_or_id: &str) -> Result<Option<Sta
         name: s.stack_name().unwrap_or_default().to_string(),
         status,
         reason: s.stack_status_reason().map(str::to_string),
-        parameters: s
-            .parameters()
-            .iter()
-            .filter_map(|p| {
-                Some((
-                    p.parameter_key()?.to_string(),
-                    p.parameter_value().unwrap_or_default().to_string(),
-                ))
-            })
-            .collect(),
-        outputs: s
-            .outputs()
-            .iter()
-            .filter_map(|o| {
-                Some((
-                    o.output_key()?.to_string(),
-                    o.output_value().unwrap_or_default().to_string(),
-                ))
-            })
-            .collect(),
+        parameters: pairs(s.parameters(), |p| (p.parameter_key(), p.parameter_value())),
+        outputs: pairs(s.outputs(), |o| (o.output_key(), o.output_value())),
         export_names: s
             .outputs()
             .iter()
             .filter_map(|o| o.export_name().map(str::to_string))
             .collect(),
     }))
+}
+
+/// Keys and values (a missing value is empty; an entry without a key is left out).
+fn pairs<T>(
+    items: &[T],
+    kv: impl Fn(&T) -> (Option<&str>, Option<&str>),
+) -> std::collections::BTreeMap<String, String> {
+    items
+        .iter()
+        .filter_map(|i| match kv(i) {
+            (Some(k), v) => Some((k.to_string(), v.unwrap_or_default().to_string())),
+            (None, _) => None,
+        })
+        .collect()
 }
 
 pub(super) async fn template_body(aws: &AwsCloud, stack: &str) -> Result<String> {

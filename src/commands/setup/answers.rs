@@ -391,18 +391,21 @@ mod tests {
         );
     }
 
+    /// What `deploy --config` makes of a rollout file setup wrote (it must read without a
+    /// problem).
+    fn deployed_from(text: &str) -> crate::config::DeployConfig {
+        let r = crate::config::Rollout::parse(Path::new("/tmp/x/rollout.yaml"), text).unwrap();
+        let args = DeployArgs::default();
+        let (cfg, pf) =
+            crate::config::resolve(&args, None, None, Some(&r), crate::config::Needs::Deploy);
+        assert!(pf.is_ok(), "{:?}\n{text}", pf.problems);
+        cfg
+    }
+
     #[test]
     fn the_rollout_file_reads_back_as_the_same_settings() {
         let text = rollout_yaml(&[answered()], &RunFlags::default());
-        let r = crate::config::Rollout::parse(Path::new("/tmp/x/rollout.yaml"), &text).unwrap();
-        let (cfg, pf) = crate::config::resolve(
-            &DeployArgs::default(),
-            None,
-            None,
-            Some(&r),
-            crate::config::Needs::Deploy,
-        );
-        assert!(pf.is_ok(), "{:?}", pf.problems);
+        let cfg = deployed_from(&text);
         let t = &cfg.targets[0];
         assert_eq!(t.region, "us-east-1");
         assert_eq!(t.prefix, "org/AWSLogs/");
@@ -425,15 +428,7 @@ mod tests {
         assert_eq!(second.guide.credentials, first.guide.credentials);
         assert_eq!(second.guide.prefix, None, "a prefix is the region's own");
         let text = rollout_yaml(&[first, second], &RunFlags::default());
-        let r = crate::config::Rollout::parse(Path::new("/tmp/x/rollout.yaml"), &text).unwrap();
-        let (cfg, pf) = crate::config::resolve(
-            &DeployArgs::default(),
-            None,
-            None,
-            Some(&r),
-            crate::config::Needs::Deploy,
-        );
-        assert!(pf.is_ok(), "{:?}\n{text}", pf.problems);
+        let cfg = deployed_from(&text);
         let got: Vec<(&str, &str)> = cfg
             .targets
             .iter()
