@@ -82,6 +82,12 @@ pub enum Command {
     Verify(Box<VerifyArgs>),
     /// Remove what deploy made, in the safe order; other people's entries are never touched
     Destroy(Box<DestroyArgs>),
+    /// For every account of the organisation (or the accounts given) and region: do its
+    /// CloudTrail logs reach XDR, through which trail and function? Reads only
+    ///
+    /// Exit 0 when every account and region is covered, 1 when some are uncovered or unknown,
+    /// 2 on bad input or an organisation that cannot be listed.
+    Coverage(Box<CoverageArgs>),
     /// Print a bundled template, or the parameters a template file declares
     Template(TemplateArgs),
     /// Print the least-privilege IAM policy (JSON) for a role that runs a command
@@ -508,6 +514,39 @@ mod tests {
         assert_eq!(parse_duration("30m").unwrap().as_secs(), 1800);
         assert!(parse_duration("soon").unwrap_err().contains("soon"));
     }
+}
+
+/// `coverage`: which accounts and regions, and who is reached how.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CoverageArgs {
+    /// Comma-separated account ids to report on [default: every active account of the
+    /// organisation, listed through AWS Organizations]
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub accounts: Vec<String>,
+    /// A rollout file: its accounts (and their regions and role_arn) are the ones reported on
+    #[arg(long, value_name = "FILE", conflicts_with = "accounts")]
+    pub config: Option<PathBuf>,
+    /// Comma-separated regions [default: the regions each account has enabled]
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub regions: Vec<String>,
+    /// The role assumed in every other account than the caller's
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "OrganizationAccountAccessRole",
+        conflicts_with = "role_arn"
+    )]
+    pub role_name: String,
+    /// The role assumed in every other account, as an ARN with an {account} placeholder
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// Also print the rollout file that would cover what is uncovered (with an organisation
+    /// trail: the one deployment in the account that holds its bucket)
+    #[arg(long)]
+    pub suggest: bool,
+    /// Accounts read at once
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
 }
 
 /// `iam-policy`: the policy of the calls a command makes, narrowed to what is given.

@@ -72,6 +72,7 @@ pub enum Task {
     Verify,
     Destroy,
     Setup,
+    Coverage,
 }
 
 impl Task {
@@ -81,6 +82,7 @@ impl Task {
             Task::Verify => "verify",
             Task::Destroy => "destroy",
             Task::Setup => "setup",
+            Task::Coverage => "coverage",
         }
     }
 }

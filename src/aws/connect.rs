@@ -149,6 +149,8 @@ impl AwsCloud {
             logs: client!(aws_sdk_cloudwatchlogs, &config, partition, calls),
             kms: client!(aws_sdk_kms, &config, partition, calls),
             cloudtrail: client!(aws_sdk_cloudtrail, &config, partition, calls),
+            organizations: client!(aws_sdk_organizations, &config, partition, calls),
+            account: client!(aws_sdk_account, &config, partition, calls),
             profile: conn
                 .profile
                 .clone()

@@ -113,6 +113,11 @@ pub fn kind(code: &str, message: &str) -> ErrorKind {
     }
 }
 
+/// Organizations: the caller's account belongs to no organisation.
+pub fn is_no_organization(code: &str) -> bool {
+    code == "AWSOrganizationsNotInUseException"
+}
+
 /// S3: no such object.
 pub fn is_no_such_key(code: &str) -> bool {
     code == "NoSuchKey"
@@ -325,6 +330,12 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_organization() {
+        assert!(is_no_organization("AWSOrganizationsNotInUseException"));
+        assert!(!is_no_organization("AccessDeniedException"));
+    }
 
     #[test]
     fn throttling_codes() {

@@ -1,6 +1,6 @@
 //! The only module that imports `aws_config` and `aws_sdk_*`: the client factory (profile,
 //! region, endpoint, role), thin per-service calls returning our own types (`s3`,
-//! `cloudformation`, `lambda`, `sns`, `sts`, `verify`; the `Cloud` impl here hands each
+//! `cloudformation`, `lambda`, `sns`, `sts`, `verify`, `organizations`; the `Cloud` impl here hands each
 //! call to its service), and SDK-error classification (`errors`).
 
 mod calls;
@@ -8,6 +8,7 @@ mod cloudformation;
 mod connect;
 pub mod errors;
 mod lambda;
+mod organizations;
 mod profiles;
 mod s3;
 mod sns;
@@ -56,6 +57,8 @@ pub struct AwsCloud {
     logs: aws_sdk_cloudwatchlogs::Client,
     kms: aws_sdk_kms::Client,
     cloudtrail: aws_sdk_cloudtrail::Client,
+    organizations: aws_sdk_organizations::Client,
+    account: aws_sdk_account::Client,
     /// The profile the credentials come from (`--profile`, else `AWS_PROFILE`), if any.
     profile: Option<String>,
     /// The endpoint every call goes to, when one is given (`--endpoint-url`, `AWS_ENDPOINT_URL`).

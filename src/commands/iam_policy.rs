@@ -34,6 +34,9 @@ fn notes(args: &IamPolicyArgs) -> Vec<String> {
     if !args.accounts.is_empty() {
         out.push("the identity that starts the run also needs sts:AssumeRole on the role it assumes in each account (--role-arn); this policy is for that role".to_string());
     }
+    if args.task == Task::Coverage {
+        out.push("coverage runs as the caller in its own account and through a role in every other (--role-name, default OrganizationAccountAccessRole): the caller also needs sts:AssumeRole on arn:aws:iam::*:role/OrganizationAccountAccessRole, and each account's role needs this policy".to_string());
+    }
     if matches!(args.task, Task::Deploy | Task::Setup) && args.kms_key.is_empty() {
         out.push("a Lambda environment key (--lambda-env-kms-key-arn) also needs kms:CreateGrant and kms:Encrypt on that key: give it with --kms-key".to_string());
     }

@@ -1,6 +1,7 @@
 //! Glue: each command wires config, templates, the AWS room, the planner/executor and the
 //! terminal layer together. The only module that sees every other one.
 
+pub mod coverage;
 pub mod deploy;
 pub mod destroy;
 pub mod iam_policy;
@@ -46,6 +47,7 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Deploy(args) => deploy::run(g, &args, &printer).await,
         Command::Verify(args) => verify::run(g, &args, &printer).await,
         Command::Destroy(args) => destroy::run(g, &args, &printer).await,
+        Command::Coverage(args) => coverage::run(g, &args, &printer).await,
         Command::Template(args) => template::run(&args, &printer),
         Command::IamPolicy(args) => iam_policy::run(&args, &printer),
         Command::Man { dir } => man(dir.as_deref(), &printer),

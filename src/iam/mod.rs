@@ -37,6 +37,9 @@ pub enum Scope {
     Key,
     /// The credentials secret the shared stack makes.
     Secret,
+    /// Any integration function a bucket entry or a topic subscription invokes (`coverage`
+    /// reads what it finds, whatever stack made it).
+    Functions,
 }
 
 /// Which commands make a call.
@@ -49,6 +52,8 @@ impl Used {
     pub const DESTROY: Used = Used(4);
     /// `setup`'s own reads (trail discovery, the questions); it also does a deploy and a verify.
     pub const SETUP: Used = Used(8);
+    /// `coverage`: the organisation, each account's regions, trails and their deliveries.
+    pub const COVERAGE: Used = Used(16);
 
     pub const fn and(self, other: Used) -> Used {
         Used(self.0 | other.0)
@@ -60,6 +65,7 @@ impl Used {
             Task::Verify => Used::VERIFY.0,
             Task::Destroy => Used::DESTROY.0,
             Task::Setup => Used::SETUP.0 | Used::DEPLOY.0 | Used::VERIFY.0,
+            Task::Coverage => Used::COVERAGE.0,
         };
         self.0 & bits != 0
     }
@@ -69,6 +75,7 @@ const D: Used = Used::DEPLOY;
 const V: Used = Used::VERIFY;
 const X: Used = Used::DESTROY;
 const S: Used = Used::SETUP;
+const C: Used = Used::COVERAGE;
 
 /// One AWS operation the tool calls itself.
 #[derive(Debug, Clone, Copy)]
@@ -109,10 +116,11 @@ use Scope::*;
 /// makes `sts:AssumeRole` as the caller, before any of these).
 #[rustfmt::skip]
 pub const CALLS: &[Call] = &[
-    call("STS", "GetCallerIdentity", "sts:GetCallerIdentity", &[(Any, D.and(V).and(X).and(S))]),
+    call("STS", "GetCallerIdentity", "sts:GetCallerIdentity", &[(Any, D.and(V).and(X).and(S).and(C))]),
     // The buckets.
-    call("S3", "GetBucketLocation", "s3:GetBucketLocation", &[(NotificationBucket, D.and(X).and(S)), (ZipBucket, D)]),
-    call("S3", "GetBucketNotificationConfiguration", "s3:GetBucketNotification", &[(NotificationBucket, D.and(V).and(X).and(S))]),
+    call("S3", "GetBucketLocation", "s3:GetBucketLocation", &[(NotificationBucket, D.and(X).and(S).and(C)), (ZipBucket, D)]),
+    call("S3", "GetBucketNotificationConfiguration", "s3:GetBucketNotification", &[(NotificationBucket, D.and(V).and(X).and(S).and(C))]),
+    call("S3", "ListBuckets", "s3:ListAllMyBuckets", &[(Any, C)]),
     call("S3", "PutBucketNotificationConfiguration", "s3:PutBucketNotification", &[(NotificationBucket, D.and(X))]),
     call("S3", "GetBucketEncryption", "s3:GetEncryptionConfiguration", &[(NotificationBucket, D.and(S))]),
     call("S3", "ListObjectsV2", "s3:ListBucket", &[(NotificationBucket, V), (ZipBucket, X)]),
@@ -132,7 +140,7 @@ pub const CALLS: &[Call] = &[
     call("CloudFormation", "UpdateStack", "cloudformation:UpdateStack", &[(Stacks, D)]),
     call("CloudFormation", "DeleteStack", "cloudformation:DeleteStack", &[(Stacks, D.and(X))]),
     // The function.
-    call("Lambda", "GetFunction", "lambda:GetFunction", &[(Function, D.and(V).and(X).and(S))]),
+    call("Lambda", "GetFunction", "lambda:GetFunction", &[(Function, D.and(V).and(X).and(S)), (Functions, C)]),
     call("Lambda", "GetPolicy", "lambda:GetPolicy", &[(Function, D.and(V).and(X))]),
     call("Lambda", "GetAccountSettings", "lambda:GetAccountSettings", &[(Any, D.and(V))]),
     call("Lambda", "AddPermission", "lambda:AddPermission", &[(Function, D)]),
@@ -140,14 +148,18 @@ pub const CALLS: &[Call] = &[
     call("Lambda", "Invoke", "lambda:InvokeFunction", &[(Function, V)]),
     // A trigger through SNS.
     call("SNS", "GetTopicAttributes", "sns:GetTopicAttributes", &[(Topic, D.and(V).and(S))]),
-    call("SNS", "ListSubscriptionsByTopic", "sns:ListSubscriptionsByTopic", &[(Topic, D.and(V).and(X))]),
+    call("SNS", "ListSubscriptionsByTopic", "sns:ListSubscriptionsByTopic", &[(Topic, D.and(V).and(X).and(C))]),
     call("SNS", "Subscribe", "sns:Subscribe", &[(Topic, D)]),
     call("SNS", "Unsubscribe", "sns:Unsubscribe", &[(Any, D.and(X))]),
     // Discovery and verification.
-    call("CloudTrail", "DescribeTrails", "cloudtrail:DescribeTrails", &[(Any, D.and(V).and(S))]),
-    call("CloudTrail", "GetTrailStatus", "cloudtrail:GetTrailStatus", &[(Trail, D.and(V).and(S))]),
+    call("CloudTrail", "DescribeTrails", "cloudtrail:DescribeTrails", &[(Any, D.and(V).and(S).and(C))]),
+    call("CloudTrail", "GetTrailStatus", "cloudtrail:GetTrailStatus", &[(Trail, D.and(V).and(S).and(C))]),
     call("CloudWatch Logs", "FilterLogEvents", "logs:FilterLogEvents", &[(FunctionLogs, V)]),
     call("KMS", "GetKeyPolicy", "kms:GetKeyPolicy", &[(Key, D.and(V).and(S))]),
+    // The organisation and each account's regions (coverage).
+    call("Organizations", "DescribeOrganization", "organizations:DescribeOrganization", &[(Any, C)]),
+    call("Organizations", "ListAccounts", "organizations:ListAccounts", &[(Any, C)]),
+    call("Account", "ListRegions", "account:ListRegions", &[(Any, C)]),
 ];
 
 /// The row of an operation, as the SDK names it.

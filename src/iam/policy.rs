@@ -108,6 +108,7 @@ impl Narrowing {
             Scope::ZipObjects => vec![format!("arn:{p}:s3:::{}/*", self.zip_bucket(r, a))],
             Scope::NotificationBucket => vec![format!("arn:{p}:s3:::*")],
             Scope::Function => vec![format!("arn:{p}:lambda:{r}:{a}:function:{function}")],
+            Scope::Functions => vec![format!("arn:{p}:lambda:{r}:{a}:function:*")],
             Scope::FunctionRole => vec![format!("arn:{p}:iam::{a}:role/{}-*", self.stack_name)],
             Scope::FunctionLogs => {
                 vec![format!(
@@ -190,7 +191,7 @@ fn via_cloudformation(task: Task, n: &Narrowing) -> Vec<Statement> {
     let phases: &[Phase] = match task {
         Task::Deploy | Task::Setup => &[Phase::Write, Phase::Delete],
         Task::Destroy => &[Phase::Delete],
-        Task::Verify => return Vec::new(),
+        Task::Verify | Task::Coverage => return Vec::new(),
     };
     let mut by_scope: BTreeMap<Scope, BTreeSet<&str>> = BTreeMap::new();
     for row in ON_BEHALF.iter().filter(|r| phases.contains(&r.phase)) {

@@ -22,6 +22,17 @@ pub struct ReadError {
 }
 
 impl ReadError {
+    /// A read that could not be made, in our own words.
+    pub fn said(message: impl Into<String>) -> ReadError {
+        ReadError {
+            code: None,
+            message: message.into(),
+            unreachable: false,
+            unsent: None,
+            kind: ErrorKind::Other,
+        }
+    }
+
     pub fn of(e: &anyhow::Error) -> ReadError {
         let call = e.chain().find_map(|c| c.downcast_ref::<CallError>());
         ReadError {

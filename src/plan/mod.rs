@@ -9,6 +9,7 @@
 //! (a target's result), `watch` (events, the reporter, cancelling, how a run waits).
 
 pub mod cloud;
+pub mod coverage;
 pub mod deploy;
 pub mod destroy;
 pub mod executor;

@@ -2,6 +2,7 @@
 //! Results go to stdout (text or one JSON document); progress, prompts, warnings and errors go
 //! to stderr. Everything written passes through the secret's redaction.
 
+pub mod coverage;
 pub mod logs;
 pub mod prompt;
 pub mod render;

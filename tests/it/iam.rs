@@ -28,6 +28,7 @@ fn iam_action(service: &str, operation: &str) -> String {
         ),
         ("s3", "GetBucketEncryption", "s3:GetEncryptionConfiguration"),
         ("lambda", "Invoke", "lambda:InvokeFunction"),
+        ("s3", "ListBuckets", "s3:ListAllMyBuckets"),
     ];
     renamed
         .iter()
@@ -39,6 +40,16 @@ fn iam_action(service: &str, operation: &str) -> String {
 /// The actions of the requests made since `since` requests had been logged.
 fn called_since(acct: &Account, since: usize) -> BTreeSet<String> {
     acct.requests()
+        .iter()
+        .skip(since)
+        .map(|r| iam_action(&r.service, &r.action))
+        .collect()
+}
+
+/// The actions of the requests made in `acct` (by any credentials) since `since` had been
+/// logged there.
+pub(crate) fn called_in_account_since(acct: &Account, since: usize) -> BTreeSet<String> {
+    acct.requests_in_account()
         .iter()
         .skip(since)
         .map(|r| iam_action(&r.service, &r.action))
@@ -60,7 +71,7 @@ fn run<S: AsRef<std::ffi::OsStr>>(
 
 /// The actions `iam-policy` grants, split into the tool's own calls and what CloudFormation
 /// does in the caller's name.
-fn policy(acct: &Account, task: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+pub(crate) fn policy(acct: &Account, task: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let out = acct.tool().args(["iam-policy", task]).run();
     out.assert_code(0);
     let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("a JSON policy");
@@ -83,7 +94,7 @@ fn policy(acct: &Account, task: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     (own, via)
 }
 
-fn compare(task: &str, called: &BTreeSet<String>, granted: &BTreeSet<String>) {
+pub(crate) fn compare(task: &str, called: &BTreeSet<String>, granted: &BTreeSet<String>) {
     let missing: Vec<_> = called.difference(granted).collect();
     let unused: Vec<_> = granted.difference(called).collect();
     assert!(

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary against the emulator, one module per capability.
 
 mod bad_input;
+mod coverage;
 mod deploy;
 mod destroy;
 mod ecosystem;
