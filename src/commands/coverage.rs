@@ -31,23 +31,10 @@ pub async fn run(g: &Global, args: &CoverageArgs, printer: &Printer) -> Exit {
         Err(problems) => return bad_input(printer, &problems),
     };
     let conn = Connection::new(g.profile.clone(), g.endpoint_url.clone(), Task::Coverage);
-    let home = match &g.region {
-        Some(r) => Some(r.clone()),
-        None => crate::aws::default_region(&conn).await,
-    };
-    let Some(home) = home.or_else(|| asked.regions.first().cloned()) else {
-        let p = Problem::new(
-            Input::Region,
-            "no region: coverage makes its first calls there",
-        )
-        .fix("give --region, set AWS_REGION, or give --regions");
-        return bad_input(printer, &[p]);
-    };
-    let caller = match caller(&conn, &home).await {
+    let (cloud, me, home) = match start(g, &conn, &asked).await {
         Ok(c) => c,
         Err(p) => return bad_input(printer, &[*p]),
     };
-    let (cloud, me) = caller;
     let list = match accounts(&cloud, &asked).await {
         Ok(l) => l,
         Err(p) => return bad_input(printer, &[p]),
@@ -85,6 +72,28 @@ pub async fn run(g: &Global, args: &CoverageArgs, printer: &Printer) -> Exit {
         true => Exit::Ok,
         false => Exit::Failed,
     }
+}
+
+/// The region of the first calls, the caller's client there and its account.
+async fn start(
+    g: &Global,
+    conn: &Connection,
+    asked: &Asked,
+) -> Result<(AwsCloud, String, String), Box<Problem>> {
+    let home = match &g.region {
+        Some(r) => Some(r.clone()),
+        None => crate::aws::default_region(conn).await,
+    };
+    let Some(home) = home.or_else(|| asked.regions.first().cloned()) else {
+        let p = Problem::new(
+            Input::Region,
+            "no region: coverage makes its first calls there",
+        )
+        .fix("give --region, set AWS_REGION, or give --regions");
+        return Err(Box::new(p));
+    };
+    let (cloud, me) = caller(conn, &home).await?;
+    Ok((cloud, me, home))
 }
 
 fn bad_input(printer: &Printer, problems: &[Problem]) -> Exit {

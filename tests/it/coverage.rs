@@ -338,20 +338,18 @@ async fn an_entry_whose_prefix_misses_the_trails_keys_is_uncovered_with_both_pre
         "{why}"
     );
 
-    // Redeployed under the trail's prefix: covered, and the exit code says so.
+    // Redeployed under the trail's prefix: covered, and the exit code says so. The account and
+    // its region from a rollout file this time.
     acct.deploy(&inputs, &bucket, &["--prefix", "corp/AWSLogs/"])
         .assert_code(0);
+    let rollout = format!(
+        "targets:\n  - account: \"{}\"\n    regions: [{REGION}]\n",
+        acct.id
+    );
+    let rollout = inputs.write("rollout.yaml", rollout);
     let run = acct
         .tool()
-        .args([
-            "coverage",
-            "--accounts",
-            &acct.id,
-            "--regions",
-            REGION,
-            "--output",
-            "json",
-        ])
+        .args(["coverage", "--config", &s(&rollout), "--output", "json"])
         .run();
     run.assert_code(0);
     assert_eq!(

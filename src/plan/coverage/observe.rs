@@ -55,14 +55,19 @@ fn fill_unreached(read: &mut [Read]) {
         }
     }
     for r in read.iter_mut().filter(|r| r.view.regions.is_empty()) {
-        r.view.regions = known
-            .iter()
-            .map(|region| RegionView {
-                region: region.clone(),
-                trails: Fact::NotRead,
-            })
-            .collect();
+        r.view.regions = unread(known.iter().cloned());
     }
+}
+
+/// Regions not read yet.
+fn unread(regions: impl IntoIterator<Item = String>) -> Vec<RegionView> {
+    regions
+        .into_iter()
+        .map(|region| RegionView {
+            region,
+            trails: Fact::NotRead,
+        })
+        .collect()
 }
 
 /// One account: reached, its regions listed, each region's trails, its buckets.
@@ -76,17 +81,19 @@ async fn account<C: AccountReads>(
         name: a.name.clone(),
         unreachable: None,
         org_id: None,
-        regions: regions
-            .unwrap_or_default()
-            .iter()
-            .map(|r| RegionView {
-                region: r.clone(),
-                trails: Fact::NotRead,
-            })
-            .collect(),
+        regions: unread(regions.unwrap_or_default().iter().cloned()),
     };
-    let cloud = match reached(a, reach).await {
-        Ok(c) => c,
+    let reached = match reached(a, reach).await {
+        Ok(c) => regions_of(c, regions.is_some()).await,
+        Err(why) => Err(why),
+    };
+    let cloud = match reached {
+        Ok((cloud, listed)) => {
+            if let Some(listed) = listed {
+                view.regions = unread(listed);
+            }
+            cloud
+        }
         Err(why) => {
             view.unreachable = Some(why);
             return Read {
@@ -95,41 +102,7 @@ async fn account<C: AccountReads>(
             };
         }
     };
-    if regions.is_none() {
-        match cloud.enabled_regions().await {
-            Ok(list) => {
-                view.regions = list
-                    .into_iter()
-                    .map(|region| RegionView {
-                        region,
-                        trails: Fact::NotRead,
-                    })
-                    .collect()
-            }
-            Err(e) => {
-                view.unreachable = Some(format!(
-                    "cannot list the account's regions ({}); give --regions",
-                    ReadError::of(&e)
-                ));
-                return Read {
-                    view,
-                    buckets: Vec::new(),
-                };
-            }
-        }
-    }
-    let places: Vec<String> = view.regions.iter().map(|r| r.region.clone()).collect();
-    let trails: Vec<Fact<Vec<Trail>>> = futures::stream::iter(places)
-        .map(|region| async move {
-            let read = async { (reach.connect)(&a.id, &region).await?.trails().await };
-            Fact::from_result(read.await)
-        })
-        .buffered(reach.concurrency.max(1))
-        .collect()
-        .await;
-    for (r, t) in view.regions.iter_mut().zip(trails) {
-        r.trails = t;
-    }
+    trails(&mut view, reach).await;
     let organisation_trail = view
         .regions
         .iter()
@@ -142,6 +115,40 @@ async fn account<C: AccountReads>(
     // A refused ListBuckets leaves this account's buckets unowned: each says so when read.
     let buckets = cloud.bucket_names().await.unwrap_or_default();
     Read { view, buckets }
+}
+
+/// The account's enabled regions, unless they were given.
+async fn regions_of<C: AccountReads>(
+    cloud: C,
+    given: bool,
+) -> Result<(C, Option<Vec<String>>), String> {
+    if given {
+        return Ok((cloud, None));
+    }
+    match cloud.enabled_regions().await {
+        Ok(list) => Ok((cloud, Some(list))),
+        Err(e) => Err(format!(
+            "cannot list the account's regions ({}); give --regions",
+            ReadError::of(&e)
+        )),
+    }
+}
+
+/// Each region's trails, read in that region.
+async fn trails<C: AccountReads>(view: &mut AccountView, reach: &Reach<'_, C>) {
+    let id = view.id.as_str();
+    let places: Vec<String> = view.regions.iter().map(|r| r.region.clone()).collect();
+    let trails: Vec<Fact<Vec<Trail>>> = futures::stream::iter(places)
+        .map(|region| async move {
+            let read = async { (reach.connect)(id, &region).await?.trails().await };
+            Fact::from_result(read.await)
+        })
+        .buffered(reach.concurrency.max(1))
+        .collect()
+        .await;
+    for (r, t) in view.regions.iter_mut().zip(trails) {
+        r.trails = t;
+    }
 }
 
 /// A client in the account's home region whose identity answers: the account is reached.
@@ -175,61 +182,30 @@ fn place_of(arn: &str) -> (String, String) {
 /// Every bucket the logging trails write to, every topic on the way and every function
 /// invoked, each read once by the account that owns it.
 pub async fn deliveries<C: AccountReads>(read: &[Read], reach: &Reach<'_, C>) -> Deliveries {
-    let owners: BTreeMap<&str, &str> = read
-        .iter()
-        .flat_map(|r| r.buckets.iter().map(|b| (b.as_str(), r.view.id.as_str())))
-        .collect();
     let trails: Vec<&Trail> = read
         .iter()
         .flat_map(|r| &r.view.regions)
         .filter_map(|r| r.trails.known())
         .flatten()
         .collect();
-    let names: BTreeSet<&str> = trails
-        .iter()
-        .map(|t| t.bucket.as_str())
-        .filter(|b| !b.is_empty())
-        .collect();
-    let n = reach.concurrency.max(1);
-    let owners = &owners;
-    let buckets: BTreeMap<String, Fact<BucketView>> = futures::stream::iter(names)
-        .map(|b| async move {
-            (
-                b.to_string(),
-                bucket(b, owners.get(b).copied(), reach).await,
-            )
-        })
-        .buffer_unordered(n)
-        .collect()
-        .await;
+    let buckets = buckets(read, &trails, reach).await;
     let mut topics: BTreeSet<String> = trails.iter().filter_map(|t| t.sns_topic.clone()).collect();
-    let entries = buckets
+    let mut functions = BTreeSet::new();
+    for e in buckets
         .values()
         .filter_map(|b| b.known())
-        .flat_map(|b| &b.entries);
-    let mut functions = BTreeSet::new();
-    for e in entries {
+        .flat_map(|b| &b.entries)
+    {
         match e.kind {
             NotificationKind::Topic => topics.insert(e.target_arn.clone()),
             NotificationKind::Lambda => functions.insert(e.target_arn.clone()),
             NotificationKind::Queue => false,
         };
     }
-    let topics: BTreeMap<String, _> = futures::stream::iter(topics)
-        .map(|t| async move {
-            let (account, region) = place_of(&t);
-            let subs = async {
-                (reach.connect)(&account, &region)
-                    .await?
-                    .subscriptions(&t)
-                    .await
-            };
-            let subs = Fact::from_result(subs.await);
-            (t, subs)
-        })
-        .buffer_unordered(n)
-        .collect()
-        .await;
+    let topics = each(topics, reach, async |cloud: C, t: &str| {
+        cloud.subscriptions(t).await
+    })
+    .await;
     functions.extend(
         topics
             .values()
@@ -238,21 +214,62 @@ pub async fn deliveries<C: AccountReads>(read: &[Read], reach: &Reach<'_, C>) ->
             .filter(|s| s.protocol == "lambda")
             .map(|s| s.endpoint.clone()),
     );
-    let functions = futures::stream::iter(functions)
-        .map(|f| async move {
-            let (account, region) = place_of(&f);
-            let info = async { (reach.connect)(&account, &region).await?.function(&f).await };
-            let info = Fact::from_result(info.await);
-            (f, info)
-        })
-        .buffer_unordered(n)
-        .collect()
-        .await;
+    let functions = each(functions, reach, async |cloud: C, f: &str| {
+        cloud.function(f).await
+    })
+    .await;
     Deliveries {
         buckets,
         topics,
         functions,
     }
+}
+
+/// The trails' buckets, each read by the account whose bucket list holds it.
+async fn buckets<C: AccountReads>(
+    read: &[Read],
+    trails: &[&Trail],
+    reach: &Reach<'_, C>,
+) -> BTreeMap<String, Fact<BucketView>> {
+    let owners: BTreeMap<&str, &str> = read
+        .iter()
+        .flat_map(|r| r.buckets.iter().map(|b| (b.as_str(), r.view.id.as_str())))
+        .collect();
+    let owners = &owners;
+    let names: BTreeSet<&str> = trails
+        .iter()
+        .map(|t| t.bucket.as_str())
+        .filter(|b| !b.is_empty())
+        .collect();
+    futures::stream::iter(names)
+        .map(|b| async move {
+            (
+                b.to_string(),
+                bucket(b, owners.get(b).copied(), reach).await,
+            )
+        })
+        .buffer_unordered(reach.concurrency.max(1))
+        .collect()
+        .await
+}
+
+/// `read` of each ARN, by the account and in the region the ARN names.
+async fn each<C: AccountReads, T>(
+    arns: BTreeSet<String>,
+    reach: &Reach<'_, C>,
+    read: impl AsyncFn(C, &str) -> Result<T>,
+) -> BTreeMap<String, Fact<T>> {
+    let read = &read;
+    futures::stream::iter(arns)
+        .map(|arn| async move {
+            let (account, region) = place_of(&arn);
+            let got = async { read((reach.connect)(&account, &region).await?, &arn).await };
+            let got = Fact::from_result(got.await);
+            (arn, got)
+        })
+        .buffer_unordered(reach.concurrency.max(1))
+        .collect()
+        .await
 }
 
 /// A bucket's notifications, read by its owner in its region.
