@@ -2,7 +2,8 @@
 //! every resource transition, and confirms the result with DescribeStacks. The pace is injected;
 //! there is no other waiting in the tool.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -97,6 +98,8 @@ struct Seen<'l> {
     /// AWS's time of the operation's first event, and of each resource it finished since.
     start_ms: Option<i64>,
     done_ms: Vec<i64>,
+    /// Each resource's type and AWS's time of its first `..._IN_PROGRESS` event.
+    begun: HashMap<String, (String, i64)>,
     /// Looks since one found a resource done or was made when one was due.
     misses: u32,
     /// Looks in a row that found no new event.
@@ -105,29 +108,90 @@ struct Seen<'l> {
     terminal: Option<StackStatus>,
 }
 
-/// The time one resource took, as learnt from the stacks followed so far in a run (ms; 0
-/// until one finished a resource): the first guess for every stack followed after. One per
-/// run, shared by its followers through the watch.
+/// What a resource of a type takes on AWS before the run has seen one (ms): the times
+/// CloudFormation's events show for these types (an IAM role includes the wait for it to
+/// propagate). Only their ratios matter once the run has seen any resource: a run learns how
+/// much faster or slower its cloud is (`Learnt::scale`).
+const PRIORS: &[(&str, u64)] = &[
+    ("AWS::SecretsManager::Secret", 5_000),
+    ("AWS::IAM::Role", 6_000),
+    ("AWS::IAM::Policy", 6_000),
+    ("AWS::Logs::LogGroup", 2_500),
+    ("AWS::Lambda::Function", 10_000),
+    ("AWS::Lambda::Permission", 2_000),
+];
+/// The prior of any other type.
+const DEFAULT_PRIOR: u64 = 6_000;
+
+fn prior(resource_type: &str) -> u64 {
+    PRIORS
+        .iter()
+        .find(|(t, _)| *t == resource_type)
+        .map_or(DEFAULT_PRIOR, |(_, ms)| *ms)
+}
+
+/// How long resources take, as learnt from the stacks followed so far in a run: per resource
+/// type (from each resource's own start to its end, so that resources worked on side by side
+/// count right), and how this cloud compares with the priors (a scale, in thousandths: 1000
+/// until a resource finished). The first guess for every stack followed after. One per run,
+/// shared by its followers through the watch.
 #[derive(Debug, Default)]
-pub struct Learnt(AtomicU64);
+pub struct Learnt {
+    scale: AtomicU64,
+    types: Mutex<HashMap<String, u64>>,
+}
+
+/// Fold `each` into a running average that favours what was seen before.
+fn average(old: u64, each: u64) -> u64 {
+    if old == 0 { each } else { (old * 3 + each) / 4 }
+}
 
 impl Learnt {
-    fn ms(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+    /// Has the run seen a resource finish?
+    fn knows(&self) -> bool {
+        self.scale.load(Ordering::Relaxed) > 0
     }
 
-    /// Fold in one resource's time (a running average that favours what was seen before).
-    fn learn(&self, each: u64) {
-        let old = self.ms();
-        let new = if old == 0 { each } else { (old * 3 + each) / 4 };
-        self.0.store(new, Ordering::Relaxed);
+    /// Fold in one resource's time.
+    fn learn(&self, resource_type: &str, each: u64) {
+        let ratio = (each * 1000 / prior(resource_type)).max(1);
+        let old = self.scale.load(Ordering::Relaxed);
+        self.scale.store(average(old, ratio), Ordering::Relaxed);
+        if let Ok(mut types) = self.types.lock() {
+            let t = types.entry(resource_type.to_string()).or_default();
+            *t = average(*t, each);
+        }
     }
 
-    /// How long the first look waits: for one resource, when earlier stacks tell how long
-    /// that is.
-    fn first_wait(&self, pace: Duration) -> Option<Duration> {
-        let learnt = self.ms();
-        (learnt > 0).then(|| Duration::from_millis(learnt + 50).min(pace * MAX_PREDICTED_PACES))
+    /// How long a resource of this type should take: its type's time in this run, else its
+    /// prior scaled as this run's cloud is.
+    fn expected(&self, resource_type: &str) -> u64 {
+        let typed = self
+            .types
+            .lock()
+            .ok()
+            .and_then(|t| t.get(resource_type).copied());
+        typed.unwrap_or_else(|| {
+            let scale = match self.scale.load(Ordering::Relaxed) {
+                0 => 1000,
+                s => s,
+            };
+            prior(resource_type) * scale / 1000
+        })
+    }
+
+    /// How long the first look waits: until the quickest resource the run knows could be done
+    /// (at most two paces); half the pace while the run knows nothing.
+    fn first_wait(&self, pace: Duration) -> Duration {
+        let quickest = self
+            .types
+            .lock()
+            .ok()
+            .and_then(|t| t.values().copied().filter(|ms| *ms > 0).min());
+        match quickest {
+            Some(ms) => Duration::from_millis(ms + 50).min(pace * MAX_PREDICTED_PACES),
+            None => pace / 2,
+        }
     }
 }
 
@@ -144,6 +208,7 @@ impl<'l> Seen<'l> {
             busy: HashSet::new(),
             start_ms: None,
             done_ms: Vec::new(),
+            begun: HashMap::new(),
             misses: 0,
             quiet_polls: 0,
             terminal: None,
@@ -151,18 +216,23 @@ impl<'l> Seen<'l> {
     }
 
     /// How long to wait before the next look: until the next resource should be done; when
-    /// none is due (or it is late), soon, then less and less often (twice as often while the
-    /// run knows nothing yet).
+    /// none is due (it is late, or nothing is known), soon, then less and less often, never
+    /// more than once a pace while the run knows nothing.
     fn wait(&mut self, pace: Duration, now_ms: i64) -> Duration {
+        let knows = self.learnt.knows();
+        let most = match knows {
+            true => (pace * MAX_PREDICTED_PACES).max(pace),
+            false => pace,
+        };
         if let Some(due) = self.due_in(now_ms) {
             self.misses = 0;
-            let most = (pace * MAX_PREDICTED_PACES).max(pace);
             return due.clamp(Duration::from_millis(100).min(most), most);
         }
         self.misses += 1;
-        let learnt = self.learnt.ms() > 0;
-        let most = if learnt { pace } else { pace / 2 };
-        self.next_poll(pace).min(ramp(self.misses - 1, most))
+        if !knows {
+            return self.next_poll(pace);
+        }
+        self.next_poll(pace).min(ramp(self.misses, pace))
     }
 
     /// How long to wait before the next poll when no event is due: the pace while resources
@@ -176,36 +246,45 @@ impl<'l> Seen<'l> {
         }
     }
 
-    /// Note a new event's time: the operation's start (its first event), or a resource done.
+    /// Note a new event's time: the operation's start (its first event), a resource begun, or
+    /// a resource done (what it took is learnt).
     fn timed(&mut self, ev: &StackEvent) {
         let Some(at) = ev.at_ms else {
             return;
         };
         let start = *self.start_ms.get_or_insert(at);
-        let done = !ev.is_stack() && ev.status.progress() != Progress::InProgress;
-        if done && at > start {
+        if ev.is_stack() {
+            return;
+        }
+        if ev.status.progress() == Progress::InProgress {
+            self.begun
+                .entry(ev.logical_id.clone())
+                .or_insert((ev.resource_type.clone(), at));
+            return;
+        }
+        if at > start {
             self.done_ms.push(at);
             self.misses = 0;
-            let each = (at - start) as u64 / self.done_ms.len() as u64;
-            self.learnt.learn(each);
+        }
+        let begun = self.begun.get(&ev.logical_id).map_or(start, |(_, t)| *t);
+        if at > begun {
+            self.learnt.learn(&ev.resource_type, (at - begun) as u64);
         }
     }
 
-    /// When the next resource should be done, from how long this operation's resources took
-    /// so far (else from the run's earlier stacks): the time left until then, if any is left.
+    /// When the next resource being worked on should be done, from how long its type took
+    /// so far in the run: the time left until then, if any is left.
     fn due_in(&self, now_ms: i64) -> Option<Duration> {
-        let start = self.start_ms?;
-        let each = match self.done_ms.last() {
-            Some(last) => (last - start) / self.done_ms.len() as i64,
-            None => self.learnt.ms() as i64,
-        };
-        if each <= 0 {
-            return None;
-        }
-        let next = self.done_ms.last().copied().unwrap_or(start) + each;
-        // A little after it is due, so that one look usually finds it.
-        let left = next + 50 - now_ms;
-        (left > 0).then(|| Duration::from_millis(left as u64))
+        let next = self
+            .busy
+            .iter()
+            .filter_map(|id| self.begun.get(id))
+            .map(|(ty, begun)| begun + self.learnt.expected(ty) as i64)
+            // A little after it is due, so that one look usually finds it.
+            .map(|due| due + 50 - now_ms)
+            .filter(|left| *left > 0)
+            .min()?;
+        Some(Duration::from_millis(next as u64))
     }
 }
 
@@ -217,9 +296,9 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// The longest wait before poll `n` (0 the first after the immediate one): 100 ms, doubling up
-/// to the pace. An operation that ends within a second (a small stack, an update that touches
-/// little) is noticed within a few tenths of a second; a long one costs only a few more reads.
+/// The longest wait before late look `n` (0 the first): 100 ms, doubling up to the pace. A
+/// resource that is a little late is noticed within a few tenths of a second; a long one costs
+/// only a few more reads.
 fn ramp(n: u32, pace: Duration) -> Duration {
     Duration::from_millis(100)
         .saturating_mul(1 << n.min(16))
@@ -241,10 +320,10 @@ impl<C: CloudReads> Follow<'_, C> {
         let mut seen = Seen::new(self.watch.learnt);
         let mut last_heartbeat = Instant::now();
         let mut interval = pace.interval;
-        // When earlier stacks tell how long a resource takes, the first look waits for one.
-        if let Some(first) = self.watch.learnt.first_wait(pace.interval)
-            && !self.watch.pause(first.min(pace.timeout)).await
-        {
+        // The first look waits for the quickest resource the run knows (half a pace when it
+        // knows none): an immediate look would find only the operation's start.
+        let first = self.watch.learnt.first_wait(pace.interval);
+        if !self.watch.pause(first.min(pace.timeout)).await {
             return Ok(Settled::Interrupted {
                 status: seen.last_status,
             });
@@ -339,7 +418,7 @@ impl<C: CloudReads> Follow<'_, C> {
         terminal_seen: bool,
         seen: &mut Seen<'_>,
     ) -> Result<Option<Settled>> {
-        let confirm = terminal_seen || seen.quiet_polls % 5 == 4;
+        let confirm = terminal_seen || seen.quiet_polls % 10 == 9;
         if terminal_seen
             && !self.outputs
             && let Some(status) = seen.terminal.clone().filter(|s| goal.reached_by(s))

@@ -50,36 +50,85 @@ fn at(mut e: StackEvent, ms: i64) -> StackEvent {
     e
 }
 
+/// An event of `logical` of type `ty` at `ms`.
+fn typed(logical: &str, ty: &str, status: &str, ms: i64) -> StackEvent {
+    let mut e = at(ev(logical, status, None), ms);
+    e.resource_type = ty.into();
+    e
+}
+
 #[test]
 fn the_next_look_is_when_the_next_resource_should_be_done() {
     let learnt = Learnt::default();
     let mut seen = Seen::new(&learnt);
-    // Nothing known yet: no guess.
+    // Nothing begun yet: no guess.
     assert_eq!(seen.due_in(10_000), None);
-    seen.timed(&at(ev("stack", "CREATE_IN_PROGRESS", None), 10_000));
-    seen.timed(&at(ev("Fn", "CREATE_IN_PROGRESS", None), 10_010));
-    seen.timed(&at(ev("Role", "CREATE_IN_PROGRESS", None), 10_010));
-    // The first resource took 2 s: the next is due 2 s after it (and 50 ms for luck).
-    seen.timed(&at(ev("Role", "CREATE_COMPLETE", None), 12_000));
-    assert_eq!(seen.due_in(12_500), Some(Duration::from_millis(1_550)));
-    // Two resources in 5 s: 2.5 s each.
-    seen.timed(&at(ev("Fn", "CREATE_COMPLETE", None), 15_000));
-    assert_eq!(seen.due_in(15_000), Some(Duration::from_millis(2_550)));
+    for e in [
+        at(ev("stack", "CREATE_IN_PROGRESS", None), 10_000),
+        typed("Role", "AWS::IAM::Role", "CREATE_IN_PROGRESS", 10_010),
+        typed("Logs", "AWS::Logs::LogGroup", "CREATE_IN_PROGRESS", 10_010),
+    ] {
+        seen.busy.insert(e.logical_id.clone());
+        seen.timed(&e);
+    }
+    seen.busy.remove("stack");
+    // Nothing learnt: the priors, as on AWS (the log group first, 2.5 s).
+    assert_eq!(seen.due_in(10_010), Some(Duration::from_millis(2_550)));
+    // The log group took 500 ms, side by side with the role: learnt per type, from its own
+    // start; this cloud is five times quicker than the priors, so the role (not seen yet)
+    // should take 1.2 s.
+    seen.timed(&typed(
+        "Logs",
+        "AWS::Logs::LogGroup",
+        "CREATE_COMPLETE",
+        10_510,
+    ));
+    seen.busy.remove("Logs");
+    assert_eq!(learnt.expected("AWS::Logs::LogGroup"), 500);
+    assert_eq!(learnt.expected("AWS::IAM::Role"), 1_200);
+    assert_eq!(seen.due_in(11_000), Some(Duration::from_millis(260)));
     // Late: no guess, so the caller looks soon and then less often.
-    assert_eq!(seen.due_in(17_600), None);
+    assert_eq!(seen.due_in(11_300), None);
+    seen.timed(&typed("Role", "AWS::IAM::Role", "CREATE_COMPLETE", 12_010));
+    seen.busy.remove("Role");
+    assert_eq!(learnt.expected("AWS::IAM::Role"), 2_000);
+    // The function starts: its prior, at this cloud's scale (between the two seen).
+    seen.timed(&typed(
+        "Fn",
+        "AWS::Lambda::Function",
+        "CREATE_IN_PROGRESS",
+        12_020,
+    ));
+    seen.busy.insert("Fn".into());
+    let f = learnt.expected("AWS::Lambda::Function");
+    assert!((2_000..3_400).contains(&f), "{f}");
+    assert_eq!(seen.due_in(12_020), Some(Duration::from_millis(f + 50)));
     // Events without a time change nothing.
     seen.timed(&ev("Other", "CREATE_COMPLETE", None));
     assert_eq!(seen.done_ms.len(), 2);
-    // The run's next stack starts from what this one taught; another run from nothing.
-    let mut next = Seen::new(&learnt);
-    next.timed(&at(ev("stack", "CREATE_IN_PROGRESS", None), 20_000));
-    assert!(next.due_in(20_000).is_some());
-    assert!(learnt.first_wait(Duration::from_secs(1)).is_some());
-    assert!(
-        Learnt::default()
-            .first_wait(Duration::from_secs(1))
-            .is_none()
-    );
+    // The run's next stack starts from what this one taught: its first look waits for the
+    // quickest type it knows; another run's waits half a pace.
+    let pace = Duration::from_secs(1);
+    assert_eq!(learnt.first_wait(pace), Duration::from_millis(550));
+    assert_eq!(Learnt::default().first_wait(pace), pace / 2);
+}
+
+#[test]
+fn while_the_run_knows_nothing_it_looks_once_a_pace_and_when_late_soon_then_less_often() {
+    let learnt = Learnt::default();
+    let mut seen = Seen::new(&learnt);
+    let pace = Duration::from_secs(1);
+    seen.busy.insert("Secret".into());
+    seen.begun
+        .insert("Secret".into(), ("AWS::SecretsManager::Secret".into(), 0));
+    // Due in 5 s by its prior: at most a pace until the run knows its cloud.
+    let waits: Vec<u128> = (0..3).map(|_| seen.wait(pace, 0).as_millis()).collect();
+    assert_eq!(waits, [1000, 1000, 1000]);
+    // Late: soon, then less often.
+    learnt.learn("AWS::SecretsManager::Secret", 300);
+    seen.misses = 0;
+    let waits: Vec<u128> = (0..5).map(|_| seen.wait(pace, 400).as_millis()).collect();
+    assert_eq!(waits, [200, 400, 800, 1000, 1000]);
 }
 
 #[test]
