@@ -14,22 +14,14 @@ use crate::plan::cloud::{ErrorKind, Export, StackEvent, StackInfo, TemplateSourc
 use crate::plan::status::{ResourceStatus, StackStatus};
 
 pub(super) async fn stack(aws: &AwsCloud, name_or_id: &str) -> Result<Option<StackInfo>> {
-    let out = match aws
+    let asked = aws
         .cfn
         .describe_stacks()
         .stack_name(name_or_id)
         .send()
-        .await
-    {
-        Ok(o) => o,
-        Err(e) => {
-            let e = classify(e);
-            return if errors::is_stack_missing(e.code.as_deref().unwrap_or(""), &e.message) {
-                Ok(None)
-            } else {
-                Err(e.into())
-            };
-        }
+        .await;
+    let Some(out) = errors::unless(asked, errors::is_stack_missing)? else {
+        return Ok(None);
     };
     let Some(s) = out.stacks().first() else {
         return Ok(None);
@@ -161,24 +153,11 @@ pub(super) async fn imports(aws: &AwsCloud, export: &str) -> Result<Vec<String>>
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let page = match aws
-            .cfn
-            .list_imports()
-            .export_name(export)
-            .set_next_token(token.take())
-            .send()
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => {
-                let e = classify(e);
-                // "Export 'X' is not imported by any stack."
-                return if errors::is_not_imported(e.code.as_deref().unwrap_or(""), &e.message) {
-                    Ok(out)
-                } else {
-                    Err(e.into())
-                };
-            }
+        let req = aws.cfn.list_imports().export_name(export);
+        let asked = req.set_next_token(token.take()).send().await;
+        // "Export 'X' is not imported by any stack."
+        let Some(page) = errors::unless(asked, errors::is_not_imported)? else {
+            return Ok(out);
         };
         out.extend(page.imports().iter().cloned());
         match page.next_token() {

@@ -314,14 +314,25 @@ pub fn found<T, E>(res: Result<T, SdkError<E, HttpResponse>>) -> Result<Option<T
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    unless(res, |code, _| is_not_found(code))
+}
+
+/// The answer of a read, `Ok(None)` when its error is one that `absent` (given the code and
+/// the message) says means "nothing there".
+pub fn unless<T, E>(
+    res: Result<T, SdkError<E, HttpResponse>>,
+    absent: fn(&str, &str) -> bool,
+) -> Result<Option<T>, CallError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
     match res {
         Ok(v) => Ok(Some(v)),
         Err(e) => {
             let e = classify(e);
-            if e.code.as_deref().is_some_and(is_not_found) {
-                Ok(None)
-            } else {
-                Err(e)
+            match absent(e.code.as_deref().unwrap_or(""), &e.message) {
+                true => Ok(None),
+                false => Err(e),
             }
         }
     }

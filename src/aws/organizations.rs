@@ -5,24 +5,20 @@ use anyhow::Result;
 use aws_sdk_account::types::RegionOptStatus;
 
 use super::AwsCloud;
-use super::errors::{classify, is_no_organization};
+use super::errors::{classify, is_no_organization, unless};
 use crate::plan::coverage::{AccountReads, OrgAccount, Organization};
 
 impl AccountReads for AwsCloud {
     async fn organization(&self) -> Result<Option<Organization>> {
-        match self.organizations.describe_organization().send().await {
-            Ok(out) => Ok(out.organization().map(|o| Organization {
+        let asked = self.organizations.describe_organization().send().await;
+        let out = unless(asked, |code, _| is_no_organization(code))?;
+        Ok(out
+            .as_ref()
+            .and_then(|o| o.organization())
+            .map(|o| Organization {
                 id: o.id().unwrap_or_default().to_string(),
                 management_account: o.master_account_id().unwrap_or_default().to_string(),
-            })),
-            Err(e) => {
-                let e = classify(e);
-                match e.code.as_deref().is_some_and(is_no_organization) {
-                    true => Ok(None),
-                    false => Err(e.into()),
-                }
-            }
-        }
+            }))
     }
 
     async fn org_accounts(&self) -> Result<Vec<OrgAccount>> {

@@ -120,7 +120,8 @@ fn asked(args: &CoverageArgs) -> Result<Asked, Vec<Problem>> {
             role = role.or(k.role_arn.clone());
         }
     }
-    accounts.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    accounts.retain(|a| seen.insert(a.clone()));
     let mut seen = std::collections::BTreeSet::new();
     regions.retain(|r| seen.insert(r.clone()));
     let mut problems = Vec::new();

@@ -74,6 +74,15 @@ pub fn first_failure(events_oldest_first: &[StackEvent]) -> Option<String> {
         })
 }
 
+/// The operation followed: the stack's name (for messages), its id, and the newest event
+/// before the operation started (events up to it are not ours).
+#[derive(Debug, Clone, Copy)]
+struct Operation<'a> {
+    name: &'a str,
+    id: &'a str,
+    until: Option<&'a str>,
+}
+
 pub struct Follow<'a, C: CloudReads> {
     pub cloud: &'a C,
     pub watch: Watch<'a>,
@@ -315,6 +324,11 @@ impl<C: CloudReads> Follow<'_, C> {
         until: Option<&str>,
         goal: Goal,
     ) -> Result<Settled> {
+        let op = Operation {
+            name: stack_name,
+            id: stack_id,
+            until,
+        };
         let pace = self.watch.pace;
         let started = Instant::now();
         let mut seen = Seen::new(self.watch.learnt);
@@ -329,13 +343,8 @@ impl<C: CloudReads> Follow<'_, C> {
             });
         }
         loop {
-            let terminal_seen = self
-                .look(stack_name, stack_id, until, &mut seen, &mut interval)
-                .await?;
-            if let Some(end) = self
-                .ended(stack_name, stack_id, until, goal, terminal_seen, &mut seen)
-                .await?
-            {
+            let terminal_seen = self.look(op, &mut seen, &mut interval).await?;
+            if let Some(end) = self.ended(op, goal, terminal_seen, &mut seen).await? {
                 return Ok(end);
             }
             let elapsed = started.elapsed();
@@ -372,13 +381,12 @@ impl<C: CloudReads> Follow<'_, C> {
     /// sets the wait before the next look.
     async fn look(
         &self,
-        stack_name: &str,
-        stack_id: &str,
-        until: Option<&str>,
+        op: Operation<'_>,
         seen: &mut Seen<'_>,
         interval: &mut Duration,
     ) -> Result<bool> {
-        let (fresh, terminal) = match self.cloud.stack_events(stack_id, until).await {
+        let stack_name = op.name;
+        let (fresh, terminal) = match self.cloud.stack_events(op.id, op.until).await {
             Ok(events) => {
                 let reported = self.report(stack_name, events, seen);
                 *interval = seen.wait(self.watch.pace.interval, now_ms());
@@ -411,9 +419,7 @@ impl<C: CloudReads> Follow<'_, C> {
     /// event stream can lag behind the stack's status).
     async fn ended(
         &self,
-        stack_name: &str,
-        stack_id: &str,
-        until: Option<&str>,
+        op: Operation<'_>,
         goal: Goal,
         terminal_seen: bool,
         seen: &mut Seen<'_>,
@@ -431,25 +437,23 @@ impl<C: CloudReads> Follow<'_, C> {
         if !confirm {
             return Ok(None);
         }
-        self.confirm(stack_name, stack_id, until, goal, terminal_seen, seen)
-            .await
+        self.confirm(op, goal, terminal_seen, seen).await
     }
 
     /// Ask DescribeStacks whether the stack has settled; `None` while it has not.
     async fn confirm(
         &self,
-        stack_name: &str,
-        stack_id: &str,
-        until: Option<&str>,
+        op: Operation<'_>,
         goal: Goal,
         terminal_seen: bool,
         seen: &mut Seen<'_>,
     ) -> Result<Option<Settled>> {
-        match self.cloud.stack(stack_id).await {
+        let stack_name = op.name;
+        match self.cloud.stack(op.id).await {
             Ok(Some(s)) if s.status.is_terminal() => {
                 if !terminal_seen {
                     // The status ran ahead of the events: show the rest of them.
-                    if let Ok(events) = self.cloud.stack_events(stack_id, until).await {
+                    if let Ok(events) = self.cloud.stack_events(op.id, op.until).await {
                         self.report(stack_name, events, seen);
                     }
                 }
