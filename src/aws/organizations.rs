@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use aws_sdk_account::types::RegionOptStatus;
+use aws_sdk_organizations::types::AccountStatus;
 
 use super::AwsCloud;
 use super::errors::{classify, is_no_organization, unless};
@@ -17,7 +18,6 @@ impl AccountReads for AwsCloud {
             .and_then(|o| o.organization())
             .map(|o| Organization {
                 id: o.id().unwrap_or_default().to_string(),
-                management_account: o.master_account_id().unwrap_or_default().to_string(),
             }))
     }
 
@@ -26,15 +26,10 @@ impl AccountReads for AwsCloud {
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(classify)?;
-            out.extend(page.accounts().iter().map(|a| {
-                OrgAccount {
-                    id: a.id().unwrap_or_default().to_string(),
-                    name: a.name().unwrap_or_default().to_string(),
-                    status: a
-                        .status()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
-                }
+            out.extend(page.accounts().iter().map(|a| OrgAccount {
+                id: a.id().unwrap_or_default().to_string(),
+                name: a.name().unwrap_or_default().to_string(),
+                active: a.status() == Some(&AccountStatus::Active),
             }));
         }
         Ok(out)

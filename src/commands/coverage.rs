@@ -177,7 +177,7 @@ async fn accounts(cloud: &AwsCloud, asked: &Asked) -> Result<Vec<OrgAccount>, Pr
             .map(|id| OrgAccount {
                 id: id.clone(),
                 name: String::new(),
-                status: "ACTIVE".to_string(),
+                active: true,
             })
             .collect());
     }
@@ -189,8 +189,5 @@ async fn accounts(cloud: &AwsCloud, asked: &Asked) -> Result<Vec<OrgAccount>, Pr
         )
         .fix("run coverage with the management account's credentials (or a delegated administrator's), or give --accounts")
     })?;
-    Ok(listed
-        .into_iter()
-        .filter(|a| a.status == "ACTIVE")
-        .collect())
+    Ok(listed.into_iter().filter(|a| a.active).collect())
 }

@@ -11,7 +11,10 @@ pub const OBJECT_CREATED: &str = "s3:ObjectCreated:*";
 /// Key prefixes of the objects `deploy` stores in the zip bucket.
 pub const STORED_PREFIXES: &[&str] = &["taegis-lambda-amd64", "taegis-cloudformation-template-"];
 
+/// What every Id of our notification entries starts with.
+pub const NOTIFICATION_ID_PREFIX: &str = "taegis-cloudtrail-";
+
 /// Our notification entry's stable Id: one per Lambda stack.
 pub fn notification_id(stack_name: &str) -> String {
-    format!("taegis-cloudtrail-{stack_name}")
+    format!("{NOTIFICATION_ID_PREFIX}{stack_name}")
 }

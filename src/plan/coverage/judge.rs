@@ -268,7 +268,7 @@ fn through_topic(topic: &str, d: &Deliveries, via: String) -> Found {
 /// Whether the function at `arn` is an integration: the vendor template's mark in its
 /// environment, or our entry's Id on the way to it.
 fn integration(d: &Deliveries, arn: &str, entry: Option<&str>, via: String) -> Found {
-    let ours = entry.is_some_and(|id| id.starts_with(marks::notification_id("").as_str()));
+    let ours = entry.is_some_and(|id| id.starts_with(marks::NOTIFICATION_ID_PREFIX));
     match d.functions.get(arn) {
         Some(Fact::Known(Some(f))) if ours || f.environment.contains_key(INTEGRATION_MARK) => {
             Found::Yes(arn.to_string(), via)

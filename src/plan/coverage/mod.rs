@@ -31,10 +31,10 @@ pub trait AccountReads: CloudReads {
     async fn bucket_names(&self) -> Result<Vec<String>>;
 }
 
+/// The organisation an account belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
     pub id: String,
-    pub management_account: String,
 }
 
 /// An account of the organisation.
@@ -42,8 +42,8 @@ pub struct Organization {
 pub struct OrgAccount {
     pub id: String,
     pub name: String,
-    /// ACTIVE, SUSPENDED, PENDING_CLOSURE.
-    pub status: String,
+    /// ACTIVE (not suspended, nor closing).
+    pub active: bool,
 }
 
 /// What one account × region is.
